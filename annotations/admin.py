@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from annotations.models import (
+    CriticCheckpoint,
+    CriticVerdict,
+    Dataset,
+    HumanVerdict,
+    Image,
+    Item,
+    RetrainingJob,
+    TrainingExport,
+)
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    list_display = ["name", "pointwise_profile", "pairwise_profile", "review_overlap", "gold_fraction", "created_at"]
+    list_filter = ["pointwise_profile", "pairwise_profile"]
+    search_fields = ["name", "description"]
+    readonly_fields = ["created_at", "created_by"]
+
+
+@admin.register(Image)
+class ImageAdmin(admin.ModelAdmin):
+    list_display = ["preview", "sha256", "format", "width", "height", "size_bytes", "created_at"]
+    list_filter = ["format"]
+    search_fields = ["sha256"]
+    readonly_fields = ["sha256", "file", "thumbnail", "width", "height", "format", "size_bytes", "created_at"]
+
+    @admin.display(description="image")
+    def preview(self, obj: Image) -> str:
+        url = reverse("image-thumbnail", args=[obj.sha256])
+        return format_html('<img src="{}" alt="" style="height:48px">', url)
+
+
+@admin.register(Item)
+class ItemAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "dataset", "kind", "profile", "model_a", "model_b", "split", "created_at"]
+    list_filter = ["dataset", "kind", "profile", "split"]
+    search_fields = ["external_id", "question", "model_a", "model_b"]
+    list_select_related = ["dataset"]
+    raw_id_fields = ["image"]
+    readonly_fields = ["created_at", "created_by"]
+
+
+@admin.register(CriticCheckpoint)
+class CriticCheckpointAdmin(admin.ModelAdmin):
+    list_display = ["name", "model", "quantization", "is_active", "is_external", "is_demo", "parent", "created_at"]
+    list_filter = ["is_active", "is_external", "is_demo", "quantization"]
+    search_fields = ["name", "model"]
+
+
+@admin.register(CriticVerdict)
+class CriticVerdictAdmin(admin.ModelAdmin):
+    list_display = ["item", "checkpoint", "status", "score", "preference", "confidence", "forced", "latency_ms"]
+    list_filter = ["status", "checkpoint", "profile", "forced"]
+    search_fields = ["item__external_id", "justification", "error"]
+    list_select_related = ["item__dataset", "checkpoint"]
+    raw_id_fields = ["item"]
+
+
+@admin.register(HumanVerdict)
+class HumanVerdictAdmin(admin.ModelAdmin):
+    list_display = ["item", "reviewer", "score", "preference", "revised_score", "revised_preference", "source"]
+    list_filter = ["source", "profile", "justification_flagged", "reviewer"]
+    search_fields = ["item__external_id", "reviewer__username", "rationale"]
+    list_select_related = ["item__dataset", "reviewer"]
+    raw_id_fields = ["item"]
+
+
+@admin.register(TrainingExport)
+class TrainingExportAdmin(admin.ModelAdmin):
+    list_display = ["number", "dataset", "format", "source_checkpoint", "created_at"]
+    list_filter = ["format", "dataset"]
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False  # exports are immutable snapshots
+
+
+@admin.register(RetrainingJob)
+class RetrainingJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "base", "export", "status", "progress", "child", "created_at"]
+    list_filter = ["status"]

@@ -1,0 +1,66 @@
+"""Forms parse and shape input; the services decide what is allowed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from annotations.models import Dataset, Split
+from annotations.services.images import CheckedImage, image_check
+from annotations.services.items import MAX_NAME_CHARS
+from critic_worker.profiles import PROFILES
+
+
+class ItemUploadForm(forms.Form):
+    image = forms.FileField(help_text="JPEG, PNG, WebP, GIF or BMP.")
+    question = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+    response_a = forms.CharField(label="Response", widget=forms.Textarea(attrs={"rows": 5}))
+    model_a = forms.CharField(label="Model that wrote it", required=False, max_length=MAX_NAME_CHARS)
+    response_b = forms.CharField(
+        label="Second response",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="Leave empty to judge one response (pointwise); fill it to compare two (pairwise).",
+    )
+    model_b = forms.CharField(label="Model that wrote the second", required=False, max_length=MAX_NAME_CHARS)
+    reference = forms.CharField(label="Reference answer", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    external_id = forms.CharField(
+        label="Item id", required=False, max_length=MAX_NAME_CHARS, help_text="Optional; made from the content if empty."
+    )
+    profile = forms.ChoiceField(
+        required=False,
+        choices=[("", "Dataset default")] + [(n, f"{n}: {p.title}") for n, p in PROFILES.items()],
+    )
+    split = forms.ChoiceField(required=False, choices=[("", "By the dataset's split policy")] + Split.choices)
+
+    def clean_image(self) -> CheckedImage:
+        upload = self.cleaned_data["image"]
+        if upload.size > settings.IMAGE_MAX_BYTES:  # refused before a byte is read
+            raise ValidationError(
+                f"The image is {upload.size / 1024 / 1024:.1f} MB; "
+                f"the limit is {settings.IMAGE_MAX_BYTES / 1024 / 1024:.1f} MB."
+            )
+        return image_check(data=upload.read())
+
+    def item_fields(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data["image_data"] = data.pop("image")
+        return data
+
+
+class DatasetForm(forms.ModelForm):
+    class Meta:
+        model = Dataset
+        fields = [
+            "name",
+            "description",
+            "pointwise_profile",
+            "pairwise_profile",
+            "review_overlap",
+            "disagreement_threshold",
+            "gold_fraction",
+        ]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}

@@ -1,0 +1,363 @@
+"""The data model. Rules that keep data right live in the database itself (unique and check constraints);
+what is allowed to change, and when, lives in services/."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from critic_worker.profiles import PREFERENCES, PROFILES, profile_names
+
+
+class Kind(models.TextChoices):
+    POINTWISE = "pointwise", "Pointwise (one response, a score)"
+    PAIRWISE = "pairwise", "Pairwise (two responses, a preference)"
+
+
+class Split(models.TextChoices):
+    POOL = "pool", "Pool"
+    GOLD = "gold", "Gold (frozen, never exported for training)"
+
+
+class Preference(models.TextChoices):
+    A = "A", "A is better"
+    B = "B", "B is better"
+    TIE = "tie", "Tie"
+
+
+assert tuple(Preference.values) == PREFERENCES
+
+
+class JobStatus(models.TextChoices):
+    """The life of a critic verdict or a retraining job; moved on only by guarded updates in services."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+PROFILE_CHOICES = [(name, f"{name}: {p.title}") for name, p in PROFILES.items()]
+POINTWISE_PROFILES = profile_names("pointwise")
+PAIRWISE_PROFILES = profile_names("pairwise")
+
+
+def verdict_shape(score: str, preference: str, *, required: bool) -> Q:
+    """A verdict (score or preference, by the profile's kind) that fits the row's profile.
+
+    With required=False both may be empty (no verdict yet, or no revision)."""
+    # Each branch says isnull=False outright: a comparison with NULL is unknown, and CHECK lets unknown pass.
+    fits = Q(
+        profile__in=PAIRWISE_PROFILES,
+        **{f"{score}__isnull": True, f"{preference}__isnull": False, f"{preference}__in": PREFERENCES},
+    )
+    for name in POINTWISE_PROFILES:
+        p = PROFILES[name]
+        fits |= Q(
+            profile=name,
+            **{
+                f"{preference}__isnull": True,
+                f"{score}__isnull": False,
+                f"{score}__gte": p.score_min,
+                f"{score}__lte": p.score_max,
+            },
+        )
+    if required:
+        return fits
+    return fits | Q(**{f"{score}__isnull": True, f"{preference}__isnull": True})
+
+
+class Dataset(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    pointwise_profile = models.CharField(
+        max_length=32,
+        choices=[c for c in PROFILE_CHOICES if c[0] in POINTWISE_PROFILES],
+        default="pointwise",
+        help_text="Prompt profile for items with one response, unless an item names its own.",
+    )
+    pairwise_profile = models.CharField(
+        max_length=32,
+        choices=[c for c in PROFILE_CHOICES if c[0] in PAIRWISE_PROFILES],
+        default="pairwise",
+        help_text="Prompt profile for items with two responses, unless an item names its own.",
+    )
+    review_overlap = models.PositiveSmallIntegerField(
+        default=1, help_text="How many reviewers judge each item (k)."
+    )
+    disagreement_threshold = models.FloatField(
+        default=0.1,
+        help_text="A human score and the critic's disagree when they differ by more than this fraction "
+        "of the profile's score range (0.1 = 10 points on 0-100).",
+    )
+    gold_fraction = models.FloatField(
+        default=0.0,
+        help_text="Share of new items placed in the frozen gold split when an upload does not say.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(review_overlap__gte=1), name="dataset_overlap_at_least_1"),
+            models.CheckConstraint(
+                condition=Q(disagreement_threshold__gte=0, disagreement_threshold__lte=1),
+                name="dataset_threshold_fraction",
+            ),
+            models.CheckConstraint(
+                condition=Q(gold_fraction__gte=0, gold_fraction__lte=1), name="dataset_gold_fraction"
+            ),
+            models.CheckConstraint(
+                condition=Q(pointwise_profile__in=POINTWISE_PROFILES, pairwise_profile__in=PAIRWISE_PROFILES),
+                name="dataset_profiles_fit_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Image(models.Model):
+    """An image, stored once whatever the number of items that show it: addressed by the SHA-256 of its bytes."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    file = models.FileField(max_length=200)
+    thumbnail = models.FileField(max_length=200)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    format = models.CharField(max_length=8)
+    size_bytes = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="image_sha256_hex"),
+            models.CheckConstraint(condition=Q(width__gt=0, height__gt=0), name="image_has_pixels"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sha256[:12]} ({self.width}x{self.height} {self.format})"
+
+
+class Item(models.Model):
+    """An image, a question and one response (pointwise) or two (pairwise), with the models that wrote them."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=200, help_text="Unique within the dataset.")
+    image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="items")
+    question = models.TextField()
+    reference = models.TextField(blank=True, help_text="Optional reference answer.")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    profile = models.CharField(max_length=32, choices=PROFILE_CHOICES)
+    response_a = models.TextField()
+    model_a = models.CharField(max_length=200, blank=True)
+    response_b = models.TextField(blank=True)
+    model_b = models.CharField(max_length=200, blank=True)
+    split = models.CharField(max_length=8, choices=Split.choices, default=Split.POOL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "external_id"], name="item_id_unique_in_dataset"),
+            models.CheckConstraint(condition=~Q(external_id=""), name="item_external_id_present"),
+            models.CheckConstraint(condition=~Q(question="") & ~Q(response_a=""), name="item_has_text"),
+            models.CheckConstraint(
+                condition=Q(kind=Kind.POINTWISE, response_b="", model_b="", profile__in=POINTWISE_PROFILES)
+                | (Q(kind=Kind.PAIRWISE, profile__in=PAIRWISE_PROFILES) & ~Q(response_b="")),
+                name="item_responses_fit_kind",
+            ),
+            models.CheckConstraint(condition=Q(split__in=Split.values), name="item_split_valid"),
+        ]
+        indexes = [models.Index(fields=["dataset", "split"], name="item_dataset_split")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.name}/{self.external_id}"
+
+    @property
+    def is_pairwise(self) -> bool:
+        return self.kind == Kind.PAIRWISE
+
+
+class TrainingExport(models.Model):
+    """An immutable, numbered snapshot of training rows, with its manifest (filters, counts, file hashes)."""
+
+    class Format(models.TextChoices):
+        LLAVA_CRITIC_PARQUET = "llava-critic-parquet"
+        LLAVA_JSON = "llava-json"
+        DPO_JSONL = "dpo-jsonl"
+
+    number = models.PositiveIntegerField(unique=True, help_text="Version, counted across all exports.")
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="exports")
+    format = models.CharField(max_length=32, choices=Format.choices)
+    source_checkpoint = models.ForeignKey(
+        "CriticCheckpoint", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    filters = models.JSONField(default=dict, blank=True)
+    manifest = models.JSONField(default=dict, blank=True)
+    path = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"export #{self.number} ({self.format}, {self.dataset.name})"
+
+
+class CriticCheckpoint(models.Model):
+    """A judge whose verdicts are recorded: a model the critic runs, or an external judge (imported verdicts)."""
+
+    class Quantization(models.TextChoices):
+        NF4 = "nf4"
+        INT8 = "int8"
+        NONE = "none"
+
+    name = models.CharField(max_length=200, unique=True)
+    model = models.CharField(max_length=500, blank=True, help_text="Path or hub id; empty for an external judge.")
+    revision = models.CharField(max_length=100, blank=True)
+    quantization = models.CharField(max_length=8, choices=Quantization.choices, default=Quantization.NF4)
+    is_external = models.BooleanField(default=False, help_text="Verdicts imported from another judge (e.g. GPT-4o).")
+    is_demo = models.BooleanField(default=False, help_text="A random-weight model: its verdicts mean nothing.")
+    is_active = models.BooleanField(default=False, help_text="The checkpoint new judging and reviews use.")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    training_export = models.ForeignKey(
+        TrainingExport, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_checkpoint"),
+            models.CheckConstraint(
+                condition=Q(is_external=True) | ~Q(model=""), name="checkpoint_model_unless_external"
+            ),
+            models.CheckConstraint(condition=Q(quantization__in=["nf4", "int8", "none"]), name="checkpoint_quant"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CriticVerdict(models.Model):
+    """One checkpoint's verdict on one item. Its status is the job's state; the broker only wakes workers."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="critic_verdicts")
+    checkpoint = models.ForeignKey(CriticCheckpoint, on_delete=models.PROTECT, related_name="verdicts")
+    profile = models.CharField(max_length=32, choices=PROFILE_CHOICES)
+    status = models.CharField(max_length=8, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    score = models.FloatField(null=True, blank=True)
+    preference = models.CharField(max_length=3, choices=Preference.choices, null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True, help_text="Probability the critic gave its verdict.")
+    probabilities = models.JSONField(default=dict, blank=True)
+    justification = models.TextField(blank=True)
+    raw_output = models.TextField(blank=True)
+    forced = models.BooleanField(default=False, help_text="Read from the logits: the free text did not parse.")
+    error = models.TextField(blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "checkpoint"], name="one_critic_verdict_per_item"),
+            models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="critic_status_valid"),
+            models.CheckConstraint(condition=verdict_shape("score", "preference", required=False),
+                                   name="critic_verdict_fits_profile"),
+            models.CheckConstraint(
+                condition=~Q(status="done") | Q(score__isnull=False) | Q(preference__isnull=False),
+                name="critic_done_has_verdict",
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence__isnull=True) | Q(confidence__gte=0, confidence__lte=1),
+                name="critic_confidence_probability",
+            ),
+        ]
+        indexes = [models.Index(fields=["checkpoint", "status"], name="critic_verdict_status")]
+
+    def __str__(self) -> str:
+        return f"{self.checkpoint} on {self.item_id}: {self.status}"
+
+
+class HumanVerdict(models.Model):
+    """One reviewer's verdict on one item, committed blind. A revision after the reveal is kept beside it."""
+
+    class Source(models.TextChoices):
+        DESK = "desk", "Review desk"
+        IMPORT = "import", "Imported label"
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="human_verdicts")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="verdicts")
+    profile = models.CharField(max_length=32, choices=PROFILE_CHOICES)
+    score = models.FloatField(null=True, blank=True)
+    preference = models.CharField(max_length=3, choices=Preference.choices, null=True, blank=True)
+    rationale = models.TextField(blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.DESK)
+    committed_at = models.DateTimeField(auto_now_add=True)
+    revised_score = models.FloatField(null=True, blank=True)
+    revised_preference = models.CharField(max_length=3, choices=Preference.choices, null=True, blank=True)
+    revised_at = models.DateTimeField(null=True, blank=True)
+    justification_flagged = models.BooleanField(
+        default=False, help_text="The reviewer marked the critic's justification wrong."
+    )
+    corrected_justification = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "reviewer"], name="one_human_verdict_per_reviewer"),
+            models.CheckConstraint(condition=verdict_shape("score", "preference", required=True),
+                                   name="human_verdict_fits_profile"),
+            models.CheckConstraint(
+                condition=verdict_shape("revised_score", "revised_preference", required=False),
+                name="human_revision_fits_profile",
+            ),
+            models.CheckConstraint(
+                condition=Q(revised_at__isnull=True, revised_score__isnull=True, revised_preference__isnull=True)
+                | Q(revised_at__isnull=False),
+                name="human_revision_dated",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} on {self.item_id}"
+
+
+class RetrainingJob(models.Model):
+    """Fine-tunes a checkpoint on an export, registers the child, and gates it on the gold split."""
+
+    export = models.ForeignKey(TrainingExport, on_delete=models.PROTECT, related_name="retraining_jobs")
+    base = models.ForeignKey(CriticCheckpoint, on_delete=models.PROTECT, related_name="+")
+    child = models.ForeignKey(CriticCheckpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=8, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.FloatField(default=0.0)
+    loss_log = models.JSONField(default=list, blank=True)
+    gold_metrics = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    promotion_override_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__gte=0, progress__lte=1), name="retraining_progress"),
+        ]
+
+    def __str__(self) -> str:
+        return f"retrain {self.base} on export #{self.export.number}: {self.status}"

@@ -1,0 +1,28 @@
+"""Roles. A reviewer is any active account; an administrator is a staff account. Reviewers review and upload;
+only administrators create datasets, export, retrain and administer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+
+def is_admin(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return bool(user.is_authenticated and user.is_active and getattr(user, "is_staff", False))
+
+
+def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """403 for anyone logged in who is not an administrator (the login middleware handles the anonymous)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not is_admin(request.user):
+            raise PermissionDenied("Only administrators can do this.")
+        return view(request, *args, **kwargs)
+
+    return wrapped

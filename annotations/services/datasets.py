@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from annotations.models import Dataset
+
+
+def dataset_create(*, created_by: AbstractBaseUser | None, **fields: Any) -> Dataset:
+    dataset = Dataset(created_by=created_by, **fields)
+    dataset.full_clean()
+    dataset.save()
+    return dataset

@@ -1,0 +1,129 @@
+"""Images: checked whole before anything is stored, then stored once by the SHA-256 of their bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from PIL import Image as PILImage
+from PIL import ImageOps, UnidentifiedImageError
+
+from annotations.models import Image
+
+ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp"}
+THUMBNAIL_SIZE = (320, 320)
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    """Image bytes that decoded completely within the limits, with what is known about them."""
+
+    data: bytes
+    sha256: str
+    format: str
+    width: int
+    height: int
+    thumbnail: bytes
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def image_check(*, data: bytes) -> CheckedImage:
+    """Decode the whole image under the size and pixel limits; raise ValidationError with the reason."""
+    if not data:
+        raise ValidationError("The image file is empty.", code="empty")
+    if len(data) > settings.IMAGE_MAX_BYTES:
+        raise ValidationError(
+            f"The image is {_megabytes(len(data))}; the limit is {_megabytes(settings.IMAGE_MAX_BYTES)}.",
+            code="too_large",
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+        try:
+            with PILImage.open(io.BytesIO(data)) as probe:
+                fmt, (width, height) = probe.format or "", probe.size
+                if fmt not in ALLOWED_FORMATS:
+                    raise ValidationError(
+                        f"{fmt or 'This'} images are not accepted; use JPEG, PNG, WebP, GIF or BMP.",
+                        code="format",
+                    )
+                # The header alone gives the size: refuse a decompression bomb before decoding a pixel.
+                if width * height > settings.IMAGE_MAX_PIXELS:
+                    raise ValidationError(
+                        f"The image is {width}x{height} pixels ({width * height:,}); "
+                        f"the limit is {settings.IMAGE_MAX_PIXELS:,} pixels.",
+                        code="too_many_pixels",
+                    )
+                probe.verify()  # checksums and structure (PNG CRCs, ...)
+            with PILImage.open(io.BytesIO(data)) as im:
+                im.load()  # every pixel: a truncated file fails here
+                thumb = ImageOps.exif_transpose(im)
+                if thumb.mode not in ("RGB", "RGBA"):
+                    thumb = thumb.convert("RGBA" if "transparency" in thumb.info or "A" in thumb.mode else "RGB")
+                thumb.thumbnail(THUMBNAIL_SIZE)
+                out = io.BytesIO()
+                thumb.save(out, format="WEBP", quality=80)
+        except ValidationError:
+            raise
+        except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
+            raise ValidationError(
+                f"The image has more pixels than the limit of {settings.IMAGE_MAX_PIXELS:,}.", code="too_many_pixels"
+            ) from None
+        except UnidentifiedImageError:
+            raise ValidationError("The file is not an image Critic Desk can read.", code="not_image") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ValidationError(f"The image is truncated or corrupt ({exc}).", code="corrupt") from None
+    return CheckedImage(
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        format=fmt,
+        width=width,
+        height=height,
+        thumbnail=out.getvalue(),
+    )
+
+
+def image_store(*, checked: CheckedImage) -> tuple[Image, bool]:
+    """Return the stored Image for these bytes, storing them first if they are new; (image, created).
+
+    Call inside the transaction that uses the image: on rollback, call image_discard on a created one."""
+    existing = Image.objects.filter(sha256=checked.sha256).first()
+    if existing is not None:
+        return existing, False
+    sha = checked.sha256
+    stem = f"{sha[:2]}/{sha[2:4]}/{sha}"
+    file_name = default_storage.save(f"images/{stem}.{ALLOWED_FORMATS[checked.format]}", ContentFile(checked.data))
+    thumb_name = default_storage.save(f"thumbs/{stem}.webp", ContentFile(checked.thumbnail))
+    image = Image(
+        sha256=sha,
+        file=file_name,
+        thumbnail=thumb_name,
+        width=checked.width,
+        height=checked.height,
+        format=checked.format,
+        size_bytes=len(checked.data),
+    )
+    try:
+        with transaction.atomic():
+            image.save()
+    except IntegrityError:
+        # Another upload stored the same bytes a moment ago: use its row, drop our copy of the files.
+        image_discard_files(image=image)
+        return Image.objects.get(sha256=sha), False
+    return image, True
+
+
+def image_discard_files(*, image: Image) -> None:
+    """Remove the files of an image whose row was rolled back."""
+    for name in (image.file.name, image.thumbnail.name):
+        if name and default_storage.exists(name):
+            default_storage.delete(name)

@@ -1,0 +1,137 @@
+"""Creating items. Everything is checked before anything is written; on any error nothing is stored."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from annotations.models import Dataset, Item, Kind, Split
+from annotations.services.images import CheckedImage, image_check, image_discard_files, image_store
+from critic_worker.profiles import PROFILES
+
+MAX_TEXT_CHARS = 100_000
+MAX_NAME_CHARS = 200
+
+
+def _text_errors(field: str, value: str, *, required: bool, limit: int = MAX_TEXT_CHARS) -> list[str]:
+    if required and not value.strip():
+        return [f"{field.replace('_', ' ').capitalize()} is required."]
+    if len(value) > limit:
+        return [f"At most {limit:,} characters ({len(value):,} given)."]
+    if "\x00" in value:
+        return ["Contains a NUL character."]
+    return []
+
+
+def item_default_external_id(*, image_sha256: str, question: str, response_a: str, response_b: str) -> str:
+    """A stable id from the content, so uploading the same item twice is caught as a duplicate."""
+    digest = hashlib.sha256("\x1f".join([image_sha256, question, response_a, response_b]).encode()).hexdigest()
+    return f"item-{digest[:12]}"
+
+
+def item_split_for(*, dataset: Dataset, external_id: str) -> str:
+    """The dataset's split policy: a stable share of items, chosen by id, goes to the frozen gold split."""
+    if dataset.gold_fraction <= 0:
+        return Split.POOL
+    bucket = int(hashlib.sha256(f"{dataset.pk}:{external_id}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return Split.GOLD if bucket < dataset.gold_fraction else Split.POOL
+
+
+def item_create(
+    *,
+    dataset: Dataset,
+    image_data: bytes | CheckedImage,
+    question: str,
+    response_a: str,
+    response_b: str = "",
+    model_a: str = "",
+    model_b: str = "",
+    reference: str = "",
+    external_id: str = "",
+    profile: str = "",
+    split: str = "",
+    created_by: AbstractBaseUser | None = None,
+) -> Item:
+    """Create one item (pointwise when there is one response, pairwise with two).
+
+    Raises ValidationError keyed by field, naming every problem, and then stores nothing."""
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, problems: list[str]) -> None:
+        if problems:
+            errors.setdefault(field, []).extend(problems)
+
+    add("question", _text_errors("question", question, required=True))
+    add("response_a", _text_errors("response", response_a, required=True))
+    add("response_b", _text_errors("second response", response_b, required=False))
+    add("reference", _text_errors("reference", reference, required=False))
+    for field, value in (("model_a", model_a), ("model_b", model_b), ("external_id", external_id)):
+        add(field, _text_errors(field, value, required=False, limit=MAX_NAME_CHARS))
+    kind = Kind.PAIRWISE if response_b.strip() else Kind.POINTWISE
+    if kind == Kind.POINTWISE and model_b.strip():
+        add("response_b", ["A second model is named, but there is no second response."])
+
+    profile = profile.strip() or (dataset.pairwise_profile if kind == Kind.PAIRWISE else dataset.pointwise_profile)
+    spec = PROFILES.get(profile)
+    if spec is None:
+        add("profile", [f"Unknown profile {profile!r}; known: {', '.join(PROFILES)}."])
+    elif spec.kind != kind:
+        add("profile", [f"Profile {profile!r} judges {spec.kind} items, but this item is {kind}."])
+    elif spec.needs_reference and not reference.strip():
+        add("reference", [f"Profile {profile!r} compares with a reference answer; give one."])
+    if split and split not in Split.values:
+        add("split", [f"Split must be {' or '.join(Split.values)}, not {split!r}."])
+
+    checked: CheckedImage | None = None
+    if isinstance(image_data, CheckedImage):
+        checked = image_data
+    else:
+        try:
+            checked = image_check(data=image_data)
+        except ValidationError as exc:
+            add("image", exc.messages)
+
+    external_id = external_id.strip()
+    if checked is not None and not external_id:
+        external_id = item_default_external_id(
+            image_sha256=checked.sha256, question=question, response_a=response_a, response_b=response_b
+        )
+    if external_id and Item.objects.filter(dataset=dataset, external_id=external_id).exists():
+        add("external_id", [f"Dataset {dataset.name!r} already has an item with id {external_id!r}."])
+    if errors or checked is None:
+        raise ValidationError(errors)
+
+    image = None
+    created = False
+    try:
+        with transaction.atomic():
+            image, created = image_store(checked=checked)
+            return Item.objects.create(
+                dataset=dataset,
+                external_id=external_id,
+                image=image,
+                question=question,
+                reference=reference,
+                kind=kind,
+                profile=profile,
+                response_a=response_a,
+                model_a=model_a.strip(),
+                response_b=response_b if kind == Kind.PAIRWISE else "",
+                model_b=model_b.strip(),
+                split=split or item_split_for(dataset=dataset, external_id=external_id),
+                created_by=created_by,
+            )
+    except IntegrityError:
+        if image is not None and created:
+            image_discard_files(image=image)
+        # The checks above passed, so the row lost a race for its id.
+        raise ValidationError(
+            {"external_id": [f"Dataset {dataset.name!r} already has an item with id {external_id!r}."]}
+        ) from None
+    except BaseException:
+        if image is not None and created:
+            image_discard_files(image=image)
+        raise

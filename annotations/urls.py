@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from annotations import views
+
+urlpatterns = [
+    path("", views.dataset_list, name="dataset-list"),
+    path("datasets/new/", views.dataset_new, name="dataset-new"),
+    path("datasets/<int:pk>/", views.dataset_detail, name="dataset-detail"),
+    path("datasets/<int:pk>/items/new/", views.item_new, name="item-new"),
+    path("items/<int:pk>/", views.item_detail, name="item-detail"),
+    path("images/<str:sha256>/", views.image_file, name="image-file"),
+    path("images/<str:sha256>/thumbnail/", views.image_thumbnail, name="image-thumbnail"),
+    path("exports/", views.export_list, name="export-list"),
+]

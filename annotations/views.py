@@ -1,0 +1,111 @@
+"""Pages. Thin: parse the request, call one service or selector, render the page or, for htmx, a fragment."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from annotations.forms import DatasetForm, ItemUploadForm
+from annotations.models import Kind, Split, TrainingExport
+from annotations.permissions import admin_required
+from annotations.selectors import datasets as selectors
+from annotations.services.datasets import dataset_create
+from annotations.services.items import item_create
+
+ITEMS_PER_PAGE = 25
+
+
+@require_GET
+def dataset_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "annotations/dataset_list.html", {"datasets": selectors.dataset_list(user=request.user)})
+
+
+@require_http_methods(["GET", "POST"])
+@admin_required
+def dataset_new(request: HttpRequest) -> HttpResponse:
+    form = DatasetForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        dataset = dataset_create(created_by=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+        messages.success(request, f"Dataset {dataset.name!r} created.")
+        return redirect("dataset-detail", pk=dataset.pk)
+    return render(request, "annotations/dataset_new.html", {"form": form})
+
+
+@require_GET
+def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    dataset = selectors.dataset_get(user=request.user, pk=pk)
+    filters = {key: request.GET.get(key, "").strip() for key in ("kind", "split", "q")}
+    items = selectors.item_list(
+        user=request.user, dataset=dataset, kind=filters["kind"], split=filters["split"], search=filters["q"]
+    )
+    page = Paginator(items, ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    template = "annotations/dataset_detail.html"
+    if request.htmx:  # type: ignore[attr-defined]
+        template += "#item-table"
+    context = {"dataset": dataset, "page": page, "filters": filters, "kinds": Kind.choices, "splits": Split.choices}
+    return render(request, template, context)
+
+
+@require_http_methods(["GET", "POST"])
+def item_new(request: HttpRequest, pk: int) -> HttpResponse:
+    dataset = selectors.dataset_get(user=request.user, pk=pk)
+    form = ItemUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            item = item_create(dataset=dataset, created_by=request.user, **form.item_fields())  # type: ignore[arg-type]
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Item {item.external_id!r} added to {dataset.name}.")
+            return redirect("item-detail", pk=item.pk)
+    status = 400 if form.is_bound else 200
+    return render(request, "annotations/item_new.html", {"dataset": dataset, "form": form}, status=status)
+
+
+@require_GET
+def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    item = selectors.item_get(user=request.user, pk=pk)
+    humans, critics = selectors.item_verdicts_visible(user=request.user, item=item)
+    context = {"item": item, "dataset": item.dataset, "human_verdicts": humans, "critic_verdicts": critics}
+    return render(request, "annotations/item_detail.html", context)
+
+
+def _private_file(name: str, download_name: str) -> HttpResponse:
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if settings.MEDIA_ACCEL_REDIRECT_PREFIX:
+        # The view decided; the web server sends the bytes from its internal location.
+        response = HttpResponse(content_type=content_type)
+        response["X-Accel-Redirect"] = settings.MEDIA_ACCEL_REDIRECT_PREFIX.rstrip("/") + "/" + name
+    else:
+        response = FileResponse((settings.MEDIA_ROOT / name).open("rb"), content_type=content_type)
+    response["Content-Disposition"] = f'inline; filename="{download_name}"'
+    # Content-addressed, so never stale; private so that no shared cache keeps evaluation data.
+    response["Cache-Control"] = "private, max-age=31536000, immutable"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_GET
+def image_file(request: HttpRequest, sha256: str) -> HttpResponse:
+    image = selectors.image_get(user=request.user, sha256=sha256)
+    return _private_file(image.file.name, image.file.name.rsplit("/", 1)[-1])
+
+
+@require_GET
+def image_thumbnail(request: HttpRequest, sha256: str) -> HttpResponse:
+    image = selectors.image_get(user=request.user, sha256=sha256)
+    return _private_file(image.thumbnail.name, image.thumbnail.name.rsplit("/", 1)[-1])
+
+
+@require_GET
+@admin_required
+def export_list(request: HttpRequest) -> HttpResponse:
+    exports = TrainingExport.objects.select_related("dataset", "source_checkpoint")
+    return render(request, "annotations/export_list.html", {"exports": exports})

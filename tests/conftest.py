@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from tests.factories import AdminFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """Each test stores its files in its own folder, so 'nothing was written' can be checked on disk."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+def stored_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+@pytest.fixture
+def reviewer(db):  # type: ignore[no-untyped-def]
+    return UserFactory(username="rita")
+
+
+@pytest.fixture
+def admin(db):  # type: ignore[no-untyped-def]
+    return AdminFactory(username="ada")
+
+
+@pytest.fixture
+def reviewer_client(reviewer) -> Client:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(reviewer)
+    return client
+
+
+@pytest.fixture
+def admin_client(admin) -> Client:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(admin)
+    return client

@@ -1,0 +1,21 @@
+"""The Celery app. Queues are named here, once: `critic` for GPU work (one model per worker process), `default`
+for everything else (imports, exports, metrics, the sweeper)."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.base")
+
+CRITIC_QUEUE = "critic"
+DEFAULT_QUEUE = "default"
+
+app = Celery("webapp")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = (Queue(DEFAULT_QUEUE), Queue(CRITIC_QUEUE))
+app.conf.task_default_queue = DEFAULT_QUEUE
+app.conf.task_routes = {"critic_worker.tasks.*": {"queue": CRITIC_QUEUE}}
+app.autodiscover_tasks()
