@@ -77,7 +77,7 @@ class TrainingExportAdmin(admin.ModelAdmin):
     list_display = ["number", "dataset", "format", "source_checkpoint", "created_at"]
     list_filter = ["format", "dataset"]
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None):
         return False  # exports are immutable snapshots
 
 

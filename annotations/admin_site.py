@@ -16,7 +16,7 @@ class CriticDeskAdminSite(admin.AdminSite):
     site_title = "Critic Desk admin"
     index_title = "Administration"
 
-    def admin_view(self, view: Callable[..., Any], cacheable: bool = False) -> Callable[..., Any]:
+    def admin_view(self, view: Callable[..., Any], cacheable: bool = False) -> Any:
         inner = super().admin_view(view, cacheable)
 
         def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -28,7 +28,6 @@ class CriticDeskAdminSite(admin.AdminSite):
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         # One login page for the whole app; the admin's own form would let a reviewer try other accounts.
-        if request.user.is_authenticated:
-            if not self.has_permission(request):
-                raise PermissionDenied("Only administrators can use the admin.")
+        if request.user.is_authenticated and not self.has_permission(request):
+            raise PermissionDenied("Only administrators can use the admin.")
         return redirect_to_login(request.GET.get("next", request.get_full_path()))

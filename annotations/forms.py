@@ -28,13 +28,16 @@ class ItemUploadForm(forms.Form):
     model_b = forms.CharField(label="Model that wrote the second", required=False, max_length=MAX_NAME_CHARS)
     reference = forms.CharField(label="Reference answer", required=False, widget=forms.Textarea(attrs={"rows": 2}))
     external_id = forms.CharField(
-        label="Item id", required=False, max_length=MAX_NAME_CHARS, help_text="Optional; made from the content if empty."
+        label="Item id",
+        required=False,
+        max_length=MAX_NAME_CHARS,
+        help_text="Optional; made from the content if empty.",
     )
     profile = forms.ChoiceField(
         required=False,
-        choices=[("", "Dataset default")] + [(n, f"{n}: {p.title}") for n, p in PROFILES.items()],
+        choices=[("", "Dataset default"), *((n, f"{n}: {p.title}") for n, p in PROFILES.items())],
     )
-    split = forms.ChoiceField(required=False, choices=[("", "By the dataset's split policy")] + Split.choices)
+    split = forms.ChoiceField(required=False, choices=[("", "By the dataset's split policy"), *Split.choices])
 
     def clean_image(self) -> CheckedImage:
         upload = self.cleaned_data["image"]

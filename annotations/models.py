@@ -37,6 +37,7 @@ class JobStatus(models.TextChoices):
     DONE = "done"
     FAILED = "failed"
 
+
 PROFILE_CHOICES = [(name, f"{name}: {p.title}") for name, p in PROFILES.items()]
 POINTWISE_PROFILES = profile_names("pointwise")
 PAIRWISE_PROFILES = profile_names("pairwise")
@@ -82,9 +83,7 @@ class Dataset(models.Model):
         default="pairwise",
         help_text="Prompt profile for items with two responses, unless an item names its own.",
     )
-    review_overlap = models.PositiveSmallIntegerField(
-        default=1, help_text="How many reviewers judge each item (k)."
-    )
+    review_overlap = models.PositiveSmallIntegerField(default=1, help_text="How many reviewers judge each item (k).")
     disagreement_threshold = models.FloatField(
         default=0.1,
         help_text="A human score and the critic's disagree when they differ by more than this fraction "
@@ -257,7 +256,7 @@ class CriticVerdict(models.Model):
     profile = models.CharField(max_length=32, choices=PROFILE_CHOICES)
     status = models.CharField(max_length=8, choices=JobStatus.choices, default=JobStatus.QUEUED)
     score = models.FloatField(null=True, blank=True)
-    preference = models.CharField(max_length=3, choices=Preference.choices, null=True, blank=True)
+    preference = models.CharField(max_length=3, choices=Preference.choices, null=True, blank=True)  # noqa: DJ001
     confidence = models.FloatField(null=True, blank=True, help_text="Probability the critic gave its verdict.")
     probabilities = models.JSONField(default=dict, blank=True)
     justification = models.TextField(blank=True)
@@ -275,8 +274,9 @@ class CriticVerdict(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["item", "checkpoint"], name="one_critic_verdict_per_item"),
             models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="critic_status_valid"),
-            models.CheckConstraint(condition=verdict_shape("score", "preference", required=False),
-                                   name="critic_verdict_fits_profile"),
+            models.CheckConstraint(
+                condition=verdict_shape("score", "preference", required=False), name="critic_verdict_fits_profile"
+            ),
             models.CheckConstraint(
                 condition=~Q(status="done") | Q(score__isnull=False) | Q(preference__isnull=False),
                 name="critic_done_has_verdict",
@@ -303,12 +303,14 @@ class HumanVerdict(models.Model):
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="verdicts")
     profile = models.CharField(max_length=32, choices=PROFILE_CHOICES)
     score = models.FloatField(null=True, blank=True)
-    preference = models.CharField(max_length=3, choices=Preference.choices, null=True, blank=True)
+    preference = models.CharField(max_length=3, choices=Preference.choices, null=True, blank=True)  # noqa: DJ001
     rationale = models.TextField(blank=True)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.DESK)
     committed_at = models.DateTimeField(auto_now_add=True)
     revised_score = models.FloatField(null=True, blank=True)
-    revised_preference = models.CharField(max_length=3, choices=Preference.choices, null=True, blank=True)
+    revised_preference = models.CharField(  # noqa: DJ001 - NULL is "no verdict", as for the scores
+        max_length=3, choices=Preference.choices, null=True, blank=True
+    )
     revised_at = models.DateTimeField(null=True, blank=True)
     justification_flagged = models.BooleanField(
         default=False, help_text="The reviewer marked the critic's justification wrong."
@@ -318,8 +320,9 @@ class HumanVerdict(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["item", "reviewer"], name="one_human_verdict_per_reviewer"),
-            models.CheckConstraint(condition=verdict_shape("score", "preference", required=True),
-                                   name="human_verdict_fits_profile"),
+            models.CheckConstraint(
+                condition=verdict_shape("score", "preference", required=True), name="human_verdict_fits_profile"
+            ),
             models.CheckConstraint(
                 condition=verdict_shape("revised_score", "revised_preference", required=False),
                 name="human_revision_fits_profile",

@@ -8,7 +8,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -27,8 +29,8 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
     return render(request, "annotations/dataset_list.html", {"datasets": selectors.dataset_list(user=request.user)})
 
 
-@require_http_methods(["GET", "POST"])
 @admin_required
+@require_http_methods(["GET", "POST"])
 def dataset_new(request: HttpRequest) -> HttpResponse:
     form = DatasetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -77,15 +79,17 @@ def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "annotations/item_detail.html", context)
 
 
-def _private_file(name: str, download_name: str) -> HttpResponse:
+def _private_file(file: FieldFile) -> HttpResponseBase:
+    name = str(file.name)
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    response: HttpResponseBase
     if settings.MEDIA_ACCEL_REDIRECT_PREFIX:
         # The view decided; the web server sends the bytes from its internal location.
         response = HttpResponse(content_type=content_type)
         response["X-Accel-Redirect"] = settings.MEDIA_ACCEL_REDIRECT_PREFIX.rstrip("/") + "/" + name
     else:
         response = FileResponse((settings.MEDIA_ROOT / name).open("rb"), content_type=content_type)
-    response["Content-Disposition"] = f'inline; filename="{download_name}"'
+    response["Content-Disposition"] = f'inline; filename="{name.rsplit("/", 1)[-1]}"'
     # Content-addressed, so never stale; private so that no shared cache keeps evaluation data.
     response["Cache-Control"] = "private, max-age=31536000, immutable"
     response["X-Content-Type-Options"] = "nosniff"
@@ -93,19 +97,17 @@ def _private_file(name: str, download_name: str) -> HttpResponse:
 
 
 @require_GET
-def image_file(request: HttpRequest, sha256: str) -> HttpResponse:
-    image = selectors.image_get(user=request.user, sha256=sha256)
-    return _private_file(image.file.name, image.file.name.rsplit("/", 1)[-1])
+def image_file(request: HttpRequest, sha256: str) -> HttpResponseBase:
+    return _private_file(selectors.image_get(user=request.user, sha256=sha256).file)
 
 
 @require_GET
-def image_thumbnail(request: HttpRequest, sha256: str) -> HttpResponse:
-    image = selectors.image_get(user=request.user, sha256=sha256)
-    return _private_file(image.thumbnail.name, image.thumbnail.name.rsplit("/", 1)[-1])
+def image_thumbnail(request: HttpRequest, sha256: str) -> HttpResponseBase:
+    return _private_file(selectors.image_get(user=request.user, sha256=sha256).thumbnail)
 
 
-@require_GET
 @admin_required
+@require_GET
 def export_list(request: HttpRequest) -> HttpResponse:
     exports = TrainingExport.objects.select_related("dataset", "source_checkpoint")
     return render(request, "annotations/export_list.html", {"exports": exports})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -53,7 +53,7 @@ def item_create(
     external_id: str = "",
     profile: str = "",
     split: str = "",
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> Item:
     """Create one item (pointwise when there is one response, pairwise with two).
 

@@ -21,8 +21,16 @@ def refused(model_class: type, **fields: Any) -> None:
 
 def test_item_ids_are_unique_per_dataset_only() -> None:
     item = ItemFactory(external_id="q1")
-    refused(Item, dataset=item.dataset, external_id="q1", image=item.image, question="?", response_a="r",
-            kind="pointwise", profile="pointwise")
+    refused(
+        Item,
+        dataset=item.dataset,
+        external_id="q1",
+        image=item.image,
+        question="?",
+        response_a="r",
+        kind="pointwise",
+        profile="pointwise",
+    )
     other = ItemFactory(external_id="q1", image=item.image)
     assert other.dataset != item.dataset
 
@@ -40,16 +48,42 @@ def test_item_ids_are_unique_per_dataset_only() -> None:
 )
 def test_item_responses_must_fit_its_kind_and_profile(kind: str, profile: str, response_b: str, model_b: str) -> None:
     item = ItemFactory()
-    refused(Item, dataset=item.dataset, external_id="x", image=item.image, question="?", response_a="r",
-            kind=kind, profile=profile, response_b=response_b, model_b=model_b)
+    refused(
+        Item,
+        dataset=item.dataset,
+        external_id="x",
+        image=item.image,
+        question="?",
+        response_a="r",
+        kind=kind,
+        profile=profile,
+        response_b=response_b,
+        model_b=model_b,
+    )
 
 
 def test_item_needs_a_question_and_a_response() -> None:
     item = ItemFactory()
-    refused(Item, dataset=item.dataset, external_id="x", image=item.image, question="", response_a="r",
-            kind="pointwise", profile="pointwise")
-    refused(Item, dataset=item.dataset, external_id="y", image=item.image, question="?", response_a="",
-            kind="pointwise", profile="pointwise")
+    refused(
+        Item,
+        dataset=item.dataset,
+        external_id="x",
+        image=item.image,
+        question="",
+        response_a="r",
+        kind="pointwise",
+        profile="pointwise",
+    )
+    refused(
+        Item,
+        dataset=item.dataset,
+        external_id="y",
+        image=item.image,
+        question="?",
+        response_a="",
+        kind="pointwise",
+        profile="pointwise",
+    )
 
 
 def test_images_are_stored_once_by_sha256() -> None:
@@ -84,8 +118,11 @@ def test_one_human_verdict_per_item_and_reviewer() -> None:
     ],
 )
 def test_human_verdict_fits_its_profile(profile: str, score: float | None, preference: str | None, ok: bool) -> None:
-    item = PairwiseItemFactory() if profile in {"pairwise", "wildvision"} else ItemFactory(
-        profile=profile, reference="ref")
+    item = (
+        PairwiseItemFactory()
+        if profile in {"pairwise", "wildvision"}
+        else ItemFactory(profile=profile, reference="ref")
+    )
     fields = dict(item=item, reviewer=UserFactory(), profile=profile, score=score, preference=preference)
     if ok:
         HumanVerdict.objects.create(**fields)
@@ -115,11 +152,13 @@ def test_critic_verdict_shape() -> None:
     item, checkpoint = ItemFactory(), CheckpointFactory()
     refused(CriticVerdict, item=item, checkpoint=checkpoint, profile="pointwise", status="done")  # done, no verdict
     refused(CriticVerdict, item=item, checkpoint=checkpoint, profile="pointwise", status="done", score=101)
-    refused(CriticVerdict, item=item, checkpoint=checkpoint, profile="pointwise", status="done", score=50,
-            confidence=1.5)
+    refused(
+        CriticVerdict, item=item, checkpoint=checkpoint, profile="pointwise", status="done", score=50, confidence=1.5
+    )
     refused(CriticVerdict, item=item, checkpoint=checkpoint, profile="pointwise", status="lost")
-    CriticVerdict.objects.create(item=item, checkpoint=checkpoint, profile="pointwise", status="done", score=50,
-                                 confidence=0.4)
+    CriticVerdict.objects.create(
+        item=item, checkpoint=checkpoint, profile="pointwise", status="done", score=50, confidence=0.4
+    )
 
 
 def test_only_one_active_checkpoint() -> None:

@@ -8,8 +8,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 os.environ["DJANGO_DEBUG"] = "false"
 
-from .base import *  # noqa: E402, F403
-from .base import env_bool, env_int  # noqa: E402
+from .base import *  # noqa: F403
+from .base import env_bool, env_int
 
 if not os.environ.get("DJANGO_ALLOWED_HOSTS"):
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must be set in production.")

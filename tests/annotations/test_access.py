@@ -1,0 +1,101 @@
+"""Every page needs a login; reviewers cannot reach what only administrators may do."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests.factories import ItemFactory
+
+pytestmark = pytest.mark.django_db
+
+PUBLIC = {"login"}
+ADMIN_ONLY = {"dataset-new", "export-list"}
+ADMIN_PAGES = [
+    "/admin/",
+    "/admin/annotations/item/",
+    "/admin/annotations/dataset/add/",
+    "/admin/annotations/humanverdict/",
+    "/admin/auth/user/",
+]
+
+
+def app_urls() -> dict[str, list[str]]:
+    """Every named URL of the app and its parameters, read from the URLconf: a page added later is covered."""
+    found: dict[str, list[str]] = {}
+    for entry in get_resolver().url_patterns:
+        if isinstance(entry, URLResolver) and entry.app_name == "admin":
+            continue
+        patterns = entry.url_patterns if isinstance(entry, URLResolver) else [entry]
+        for p in patterns:
+            if isinstance(p, URLPattern) and p.name:
+                found[p.name] = list(p.pattern.converters)
+    return found
+
+
+def app_url_names() -> list[str]:
+    return list(app_urls())
+
+
+def url_for(name: str, item) -> str:  # type: ignore[no-untyped-def]
+    """A URL for an existing object; the object's kind is read from the URL's name."""
+    values = {
+        "sha256": item.image.sha256,
+        "pk": item.pk if name.startswith("item-") and name != "item-new" else item.dataset.pk,
+    }
+    params = app_urls()[name]
+    assert set(params) <= set(values), f"teach url_for the parameters of {name}: {params}"
+    return reverse(name, kwargs={p: values[p] for p in params})
+
+
+def test_the_url_list_is_read_from_the_urlconf() -> None:
+    names = app_url_names()
+    assert {"dataset-list", "item-detail", "image-file", "export-list", "login", "logout"} <= set(names)
+
+
+@pytest.mark.parametrize("name", [n for n in app_url_names() if n not in PUBLIC])
+def test_anonymous_users_are_sent_to_login(name: str) -> None:
+    url = url_for(name, ItemFactory())
+    for method in ("get", "post"):
+        response = getattr(Client(), method)(url)
+        assert response.status_code == 302, (method, url)
+        assert response["Location"].startswith(reverse("login")), (method, url)
+
+
+@pytest.mark.parametrize("url", ADMIN_PAGES)
+def test_anonymous_users_are_sent_to_login_from_the_admin(url: str) -> None:
+    response = Client().get(url, follow=True)
+    assert response.redirect_chain, url
+    assert response.request["PATH_INFO"] == reverse("login")
+
+
+@pytest.mark.parametrize("url", ADMIN_PAGES)
+def test_reviewers_get_403_in_the_admin(url: str, reviewer_client: Client, admin_client: Client) -> None:
+    assert reviewer_client.get(url).status_code == 403
+    assert admin_client.get(url).status_code == 200
+
+
+def test_reviewers_get_403_from_the_admin_login_too(reviewer_client: Client) -> None:
+    assert reviewer_client.get("/admin/login/").status_code == 403
+
+
+@pytest.mark.parametrize("name", sorted(ADMIN_ONLY))
+def test_reviewers_get_403_on_admin_only_pages(name: str, reviewer_client: Client, admin_client: Client) -> None:
+    url = url_for(name, ItemFactory())
+    assert reviewer_client.get(url).status_code == 403
+    assert reviewer_client.post(url).status_code == 403
+    assert admin_client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("name", [n for n in app_url_names() if n not in PUBLIC | ADMIN_ONLY | {"logout"}])
+def test_reviewers_can_open_every_other_page(name: str, reviewer_client: Client) -> None:
+    assert reviewer_client.get(url_for(name, ItemFactory())).status_code == 200
+
+
+def test_inactive_accounts_cannot_log_in(reviewer) -> None:  # type: ignore[no-untyped-def]
+    reviewer.is_active = False
+    reviewer.save()
+    client = Client()
+    assert not client.login(username=reviewer.username, password="pass-for-tests")
+    assert client.get(reverse("dataset-list")).status_code == 302

@@ -1,0 +1,191 @@
+"""The pages a reviewer uses: browsing datasets and items, uploading one item, seeing images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from annotations.models import CriticVerdict, HumanVerdict, Image, Item
+from tests.conftest import stored_files
+from tests.factories import CheckpointFactory, DatasetFactory, ItemFactory, PairwiseItemFactory, UserFactory
+from tests.images import png_bomb_bytes, png_bytes
+
+pytestmark = pytest.mark.django_db
+
+XSS = '<script>alert("owned")</script><img src=x onerror=alert(1)>'
+
+
+def upload(client: Client, dataset, **fields):  # type: ignore[no-untyped-def]
+    data = {"question": "What colour is it?", "response_a": "Red.", "model_a": "m1"} | fields
+    data.setdefault("image", SimpleUploadedFile("red.png", png_bytes(), content_type="image/png"))
+    return client.post(reverse("item-new", args=[dataset.pk]), data)
+
+
+def test_upload_a_pointwise_item(reviewer_client: Client, reviewer) -> None:  # type: ignore[no-untyped-def]
+    dataset = DatasetFactory()
+    response = upload(reviewer_client, dataset, external_id="first")
+    item = Item.objects.get(dataset=dataset, external_id="first")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("item-detail", args=[item.pk])
+    assert (item.kind, item.created_by) == ("pointwise", reviewer)
+    page = reviewer_client.get(response["Location"])
+    assert b"What colour is it?" in page.content
+    assert b"added to" in page.content  # the confirmation message
+
+
+def test_upload_a_pairwise_item(reviewer_client: Client) -> None:
+    dataset = DatasetFactory()
+    upload(reviewer_client, dataset, response_b="Blue.", model_b="m2")
+    item = Item.objects.get(dataset=dataset)
+    assert (item.kind, item.model_a, item.model_b) == ("pairwise", "m1", "m2")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"image": SimpleUploadedFile("x.png", b"<html>not an image</html>")}, "not an image"),
+        ({"image": SimpleUploadedFile("bomb.png", png_bomb_bytes())}, "pixels"),
+        ({"image": SimpleUploadedFile("cut.png", png_bytes((300, 300))[:200])}, "truncated or corrupt"),
+        ({"image": ""}, "This field is required"),
+        ({"question": ""}, "This field is required"),
+        ({"model_b": "m2"}, "no second response"),
+        ({"profile": "pairwise"}, "judges pairwise items"),
+    ],
+)
+def test_bad_uploads_show_the_reason_next_to_the_field(
+    reviewer_client: Client, media_root: Path, fields: dict, message: str
+) -> None:
+    response = upload(reviewer_client, DatasetFactory(), **fields)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert b'class="errorlist' in response.content
+    assert (Item.objects.count(), Image.objects.count(), stored_files(media_root)) == (0, 0, [])
+
+
+def test_oversized_upload_is_refused_before_reading(reviewer_client: Client, settings, media_root: Path) -> None:  # type: ignore[no-untyped-def]
+    settings.IMAGE_MAX_BYTES = 10_000
+    response = upload(
+        reviewer_client, DatasetFactory(), image=SimpleUploadedFile("big.png", b"\x89PNG" + b"0" * 20_000)
+    )
+    assert response.status_code == 400
+    assert "the limit is" in response.content.decode()
+    assert stored_files(media_root) == []
+
+
+def test_html_in_text_is_shown_escaped(reviewer_client: Client) -> None:
+    item = PairwiseItemFactory(question=XSS, response_a=XSS, response_b=XSS, model_a=XSS)
+    for url in (reverse("item-detail", args=[item.pk]), reverse("dataset-detail", args=[item.dataset.pk])):
+        body = reviewer_client.get(url).content.decode()
+        assert "<script>alert" not in body
+        assert "<img src=x" not in body
+        assert "&lt;script&gt;alert(&quot;owned&quot;)&lt;/script&gt;" in body
+
+
+def test_dataset_page_lists_items_with_their_models(reviewer_client: Client) -> None:
+    item = PairwiseItemFactory(model_a="llava-1.5-7b", model_b="gpt-4o-mini")
+    body = reviewer_client.get(reverse("dataset-detail", args=[item.dataset.pk])).content.decode()
+    assert "llava-1.5-7b" in body
+    assert "gpt-4o-mini" in body
+    assert reverse("image-thumbnail", args=[item.image.sha256]) in body
+
+
+def test_dataset_page_filters_and_answers_htmx_with_the_table_only(reviewer_client: Client) -> None:
+    dataset = DatasetFactory()
+    ItemFactory(dataset=dataset, external_id="apple", question="Is it an apple?")
+    ItemFactory(dataset=dataset, external_id="pear", question="Is it a pear?")
+    url = reverse("dataset-detail", args=[dataset.pk])
+    full = reviewer_client.get(url, {"q": "pear"}).content.decode()
+    assert "Is it a pear?" in full
+    assert "Is it an apple?" not in full
+    fragment = reviewer_client.get(url, {"q": "apple"}, headers={"HX-Request": "true"}).content.decode()
+    assert fragment.lstrip().startswith('<div id="item-table">')
+    assert "Is it an apple?" in fragment
+    assert "<html" not in fragment
+
+
+def test_dataset_page_paginates(reviewer_client: Client) -> None:
+    dataset = DatasetFactory()
+    image = ItemFactory(dataset=dataset).image
+    for i in range(30):
+        ItemFactory(dataset=dataset, image=image, external_id=f"n{i}")
+    url = reverse("dataset-detail", args=[dataset.pk])
+    assert "Page 1 of 2" in reviewer_client.get(url).content.decode()
+    assert "n29" in reviewer_client.get(url, {"page": 2}).content.decode()
+
+
+def test_images_are_served_to_logged_in_users(reviewer_client: Client) -> None:
+    item = ItemFactory()
+    response = reviewer_client.get(reverse("image-file", args=[item.image.sha256]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert b"".join(response.streaming_content) == png_bytes()
+    assert "private" in response["Cache-Control"]
+    thumb = reviewer_client.get(reverse("image-thumbnail", args=[item.image.sha256]))
+    assert thumb["Content-Type"] == "image/webp"
+
+
+def test_images_can_be_handed_to_the_web_server(reviewer_client: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.MEDIA_ACCEL_REDIRECT_PREFIX = "/protected-media/"
+    item = ItemFactory()
+    response = reviewer_client.get(reverse("image-file", args=[item.image.sha256]))
+    assert response["X-Accel-Redirect"] == "/protected-media/" + item.image.file.name
+    assert response.content == b""
+
+
+def test_unknown_images_are_404(reviewer_client: Client) -> None:
+    assert reviewer_client.get(reverse("image-file", args=["0" * 64])).status_code == 404
+    assert reviewer_client.get("/images/..%2F..%2Fsettings.py/").status_code == 404
+
+
+def test_reviewers_see_no_verdicts_before_their_own(reviewer_client: Client, reviewer) -> None:  # type: ignore[no-untyped-def]
+    item = ItemFactory()
+    HumanVerdict.objects.create(
+        item=item,
+        reviewer=UserFactory(username="other"),
+        profile="pointwise",
+        score=12,
+        rationale="reasoning of another reviewer",
+    )
+    CriticVerdict.objects.create(
+        item=item,
+        checkpoint=CheckpointFactory(),
+        profile="pointwise",
+        status="done",
+        score=88,
+        justification="reasoning of the critic",
+    )
+    url = reverse("item-detail", args=[item.pk])
+    before = reviewer_client.get(url).content.decode()
+    assert "reasoning of another reviewer" not in before
+    assert "reasoning of the critic" not in before
+    HumanVerdict.objects.create(item=item, reviewer=reviewer, profile="pointwise", score=50)
+    after = reviewer_client.get(url).content.decode()
+    assert "reasoning of another reviewer" in after
+    assert "reasoning of the critic" in after
+
+
+def test_admins_create_datasets(admin_client: Client) -> None:
+    response = admin_client.post(
+        reverse("dataset-new"),
+        {
+            "name": "arena",
+            "pointwise_profile": "pointwise",
+            "pairwise_profile": "wildvision",
+            "review_overlap": 3,
+            "disagreement_threshold": 0.1,
+            "gold_fraction": 0.2,
+        },
+    )
+    assert response.status_code == 302
+    page = admin_client.get(response["Location"]).content.decode()
+    assert "arena" in page
+    assert "wildvision" in page
+    bad = admin_client.post(
+        reverse("dataset-new"), {"name": "x", "review_overlap": 0, "disagreement_threshold": 2, "gold_fraction": 0}
+    )
+    assert bad.status_code == 200
+    assert "Constraint" in bad.content.decode() or "errorlist" in bad.content.decode()
