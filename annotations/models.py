@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from critic_worker.profiles import PREFERENCES, PROFILES, profile_names
 
@@ -258,15 +259,17 @@ class CriticVerdict(models.Model):
     score = models.FloatField(null=True, blank=True)
     preference = models.CharField(max_length=3, choices=Preference.choices, null=True, blank=True)  # noqa: DJ001
     confidence = models.FloatField(null=True, blank=True, help_text="Probability the critic gave its verdict.")
-    probabilities = models.JSONField(default=dict, blank=True)
+    probabilities = models.JSONField(default=dict, blank=True, help_text="Probability of each verdict.")
+    expected_score = models.FloatField(null=True, blank=True, help_text="Mean score under those probabilities.")
     justification = models.TextField(blank=True)
     raw_output = models.TextField(blank=True)
     forced = models.BooleanField(default=False, help_text="Read from the logits: the free text did not parse.")
     error = models.TextField(blank=True)
     latency_ms = models.FloatField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
+    claim = models.CharField(max_length=32, blank=True, help_text="Which run of a worker holds it while running.")
     attempts = models.PositiveSmallIntegerField(default=0)
-    queued_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

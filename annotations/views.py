@@ -12,14 +12,16 @@ from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotations.forms import DatasetForm, ItemUploadForm
-from annotations.models import Kind, Split, TrainingExport
+from annotations.models import Dataset, Kind, Split, TrainingExport
 from annotations.permissions import admin_required
 from annotations.selectors import datasets as selectors
+from annotations.selectors.judging import critic_progress
 from annotations.services.datasets import dataset_create
 from annotations.services.items import item_create
+from annotations.services.judging import checkpoint_from_settings, checkpoint_resolve, verdicts_queue
 
 ITEMS_PER_PAGE = 25
 
@@ -40,6 +42,32 @@ def dataset_new(request: HttpRequest) -> HttpResponse:
     return render(request, "annotations/dataset_new.html", {"form": form})
 
 
+def _critic_panel(request: HttpRequest, dataset: Dataset, status: int = 200) -> HttpResponse:
+    progress = critic_progress(dataset=dataset, checkpoint=checkpoint_from_settings())
+    context = {"dataset": dataset, "progress": progress}
+    return render(request, "annotations/dataset_detail.html#critic-progress", context, status=status)
+
+
+@require_POST
+def dataset_judge(request: HttpRequest, pk: int) -> HttpResponse:
+    """Run the critic on every item that lacks a verdict from the active checkpoint."""
+    dataset = selectors.dataset_get(user=request.user, pk=pk)
+    try:
+        result = verdicts_queue(dataset=dataset, checkpoint=checkpoint_resolve(), only_missing=True)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Queued {result.queued} items for {result.checkpoint.name}.")
+    if request.htmx:  # type: ignore[attr-defined]
+        return _critic_panel(request, dataset)
+    return redirect("dataset-detail", pk=dataset.pk)
+
+
+@require_GET
+def dataset_critic_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    return _critic_panel(request, selectors.dataset_get(user=request.user, pk=pk))
+
+
 @require_GET
 def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     dataset = selectors.dataset_get(user=request.user, pk=pk)
@@ -51,7 +79,14 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     template = "annotations/dataset_detail.html"
     if request.htmx:  # type: ignore[attr-defined]
         template += "#item-table"
-    context = {"dataset": dataset, "page": page, "filters": filters, "kinds": Kind.choices, "splits": Split.choices}
+    context = {
+        "dataset": dataset,
+        "page": page,
+        "filters": filters,
+        "kinds": Kind.choices,
+        "splits": Split.choices,
+        "progress": critic_progress(dataset=dataset, checkpoint=checkpoint_from_settings()),
+    }
     return render(request, template, context)
 
 

@@ -23,13 +23,13 @@ from transformers import (
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 from transformers.models.llava_onevision.image_processing_pil_llava_onevision import LlavaOnevisionImageProcessorPil
 
+from critic_worker.checkpoint_info import MARKER
 from critic_worker.profiles import PROFILES, PromptInput, chat_prompt
 
 ARCHES = ("llava-onevision", "llava")
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
 WIDTH = 64  # bitsandbytes' nf4 on a CPU needs in_features that are multiples of 64
 IMAGE_SIZE, PATCH = 28, 14  # 2x2 patches: four image tokens per tile
-MARKER = "critic_desk.json"
 
 
 def _tokenizer(vocab_size: int = 512) -> PreTrainedTokenizerFast:
@@ -140,8 +140,3 @@ def build_tiny_critic(out: str | Path, *, arch: str = "llava-onevision", seed: i
     save(out, _tokenizer())
     (out / MARKER).write_text(json.dumps({"random_weights": True, "arch": arch, "seed": seed}) + "\n")
     return out
-
-
-def is_random_weight_critic(path: str | Path) -> bool:
-    marker = Path(path) / MARKER
-    return marker.exists() and bool(json.loads(marker.read_text()).get("random_weights"))

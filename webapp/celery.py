@@ -17,5 +17,8 @@ app = Celery("webapp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue(DEFAULT_QUEUE), Queue(CRITIC_QUEUE))
 app.conf.task_default_queue = DEFAULT_QUEUE
-app.conf.task_routes = {"critic_worker.tasks.*": {"queue": CRITIC_QUEUE}}
+app.conf.task_routes = {
+    "critic_worker.tasks.judge_batch": {"queue": CRITIC_QUEUE},
+    "critic_worker.tasks.retrain": {"queue": CRITIC_QUEUE},
+}
 app.autodiscover_tasks()

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.django_db
 
 PUBLIC = {"login"}
 ADMIN_ONLY = {"dataset-new", "export-list"}
+POST_ONLY = {"logout", "dataset-judge"}
 ADMIN_PAGES = [
     "/admin/",
     "/admin/annotations/item/",
@@ -88,7 +89,7 @@ def test_reviewers_get_403_on_admin_only_pages(name: str, reviewer_client: Clien
     assert admin_client.get(url).status_code == 200
 
 
-@pytest.mark.parametrize("name", [n for n in app_url_names() if n not in PUBLIC | ADMIN_ONLY | {"logout"}])
+@pytest.mark.parametrize("name", [n for n in app_url_names() if n not in PUBLIC | ADMIN_ONLY | POST_ONLY])
 def test_reviewers_can_open_every_other_page(name: str, reviewer_client: Client) -> None:
     assert reviewer_client.get(url_for(name, ItemFactory())).status_code == 200
 

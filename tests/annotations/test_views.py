@@ -189,3 +189,57 @@ def test_admins_create_datasets(admin_client: Client) -> None:
     )
     assert bad.status_code == 200
     assert "Constraint" in bad.content.decode() or "errorlist" in bad.content.decode()
+
+
+def test_run_critic_queues_missing_items_and_the_panel_polls_until_done(
+    reviewer_client: Client,
+    settings,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    settings.CRITIC_MODEL = str(tmp_path / "critic")
+    dataset = DatasetFactory()
+    ItemFactory(dataset=dataset)
+    ItemFactory(dataset=dataset, image=ItemFactory(dataset=dataset).image)
+    page = reviewer_client.get(reverse("dataset-detail", args=[dataset.pk])).content.decode()
+    assert "Run critic on 3 items" in page
+    assert 'hx-trigger="every 2s"' not in page  # nothing pending: no polling
+
+    panel = reviewer_client.post(reverse("dataset-judge", args=[dataset.pk]), headers={"HX-Request": "true"})
+    body = panel.content.decode()
+    assert body.lstrip().startswith('<section id="critic-progress"')
+    assert "3 pending" in body
+    assert 'hx-trigger="every 2s"' in body  # polls while verdicts are pending
+    assert CriticVerdict.objects.filter(item__dataset=dataset, status="queued").count() == 3
+
+    CriticVerdict.objects.filter(item__dataset=dataset).update(status="done", score=50)
+    done = reviewer_client.get(reverse("dataset-critic-progress", args=[dataset.pk])).content.decode()
+    assert "3 done" in done
+    assert "hx-trigger" not in done  # and stops when they are in
+    assert "Run critic" not in done
+
+
+def test_run_critic_without_a_critic_says_what_to_do(reviewer_client: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.CRITIC_MODEL = ""
+    dataset = DatasetFactory()
+    ItemFactory(dataset=dataset)
+    response = reviewer_client.post(reverse("dataset-judge", args=[dataset.pk]), follow=True)
+    assert "No critic is configured" in response.content.decode()
+    assert not CriticVerdict.objects.exists()
+
+
+def test_critic_verdicts_show_confidence_and_forced(admin_client: Client) -> None:
+    item = ItemFactory()
+    CriticVerdict.objects.create(
+        item=item,
+        checkpoint=CheckpointFactory(is_demo=True),
+        profile="pointwise",
+        status="done",
+        score=64,
+        confidence=0.37,
+        forced=True,
+        justification="meh",
+    )
+    body = admin_client.get(reverse("item-detail", args=[item.pk])).content.decode()
+    assert "p=0.37" in body
+    assert "forced" in body
+    assert "random-weight demo" in body

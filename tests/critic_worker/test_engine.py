@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from critic_worker.checkpoint_info import is_random_weight_critic
 from critic_worker.engine import CriticEngine, JudgeRequest, _result
 from critic_worker.profiles import PROFILES, Verdict, chat_prompt, get_profile
-from critic_worker.tiny import is_random_weight_critic
 from tests.images import jpeg_bytes, png_bytes
 
 

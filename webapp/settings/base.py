@@ -185,3 +185,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+# A verdict running (or queued) longer than this is taken to be lost (a dead worker, a lost message) and is
+# queued again by the sweeper. Longer than the hard time limit, so a live worker is never robbed.
+CRITIC_STUCK_AFTER = env_int("CRITIC_STUCK_AFTER", CELERY_TASK_TIME_LIMIT + 60)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stuck-verdicts": {
+        "task": "critic_worker.tasks.sweep_stuck_verdicts",
+        "schedule": float(env_int("CRITIC_SWEEP_EVERY", 60)),
+    },
+}

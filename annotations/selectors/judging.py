@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count
+
+from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, JobStatus
+
+
+@dataclass(frozen=True)
+class CriticProgress:
+    checkpoint: CriticCheckpoint | None
+    items: int
+    queued: int = 0
+    running: int = 0
+    done: int = 0
+    failed: int = 0
+    forced: int = 0
+
+    @property
+    def pending(self) -> int:
+        return self.queued + self.running
+
+    @property
+    def missing(self) -> int:
+        """Items with no verdict row at all for this checkpoint."""
+        return self.items - self.queued - self.running - self.done - self.failed
+
+    @property
+    def percent_done(self) -> int:
+        return round(100 * self.done / self.items) if self.items else 0
+
+
+def critic_progress(*, dataset: Dataset, checkpoint: CriticCheckpoint | None) -> CriticProgress:
+    items = dataset.items.count()
+    if checkpoint is None:
+        return CriticProgress(checkpoint=None, items=items)
+    counts = dict(
+        CriticVerdict.objects.filter(item__dataset=dataset, checkpoint=checkpoint)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    forced = CriticVerdict.objects.filter(
+        item__dataset=dataset, checkpoint=checkpoint, status=JobStatus.DONE, forced=True
+    ).count()
+    return CriticProgress(
+        checkpoint=checkpoint,
+        items=items,
+        queued=counts.get(JobStatus.QUEUED, 0),
+        running=counts.get(JobStatus.RUNNING, 0),
+        done=counts.get(JobStatus.DONE, 0),
+        failed=counts.get(JobStatus.FAILED, 0),
+        forced=forced,
+    )

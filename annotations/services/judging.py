@@ -1,0 +1,254 @@
+"""Judging: critic verdict rows are the jobs. A row's status moves queued -> running -> done/failed only by
+guarded updates here, so a repeated or late message changes nothing; the broker only wakes workers up."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, Item, JobStatus
+from critic_worker.checkpoint_info import is_random_weight_critic
+
+JUDGE_TASK = "critic_worker.tasks.judge_batch"
+
+
+# -- checkpoints ------------------------------------------------------------------------------------------------
+
+
+def checkpoint_name_for(*, model: str, quantization: str) -> str:
+    base = Path(model).name if Path(model).exists() else model
+    return f"{base} [{quantization}]"
+
+
+def checkpoint_from_settings() -> CriticCheckpoint | None:
+    """The active checkpoint; when there is none, the one CRITIC_MODEL names (registered and made active)."""
+    active = CriticCheckpoint.objects.filter(is_active=True).first()
+    if active is not None or not settings.CRITIC_MODEL:
+        return active
+    model, quantization = settings.CRITIC_MODEL, settings.CRITIC_QUANTIZATION
+    with transaction.atomic():
+        checkpoint, _ = CriticCheckpoint.objects.get_or_create(
+            name=checkpoint_name_for(model=model, quantization=quantization),
+            defaults={"model": model, "quantization": quantization, "is_demo": is_random_weight_critic(model)},
+        )
+        if not CriticCheckpoint.objects.select_for_update().filter(is_active=True).exists():
+            checkpoint.is_active = True
+            checkpoint.save(update_fields=["is_active"])
+    return CriticCheckpoint.objects.filter(is_active=True).first()
+
+
+def checkpoint_resolve(*, name: str = "") -> CriticCheckpoint:
+    """The checkpoint called `name`, or the active one; a ValidationError that says what to do otherwise."""
+    if name:
+        found = CriticCheckpoint.objects.filter(name=name).first()
+        if found is None:
+            known = ", ".join(CriticCheckpoint.objects.values_list("name", flat=True)) or "none yet"
+            raise ValidationError(f"No checkpoint named {name!r} (known: {known}).")
+        if found.is_external:
+            raise ValidationError(f"{name!r} is an external judge: its verdicts are imported, not computed here.")
+        return found
+    active = checkpoint_from_settings()
+    if active is None:
+        raise ValidationError("No critic is configured: set CRITIC_MODEL, or activate a checkpoint in the admin.")
+    return active
+
+
+# -- queueing ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueResult:
+    checkpoint: CriticCheckpoint
+    queued: int
+    batches: int
+
+
+def _send(verdict_ids: list[int]) -> int:
+    """Wake workers up for these verdicts, in batches, once the transaction that queued them has committed."""
+    from webapp.celery import app  # the broker connection, not the model: the web stays light
+
+    size = max(1, settings.CRITIC_BATCH_SIZE)
+    batches = [verdict_ids[i : i + size] for i in range(0, len(verdict_ids), size)]
+
+    def send() -> None:
+        for batch in batches:
+            app.send_task(JUDGE_TASK, args=[batch])
+
+    transaction.on_commit(send)
+    return len(batches)
+
+
+def verdicts_queue(*, dataset: Dataset, checkpoint: CriticCheckpoint, only_missing: bool = True) -> QueueResult:
+    """Queue the dataset's items for the checkpoint: those without a finished verdict (only_missing), or all."""
+    if checkpoint.is_external:
+        raise ValidationError(f"{checkpoint.name!r} is an external judge: its verdicts are imported.")
+    now = timezone.now()
+    with transaction.atomic():
+        missing = Item.objects.filter(dataset=dataset).exclude(critic_verdicts__checkpoint=checkpoint)
+        CriticVerdict.objects.bulk_create(
+            [
+                CriticVerdict(item_id=pk, checkpoint=checkpoint, profile=profile, queued_at=now)
+                for pk, profile in missing.values_list("pk", "profile")
+            ],
+            ignore_conflicts=True,  # a concurrent request queued some already: the unique constraint decides
+        )
+        redo = CriticVerdict.objects.filter(item__dataset=dataset, checkpoint=checkpoint)
+        redo = redo.filter(status=JobStatus.FAILED) if only_missing else redo.exclude(status=JobStatus.RUNNING)
+        redo.exclude(queued_at=now).update(**_fresh(now))
+        ids = list(
+            CriticVerdict.objects.filter(
+                item__dataset=dataset, checkpoint=checkpoint, status=JobStatus.QUEUED, queued_at=now
+            ).values_list("pk", flat=True)
+        )
+        batches = _send(ids)
+    return QueueResult(checkpoint=checkpoint, queued=len(ids), batches=batches)
+
+
+def _fresh(now: Any) -> dict[str, Any]:
+    """The fields of a verdict put back in the queue: its earlier result, if any, is cleared."""
+    return {
+        "status": JobStatus.QUEUED,
+        "queued_at": now,
+        "claim": "",
+        "score": None,
+        "preference": None,
+        "confidence": None,
+        "probabilities": {},
+        "expected_score": None,
+        "justification": "",
+        "raw_output": "",
+        "forced": False,
+        "error": "",
+        "started_at": None,
+        "finished_at": None,
+    }
+
+
+# -- the worker's side ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerdictJob:
+    """What a worker needs to judge one item: plain values, no ORM objects."""
+
+    verdict_id: int
+    checkpoint_id: int
+    model: str
+    revision: str
+    quantization: str
+    profile: str
+    image_path: str
+    question: str
+    response_a: str
+    response_b: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    token: str
+    jobs: list[VerdictJob]
+
+
+def verdicts_claim(*, verdict_ids: list[int], worker: str) -> Claim:
+    """Move these verdicts from queued to running for this worker; those not queued any more are not taken."""
+    token = uuid.uuid4().hex
+    CriticVerdict.objects.filter(pk__in=verdict_ids, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING, claim=token, worker=worker, started_at=timezone.now(), attempts=F("attempts") + 1
+    )
+    rows = CriticVerdict.objects.filter(claim=token, status=JobStatus.RUNNING).select_related(
+        "item__image", "checkpoint"
+    )
+    jobs = [
+        VerdictJob(
+            verdict_id=v.pk,
+            checkpoint_id=v.checkpoint_id,
+            model=v.checkpoint.model,
+            revision=v.checkpoint.revision,
+            quantization=v.checkpoint.quantization,
+            profile=v.profile,
+            image_path=v.item.image.file.path,
+            question=v.item.question,
+            response_a=v.item.response_a,
+            response_b=v.item.response_b,
+            reference=v.item.reference,
+        )
+        for v in rows.order_by("pk")
+    ]
+    return Claim(token=token, jobs=jobs)
+
+
+@dataclass(frozen=True)
+class VerdictResult:
+    score: float | None
+    preference: str | None
+    confidence: float | None
+    probabilities: dict[str, float]
+    expected_score: float | None
+    justification: str
+    raw_output: str
+    forced: bool
+    latency_ms: float
+
+
+def verdict_record(*, verdict_id: int, claim: str, result: VerdictResult) -> bool:
+    """Write a finished verdict, only if this claim still holds it; False when it did not (nothing written)."""
+    return bool(
+        CriticVerdict.objects.filter(pk=verdict_id, claim=claim, status=JobStatus.RUNNING).update(
+            status=JobStatus.DONE,
+            score=result.score,
+            preference=result.preference,
+            confidence=result.confidence,
+            probabilities=result.probabilities,
+            expected_score=result.expected_score,
+            justification=result.justification,
+            raw_output=result.raw_output,
+            forced=result.forced,
+            latency_ms=result.latency_ms,
+            error="",
+            finished_at=timezone.now(),
+        )
+    )
+
+
+def verdict_fail(*, verdict_id: int, claim: str, error: str) -> bool:
+    """A permanent failure (the item itself cannot be judged): failed, with the reason shown to users."""
+    return bool(
+        CriticVerdict.objects.filter(pk=verdict_id, claim=claim, status=JobStatus.RUNNING).update(
+            status=JobStatus.FAILED, error=error[:2000], finished_at=timezone.now()
+        )
+    )
+
+
+def verdicts_release(*, claim: str, error: str = "") -> int:
+    """Give a claim's unfinished verdicts back to the queue (a transient error: the retry takes them again)."""
+    return CriticVerdict.objects.filter(claim=claim, status=JobStatus.RUNNING).update(
+        status=JobStatus.QUEUED, claim="", error=error[:2000], queued_at=timezone.now()
+    )
+
+
+def verdicts_sweep(*, stuck_after: timedelta | None = None) -> int:
+    """Requeue verdicts stuck running past the time limit (a dead worker) or queued with no message taking
+    them (a lost message), and wake workers for them. A duplicate message is harmless: claims are guarded."""
+    stuck_after = stuck_after or timedelta(seconds=settings.CRITIC_STUCK_AFTER)
+    cutoff = timezone.now() - stuck_after
+    now = timezone.now()
+    with transaction.atomic():
+        stuck = CriticVerdict.objects.filter(
+            Q(status=JobStatus.RUNNING, started_at__lt=cutoff) | Q(status=JobStatus.QUEUED, queued_at__lt=cutoff)
+        )
+        ids = list(stuck.values_list("pk", flat=True))
+        CriticVerdict.objects.filter(pk__in=ids).filter(
+            Q(status=JobStatus.RUNNING, started_at__lt=cutoff) | Q(status=JobStatus.QUEUED)
+        ).update(status=JobStatus.QUEUED, claim="", queued_at=now)
+        _send(ids)
+    return len(ids)

@@ -1,0 +1,129 @@
+"""Celery tasks: thin. They claim verdict rows, call the engine (loaded once per worker process) and hand the
+results to the judging service. Importing this module stays light; torch loads with the first batch."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready
+from django.conf import settings
+
+from annotations.services import judging
+
+if TYPE_CHECKING:
+    from critic_worker.engine import CriticEngine
+
+log = logging.getLogger(__name__)
+_engine: tuple[tuple[str, str, str], CriticEngine] | None = None
+_engine_lock = threading.Lock()
+
+
+def engine_for(job: judging.VerdictJob) -> CriticEngine:
+    """The model of this job's checkpoint, loaded once per worker process (another checkpoint replaces it)."""
+    global _engine
+    key = (job.model, job.revision, job.quantization)
+    with _engine_lock:
+        if _engine is None or _engine[0] != key:
+            from critic_worker.engine import CriticEngine
+
+            _engine = None  # free the old model before loading the next
+            engine = CriticEngine.load(
+                job.model,
+                quantization=job.quantization,
+                device=settings.CRITIC_DEVICE,
+                max_new_tokens=settings.CRITIC_MAX_NEW_TOKENS,
+                revision=job.revision or None,
+            )
+            _engine = (key, engine)
+        return _engine[1]
+
+
+@shared_task(
+    bind=True,
+    name=judging.JUDGE_TASK,
+    acks_late=True,
+    autoretry_for=(Exception,),
+    dont_autoretry_for=(SoftTimeLimitExceeded,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=5,
+)
+def judge_batch(self: Any, verdict_ids: list[int]) -> dict[str, int]:
+    from critic_worker.engine import JudgeRequest
+
+    claim = judging.verdicts_claim(verdict_ids=verdict_ids, worker=self.request.hostname or "worker")
+    if not claim.jobs:
+        return {"claimed": 0, "done": 0, "failed": 0}  # a repeated message: someone else has them
+    done = failed = 0
+    try:
+        for checkpoint_jobs in _by_checkpoint(claim.jobs):
+            engine = engine_for(checkpoint_jobs[0])
+            readable, requests = [], []
+            for job in checkpoint_jobs:
+                try:
+                    image = Path(job.image_path).read_bytes()
+                except OSError as exc:  # the stored file is gone: no retry brings it back
+                    failed += judging.verdict_fail(verdict_id=job.verdict_id, claim=claim.token, error=str(exc))
+                    continue
+                readable.append(job)
+                requests.append(
+                    JudgeRequest(
+                        image=image,
+                        profile=job.profile,
+                        question=job.question,
+                        response_a=job.response_a,
+                        response_b=job.response_b,
+                        reference=job.reference,
+                    )
+                )
+            for job, result in zip(readable, engine.judge(requests), strict=True):
+                if result.verdict is None:
+                    failed += judging.verdict_fail(verdict_id=job.verdict_id, claim=claim.token, error=result.error)
+                    continue
+                done += judging.verdict_record(
+                    verdict_id=job.verdict_id,
+                    claim=claim.token,
+                    result=judging.VerdictResult(
+                        score=result.verdict.score,
+                        preference=result.verdict.preference,
+                        confidence=result.confidence,
+                        probabilities=result.probabilities,
+                        expected_score=result.expected_score,
+                        justification=result.verdict.justification,
+                        raw_output=result.raw_output,
+                        forced=result.forced,
+                        latency_ms=result.latency_ms,
+                    ),
+                )
+    except BaseException as exc:
+        # Transient (out of memory, a lost connection, the time limit): give the rows back, then retry.
+        judging.verdicts_release(claim=claim.token, error=f"retrying after: {exc!r}")
+        raise
+    return {"claimed": len(claim.jobs), "done": done, "failed": failed}
+
+
+def _by_checkpoint(jobs: list[judging.VerdictJob]) -> list[list[judging.VerdictJob]]:
+    groups: dict[int, list[judging.VerdictJob]] = {}
+    for job in jobs:
+        groups.setdefault(job.checkpoint_id, []).append(job)
+    return list(groups.values())
+
+
+@shared_task(name="critic_worker.tasks.sweep_stuck_verdicts")
+def sweep_stuck_verdicts() -> int:
+    requeued = judging.verdicts_sweep()
+    if requeued:
+        log.warning("requeued %d verdicts stuck past %ss", requeued, settings.CRITIC_STUCK_AFTER)
+    return requeued
+
+
+@worker_ready.connect
+def sweep_at_start(**_: Any) -> None:
+    """A worker that starts after a crash finds the verdicts the dead one held."""
+    sweep_stuck_verdicts()
