@@ -90,14 +90,22 @@ def test_make_demo_serves_the_demo_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         assert landing.url.startswith(f"{base}/accounts/login/")
         page = log_in(base, "reviewer", "reviewer-demo-pass").open(f"{base}/").read().decode()
         assert "Demo: shapes, counts and charts" in page
-        deadline = time.monotonic() + 30
-        while "ready" not in (tmp_path / "worker-default.log").read_text() and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert "ready" in (tmp_path / "worker-default.log").read_text()
+        # The demo critic judges the demo dataset in the background: verdicts arrive on the dataset page.
+        reviewer = log_in(base, "reviewer", "reviewer-demo-pass")
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            panel = reviewer.open(f"{base}/datasets/1/critic/").read().decode()
+            if "30 done" in panel:
+                break
+            time.sleep(1)
+        assert "30 done" in panel, panel
+        assert "random-weight demo critic" in panel
+        assert " ready." in (tmp_path / "worker-default.log").read_text()
     finally:
         out = ctrl_c(proc)
     assert "log in as admin / admin-demo-pass" in out
-    assert "Stopped the web server and the worker." in out
+    assert "random-weight demo critic" in out
+    assert "Stopped the web server and the workers." in out
     assert proc.returncode is not None
     assert group_is_gone(proc.pid), "the worker outlived Ctrl-C"
 

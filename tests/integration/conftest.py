@@ -1,0 +1,116 @@
+"""Real worker processes for the integration tests: the same `celery worker` command production runs, on the
+test database (committed data: transactional tests) and the test Redis broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from critic_worker.tiny import build_tiny_critic
+
+
+@pytest.fixture(scope="session")
+def tiny_critic_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_critic(tmp_path_factory.mktemp("integration-critic"))
+
+
+@pytest.fixture
+def broker() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+class Worker:
+    def __init__(self, proc: subprocess.Popen[bytes], log: Path) -> None:
+        self.proc, self.log = proc, log
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_ready(self, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while " ready." not in self.text():
+            assert self.proc.poll() is None, self.text()
+            assert time.monotonic() < deadline, f"worker not ready in {seconds}s:\n{self.text()}"
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no warm shutdown, no chance to hand anything back."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def start_worker(
+    transactional_db: None, broker: redis.Redis, media_root: Path, tmp_path: Path, tiny_critic_path: Path
+) -> Iterator[Callable[..., Worker]]:
+    workers: list[Worker] = []
+    db = connection.settings_dict
+
+    def start(name: str, queue: str = "critic", **env: str) -> Worker:
+        log = tmp_path / f"{name}.log"
+        environment = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "webapp.settings.test",
+            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "MEDIA_ROOT": str(media_root),
+            "CRITIC_MODEL": str(tiny_critic_path),
+            "CRITIC_DEVICE": "cpu",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "webapp",
+            "worker",
+            "-Q",
+            queue,
+            "--pool=solo",
+            "--hostname",
+            f"{name}@%h",
+            "--loglevel",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+        ]
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                command,
+                cwd=settings.BASE_DIR,
+                env=environment,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        worker = Worker(proc, log)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
