@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 MARKER = "critic_desk.json"  # written by build_tiny_critic
+SIGLIP_NORMALISATION = [0.5, 0.5, 0.5]  # SigLIP's image mean and std, as LLaVA-OneVision's processor uses
 
 
 def is_random_weight_critic(path: str | Path) -> bool:
@@ -14,3 +16,11 @@ def is_random_weight_critic(path: str | Path) -> bool:
         return bool(json.loads(marker.read_text()).get("random_weights"))
     except (OSError, ValueError):
         return False
+
+
+def token_id(tokenizer: Any, token: str) -> int:
+    """The id of one token (transformers types the lookup as int or list of ints)."""
+    found = tokenizer.convert_tokens_to_ids(token)
+    if not isinstance(found, int):
+        raise ValueError(f"{token!r} is not a single token of this tokenizer")
+    return found

@@ -23,7 +23,7 @@ from transformers import (
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 from transformers.models.llava_onevision.image_processing_pil_llava_onevision import LlavaOnevisionImageProcessorPil
 
-from critic_worker.checkpoint_info import MARKER
+from critic_worker.checkpoint_info import MARKER, SIGLIP_NORMALISATION, token_id
 from critic_worker.profiles import PROFILES, PromptInput, chat_prompt
 
 ARCHES = ("llava-onevision", "llava")
@@ -67,12 +67,6 @@ def _text_config(tokenizer: PreTrainedTokenizerFast) -> Qwen2Config:
     )
 
 
-def _token_id(tokenizer: PreTrainedTokenizerFast, token: str) -> int:
-    found = tokenizer.convert_tokens_to_ids(token)
-    assert isinstance(found, int)
-    return found
-
-
 def _save_onevision(out: Path, tokenizer: PreTrainedTokenizerFast) -> None:
     pinpoints = [[IMAGE_SIZE * h, IMAGE_SIZE * w] for h in (1, 2) for w in (1, 2)]
     vision = SiglipVisionConfig(
@@ -87,14 +81,17 @@ def _save_onevision(out: Path, tokenizer: PreTrainedTokenizerFast) -> None:
     config = LlavaOnevisionConfig(
         vision_config=vision,
         text_config=_text_config(tokenizer),
-        image_token_index=_token_id(tokenizer, "<image>"),
-        video_token_index=_token_id(tokenizer, "<video>"),
+        image_token_index=token_id(tokenizer, "<image>"),
+        video_token_index=token_id(tokenizer, "<video>"),
         image_grid_pinpoints=pinpoints,
         vision_feature_select_strategy="full",
     )
     LlavaOnevisionForConditionalGeneration(config).save_pretrained(out)
     LlavaOnevisionImageProcessorPil(
-        size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}, image_grid_pinpoints=pinpoints
+        size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+        image_grid_pinpoints=pinpoints,
+        image_mean=SIGLIP_NORMALISATION,
+        image_std=SIGLIP_NORMALISATION,
     ).save_pretrained(out)
     tokenizer.save_pretrained(out)
 
@@ -112,7 +109,7 @@ def _save_llava(out: Path, tokenizer: PreTrainedTokenizerFast) -> None:
     config = LlavaConfig(
         vision_config=vision,
         text_config=_text_config(tokenizer),
-        image_token_index=_token_id(tokenizer, "<image>"),
+        image_token_index=token_id(tokenizer, "<image>"),
         vision_feature_select_strategy="default",
         vision_feature_layer=-1,
     )
