@@ -12,11 +12,12 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 from django.conf import settings
+from django.db import transaction
 
 from annotations.services import judging
 
 if TYPE_CHECKING:
-    from critic_worker.engine import CriticEngine
+    from critic_worker.engine import CriticEngine, JudgeRequest, JudgeResult
 
 log = logging.getLogger(__name__)
 _engine: tuple[tuple[str, str, str], CriticEngine] | None = None
@@ -55,57 +56,67 @@ def engine_for(job: judging.VerdictJob) -> CriticEngine:
     max_retries=5,
 )
 def judge_batch(self: Any, verdict_ids: list[int]) -> dict[str, int]:
-    from critic_worker.engine import JudgeRequest
-
     claim = judging.verdicts_claim(verdict_ids=verdict_ids, worker=self.request.hostname or "worker")
     if not claim.jobs:
         return {"claimed": 0, "done": 0, "failed": 0}  # a repeated message: someone else has them
     done = failed = 0
     try:
-        for checkpoint_jobs in _by_checkpoint(claim.jobs):
-            engine = engine_for(checkpoint_jobs[0])
+        for jobs in _by_checkpoint(claim.jobs):
             readable, requests = [], []
-            for job in checkpoint_jobs:
+            for job in jobs:
                 try:
-                    image = Path(job.image_path).read_bytes()
+                    requests.append(_request(job))
+                    readable.append(job)
                 except OSError as exc:  # the stored file is gone: no retry brings it back
                     failed += judging.verdict_fail(verdict_id=job.verdict_id, claim=claim.token, error=str(exc))
-                    continue
-                readable.append(job)
-                requests.append(
-                    JudgeRequest(
-                        image=image,
-                        profile=job.profile,
-                        question=job.question,
-                        response_a=job.response_a,
-                        response_b=job.response_b,
-                        reference=job.reference,
-                    )
-                )
-            for job, result in zip(readable, engine.judge(requests), strict=True):
-                if result.verdict is None:
-                    failed += judging.verdict_fail(verdict_id=job.verdict_id, claim=claim.token, error=result.error)
-                    continue
-                done += judging.verdict_record(
-                    verdict_id=job.verdict_id,
-                    claim=claim.token,
-                    result=judging.VerdictResult(
-                        score=result.verdict.score,
-                        preference=result.verdict.preference,
-                        confidence=result.confidence,
-                        probabilities=result.probabilities,
-                        expected_score=result.expected_score,
-                        justification=result.verdict.justification,
-                        raw_output=result.raw_output,
-                        forced=result.forced,
-                        latency_ms=result.latency_ms,
-                    ),
-                )
+            results = engine_for(jobs[0]).judge(requests)
+            with transaction.atomic():  # one commit for the batch
+                for job, result in zip(readable, results, strict=True):
+                    if _record(claim.token, job, result):
+                        done += result.verdict is not None
+                        failed += result.verdict is None
     except BaseException as exc:
-        # Transient (out of memory, a lost connection, the time limit): give the rows back, then retry.
-        judging.verdicts_release(claim=claim.token, error=f"retrying after: {exc!r}")
+        if self.request.retries >= self.max_retries and not isinstance(exc, SoftTimeLimitExceeded):
+            # The same error after every retry: fail the rows with it rather than loop for ever.
+            judging.verdicts_fail_claim(claim=claim.token, error=f"failed after {self.max_retries} retries: {exc!r}")
+        else:
+            # Transient (out of memory, a lost connection, the time limit): give the rows back, then retry.
+            judging.verdicts_release(claim=claim.token, error=f"retrying after: {exc!r}")
         raise
     return {"claimed": len(claim.jobs), "done": done, "failed": failed}
+
+
+def _request(job: judging.VerdictJob) -> JudgeRequest:
+    from critic_worker.engine import JudgeRequest
+
+    return JudgeRequest(
+        image=Path(job.image_path).read_bytes(),
+        profile=job.profile,
+        question=job.question,
+        response_a=job.response_a,
+        response_b=job.response_b,
+        reference=job.reference,
+    )
+
+
+def _record(claim: str, job: judging.VerdictJob, result: JudgeResult) -> bool:
+    if result.verdict is None:  # the item itself cannot be judged (an unreadable image)
+        return judging.verdict_fail(verdict_id=job.verdict_id, claim=claim, error=result.error)
+    return judging.verdict_record(
+        verdict_id=job.verdict_id,
+        claim=claim,
+        result=judging.VerdictResult(
+            score=result.verdict.score,
+            preference=result.verdict.preference,
+            confidence=result.confidence,
+            probabilities=result.probabilities,
+            expected_score=result.expected_score,
+            justification=result.verdict.justification,
+            raw_output=result.raw_output,
+            forced=result.forced,
+            latency_ms=result.latency_ms,
+        ),
+    )
 
 
 def _by_checkpoint(jobs: list[judging.VerdictJob]) -> list[list[judging.VerdictJob]]:

@@ -35,7 +35,7 @@ trap stop INT TERM EXIT
 $PY -m celery -A webapp worker -Q default --pool=solo --hostname "default@%h" --loglevel INFO \
   --beat --schedule "$var/celerybeat-schedule" >"$var/worker-default.log" 2>&1 &
 workers+=($!)
-$PY -m celery -A webapp worker -Q critic --pool=solo --hostname "critic@%h" --loglevel INFO \
+$PY -m celery -A webapp worker -Q critic --pool=threads --concurrency=1 --hostname "critic@%h" --loglevel INFO \
   >"$var/worker-critic.log" 2>&1 &
 workers+=($!)
 echo "Workers started on the 'default' and 'critic' queues (logs: $var/worker-*.log)."

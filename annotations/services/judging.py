@@ -200,6 +200,11 @@ class VerdictResult:
     latency_ms: float
 
 
+def _storable(text: str) -> str:
+    """Model output as text PostgreSQL stores: a NUL byte (which random or broken models do emit) is replaced."""
+    return text.replace("\x00", "\ufffd")
+
+
 def verdict_record(*, verdict_id: int, claim: str, result: VerdictResult) -> bool:
     """Write a finished verdict, only if this claim still holds it; False when it did not (nothing written)."""
     return bool(
@@ -210,8 +215,8 @@ def verdict_record(*, verdict_id: int, claim: str, result: VerdictResult) -> boo
             confidence=result.confidence,
             probabilities=result.probabilities,
             expected_score=result.expected_score,
-            justification=result.justification,
-            raw_output=result.raw_output,
+            justification=_storable(result.justification),
+            raw_output=_storable(result.raw_output),
             forced=result.forced,
             latency_ms=result.latency_ms,
             error="",
@@ -224,7 +229,7 @@ def verdict_fail(*, verdict_id: int, claim: str, error: str) -> bool:
     """A permanent failure (the item itself cannot be judged): failed, with the reason shown to users."""
     return bool(
         CriticVerdict.objects.filter(pk=verdict_id, claim=claim, status=JobStatus.RUNNING).update(
-            status=JobStatus.FAILED, error=error[:2000], finished_at=timezone.now()
+            status=JobStatus.FAILED, error=_storable(error[:2000]), finished_at=timezone.now()
         )
     )
 
@@ -232,7 +237,14 @@ def verdict_fail(*, verdict_id: int, claim: str, error: str) -> bool:
 def verdicts_release(*, claim: str, error: str = "") -> int:
     """Give a claim's unfinished verdicts back to the queue (a transient error: the retry takes them again)."""
     return CriticVerdict.objects.filter(claim=claim, status=JobStatus.RUNNING).update(
-        status=JobStatus.QUEUED, claim="", error=error[:2000], queued_at=timezone.now()
+        status=JobStatus.QUEUED, claim="", error=_storable(error[:2000]), queued_at=timezone.now()
+    )
+
+
+def verdicts_fail_claim(*, claim: str, error: str) -> int:
+    """Give up on a claim's unfinished verdicts: failed, with the error (after the last retry)."""
+    return CriticVerdict.objects.filter(claim=claim, status=JobStatus.RUNNING).update(
+        status=JobStatus.FAILED, error=_storable(error[:2000]), finished_at=timezone.now()
     )
 
 

@@ -82,3 +82,17 @@ def test_the_web_process_never_imports_torch() -> None:
         env={"DJANGO_SETTINGS_MODULE": "webapp.settings.test", "PATH": "/usr/bin:/bin"},
     )
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_an_error_that_persists_fails_the_batch_after_the_retries(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    """A checkpoint whose model cannot load: each try gives the rows back; the last one fails them, with why."""
+    broken = CheckpointFactory(model=str(tmp_path / "no-such-model"), quantization="none")
+    item = ItemFactory()
+    judging.verdicts_queue(dataset=item.dataset, checkpoint=broken)
+    ids = list(CriticVerdict.objects.values_list("pk", flat=True))
+    outcome = tasks.judge_batch.apply(args=[ids])  # runs here, retries included
+    assert outcome.failed()
+    verdict = CriticVerdict.objects.get()
+    assert verdict.status == "failed"
+    assert verdict.error.startswith("failed after 5 retries")
+    assert verdict.attempts == 6

@@ -81,6 +81,8 @@ def start_worker(
             "PYTHONUNBUFFERED": "1",
             **env,
         }
+        # The critic worker's pool: one task thread (torch runs ~35% slower in the main thread; see BENCHMARKS).
+        pool = ["--pool=threads", "--concurrency=1"] if queue == "critic" else ["--pool=solo"]
         command = [
             sys.executable,
             "-m",
@@ -90,7 +92,7 @@ def start_worker(
             "worker",
             "-Q",
             queue,
-            "--pool=solo",
+            *pool,
             "--hostname",
             f"{name}@%h",
             "--loglevel",

@@ -166,3 +166,22 @@ def test_unknown_or_external_checkpoints_are_refused(settings) -> None:  # type:
     CriticCheckpoint.objects.create(name="gpt-4o", is_external=True)
     with pytest.raises(ValidationError, match="external judge"):
         judging.checkpoint_resolve(name="gpt-4o")
+
+
+def test_model_output_with_nul_bytes_is_stored() -> None:
+    """Random (or broken) models emit NUL bytes, which PostgreSQL refuses in text: the verdict still lands."""
+    verdict = CriticVerdict.objects.create(item=ItemFactory(), checkpoint=CheckpointFactory(), profile="pointwise")
+    claim = judging.verdicts_claim(verdict_ids=[verdict.pk], worker="w")
+    assert judging.verdict_record(
+        verdict_id=verdict.pk, claim=claim.token, result=result(raw_output="a\x00b", justification="\x00")
+    )
+    verdict.refresh_from_db()
+    assert verdict.raw_output == "a\ufffdb"
+
+
+def test_a_claim_that_keeps_failing_is_failed_with_its_error() -> None:
+    verdict = CriticVerdict.objects.create(item=ItemFactory(), checkpoint=CheckpointFactory(), profile="pointwise")
+    claim = judging.verdicts_claim(verdict_ids=[verdict.pk], worker="w")
+    assert judging.verdicts_fail_claim(claim=claim.token, error="failed after 5 retries: OOM") == 1
+    verdict.refresh_from_db()
+    assert (verdict.status, verdict.error) == ("failed", "failed after 5 retries: OOM")
