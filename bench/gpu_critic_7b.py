@@ -29,12 +29,10 @@ from transformers import (  # noqa: E402
     Qwen2Config,
     SiglipVisionConfig,
 )
-from transformers.models.llava_onevision.image_processing_pil_llava_onevision import (  # noqa: E402
-    LlavaOnevisionImageProcessorPil,
-)
 
-from critic_worker.checkpoint_info import SIGLIP_NORMALISATION, token_id  # noqa: E402
-from critic_worker.engine import CriticEngine, JudgeRequest  # noqa: E402
+from critic_worker.checkpoint_info import token_id  # noqa: E402
+from critic_worker.convert import SIGLIP_SO400M as CONVERTED_SIGLIP  # noqa: E402
+from critic_worker.engine import CriticEngine, JudgeRequest, onevision_image_processor  # noqa: E402
 from critic_worker.tiny import _tokenizer  # noqa: E402
 
 QWEN2_7B = {
@@ -46,14 +44,7 @@ QWEN2_7B = {
     "vocab_size": 152064,
     "max_position_embeddings": 32768,
 }
-SIGLIP_SO400M = {
-    "hidden_size": 1152,
-    "intermediate_size": 4304,
-    "num_hidden_layers": 26,
-    "num_attention_heads": 16,
-    "patch_size": 14,
-    "image_size": 384,
-}
+SIGLIP_SO400M = {**CONVERTED_SIGLIP, "num_hidden_layers": 26}  # 27 in SigLIP, less the one LLaVA drops
 SMOKE_TEXT = {
     "hidden_size": 64,
     "intermediate_size": 128,
@@ -99,12 +90,7 @@ def build(out: Path, smoke: bool, device: str) -> None:
     model.save_pretrained(out)
     del model
     tokenizer.save_pretrained(out)
-    LlavaOnevisionImageProcessorPil(
-        size={"height": size, "width": size},
-        image_grid_pinpoints=pinpoints,
-        image_mean=SIGLIP_NORMALISATION,
-        image_std=SIGLIP_NORMALISATION,
-    ).save_pretrained(out)
+    onevision_image_processor(size, pinpoints).save_pretrained(out)
 
 
 def image_bytes(i: int, size: int) -> bytes:

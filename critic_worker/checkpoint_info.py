@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 MARKER = "critic_desk.json"  # written by build_tiny_critic
-SIGLIP_NORMALISATION = [0.5, 0.5, 0.5]  # SigLIP's image mean and std, as LLaVA-OneVision's processor uses
 
 
 def is_random_weight_critic(path: str | Path) -> bool:

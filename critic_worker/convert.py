@@ -23,9 +23,9 @@ from transformers import (
     Qwen2Config,
     SiglipVisionConfig,
 )
-from transformers.models.llava_onevision.image_processing_pil_llava_onevision import LlavaOnevisionImageProcessorPil
 
-from critic_worker.checkpoint_info import SIGLIP_NORMALISATION, token_id
+from critic_worker.checkpoint_info import token_id
+from critic_worker.engine import onevision_image_processor
 
 SIGLIP_SO400M = {
     "hidden_size": 1152,
@@ -163,12 +163,7 @@ def convert_llava_critic(src: str | Path, out: str | Path, *, vision_heads: int 
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    LlavaOnevisionImageProcessorPil(
-        size={"height": size, "width": size},
-        image_grid_pinpoints=pinpoints,
-        image_mean=SIGLIP_NORMALISATION,
-        image_std=SIGLIP_NORMALISATION,
-    ).save_pretrained(out)
+    onevision_image_processor(size, pinpoints).save_pretrained(out)
     (out / "conversion.json").write_text(
         json.dumps({"source": str(src), "tokens_added": added, "vocab_size": vocab}, indent=2) + "\n"
     )

@@ -44,7 +44,18 @@ logging.getLogger("bitsandbytes.autograd._functions").setLevel(logging.ERROR)
 
 # Modules kept in full precision when quantizing: the vision side and the output head are small and sensitive.
 SKIP_QUANTIZATION = ["model.vision_tower", "model.multi_modal_projector", "lm_head"]
+SIGLIP_NORMALISATION = [0.5, 0.5, 0.5]  # SigLIP's image mean and std, as LLaVA-OneVision's processor uses
 CANDIDATE_CHUNK = 32  # verdict lines scored per forward pass; bounds the memory of the repeated context cache
+
+
+def onevision_image_processor(size: int, pinpoints: list[list[int]]) -> LlavaOnevisionImageProcessorPil:
+    """LLaVA-OneVision's image processor (PIL backend) for a SigLIP tower of this input size."""
+    return LlavaOnevisionImageProcessorPil(
+        size={"height": size, "width": size},
+        image_grid_pinpoints=pinpoints,
+        image_mean=SIGLIP_NORMALISATION,
+        image_std=SIGLIP_NORMALISATION,
+    )
 
 
 class ImageOnlyOnevisionProcessor(LlavaOnevisionProcessor):

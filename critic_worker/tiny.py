@@ -21,9 +21,9 @@ from transformers import (
     SiglipVisionConfig,
 )
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
-from transformers.models.llava_onevision.image_processing_pil_llava_onevision import LlavaOnevisionImageProcessorPil
 
-from critic_worker.checkpoint_info import MARKER, SIGLIP_NORMALISATION, token_id
+from critic_worker.checkpoint_info import MARKER, token_id
+from critic_worker.engine import onevision_image_processor
 from critic_worker.profiles import PROFILES, PromptInput, chat_prompt
 
 ARCHES = ("llava-onevision", "llava")
@@ -87,12 +87,7 @@ def _save_onevision(out: Path, tokenizer: PreTrainedTokenizerFast) -> None:
         vision_feature_select_strategy="full",
     )
     LlavaOnevisionForConditionalGeneration(config).save_pretrained(out)
-    LlavaOnevisionImageProcessorPil(
-        size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
-        image_grid_pinpoints=pinpoints,
-        image_mean=SIGLIP_NORMALISATION,
-        image_std=SIGLIP_NORMALISATION,
-    ).save_pretrained(out)
+    onevision_image_processor(IMAGE_SIZE, pinpoints).save_pretrained(out)
     tokenizer.save_pretrained(out)
 
 
