@@ -99,11 +99,24 @@ def image_store(*, checked: CheckedImage) -> tuple[Image, bool]:
     existing = Image.objects.filter(sha256=checked.sha256).first()
     if existing is not None:
         return existing, False
+    image = image_unsaved(checked=checked)
+    try:
+        with transaction.atomic():
+            image.save()
+    except IntegrityError:
+        # Another upload stored the same bytes a moment ago: use its row, drop our copy of the files.
+        image_discard_files(image=image)
+        return Image.objects.get(sha256=checked.sha256), False
+    return image, True
+
+
+def image_unsaved(*, checked: CheckedImage) -> Image:
+    """Write the image's files (content-addressed) and return its row, not saved yet."""
     sha = checked.sha256
     stem = f"{sha[:2]}/{sha[2:4]}/{sha}"
     file_name = default_storage.save(f"images/{stem}.{ALLOWED_FORMATS[checked.format]}", ContentFile(checked.data))
     thumb_name = default_storage.save(f"thumbs/{stem}.webp", ContentFile(checked.thumbnail))
-    image = Image(
+    return Image(
         sha256=sha,
         file=file_name,
         thumbnail=thumb_name,
@@ -112,14 +125,6 @@ def image_store(*, checked: CheckedImage) -> tuple[Image, bool]:
         format=checked.format,
         size_bytes=len(checked.data),
     )
-    try:
-        with transaction.atomic():
-            image.save()
-    except IntegrityError:
-        # Another upload stored the same bytes a moment ago: use its row, drop our copy of the files.
-        image_discard_files(image=image)
-        return Image.objects.get(sha256=sha), False
-    return image, True
 
 
 def image_discard_files(*, image: Image) -> None:

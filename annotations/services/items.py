@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -40,6 +41,56 @@ def item_split_for(*, dataset: Dataset, external_id: str) -> str:
     return Split.GOLD if bucket < dataset.gold_fraction else Split.POOL
 
 
+@dataclass
+class ItemShape:
+    """What a set of item fields amounts to once checked: its kind and profile, or the problems by field."""
+
+    kind: str
+    profile: str
+    problems: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, name: str, problems: list[str]) -> None:
+        if problems:
+            self.problems.setdefault(name, []).extend(problems)
+
+
+def item_shape(
+    *,
+    dataset: Dataset,
+    question: str,
+    response_a: str,
+    response_b: str = "",
+    model_a: str = "",
+    model_b: str = "",
+    reference: str = "",
+    external_id: str = "",
+    profile: str = "",
+    split: str = "",
+) -> ItemShape:
+    """Check an item's fields (not its image, not duplicates): the rules shared by uploads and imports."""
+    kind = Kind.PAIRWISE if response_b.strip() else Kind.POINTWISE
+    profile = profile.strip() or (dataset.pairwise_profile if kind == Kind.PAIRWISE else dataset.pointwise_profile)
+    shape = ItemShape(kind=kind, profile=profile)
+    shape.add("question", _text_errors("question", question, required=True))
+    shape.add("response_a", _text_errors("response", response_a, required=True))
+    shape.add("response_b", _text_errors("second response", response_b, required=False))
+    shape.add("reference", _text_errors("reference", reference, required=False))
+    for name, value in (("model_a", model_a), ("model_b", model_b), ("external_id", external_id)):
+        shape.add(name, _text_errors(name, value, required=False, limit=MAX_NAME_CHARS))
+    if kind == Kind.POINTWISE and model_b.strip():
+        shape.add("response_b", ["A second model is named, but there is no second response."])
+    spec = PROFILES.get(profile)
+    if spec is None:
+        shape.add("profile", [f"Unknown profile {profile!r}; known: {', '.join(PROFILES)}."])
+    elif spec.kind != kind:
+        shape.add("profile", [f"Profile {profile!r} judges {spec.kind} items, but this item is {kind}."])
+    elif spec.needs_reference and not reference.strip():
+        shape.add("reference", [f"Profile {profile!r} compares with a reference answer; give one."])
+    if split and split not in Split.values:
+        shape.add("split", [f"Split must be {' or '.join(Split.values)}, not {split!r}."])
+    return shape
+
+
 def item_create(
     *,
     dataset: Dataset,
@@ -58,33 +109,18 @@ def item_create(
     """Create one item (pointwise when there is one response, pairwise with two).
 
     Raises ValidationError keyed by field, naming every problem, and then stores nothing."""
-    errors: dict[str, list[str]] = {}
-
-    def add(field: str, problems: list[str]) -> None:
-        if problems:
-            errors.setdefault(field, []).extend(problems)
-
-    add("question", _text_errors("question", question, required=True))
-    add("response_a", _text_errors("response", response_a, required=True))
-    add("response_b", _text_errors("second response", response_b, required=False))
-    add("reference", _text_errors("reference", reference, required=False))
-    for field, value in (("model_a", model_a), ("model_b", model_b), ("external_id", external_id)):
-        add(field, _text_errors(field, value, required=False, limit=MAX_NAME_CHARS))
-    kind = Kind.PAIRWISE if response_b.strip() else Kind.POINTWISE
-    if kind == Kind.POINTWISE and model_b.strip():
-        add("response_b", ["A second model is named, but there is no second response."])
-
-    profile = profile.strip() or (dataset.pairwise_profile if kind == Kind.PAIRWISE else dataset.pointwise_profile)
-    spec = PROFILES.get(profile)
-    if spec is None:
-        add("profile", [f"Unknown profile {profile!r}; known: {', '.join(PROFILES)}."])
-    elif spec.kind != kind:
-        add("profile", [f"Profile {profile!r} judges {spec.kind} items, but this item is {kind}."])
-    elif spec.needs_reference and not reference.strip():
-        add("reference", [f"Profile {profile!r} compares with a reference answer; give one."])
-    if split and split not in Split.values:
-        add("split", [f"Split must be {' or '.join(Split.values)}, not {split!r}."])
-
+    shape = item_shape(
+        dataset=dataset,
+        question=question,
+        response_a=response_a,
+        response_b=response_b,
+        model_a=model_a,
+        model_b=model_b,
+        reference=reference,
+        external_id=external_id,
+        profile=profile,
+        split=split,
+    )
     checked: CheckedImage | None = None
     if isinstance(image_data, CheckedImage):
         checked = image_data
@@ -92,7 +128,7 @@ def item_create(
         try:
             checked = image_check(data=image_data)
         except ValidationError as exc:
-            add("image", exc.messages)
+            shape.add("image", exc.messages)
 
     external_id = external_id.strip()
     if checked is not None and not external_id:
@@ -100,9 +136,10 @@ def item_create(
             image_sha256=checked.sha256, question=question, response_a=response_a, response_b=response_b
         )
     if external_id and Item.objects.filter(dataset=dataset, external_id=external_id).exists():
-        add("external_id", [f"Dataset {dataset.name!r} already has an item with id {external_id!r}."])
-    if errors or checked is None:
-        raise ValidationError(errors)
+        shape.add("external_id", [f"Dataset {dataset.name!r} already has an item with id {external_id!r}."])
+    if shape.problems or checked is None:
+        raise ValidationError(shape.problems)
+    kind, profile = shape.kind, shape.profile
 
     image = None
     created = False

@@ -194,3 +194,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env_int("CRITIC_SWEEP_EVERY", 60)),
     },
 }
+
+# Imports: the largest image archive (expanded) and data file accepted, and how many problems a report lists.
+IMPORT_MAX_ARCHIVE_BYTES = env_int("IMPORT_MAX_ARCHIVE_BYTES", 4 * 1024**3)
+IMPORT_MAX_FILE_BYTES = env_int("IMPORT_MAX_FILE_BYTES", 2 * 1024**3)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
