@@ -70,15 +70,18 @@ def read_rows(path: Path, fmt: str) -> Iterator[Row]:
 
 
 def count_rows(path: Path, fmt: str) -> int:
-    """How many rows the file holds (for progress), cheaply."""
-    if fmt == "llava-critic-parquet":
-        return int(pq.ParquetFile(path).metadata.num_rows)
-    if fmt == "llava-json":
+    """How many rows the file holds (for progress), cheaply; 0 when it cannot tell (the reader says why)."""
+    try:
+        if fmt == "llava-critic-parquet":
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        if fmt == "llava-json":
+            with path.open("rb") as f:
+                return sum(1 for _ in ijson.items(f, "item.id"))
         with path.open("rb") as f:
-            return sum(1 for _ in ijson.items(f, "item.id"))
-    with path.open("rb") as f:
-        lines = sum(1 for line in f if line.strip())
-    return max(0, lines - 1) if fmt == "csv" else lines
+            lines = sum(1 for line in f if line.strip())
+        return max(0, lines - 1) if fmt == "csv" else lines
+    except Exception:
+        return 0
 
 
 # -- the contract's own fields (JSONL, CSV) ---------------------------------------------------------------------
@@ -255,8 +258,9 @@ def parse_critic_prompt(text: str) -> dict[str, str] | None:
     text = _END.sub("", text)
     marks = list(_LABELLED.finditer(text))
     found: dict[str, str] = {}
-    for mark, following in zip(marks, [*marks[1:], None], strict=True):
-        value = _unbracket(text[mark.end() : following.start() if following else len(text)])
+    for i, mark in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        value = _unbracket(text[mark.end() : end])
         label = mark["label"].lower()
         key = (
             "question"
