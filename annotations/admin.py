@@ -5,11 +5,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from annotations.models import (
+    ApiToken,
     CriticCheckpoint,
     CriticVerdict,
     Dataset,
     HumanVerdict,
     Image,
+    ImportJob,
     Item,
     RetrainingJob,
     TrainingExport,
@@ -85,3 +87,17 @@ class TrainingExportAdmin(admin.ModelAdmin):
 class RetrainingJobAdmin(admin.ModelAdmin):
     list_display = ["id", "base", "export", "status", "progress", "child", "created_at"]
     list_filter = ["status"]
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "dataset", "created_by", "status", "rows_done", "rows_total", "created_at"]
+    list_filter = ["status", "dataset"]
+    readonly_fields = [f.name for f in ImportJob._meta.fields]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["user", "name", "prefix", "created_at", "last_used_at"]
+    search_fields = ["user__username", "name", "prefix"]
+    readonly_fields = ["key_sha256", "prefix", "created_at", "last_used_at"]

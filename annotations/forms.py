@@ -8,6 +8,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from annotations.importers.formats import FORMATS
 from annotations.models import Dataset, Split
 from annotations.services.images import CheckedImage, image_check
 from annotations.services.items import MAX_NAME_CHARS
@@ -67,3 +68,21 @@ class DatasetForm(forms.ModelForm):
             "gold_fraction",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+
+class ImportForm(forms.Form):
+    data_file = forms.FileField(
+        label="Data file", help_text="JSONL, CSV, LLaVA JSON (.json) or llava-critic-113k parquet."
+    )
+    images_file = forms.FileField(
+        label="Images (zip)",
+        required=False,
+        help_text="The images the file's paths point to, as a zip archive. Not needed for data: URIs or parquet.",
+    )
+    format = forms.ChoiceField(
+        choices=[("auto", "Detect from the file name"), *((f, f) for f in FORMATS)], initial="auto"
+    )
+    profile = forms.ChoiceField(
+        required=False, choices=[("", "Dataset default"), *((n, f"{n}: {p.title}") for n, p in PROFILES.items())]
+    )
+    update = forms.BooleanField(required=False, help_text="Update items whose id exists instead of refusing them.")

@@ -367,3 +367,52 @@ class RetrainingJob(models.Model):
 
     def __str__(self) -> str:
         return f"retrain {self.base} on export #{self.export.number}: {self.status}"
+
+
+class ImportJob(models.Model):
+    """A bulk import from the browser or the API, run on the `default` queue; its report stays with it."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="imports")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=8, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    format = models.CharField(max_length=32, default="auto")
+    data_file = models.FileField(max_length=300)
+    images_file = models.FileField(max_length=300, blank=True)
+    profile = models.CharField(max_length=32, blank=True)
+    update = models.BooleanField(default=False)
+    stage = models.CharField(max_length=16, blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="import_status_valid")]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} into {self.dataset}: {self.status}"
+
+    @property
+    def percent(self) -> int:
+        """Checking and writing are half the work each."""
+        if not self.rows_total:
+            return 100 if self.status == JobStatus.DONE else 0
+        share = self.rows_done / self.rows_total / 2
+        return round(100 * (share + (0.5 if self.stage == "writing" else 0)))
+
+
+class ApiToken(models.Model):
+    """A user's key for the REST API. Only its SHA-256 is stored; the key is shown once, when made."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    key_sha256 = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8, help_text="The key's first characters, to tell keys apart.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.prefix}…"

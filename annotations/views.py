@@ -14,14 +14,16 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from annotations.forms import DatasetForm, ItemUploadForm
+from annotations.forms import DatasetForm, ImportForm, ItemUploadForm
 from annotations.models import Dataset, Kind, Split, TrainingExport
 from annotations.permissions import admin_required
 from annotations.selectors import datasets as selectors
 from annotations.selectors.judging import critic_progress
 from annotations.services.datasets import dataset_create
+from annotations.services.import_jobs import import_job_create
 from annotations.services.items import item_create
 from annotations.services.judging import checkpoint_from_settings, checkpoint_resolve, verdicts_queue
+from annotations.services.tokens import api_token_create
 
 ITEMS_PER_PAGE = 25
 
@@ -146,3 +148,46 @@ def image_thumbnail(request: HttpRequest, sha256: str) -> HttpResponseBase:
 def export_list(request: HttpRequest) -> HttpResponse:
     exports = TrainingExport.objects.select_related("dataset", "source_checkpoint")
     return render(request, "annotations/export_list.html", {"exports": exports})
+
+
+@require_http_methods(["GET", "POST"])
+def dataset_import(request: HttpRequest, pk: int) -> HttpResponse:
+    dataset = selectors.dataset_get(user=request.user, pk=pk)
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = import_job_create(
+                dataset=dataset,
+                user=request.user,  # type: ignore[arg-type]
+                data_file=form.cleaned_data["data_file"],
+                images_file=form.cleaned_data["images_file"],
+                fmt=form.cleaned_data["format"],
+                profile=form.cleaned_data["profile"],
+                update=form.cleaned_data["update"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return redirect("import-detail", pk=job.pk)
+    status = 400 if form.is_bound else 200
+    context = {"dataset": dataset, "form": form, "recent": dataset.imports.select_related("created_by")[:10]}
+    return render(request, "annotations/dataset_import.html", context, status=status)
+
+
+@require_GET
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = selectors.import_job_get(user=request.user, pk=pk)
+    template = "annotations/import_detail.html"
+    if request.htmx:  # type: ignore[attr-defined]
+        template += "#import-status"
+    return render(request, template, {"job": job, "dataset": job.dataset})
+
+
+@require_http_methods(["GET", "POST"])
+def account(request: HttpRequest) -> HttpResponse:
+    """The user's API tokens; a new key is shown once, right after it is made."""
+    key = None
+    if request.method == "POST":
+        key = api_token_create(user=request.user, name=request.POST.get("name", "")[:100])  # type: ignore[arg-type]
+    tokens = request.user.api_tokens.order_by("-created_at")  # type: ignore[union-attr]
+    return render(request, "annotations/account.html", {"tokens": tokens, "new_key": key})

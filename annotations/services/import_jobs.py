@@ -1,0 +1,110 @@
+"""Imports from the browser and the API run as jobs on the `default` queue, with progress and a report."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from annotations.importers.formats import FORMATS
+from annotations.models import Dataset, ImportJob, JobStatus
+from annotations.services.imports import ImportReport, items_import
+from critic_worker.profiles import PROFILES
+
+IMPORT_TASK = "annotations.tasks.import_run"
+
+
+def _save(upload: UploadedFile, folder: str) -> str:
+    name = Path(upload.name or "upload").name
+    return default_storage.save(f"imports/{folder}/{name}", upload)
+
+
+def import_job_create(
+    *,
+    dataset: Dataset,
+    user: User,
+    data_file: UploadedFile,
+    images_file: UploadedFile | None = None,
+    fmt: str = "auto",
+    profile: str = "",
+    update: bool = False,
+) -> ImportJob:
+    """Keep the uploaded files and queue the import; the checks of the data itself happen in the job."""
+    errors: dict[str, list[str]] = {}
+    limit = settings.IMPORT_MAX_FILE_BYTES
+    for field_name, upload in (("data_file", data_file), ("images_file", images_file)):
+        if upload is not None and (upload.size or 0) > limit:
+            errors[field_name] = [f"The file is {upload.size:,} bytes; the limit is {limit:,}."]
+    if fmt not in ("auto", *FORMATS):
+        errors["format"] = [f"Unknown format {fmt!r}."]
+    if profile and profile not in PROFILES:
+        errors["profile"] = [f"Unknown profile {profile!r}."]
+    if errors:
+        raise ValidationError(errors)
+    folder = uuid.uuid4().hex
+    job = ImportJob.objects.create(
+        dataset=dataset,
+        created_by=user,
+        format=fmt,
+        profile=profile,
+        update=update,
+        data_file=_save(data_file, folder),
+        images_file=_save(images_file, folder) if images_file is not None else "",
+    )
+    from webapp.celery import app
+
+    transaction.on_commit(lambda: app.send_task(IMPORT_TASK, args=[job.pk]))
+    return job
+
+
+def report_as_dict(report: ImportReport) -> dict[str, Any]:
+    counts = {f.name: getattr(report, f.name) for f in dataclasses.fields(report) if f.name != "problems"}
+    return {**counts, "ok": report.ok, "summary": report.summary(), "problems": [str(p) for p in report.problems]}
+
+
+def import_job_run(*, job_id: int) -> ImportJob | None:
+    """Run a queued import once (a repeated message finds it taken and does nothing)."""
+    if not ImportJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(status=JobStatus.RUNNING):
+        return None
+    job = ImportJob.objects.select_related("dataset", "created_by").get(pk=job_id)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        ImportJob.objects.filter(pk=job_id).update(stage=stage, rows_done=done, rows_total=total)
+
+    images = Path(job.images_file.path) if job.images_file else None
+    try:
+        report = items_import(
+            dataset=job.dataset,
+            path=Path(job.data_file.path),
+            fmt=job.format,
+            images=images,
+            profile=job.profile,
+            update=job.update,
+            created_by=job.created_by,
+            progress=progress,
+        )
+    except (ValidationError, ValueError) as exc:
+        message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        ImportJob.objects.filter(pk=job_id).update(status=JobStatus.FAILED, error=message, finished_at=timezone.now())
+    else:
+        ImportJob.objects.filter(pk=job_id).update(
+            status=JobStatus.DONE if report.ok else JobStatus.FAILED,
+            report=report_as_dict(report),
+            error="" if report.ok else report.summary(),
+            finished_at=timezone.now(),
+        )
+    finally:
+        for stored in (job.data_file, job.images_file):  # the report stays; the uploaded files go
+            if stored:
+                stored.delete(save=False)
+    job.refresh_from_db()
+    return job
