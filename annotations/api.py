@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
-from ninja import File, Form, NinjaAPI, Schema
+from ninja import File, Form, NinjaAPI, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 from ninja.security import HttpBearer
@@ -248,7 +248,7 @@ def list_datasets(request: HttpRequest) -> Any:
 @api.post("/datasets", response={201: DatasetOut}, tags=["datasets"], summary="Create a dataset (administrators)")
 def create_dataset(request: HttpRequest, payload: DatasetIn) -> Any:
     _admin(request)
-    return 201, dataset_create(created_by=request.user, **payload.dict())  # type: ignore[arg-type]
+    return Status(201, dataset_create(created_by=request.user, **payload.dict()))  # type: ignore[arg-type]
 
 
 @api.get("/datasets/{dataset_id}/progress", response=ProgressOut, tags=["datasets"])
@@ -325,7 +325,7 @@ def upload_item(
         split=split,
         created_by=request.user,  # type: ignore[arg-type]
     )
-    return 201, _item_out(request, item, None)
+    return Status(201, _item_out(request, item, None))
 
 
 @api.post(
@@ -353,7 +353,7 @@ def upload_batch(
         profile=profile,
         update=update,
     )
-    return 202, _import_out(request, job)
+    return Status(202, _import_out(request, job))
 
 
 @api.get("/imports/{import_id}", response=ImportOut, tags=["imports"])

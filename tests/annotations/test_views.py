@@ -243,3 +243,53 @@ def test_critic_verdicts_show_confidence_and_forced(admin_client: Client) -> Non
     assert "p=0.37" in body
     assert "forced" in body
     assert "random-weight demo" in body
+
+
+def test_import_page_queues_a_job_that_reports_back(reviewer_client: Client, tmp_path: Path) -> None:
+    import base64
+    import json
+
+    from annotations.models import ImportJob
+    from annotations.services.import_jobs import import_job_run
+
+    dataset = DatasetFactory()
+    uri = "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
+    good = json.dumps({"id": "a", "image": uri, "question": "Q", "response": "R"}) + "\n"
+    bad = good + json.dumps({"id": "a", "image": uri, "question": "", "response": "R"}) + "\n"
+    for content, outcome in ((bad, "Nothing was imported"), (good, "Imported.")):
+        response = reviewer_client.post(
+            reverse("dataset-import", args=[dataset.pk]),
+            {"data_file": SimpleUploadedFile("rows.jsonl", content.encode()), "format": "auto"},
+        )
+        assert response.status_code == 302
+        job = ImportJob.objects.latest("pk")
+        waiting = reviewer_client.get(response["Location"], headers={"HX-Request": "true"}).content.decode()
+        assert 'hx-trigger="every 1s"' in waiting  # polls while the job waits for a worker
+        import_job_run(job_id=job.pk)
+        page = reviewer_client.get(response["Location"]).content.decode()
+        assert outcome in page
+        assert "hx-trigger" not in page
+    assert (
+        "row 2, id: &#x27;a&#x27; is also the id of row 1"
+        in reviewer_client.get(reverse("import-detail", args=[ImportJob.objects.earliest("pk").pk])).content.decode()
+    )
+    assert Item.objects.filter(dataset=dataset).count() == 1
+
+
+def test_import_form_refuses_files_over_the_limit(reviewer_client: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.IMPORT_MAX_FILE_BYTES = 10
+    response = reviewer_client.post(
+        reverse("dataset-import", args=[DatasetFactory().pk]),
+        {"data_file": SimpleUploadedFile("rows.jsonl", b"x" * 100), "format": "auto"},
+    )
+    assert response.status_code == 400
+    assert "the limit is 10" in response.content.decode()
+
+
+def test_account_page_makes_a_token_shown_once(reviewer_client: Client) -> None:
+    made = reviewer_client.post(reverse("account"), {"name": "ci"}).content.decode()
+    assert "copy it now" in made
+    key = made.split('<code class="key">')[1].split("</code>")[0]
+    assert key.startswith("cd_")
+    assert key not in reviewer_client.get(reverse("account")).content.decode()
+    assert Client().get("/api/datasets", headers={"Authorization": f"Bearer {key}"}).status_code == 200
