@@ -113,7 +113,7 @@ def image_store(*, checked: CheckedImage) -> tuple[Image, bool]:
 def image_unsaved(*, checked: CheckedImage) -> Image:
     """Write the image's files (content-addressed) and return its row, not saved yet."""
     sha = checked.sha256
-    stem = f"{sha[:2]}/{sha[2:4]}/{sha}"
+    stem = f"{sha[:2]}/{sha}"  # 256 folders: enough spread, few folders to create
     file_name = default_storage.save(f"images/{stem}.{ALLOWED_FORMATS[checked.format]}", ContentFile(checked.data))
     thumb_name = default_storage.save(f"thumbs/{stem}.webp", ContentFile(checked.thumbnail))
     return Image(

@@ -1,0 +1,214 @@
+"""Import speed and memory: JSONL files of 1k, 10k and 100k rows (1k distinct images in a folder, every image
+decoded and checked) into PostgreSQL through `manage.py import_items`, each in a fresh process.
+
+    .venv/bin/python bench/import_items.py [--sizes 1000,10000,100000] [--label-studio PATH_TO_ITS_VENV]
+
+With --label-studio, the same 10k rows are imported as tasks into Label Studio (started from that venv on
+127.0.0.1:8089, default SQLite, as in shared/reference/anchors.md) in the same run, for the ratio.
+Writes its section of docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DB_NAME = "critic_desk_bench_import"
+DISTINCT_IMAGES = 1000
+
+
+def make_files(work: Path, sizes: list[int]) -> dict[int, Path]:
+    from tests.images import png_bytes
+
+    images = work / "imgs"
+    images.mkdir(parents=True)
+    for i in range(DISTINCT_IMAGES):
+        (images / f"{i}.png").write_bytes(png_bytes((64 + i % 64, 48), (i % 256, i // 256, 90)))  # all distinct
+    files = {}
+    for n in sizes:
+        path = work / f"items-{n}.jsonl"
+        with path.open("w") as f:
+            for i in range(n):
+                row = {"id": f"q{i}", "image": f"imgs/{i % DISTINCT_IMAGES}.png", "question": f"What is shown in {i}?"}
+                if i % 2:
+                    row |= {
+                        "response_a": f"A bar chart with {i % 7} bars.",
+                        "response_b": "A photo of a cat.",
+                        "model_a": "llava-1.5-7b",
+                        "model_b": "gpt-4o-mini",
+                    }
+                else:
+                    row |= {"response": f"There are {i % 9} circles.", "model": "qwen2-vl-7b"}
+                f.write(json.dumps(row) + "\n")
+        files[n] = path
+    return files
+
+
+def fresh_database(env: dict[str, str], work: Path) -> None:
+    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc"]
+    subprocess.run([*psql, f"DROP DATABASE IF EXISTS {DB_NAME}"], check=True, capture_output=True)
+    subprocess.run([*psql, f"CREATE DATABASE {DB_NAME}"], check=True)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run(["rm", "-rf", str(work / "media")], check=True)
+
+
+def run_import(path: Path, images: Path, dataset: str, env: dict[str, str]) -> tuple[float, float]:
+    """Seconds and peak resident memory (MiB) of one `import_items` process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "import_items", str(path), "--images", str(images), "--dataset", dataset],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"import failed: {proc.stderr.read().decode() if proc.stderr else ''}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def label_studio(venv: Path, path: Path, work: Path) -> float:
+    """Tasks/s importing the same rows into Label Studio (it does not open the images)."""
+    token = secrets.token_hex(20)
+    data_dir = work / "label-studio"
+    data_dir.mkdir()
+    env = {**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir), "HOME": str(data_dir)}
+    server = subprocess.Popen(
+        [
+            str(venv / "bin" / "label-studio"),
+            "start",
+            "--no-browser",
+            "--internal-host",
+            "127.0.0.1",
+            "-p",
+            "8089",
+            "--username",
+            "bench@example.org",
+            "--password",
+            secrets.token_hex(8),
+            "--user-token",
+            token,
+            "--enable-legacy-api-token",
+            "--log-level",
+            "WARNING",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                urllib.request.urlopen("http://127.0.0.1:8089/health", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("Label Studio did not start in 3 minutes") from None
+                time.sleep(1)
+        headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+        config = (
+            '<View><Image name="image" value="$image"/><Text name="q" value="$question"/>'
+            '<Text name="a" value="$response_a"/><Text name="b" value="$response_b"/>'
+            '<Choices name="pref" toName="q"><Choice value="A"/><Choice value="B"/><Choice value="tie"/>'
+            '</Choices><Rating name="score" toName="q" maxRating="10"/></View>'
+        )
+        request = urllib.request.Request(
+            "http://127.0.0.1:8089/api/projects",
+            method="POST",
+            headers=headers,
+            data=json.dumps({"title": "bench", "label_config": config}).encode(),
+        )
+        project = json.loads(urllib.request.urlopen(request).read())["id"]
+        tasks = []
+        for line in path.open():
+            row = json.loads(line)
+            tasks.append(
+                {
+                    "image": row["image"],
+                    "question": row["question"],
+                    "response_a": row.get("response_a", row.get("response")),
+                    "response_b": row.get("response_b", ""),
+                }
+            )
+        body = json.dumps(tasks).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:8089/api/projects/{project}/import", method="POST", headers=headers, data=body
+        )
+        started = time.perf_counter()
+        urllib.request.urlopen(request, timeout=600).read()
+        return len(tasks) / (time.perf_counter() - started)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--label-studio", type=Path, help="a venv with label-studio installed")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    work = Path(tempfile.mkdtemp(prefix="import-bench-"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "webapp.settings.base",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+        "MEDIA_ROOT": str(work / "media"),
+        "CRITIC_DESK_VAR": str(work),
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/12",
+    }
+    files = make_files(work, sizes)
+
+    results = {}
+    for n in sizes:
+        fresh_database(env, work)  # every run checks and stores its 1k images anew
+        results[n] = run_import(files[n], work, f"bench-{n}", env)
+        print(f"{n:>7} rows: {n / results[n][0]:,.0f} items/s, peak {results[n][1]:.0f} MiB", flush=True)
+    ls_rate = label_studio(args.label_studio, files[10000], work) if args.label_studio and 10000 in files else None
+
+    lines = [
+        "## Bulk import (issue 4)",
+        "",
+        f"`.venv/bin/python bench/import_items.py --sizes {args.sizes}"
+        + (" --label-studio VENV`" if args.label_studio else "`")
+        + f": JSONL rows (half pointwise, half pairwise) referencing {DISTINCT_IMAGES:,} distinct PNG images in a "
+        "folder, imported into PostgreSQL by `manage.py import_items` in a fresh process each (whole-file check, "
+        "every image decoded and thumbnailed once, then the write). Time and peak memory are the process's own, "
+        "start-up included.",
+        "",
+        "| rows | seconds | items/s | peak memory (MiB) | memory vs the smallest |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    smallest = results[sizes[0]][1]
+    for n in sizes:
+        seconds, peak = results[n]
+        lines.append(f"| {n:,} | {seconds:.1f} | {n / seconds:,.0f} | {peak:.0f} | {peak / smallest:.2f} |")
+    if ls_rate is not None:
+        ours = 10000 / results[10000][0]
+        lines += [
+            "",
+            f"Label Studio, same 10k rows as tasks through its import API (it does not open the images): "
+            f"{ls_rate:,.0f} tasks/s. Critic Desk / Label Studio: {ours / ls_rate:.2f}.",
+        ]
+    else:
+        lines += ["", "Label Studio was not run in this measurement (pass --label-studio with its venv)."]
+    from bench.report import write_section
+
+    write_section("import", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
