@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ class Command(BaseCommand):
             line = f"{stage}: {done:,} of {total:,} rows"
             self.stdout.write(f"\r{line}", ending="" if interactive else "\n")
 
+        started = time.perf_counter()
         try:
             report = items_import(
                 dataset=dataset,
@@ -68,4 +70,8 @@ class Command(BaseCommand):
             if created:
                 dataset.delete()
             raise CommandError(report.summary())
-        self.stdout.write(f"Imported into {dataset.name!r}: {report.summary()}.")
+        seconds = time.perf_counter() - started
+        self.stdout.write(
+            f"Imported into {dataset.name!r} in {seconds:.1f} s ({report.rows / seconds:,.0f} rows/s): "
+            f"{report.summary()}."
+        )
