@@ -125,7 +125,7 @@ class Image(models.Model):
 
     sha256 = models.CharField(max_length=64, unique=True)
     file = models.FileField(max_length=200)
-    thumbnail = models.FileField(max_length=200)
+    thumbnail = models.FileField(max_length=200, blank=True, help_text="Made on first view.")
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     format = models.CharField(max_length=8)

@@ -20,6 +20,7 @@ from annotations.permissions import admin_required
 from annotations.selectors import datasets as selectors
 from annotations.selectors.judging import critic_progress
 from annotations.services.datasets import dataset_create
+from annotations.services.images import image_thumbnail_ensure
 from annotations.services.import_jobs import import_job_create
 from annotations.services.items import item_create
 from annotations.services.judging import checkpoint_from_settings, checkpoint_resolve, verdicts_queue
@@ -140,7 +141,9 @@ def image_file(request: HttpRequest, sha256: str) -> HttpResponseBase:
 
 @require_GET
 def image_thumbnail(request: HttpRequest, sha256: str) -> HttpResponseBase:
-    return _private_file(selectors.image_get(user=request.user, sha256=sha256).thumbnail)
+    image = selectors.image_get(user=request.user, sha256=sha256)
+    image_thumbnail_ensure(image=image)
+    return _private_file(image.thumbnail)
 
 
 @admin_required

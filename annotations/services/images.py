@@ -30,7 +30,6 @@ class CheckedImage:
     format: str
     width: int
     height: int
-    thumbnail: bytes
 
 
 def _megabytes(n: int) -> str:
@@ -66,12 +65,6 @@ def image_check(*, data: bytes) -> CheckedImage:
                 probe.verify()  # checksums and structure (PNG CRCs, ...)
             with PILImage.open(io.BytesIO(data)) as im:
                 im.load()  # every pixel: a truncated file fails here
-                thumb = ImageOps.exif_transpose(im)
-                if thumb.mode not in ("RGB", "RGBA"):
-                    thumb = thumb.convert("RGBA" if "transparency" in thumb.info or "A" in thumb.mode else "RGB")
-                thumb.thumbnail(THUMBNAIL_SIZE)
-                out = io.BytesIO()
-                thumb.save(out, format="WEBP", quality=80)
         except ValidationError:
             raise
         except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
@@ -88,7 +81,6 @@ def image_check(*, data: bytes) -> CheckedImage:
         format=fmt,
         width=width,
         height=height,
-        thumbnail=out.getvalue(),
     )
 
 
@@ -111,20 +103,37 @@ def image_store(*, checked: CheckedImage) -> tuple[Image, bool]:
 
 
 def image_unsaved(*, checked: CheckedImage) -> Image:
-    """Write the image's files (content-addressed) and return its row, not saved yet."""
+    """Write the image's file (content-addressed) and return its row, not saved yet."""
     sha = checked.sha256
-    stem = f"{sha[:2]}/{sha}"  # 256 folders: enough spread, few folders to create
-    file_name = default_storage.save(f"images/{stem}.{ALLOWED_FORMATS[checked.format]}", ContentFile(checked.data))
-    thumb_name = default_storage.save(f"thumbs/{stem}.webp", ContentFile(checked.thumbnail))
+    name = f"images/{sha[:2]}/{sha}.{ALLOWED_FORMATS[checked.format]}"  # 256 folders: spread, few to create
     return Image(
         sha256=sha,
-        file=file_name,
-        thumbnail=thumb_name,
+        file=default_storage.save(name, ContentFile(checked.data)),
         width=checked.width,
         height=checked.height,
         format=checked.format,
         size_bytes=len(checked.data),
     )
+
+
+def image_thumbnail_ensure(*, image: Image) -> str:
+    """The storage name of the image's thumbnail, made on first use (imports skip it: it is half their cost)."""
+    if image.thumbnail:
+        return str(image.thumbnail.name)
+    with image.file.open("rb") as f, PILImage.open(f) as im:
+        thumb = ImageOps.exif_transpose(im)
+        if thumb.mode not in ("RGB", "RGBA"):
+            thumb = thumb.convert("RGBA" if "transparency" in thumb.info or "A" in thumb.mode else "RGB")
+        thumb.thumbnail(THUMBNAIL_SIZE)
+        out = io.BytesIO()
+        thumb.save(out, format="WEBP", quality=80)
+    name = default_storage.save(f"thumbs/{image.sha256[:2]}/{image.sha256}.webp", ContentFile(out.getvalue()))
+    if not Image.objects.filter(pk=image.pk, thumbnail="").update(thumbnail=name):
+        default_storage.delete(name)  # another request made it a moment ago: keep theirs
+        image.refresh_from_db(fields=["thumbnail"])
+        return str(image.thumbnail.name)
+    image.thumbnail.name = name
+    return name
 
 
 def image_discard_files(*, image: Image) -> None:

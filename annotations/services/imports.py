@@ -129,6 +129,7 @@ def items_import(
             _check(row, dataset=dataset, default_profile=profile, source=source, plan=plan, report=report)
             if report.rows % 500 == 0:
                 tick("checking", report.rows, total)
+        _drop_already_stored(plan)
         _check_existing(dataset, plan, report, update)
         tick("checking", report.rows, total)
         if report.ok:
@@ -142,6 +143,17 @@ def items_import(
     if not report.ok:
         _discard(plan)
     return report
+
+
+def _drop_already_stored(plan: _Plan) -> None:
+    """Images the database already has keep their stored file: this import's copy goes."""
+    new = [key for key, entry in plan.images.items() if key == entry.sha256 and entry.unsaved is not None]
+    for start in range(0, len(new), 5000):
+        for sha in Image.objects.filter(sha256__in=new[start : start + 5000]).values_list("sha256", flat=True):
+            entry = plan.images[sha]
+            if entry.unsaved is not None:
+                image_discard_files(image=entry.unsaved)
+                entry.unsaved = None
 
 
 def _discard(plan: _Plan) -> None:
@@ -168,10 +180,8 @@ def _resolve_image(row: Row, source: ImageSource, plan: _Plan) -> str:
     data = inline if inline is not None else source.read(ref)
     sha = hashlib.sha256(data).hexdigest()
     if sha not in plan.images:
-        entry = _Image(sha256=sha)
-        if not Image.objects.filter(sha256=sha).exists():
-            entry.unsaved = image_unsaved(checked=image_check(data=data))
-        plan.images[sha] = entry
+        # Checked and written now; whether the database has it already is asked once for all, after the pass.
+        plan.images[sha] = _Image(sha256=sha, unsaved=image_unsaved(checked=image_check(data=data)))
     if ref:
         plan.images[ref] = plan.images[sha]
     return sha

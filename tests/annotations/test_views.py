@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from PIL import Image as PILImage
 
 from annotations.models import CriticVerdict, HumanVerdict, Image, Item
 from tests.conftest import stored_files
@@ -126,6 +128,13 @@ def test_images_are_served_to_logged_in_users(reviewer_client: Client) -> None:
     assert "private" in response["Cache-Control"]
     thumb = reviewer_client.get(reverse("image-thumbnail", args=[item.image.sha256]))
     assert thumb["Content-Type"] == "image/webp"
+    with PILImage.open(io.BytesIO(b"".join(thumb.streaming_content))) as im:  # made on this first view
+        assert im.size == (64, 48)
+    item.image.refresh_from_db()
+    made = item.image.thumbnail.name
+    reviewer_client.get(reverse("image-thumbnail", args=[item.image.sha256]))
+    item.image.refresh_from_db()
+    assert item.image.thumbnail.name == made  # and kept
 
 
 def test_images_can_be_handed_to_the_web_server(reviewer_client: Client, settings) -> None:  # type: ignore[no-untyped-def]

@@ -72,6 +72,6 @@ class Command(BaseCommand):
             raise CommandError(report.summary())
         seconds = time.perf_counter() - started
         self.stdout.write(
-            f"Imported into {dataset.name!r} in {seconds:.1f} s ({report.rows / seconds:,.0f} rows/s): "
+            f"Imported into {dataset.name!r} in {seconds:.2f} s ({report.rows / seconds:,.0f} rows/s): "
             f"{report.summary()}."
         )
