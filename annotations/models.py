@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from critic_worker.profiles import PREFERENCES, PROFILES, profile_names
+from critic_worker.profiles import PREFERENCES, PROFILES, Profile, get_profile, profile_names
 
 
 class Kind(models.TextChoices):
@@ -183,6 +183,10 @@ class Item(models.Model):
     @property
     def is_pairwise(self) -> bool:
         return self.kind == Kind.PAIRWISE
+
+    @property
+    def profile_spec(self) -> Profile:
+        return get_profile(self.profile)
 
 
 class TrainingExport(models.Model):
@@ -416,3 +420,39 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.prefix}…"
+
+
+class ReviewSlot(models.Model):
+    """One of an item's k review places (k = the dataset's overlap). Held with a lease while a reviewer works on
+    the item, kept for good once their verdict is in. The unique constraints are what guarantee that no item is
+    ever assigned to more than k reviewers, however many ask at once."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="review_slots")
+    slot = models.PositiveSmallIntegerField()
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_slots")
+    leased_until = models.DateTimeField(null=True, blank=True, help_text="Empty once the verdict is in.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "slot"], name="one_reviewer_per_slot"),
+            models.UniqueConstraint(fields=["item", "reviewer"], name="one_slot_per_reviewer"),
+        ]
+        indexes = [models.Index(fields=["reviewer", "leased_until"], name="slot_reviewer_lease")]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}#{self.slot} {self.reviewer}"
+
+
+class ReviewSkip(models.Model):
+    """An item a reviewer skipped: not offered to them again."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="review_skips")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "reviewer"], name="one_skip_per_reviewer")]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} skipped {self.item_id}"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotations import views
+from annotations import views, views_review
 
 urlpatterns = [
     path("", views.dataset_list, name="dataset-list"),
@@ -16,6 +16,13 @@ urlpatterns = [
     path("items/<int:pk>/", views.item_detail, name="item-detail"),
     path("images/<str:sha256>/", views.image_file, name="image-file"),
     path("images/<str:sha256>/thumbnail/", views.image_thumbnail, name="image-thumbnail"),
+    path("datasets/<int:pk>/review/", views_review.review_next_view, name="review-next"),
+    path("items/<int:pk>/verdict/", views_review.review_submit, name="review-submit"),
+    path("items/<int:pk>/reveal/", views_review.review_reveal_view, name="review-reveal"),
+    path("items/<int:pk>/skip/", views_review.review_skip_view, name="review-skip"),
+    path("items/<int:pk>/revise/", views_review.review_revise, name="review-revise"),
+    path("items/<int:pk>/correct/", views_review.review_correct, name="review-correct"),
+    path("history/", views_review.history, name="history"),
     path("exports/", views.export_list, name="export-list"),
     path("account/", views.account, name="account"),
 ]

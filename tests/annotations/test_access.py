@@ -13,7 +13,8 @@ pytestmark = pytest.mark.django_db
 
 PUBLIC = {"login"}
 ADMIN_ONLY = {"dataset-new", "export-list"}
-POST_ONLY = {"logout", "dataset-judge"}
+POST_ONLY = {"logout", "dataset-judge", "review-submit", "review-skip", "review-revise", "review-correct"}
+AFTER_OWN_VERDICT = {"review-reveal"}  # 403 until the reviewer has judged the item (tests/annotations/test_review.py)
 ADMIN_PAGES = [
     "/admin/",
     "/admin/annotations/item/",
@@ -93,7 +94,9 @@ def test_reviewers_get_403_on_admin_only_pages(name: str, reviewer_client: Clien
     assert admin_client.get(url).status_code == 200
 
 
-@pytest.mark.parametrize("name", [n for n in app_url_names() if n not in PUBLIC | ADMIN_ONLY | POST_ONLY])
+@pytest.mark.parametrize(
+    "name", [n for n in app_url_names() if n not in PUBLIC | ADMIN_ONLY | POST_ONLY | AFTER_OWN_VERDICT]
+)
 def test_reviewers_can_open_every_other_page(name: str, reviewer_client: Client) -> None:
     assert reviewer_client.get(url_for(name, ItemFactory())).status_code == 200
 

@@ -383,3 +383,23 @@ def test_unknown_formats_are_a_clear_error(tmp_path: Path) -> None:
     path.write_text("<items/>")
     with pytest.raises(ValueError, match="cannot tell the format"):
         items_import(dataset=DatasetFactory(), path=path)
+
+
+def test_oversized_images_are_refused_in_folders_zips_and_data_uris(
+    tmp_path: Path,
+    settings,  # type: ignore[no-untyped-def]
+    media_root: Path,
+) -> None:
+    settings.IMAGE_MAX_BYTES = 2_000
+    big = png_bytes((300, 300), (1, 2, 3)) + b"\x00" * 3_000
+    folder = image_folder(tmp_path, 0)
+    (folder / "imgs" / "big.png").write_bytes(big)
+    archive = tmp_path / "big.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("big.png", big)
+    uri = "data:image/png;base64," + base64.b64encode(big).decode()
+    for images, ref in ((folder, "imgs/big.png"), (archive, "big.png"), (None, uri)):
+        data = [{"id": "a", "image": ref, "question": "Q", "response": "R"}]
+        report = items_import(dataset=DatasetFactory(), path=write_jsonl(tmp_path / "b.jsonl", data), images=images)
+        assert "2,000 bytes" in str(report.problems[0]), report.problems
+    assert_nothing_written(media_root)

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import User
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item, ReviewSlot
+from critic_worker.profiles import get_profile
+
+
+@dataclass(frozen=True)
+class Reveal:
+    human: HumanVerdict
+    critic: CriticVerdict | None
+    agrees: bool | None  # None while the critic's verdict is not in
+
+    @property
+    def waiting(self) -> bool:
+        return self.critic is None or self.critic.status in ("queued", "running")
+
+
+def verdicts_agree(*, human: HumanVerdict, critic: CriticVerdict, dataset: Dataset) -> bool:
+    """The dataset's disagreement rule: another preference, or scores further apart than the threshold."""
+    if human.preference is not None:
+        return human.preference == critic.preference
+    spec = get_profile(human.profile)
+    span = (spec.score_max or 0) - (spec.score_min or 0)
+    return abs((human.score or 0) - (critic.score or 0)) <= dataset.disagreement_threshold * span
+
+
+def review_reveal(*, reviewer: User, item: Item, checkpoint: CriticCheckpoint | None) -> Reveal | None:
+    """The reviewer's verdict and the critic's beside it — only once the reviewer has committed theirs."""
+    human = HumanVerdict.objects.filter(item=item, reviewer=reviewer).first()
+    if human is None:
+        return None
+    critic = None
+    if checkpoint is not None:
+        critic = CriticVerdict.objects.filter(item=item, checkpoint=checkpoint).select_related("checkpoint").first()
+    agrees = None
+    if critic is not None and critic.status == "done":
+        agrees = verdicts_agree(human=human, critic=critic, dataset=item.dataset)
+    return Reveal(human=human, critic=critic, agrees=agrees)
+
+
+@dataclass(frozen=True)
+class ReviewProgress:
+    mine: int
+    items: int
+    complete: int  # items with all k verdicts
+
+    @property
+    def coverage(self) -> int:
+        return round(100 * self.complete / self.items) if self.items else 0
+
+
+def review_progress(*, reviewer: User, dataset: Dataset) -> ReviewProgress:
+    items = dataset.items.count()
+    complete = (
+        Item.objects.filter(dataset=dataset)
+        .annotate(n=Count("review_slots", filter=Q(review_slots__leased_until__isnull=True)))
+        .filter(n__gte=dataset.review_overlap)
+        .count()
+    )
+    mine = HumanVerdict.objects.filter(reviewer=reviewer, item__dataset=dataset, source="desk").count()
+    return ReviewProgress(mine=mine, items=items, complete=complete)
+
+
+def review_history(*, reviewer: User) -> QuerySet[HumanVerdict]:
+    return HumanVerdict.objects.filter(reviewer=reviewer).select_related("item__dataset").order_by("-committed_at")
+
+
+def review_held(*, reviewer: User, item: Item) -> bool:
+    return ReviewSlot.objects.filter(item=item, reviewer=reviewer, leased_until__gt=timezone.now()).exists()

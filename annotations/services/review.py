@@ -1,0 +1,162 @@
+"""The review desk: assignment under the dataset's overlap, blind verdicts, and what happens after the reveal.
+
+Assignment is optimistic and lock-free: a reviewer asks for a few candidate items, then claims one of the item's
+k slots by inserting it; the database's unique constraints decide any race, so no item ever gets more than k
+reviewers, and a lease that ran out can be taken over by exactly one other reviewer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from annotations.models import CriticVerdict, Dataset, HumanVerdict, Item, ReviewSkip, ReviewSlot
+from critic_worker.profiles import PREFERENCES, get_profile
+
+LEASE = timedelta(minutes=30)
+CANDIDATES = 8
+ORDERS = {"default": "In order", "least-confident": "Least confident critic first"}
+
+
+def _open_items(*, reviewer: User, dataset: Dataset, order: str, checkpoint_id: int | None) -> QuerySet[Item]:
+    now = timezone.now()
+    mine = ReviewSlot.objects.filter(item=OuterRef("pk"), reviewer=reviewer)
+    skipped = ReviewSkip.objects.filter(item=OuterRef("pk"), reviewer=reviewer)
+    items = (
+        Item.objects.filter(dataset=dataset)
+        .exclude(Exists(mine))
+        .exclude(Exists(skipped))
+        .annotate(
+            taken=Count(
+                "review_slots",
+                filter=Q(review_slots__leased_until__isnull=True) | Q(review_slots__leased_until__gt=now),
+            )
+        )
+        .filter(taken__lt=dataset.review_overlap)
+    )
+    if order == "least-confident" and checkpoint_id is not None:
+        confidence = CriticVerdict.objects.filter(item=OuterRef("pk"), checkpoint_id=checkpoint_id, status="done")
+        items = items.annotate(critic_confidence=confidence.values("confidence")[:1]).order_by(
+            F("critic_confidence").asc(nulls_last=True), "pk"
+        )
+    else:
+        items = items.order_by("pk")
+    return items
+
+
+def _claim(*, item_id: int, reviewer: User, overlap: int) -> bool:
+    """Take a free slot of the item, or one whose lease ran out; False when all k are held."""
+    until = timezone.now() + LEASE
+    for slot in range(overlap):
+        try:
+            with transaction.atomic():
+                ReviewSlot.objects.create(item_id=item_id, slot=slot, reviewer=reviewer, leased_until=until)
+            return True
+        except IntegrityError:
+            continue  # held by someone (or this reviewer already has one)
+    expired = ReviewSlot.objects.filter(item_id=item_id, leased_until__lt=timezone.now()).values("pk")[:1]
+    # A guarded update: of two reviewers taking over the same lapsed lease, the second updates nothing.
+    try:
+        with transaction.atomic():
+            return bool(
+                ReviewSlot.objects.filter(pk__in=expired, leased_until__lt=timezone.now()).update(
+                    reviewer=reviewer, leased_until=until
+                )
+            )
+    except IntegrityError:
+        return False
+
+
+def review_next(
+    *, reviewer: User, dataset: Dataset, order: str = "default", checkpoint_id: int | None = None
+) -> Item | None:
+    """The item this reviewer should judge now: the one they hold, or a newly claimed one; None when done."""
+    held = (
+        ReviewSlot.objects.filter(reviewer=reviewer, item__dataset=dataset, leased_until__gt=timezone.now())
+        .select_related("item")
+        .order_by("created_at")
+        .first()
+    )
+    if held is not None:
+        return held.item
+    for _ in range(3):  # each round looks at fresh candidates, in case others took the first ones
+        candidates = list(
+            _open_items(reviewer=reviewer, dataset=dataset, order=order, checkpoint_id=checkpoint_id).values_list(
+                "pk", flat=True
+            )[:CANDIDATES]
+        )
+        if not candidates:
+            return None
+        for item_id in candidates:
+            if _claim(item_id=item_id, reviewer=reviewer, overlap=dataset.review_overlap):
+                return Item.objects.select_related("image", "dataset").get(pk=item_id)
+    return None
+
+
+def _verdict_fields(item: Item, score: float | None, preference: str | None) -> dict[str, object]:
+    spec = get_profile(item.profile)
+    if spec.is_pointwise:
+        if score is None:
+            raise ValidationError({"score": [f"Give a score from {spec.score_min:g} to {spec.score_max:g}."]})
+        if not spec.in_range(score):
+            raise ValidationError({"score": [f"The score must be from {spec.score_min:g} to {spec.score_max:g}."]})
+        return {"score": score, "preference": None}
+    if preference not in PREFERENCES:
+        raise ValidationError({"preference": ["Choose A, B or tie."]})
+    return {"score": None, "preference": preference}
+
+
+def human_verdict_submit(
+    *, reviewer: User, item: Item, score: float | None = None, preference: str | None = None, rationale: str = ""
+) -> HumanVerdict:
+    """Commit the reviewer's blind verdict. Submitting again (a double click, a retry) returns the first one
+    unchanged; an item this reviewer does not hold is refused."""
+    existing = HumanVerdict.objects.filter(item=item, reviewer=reviewer).first()
+    if existing is not None:
+        return existing
+    fields = _verdict_fields(item, score, preference)
+    with transaction.atomic():
+        # The reviewer's slot on the item, still theirs (a lapsed lease nobody took over is still theirs).
+        held = ReviewSlot.objects.select_for_update().filter(item=item, reviewer=reviewer, leased_until__isnull=False)
+        if not held.update(leased_until=None):
+            raise PermissionDenied("This item is not assigned to you (your lease ran out and it went to someone).")
+        try:
+            with transaction.atomic():
+                return HumanVerdict.objects.create(
+                    item=item, reviewer=reviewer, profile=item.profile, rationale=rationale[:10_000], **fields
+                )
+        except IntegrityError:  # a concurrent double submit won: theirs is the one
+            return HumanVerdict.objects.get(item=item, reviewer=reviewer)
+
+
+def review_skip(*, reviewer: User, item: Item) -> None:
+    """Give the item back and do not offer it to this reviewer again."""
+    with transaction.atomic():
+        ReviewSlot.objects.filter(item=item, reviewer=reviewer, leased_until__isnull=False).delete()
+        ReviewSkip.objects.get_or_create(item=item, reviewer=reviewer)
+
+
+def human_verdict_revise(
+    *, verdict: HumanVerdict, score: float | None = None, preference: str | None = None
+) -> HumanVerdict:
+    """A change of mind after the reveal, kept beside the blind verdict (which never changes)."""
+    fields = _verdict_fields(verdict.item, score, preference)
+    HumanVerdict.objects.filter(pk=verdict.pk).update(
+        revised_score=fields["score"], revised_preference=fields["preference"], revised_at=timezone.now()
+    )
+    verdict.refresh_from_db()
+    return verdict
+
+
+def human_verdict_correct_critic(*, verdict: HumanVerdict, corrected_justification: str) -> HumanVerdict:
+    """The reviewer marks the critic's justification wrong and writes the right one."""
+    text = corrected_justification.strip()
+    if not text:
+        raise ValidationError({"corrected_justification": ["Write the justification the critic should have given."]})
+    HumanVerdict.objects.filter(pk=verdict.pk).update(justification_flagged=True, corrected_justification=text[:20_000])
+    verdict.refresh_from_db()
+    return verdict

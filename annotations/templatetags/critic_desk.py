@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import markdown as markdown_lib
+import nh3
+from django import template
+from django.utils.safestring import SafeString, mark_safe
+
+register = template.Library()
+
+ALLOWED_TAGS = {
+    "p",
+    "br",
+    "strong",
+    "em",
+    "code",
+    "pre",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "hr",
+}
+
+
+def _renderer() -> markdown_lib.Markdown:
+    md = markdown_lib.Markdown(extensions=["fenced_code", "tables", "nl2br"], output_format="html")
+    # Raw HTML in a response is text to show, not markup: without these, "<b>" would render as bold.
+    md.preprocessors.deregister("html_block")
+    md.inlinePatterns.deregister("html")
+    return md
+
+
+@register.filter
+def safe_markdown(text: str) -> SafeString:
+    """Model output rendered as markdown; any HTML in it is shown as text, and the result is sanitised again
+    (no scripts, attributes, links or images can survive)."""
+    html = _renderer().convert(text or "")
+    return mark_safe(nh3.clean(html, tags=ALLOWED_TAGS, attributes={}, link_rel=None))  # noqa: S308 - sanitised

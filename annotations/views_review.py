@@ -1,0 +1,151 @@
+"""The review desk's pages: the next item, the blind verdict, the reveal, and what a reviewer does after it."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from django.contrib import messages
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from annotations.models import HumanVerdict
+from annotations.selectors import datasets as selectors
+from annotations.selectors.review import review_history, review_progress, review_reveal
+from annotations.services import review
+from annotations.services.judging import checkpoint_from_settings
+
+
+def _user(request: HttpRequest) -> User:
+    """The logged-in reviewer (the login middleware lets no one else reach these views)."""
+    return cast(User, request.user)
+
+
+def _htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _reveal(request: HttpRequest, item_pk: int, status: int = 200) -> HttpResponse:
+    item = selectors.item_get(user=_user(request), pk=item_pk)
+    reveal = review_reveal(reviewer=_user(request), item=item, checkpoint=checkpoint_from_settings())
+    if reveal is None:
+        raise PermissionDenied("Give your own verdict first.")
+    template = "annotations/review.html#reveal" if _htmx(request) else "annotations/review.html"
+    context = {
+        "item": item,
+        "dataset": item.dataset,
+        "reveal": reveal,
+        "orders": review.ORDERS,
+        "progress": review_progress(reviewer=_user(request), dataset=item.dataset),
+    }
+    return render(request, template, context, status=status)
+
+
+@require_GET
+def review_next_view(request: HttpRequest, pk: int) -> HttpResponse:
+    dataset = selectors.dataset_get(user=_user(request), pk=pk)
+    order = request.GET.get("order", "default")
+    checkpoint = checkpoint_from_settings()
+    item = review.review_next(
+        reviewer=_user(request),
+        dataset=dataset,
+        order=order,
+        checkpoint_id=checkpoint.pk if checkpoint else None,
+    )
+    context = {
+        "dataset": dataset,
+        "item": item,
+        "order": order,
+        "orders": review.ORDERS,
+        "progress": review_progress(reviewer=_user(request), dataset=dataset),
+        "spec": item.profile_spec if item is not None else None,
+    }
+    return render(request, "annotations/review.html", context)
+
+
+@require_POST
+def review_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    item = selectors.item_get(user=_user(request), pk=pk)
+    try:
+        review.human_verdict_submit(
+            reviewer=_user(request),
+            item=item,
+            score=_number(request.POST.get("score")),
+            preference=request.POST.get("preference") or None,
+            rationale=request.POST.get("rationale", ""),
+        )
+    except ValidationError as exc:
+        return render(
+            request,
+            "annotations/review.html",
+            {
+                "dataset": item.dataset,
+                "item": item,
+                "spec": item.profile_spec,
+                "errors": exc.messages,
+                "orders": review.ORDERS,
+                "progress": review_progress(reviewer=_user(request), dataset=item.dataset),
+            },
+            status=400,
+        )
+    if _htmx(request):
+        return _reveal(request, item.pk)
+    return redirect("review-reveal", pk=item.pk)
+
+
+@require_GET
+def review_reveal_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _reveal(request, pk)
+
+
+@require_POST
+def review_skip_view(request: HttpRequest, pk: int) -> HttpResponse:
+    item = selectors.item_get(user=_user(request), pk=pk)
+    review.review_skip(reviewer=_user(request), item=item)
+    return redirect(reverse("review-next", args=[item.dataset_id]) + f"?order={request.POST.get('order', 'default')}")
+
+
+def _own_verdict(request: HttpRequest, pk: int) -> HumanVerdict:
+    item = selectors.item_get(user=_user(request), pk=pk)
+    return get_object_or_404(HumanVerdict.objects.select_related("item__dataset"), item=item, reviewer=_user(request))
+
+
+@require_POST
+def review_revise(request: HttpRequest, pk: int) -> HttpResponse:
+    verdict = _own_verdict(request, pk)
+    try:
+        review.human_verdict_revise(
+            verdict=verdict, score=_number(request.POST.get("score")), preference=request.POST.get("preference") or None
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return _reveal(request, pk) if _htmx(request) else redirect("review-reveal", pk=pk)
+
+
+@require_POST
+def review_correct(request: HttpRequest, pk: int) -> HttpResponse:
+    verdict = _own_verdict(request, pk)
+    try:
+        review.human_verdict_correct_critic(
+            verdict=verdict, corrected_justification=request.POST.get("corrected_justification", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return _reveal(request, pk) if _htmx(request) else redirect("review-reveal", pk=pk)
+
+
+@require_GET
+def history(request: HttpRequest) -> HttpResponse:
+    page = Paginator(review_history(reviewer=_user(request)), 50).get_page(request.GET.get("page"))
+    return render(request, "annotations/history.html", {"page": page})

@@ -1,0 +1,257 @@
+"""The review desk: assignment under the overlap (also under concurrency), blind verdicts, the reveal."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from annotations.models import CriticVerdict, HumanVerdict, Item, ReviewSlot
+from annotations.services import review
+from tests.factories import CheckpointFactory, DatasetFactory, ItemFactory, PairwiseItemFactory, UserFactory
+
+
+def items(dataset, n: int, factory=ItemFactory) -> list[Item]:  # type: ignore[no-untyped-def]
+    image = factory(dataset=dataset).image
+    return [Item.objects.get(dataset=dataset)] + [factory(dataset=dataset, image=image) for _ in range(n - 1)]
+
+
+@pytest.mark.django_db
+def test_next_holds_an_item_until_the_verdict_is_in() -> None:
+    dataset = DatasetFactory()
+    first, second = items(dataset, 2)
+    rita = UserFactory()
+    assert review.review_next(reviewer=rita, dataset=dataset) == first
+    assert review.review_next(reviewer=rita, dataset=dataset) == first  # held: the same again
+    review.human_verdict_submit(reviewer=rita, item=first, score=40)
+    assert review.review_next(reviewer=rita, dataset=dataset) == second
+    review.human_verdict_submit(reviewer=rita, item=second, score=60)
+    assert review.review_next(reviewer=rita, dataset=dataset) is None
+
+
+@pytest.mark.django_db
+def test_no_item_gets_more_reviewers_than_the_overlap() -> None:
+    dataset = DatasetFactory(review_overlap=2)
+    first, second = items(dataset, 2)
+    a, b, c = UserFactory(), UserFactory(), UserFactory()
+    assert review.review_next(reviewer=a, dataset=dataset) == first
+    assert review.review_next(reviewer=b, dataset=dataset) == first
+    assert review.review_next(reviewer=c, dataset=dataset) == second  # first has its two reviewers
+    assert ReviewSlot.objects.filter(item=first).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_lapsed_lease_goes_to_the_next_reviewer_and_its_holder_cannot_submit() -> None:
+    dataset = DatasetFactory()
+    (only,) = items(dataset, 1)
+    slow, quick = UserFactory(), UserFactory()
+    review.review_next(reviewer=slow, dataset=dataset)
+    assert review.review_next(reviewer=quick, dataset=dataset) is None
+    ReviewSlot.objects.update(leased_until=timezone.now() - timedelta(seconds=1))
+    assert review.review_next(reviewer=quick, dataset=dataset) == only
+    with pytest.raises(PermissionDenied):
+        review.human_verdict_submit(reviewer=slow, item=only, score=10)
+    review.human_verdict_submit(reviewer=quick, item=only, score=90)
+    assert list(HumanVerdict.objects.values_list("score", flat=True)) == [90]
+
+
+@pytest.mark.django_db
+def test_a_lapsed_lease_nobody_took_is_still_yours() -> None:
+    dataset = DatasetFactory()
+    (only,) = items(dataset, 1)
+    rita = UserFactory()
+    review.review_next(reviewer=rita, dataset=dataset)
+    ReviewSlot.objects.update(leased_until=timezone.now() - timedelta(hours=1))
+    assert review.human_verdict_submit(reviewer=rita, item=only, score=33).score == 33
+
+
+@pytest.mark.django_db
+def test_submitting_twice_records_one_verdict() -> None:
+    dataset = DatasetFactory()
+    (only,) = items(dataset, 1, PairwiseItemFactory)
+    rita = UserFactory()
+    review.review_next(reviewer=rita, dataset=dataset)
+    first = review.human_verdict_submit(reviewer=rita, item=only, preference="A")
+    again = review.human_verdict_submit(reviewer=rita, item=only, preference="B")  # a retry, a double click
+    assert again.pk == first.pk
+    assert list(HumanVerdict.objects.values_list("preference", flat=True)) == ["A"]
+
+
+@pytest.mark.django_db
+def test_an_item_not_assigned_to_you_is_refused() -> None:
+    dataset = DatasetFactory()
+    (only,) = items(dataset, 1)
+    with pytest.raises(PermissionDenied):
+        review.human_verdict_submit(reviewer=UserFactory(), item=only, score=50)
+    assert not HumanVerdict.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_skipped_item_is_not_offered_again() -> None:
+    dataset = DatasetFactory()
+    first, second = items(dataset, 2)
+    rita = UserFactory()
+    review.review_next(reviewer=rita, dataset=dataset)
+    review.review_skip(reviewer=rita, item=first)
+    assert review.review_next(reviewer=rita, dataset=dataset) == second
+    assert review.review_next(reviewer=UserFactory(), dataset=dataset) == first  # free for others
+
+
+@pytest.mark.django_db
+def test_least_confident_critic_first() -> None:
+    dataset = DatasetFactory()
+    sure, unsure, unjudged = items(dataset, 3)
+    checkpoint = CheckpointFactory()
+    for item, confidence in ((sure, 0.9), (unsure, 0.2)):
+        CriticVerdict.objects.create(
+            item=item, checkpoint=checkpoint, profile="pointwise", status="done", score=5, confidence=confidence
+        )
+    rita = UserFactory()
+    order = []
+    for _ in range(3):
+        item = review.review_next(reviewer=rita, dataset=dataset, order="least-confident", checkpoint_id=checkpoint.pk)
+        order.append(item)
+        review.human_verdict_submit(reviewer=rita, item=item, score=1)
+    assert order == [unsure, sure, unjudged]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("n_items", "overlap"), [(30, 1), (10, 1), (10, 2)])
+def test_twenty_reviewers_at_once_never_exceed_the_overlap(n_items: int, overlap: int) -> None:
+    dataset = DatasetFactory(review_overlap=overlap)
+    items(dataset, n_items)
+    reviewers = [UserFactory() for _ in range(20)]
+    got: dict[int, int | None] = {}
+    barrier = threading.Barrier(20)
+
+    def ask(reviewer) -> None:  # type: ignore[no-untyped-def]
+        try:
+            barrier.wait()
+            item = review.review_next(reviewer=reviewer, dataset=dataset)
+            got[reviewer.pk] = item.pk if item else None
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask, args=(r,)) for r in reviewers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assigned = [pk for pk in got.values() if pk is not None]
+    assert len(assigned) == min(20, n_items * overlap)  # nobody left out while there was room
+    assert max(assigned.count(pk) for pk in set(assigned)) <= overlap  # and never more than k per item
+    assert ReviewSlot.objects.count() == len(assigned)
+
+
+# -- pages ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_review_page_hides_models_and_verdicts_until_the_verdict(reviewer_client: Client, reviewer) -> None:  # type: ignore[no-untyped-def]
+    dataset = DatasetFactory()
+    item = PairwiseItemFactory(
+        dataset=dataset,
+        model_a="secret-model-a",
+        model_b="secret-model-b",
+        response_a="**Bold** <script>alert(1)</script>",
+    )
+    CriticVerdict.objects.create(
+        item=item,
+        checkpoint=CheckpointFactory(),
+        profile="pairwise",
+        status="done",
+        preference="B",
+        confidence=0.8,
+        justification="critic says B",
+    )
+    page = reviewer_client.get(reverse("review-next", args=[dataset.pk])).content.decode()
+    assert "secret-model-a" not in page
+    assert "critic says B" not in page
+    assert "<strong>Bold</strong>" in page  # safe markdown
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert reviewer_client.get(reverse("review-reveal", args=[item.pk])).status_code == 403
+
+
+@pytest.mark.django_db
+def test_submit_reveals_the_critic_and_marks_disagreement(reviewer_client: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    checkpoint = CheckpointFactory(is_active=True)
+    dataset = DatasetFactory()
+    item = PairwiseItemFactory(dataset=dataset, model_a="model-a", model_b="model-b")
+    CriticVerdict.objects.create(
+        item=item,
+        checkpoint=checkpoint,
+        profile="pairwise",
+        status="done",
+        preference="B",
+        confidence=0.8,
+        justification="critic says B",
+    )
+    reviewer_client.get(reverse("review-next", args=[dataset.pk]))
+    reveal = reviewer_client.post(
+        reverse("review-submit", args=[item.pk]), {"preference": "A"}, headers={"HX-Request": "true"}
+    ).content.decode()
+    assert reveal.lstrip().startswith('<section id="reveal"')
+    assert "critic says B" in reveal
+    assert "You and the critic disagree" in reveal
+    assert "model-a" in reveal
+    assert "hx-trigger" not in reveal  # the critic's verdict is in: no polling
+    corrected = reviewer_client.post(
+        reverse("review-correct", args=[item.pk]),
+        {"corrected_justification": "A names the dog."},
+        headers={"HX-Request": "true"},
+    ).content.decode()
+    assert "A names the dog." in corrected
+    reviewer_client.post(reverse("review-revise", args=[item.pk]), {"preference": "B"})
+    verdict = HumanVerdict.objects.get()
+    assert (verdict.preference, verdict.revised_preference, verdict.justification_flagged) == ("A", "B", True)
+    assert checkpoint  # the active checkpoint is the one revealed
+
+
+@pytest.mark.django_db
+def test_the_reveal_waits_for_a_critic_that_is_still_running(reviewer_client: Client) -> None:
+    checkpoint = CheckpointFactory(is_active=True)
+    dataset = DatasetFactory()
+    item = ItemFactory(dataset=dataset)
+    verdict = CriticVerdict.objects.create(item=item, checkpoint=checkpoint, profile="pointwise", status="running")
+    reviewer_client.get(reverse("review-next", args=[dataset.pk]))
+    waiting = reviewer_client.post(reverse("review-submit", args=[item.pk]), {"score": "95"}, follow=True)
+    assert 'hx-trigger="every 2s"' in waiting.content.decode()
+    CriticVerdict.objects.filter(pk=verdict.pk).update(status="done", score=20)
+    done = reviewer_client.get(reverse("review-reveal", args=[item.pk]), headers={"HX-Request": "true"})
+    assert "You and the critic disagree" in done.content.decode()  # 95 vs 20: beyond 10% of 0-100
+    assert "hx-trigger" not in done.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_bad_score_is_refused_with_the_range(reviewer_client: Client) -> None:
+    dataset = DatasetFactory()
+    item = ItemFactory(dataset=dataset)
+    reviewer_client.get(reverse("review-next", args=[dataset.pk]))
+    response = reviewer_client.post(reverse("review-submit", args=[item.pk]), {"score": "140"})
+    assert response.status_code == 400
+    assert "from 0 to 100" in response.content.decode()
+    assert not HumanVerdict.objects.exists()
+
+
+@pytest.mark.django_db
+def test_queries_per_request_do_not_grow_with_the_dataset(reviewer_client: Client) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    counts = {}
+    for size in (5, 120):
+        dataset = DatasetFactory()
+        items(dataset, size)
+        with CaptureQueriesContext(connection) as next_page:
+            page = reviewer_client.get(reverse("review-next", args=[dataset.pk]))
+        with CaptureQueriesContext(connection) as submit:
+            reviewer_client.post(reverse("review-submit", args=[page.context["item"].pk]), {"score": "50"})
+        counts[size] = (len(next_page), len(submit))
+    assert counts[5] == counts[120], counts
+    assert counts[5][0] <= 16 and counts[5][1] <= 20, counts  # and stay few
