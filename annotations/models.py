@@ -157,6 +157,9 @@ class Item(models.Model):
     response_b = models.TextField(blank=True)
     model_b = models.CharField(max_length=200, blank=True)
     split = models.CharField(max_length=8, choices=Split.choices, default=Split.POOL)
+    review_complete = models.BooleanField(
+        default=False, help_text="All of the dataset's review places hold a verdict (kept by the review service)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -175,7 +178,11 @@ class Item(models.Model):
             ),
             models.CheckConstraint(condition=Q(split__in=Split.values), name="item_split_valid"),
         ]
-        indexes = [models.Index(fields=["dataset", "split"], name="item_dataset_split")]
+        indexes = [
+            models.Index(fields=["dataset", "split"], name="item_dataset_split"),
+            # The review desk's candidates: items still open for review, in order, found without a scan.
+            models.Index(fields=["dataset", "id"], condition=Q(review_complete=False), name="item_open_for_review"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.dataset.name}/{self.external_id}"

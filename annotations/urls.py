@@ -23,6 +23,7 @@ urlpatterns = [
     path("items/<int:pk>/revise/", views_review.review_revise, name="review-revise"),
     path("items/<int:pk>/correct/", views_review.review_correct, name="review-correct"),
     path("history/", views_review.history, name="history"),
+    path("ping/", views.ping, name="ping"),
     path("exports/", views.export_list, name="export-list"),
     path("account/", views.account, name="account"),
 ]

@@ -194,3 +194,9 @@ def account(request: HttpRequest) -> HttpResponse:
         key = api_token_create(user=request.user, name=request.POST.get("name", "")[:100])  # type: ignore[arg-type]
     tokens = request.user.api_tokens.order_by("-created_at")  # type: ignore[union-attr]
     return render(request, "annotations/account.html", {"tokens": tokens, "new_key": key})
+
+
+@require_GET
+def ping(request: HttpRequest) -> HttpResponse:
+    """A trivial authenticated page (monitoring, and the baseline of the review benchmark)."""
+    return HttpResponse(f"ok {request.user.get_username()}\n".ljust(200), content_type="text/plain")

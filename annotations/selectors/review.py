@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item, ReviewSlot
@@ -57,12 +57,7 @@ class ReviewProgress:
 
 def review_progress(*, reviewer: User, dataset: Dataset) -> ReviewProgress:
     items = dataset.items.count()
-    complete = (
-        Item.objects.filter(dataset=dataset)
-        .annotate(n=Count("review_slots", filter=Q(review_slots__leased_until__isnull=True)))
-        .filter(n__gte=dataset.review_overlap)
-        .count()
-    )
+    complete = dataset.items.filter(review_complete=True).count()
     mine = HumanVerdict.objects.filter(reviewer=reviewer, item__dataset=dataset, source="desk").count()
     return ReviewProgress(mine=mine, items=items, complete=complete)
 

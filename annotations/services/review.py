@@ -11,7 +11,8 @@ from datetime import timedelta
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotations.models import CriticVerdict, Dataset, HumanVerdict, Item, ReviewSkip, ReviewSlot
@@ -23,29 +24,28 @@ ORDERS = {"default": "In order", "least-confident": "Least confident critic firs
 
 
 def _open_items(*, reviewer: User, dataset: Dataset, order: str, checkpoint_id: int | None) -> QuerySet[Item]:
+    """Items this reviewer may take: not complete, not theirs, not skipped by them, with a free review place.
+    Each condition is a correlated subquery on an index, so finding the first few costs the same at any size."""
     now = timezone.now()
-    mine = ReviewSlot.objects.filter(item=OuterRef("pk"), reviewer=reviewer)
-    skipped = ReviewSkip.objects.filter(item=OuterRef("pk"), reviewer=reviewer)
-    items = (
-        Item.objects.filter(dataset=dataset)
-        .exclude(Exists(mine))
-        .exclude(Exists(skipped))
-        .annotate(
-            taken=Count(
-                "review_slots",
-                filter=Q(review_slots__leased_until__isnull=True) | Q(review_slots__leased_until__gt=now),
-            )
-        )
-        .filter(taken__lt=dataset.review_overlap)
+    active = ReviewSlot.objects.filter(item=OuterRef("pk")).filter(
+        Q(leased_until__isnull=True) | Q(leased_until__gt=now)
     )
+    items = (
+        Item.objects.filter(dataset=dataset, review_complete=False)
+        .exclude(Exists(ReviewSlot.objects.filter(item=OuterRef("pk"), reviewer=reviewer)))
+        .exclude(Exists(ReviewSkip.objects.filter(item=OuterRef("pk"), reviewer=reviewer)))
+    )
+    if dataset.review_overlap == 1:
+        items = items.exclude(Exists(active))
+    else:
+        taken = active.order_by().values("item").annotate(n=Count("pk")).values("n")[:1]
+        items = items.annotate(taken=Coalesce(Subquery(taken), 0)).filter(taken__lt=dataset.review_overlap)
     if order == "least-confident" and checkpoint_id is not None:
         confidence = CriticVerdict.objects.filter(item=OuterRef("pk"), checkpoint_id=checkpoint_id, status="done")
-        items = items.annotate(critic_confidence=confidence.values("confidence")[:1]).order_by(
+        return items.annotate(critic_confidence=confidence.values("confidence")[:1]).order_by(
             F("critic_confidence").asc(nulls_last=True), "pk"
         )
-    else:
-        items = items.order_by("pk")
-    return items
+    return items.order_by("pk")
 
 
 def _claim(*, item_id: int, reviewer: User, overlap: int) -> bool:
@@ -126,11 +126,15 @@ def human_verdict_submit(
             raise PermissionDenied("This item is not assigned to you (your lease ran out and it went to someone).")
         try:
             with transaction.atomic():
-                return HumanVerdict.objects.create(
+                verdict = HumanVerdict.objects.create(
                     item=item, reviewer=reviewer, profile=item.profile, rationale=rationale[:10_000], **fields
                 )
         except IntegrityError:  # a concurrent double submit won: theirs is the one
             return HumanVerdict.objects.get(item=item, reviewer=reviewer)
+        done = ReviewSlot.objects.filter(item=item, leased_until__isnull=True).count()
+        if done >= item.dataset.review_overlap:
+            Item.objects.filter(pk=item.pk).update(review_complete=True)
+        return verdict
 
 
 def review_skip(*, reviewer: User, item: Item) -> None:

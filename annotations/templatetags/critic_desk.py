@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+
 import markdown as markdown_lib
 import nh3
 from django import template
@@ -32,12 +34,19 @@ ALLOWED_TAGS = {
 }
 
 
+_local = threading.local()
+
+
 def _renderer() -> markdown_lib.Markdown:
-    md = markdown_lib.Markdown(extensions=["fenced_code", "tables", "nl2br"], output_format="html")
-    # Raw HTML in a response is text to show, not markup: without these, "<b>" would render as bold.
-    md.preprocessors.deregister("html_block")
-    md.inlinePatterns.deregister("html")
-    return md
+    """One renderer per thread (building one costs more than rendering a response; they are not thread-safe)."""
+    md = getattr(_local, "md", None)
+    if md is None:
+        md = markdown_lib.Markdown(extensions=["fenced_code", "tables", "nl2br"], output_format="html")
+        # Raw HTML in a response is text to show, not markup: without these, "<b>" would render as bold.
+        md.preprocessors.deregister("html_block")
+        md.inlinePatterns.deregister("html")
+        _local.md = md
+    return md.reset()
 
 
 @register.filter

@@ -1,0 +1,365 @@
+"""The review desk under load: next-item and submit requests from simulated reviewers at once, against the app
+under gunicorn (2 sync workers) on PostgreSQL, compared in the same run with a page that only returns 200 bytes
+through the same middleware and login (`/ping/`); and the SQL queries per request at two dataset sizes.
+
+    .venv/bin/python bench/review_desk.py [--reviewers 20] [--seconds 15] [--label-studio VENV]
+
+With --label-studio, Label Studio's annotation submit is measured with 8 concurrent clients on the same
+machine, and the desk's submit with 8 reviewers beside it. Writes its section of docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DB_NAME = "critic_desk_bench_review"
+PORT = 8097
+
+
+class Session:
+    """One reviewer's browser: a keep-alive connection with the session and CSRF cookies."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        self.cookies: dict[str, str] = {}
+        self.get("/accounts/login/")
+        form = f"username={username}&password={password}&csrfmiddlewaretoken={self.cookies['csrftoken']}"
+        status, _ = self.post("/accounts/login/", form)
+        assert status == 302, status
+
+    def _request(self, method: str, path: str, body: str | None = None) -> tuple[int, str]:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        if body is not None:
+            headers |= {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-CSRFToken": self.cookies["csrftoken"],
+                "Referer": f"http://127.0.0.1:{PORT}/",
+            }
+        self.conn.request(method, path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        text = response.read().decode(errors="replace")
+        for header in response.headers.get_all("Set-Cookie") or []:
+            for key, morsel in SimpleCookie(header).items():
+                self.cookies[key] = morsel.value
+        return response.status, text
+
+    def get(self, path: str) -> tuple[int, str]:
+        return self._request("GET", path)
+
+    def post(self, path: str, body: str) -> tuple[int, str]:
+        return self._request("POST", path, body)
+
+
+def load(sessions: list[Session], seconds: float, step) -> dict[str, list[float]]:  # type: ignore[no-untyped-def]
+    """Run `step(session, timings)` in a loop on every session at once for `seconds`; latencies by kind."""
+    timings: dict[str, list[float]] = {}
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def run(session: Session) -> None:
+        mine: dict[str, list[float]] = {}
+        while time.monotonic() < stop:
+            if not step(session, mine):
+                break
+        with lock:
+            for kind, values in mine.items():
+                timings.setdefault(kind, []).extend(values)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in sessions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return timings
+
+
+def timed(mine: dict[str, list[float]], kind: str, call):  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    result = call()
+    mine.setdefault(kind, []).append(time.perf_counter() - started)
+    return result
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1] * 1000 if len(values) >= 20 else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reviewers", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--items", type=int, default=20000)
+    parser.add_argument("--label-studio", type=Path)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="review-bench-"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "webapp.settings.base",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_hex(32),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+        "MEDIA_ROOT": str(work / "media"),
+        "CRITIC_DESK_VAR": str(work),
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/12",
+        "CRITIC_MODEL": "",
+    }
+    os.environ.update(env)
+    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc"]
+    subprocess.run([*psql, f"DROP DATABASE IF EXISTS {DB_NAME}"], check=True, capture_output=True)
+    subprocess.run([*psql, f"CREATE DATABASE {DB_NAME}"], check=True)
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from annotations.models import Dataset, Item
+    from annotations.services.images import image_check, image_store
+    from tests.images import png_bytes
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    users = get_user_model()
+    password = secrets.token_hex(8)
+    for i in range(max(args.reviewers, 8)):
+        users.objects.create_user(f"r{i}", password=password)
+    image = image_store(checked=image_check(data=png_bytes()))[0]
+
+    def dataset_of(name: str, n: int) -> Dataset:
+        ds = Dataset.objects.create(name=name)
+        Item.objects.bulk_create(
+            [
+                Item(
+                    dataset=ds,
+                    external_id=f"q{i}",
+                    image=image,
+                    question=f"Question {i}?",
+                    kind="pairwise",
+                    profile="pairwise",
+                    response_a=f"A{i}",
+                    response_b=f"B{i}",
+                )
+                for i in range(n)
+            ],
+            batch_size=5000,
+        )
+        return ds
+
+    small, big = dataset_of("small", 1000), dataset_of("big", args.items)
+    queries = count_queries(small, big, password)
+
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "webapp.wsgi",
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{PORT}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        wait_up()
+        sessions = [Session(f"r{i}", password) for i in range(args.reviewers)]
+        ping = load(sessions, args.seconds, lambda s, m: timed(m, "ping", lambda: s.get("/ping/")) and True)
+        item_re = re.compile(r'action="/items/(\d+)/verdict/"')
+
+        def review_step(session: Session, mine: dict[str, list[float]]) -> bool:
+            status, page = timed(mine, "next", lambda: session.get(f"/datasets/{big.pk}/review/"))
+            found = item_re.search(page)
+            if status != 200 or found is None:
+                return False
+            timed(mine, "submit", lambda: session.post(f"/items/{found.group(1)}/verdict/", "preference=A"))
+            return True
+
+        desk = load(sessions, args.seconds, review_step)
+        eight = load(sessions[:8], args.seconds, review_step)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    ls = label_studio_submit(args.label_studio, work, args.seconds) if args.label_studio else None
+
+    ping_rate = len(ping["ping"]) / args.seconds
+    next_rate, submit_rate = len(desk["next"]) / args.seconds, len(desk["submit"]) / args.seconds
+    request_rate = next_rate + submit_rate
+    lines = [
+        "## Review desk under load (issue 5)",
+        "",
+        f"`.venv/bin/python bench/review_desk.py --reviewers {args.reviewers} --seconds {args.seconds:g}`: gunicorn "
+        f"with 2 sync workers on PostgreSQL (debug off), {args.reviewers} logged-in reviewers at once (Python "
+        f"threads on the same 2-core machine, keep-alive connections), each looping next item -> submit on a "
+        f"pairwise dataset of {args.items:,} items, overlap 1. Baseline: `/ping/`, 200 bytes through the same "
+        "middleware and login.",
+        "",
+        "| requests | per second | p95 (ms) | ratio to /ping/ |",
+        "|---|---:|---:|---:|",
+        f"| `/ping/` | {ping_rate:,.0f} | {p95(ping['ping']):.1f} | 1.00 |",
+        f"| next item | {next_rate:,.0f} | {p95(desk['next']):.1f} | |",
+        f"| submit | {submit_rate:,.0f} | {p95(desk['submit']):.1f} | |",
+        f"| next + submit together | {request_rate:,.0f} | | {request_rate / ping_rate:.2f} |",
+        "",
+        f"SQL queries per request (test client, same code): next item {queries['small'][0]} at 1,000 items and "
+        f"{queries['big'][0]} at {args.items:,}; submit {queries['small'][1]} and {queries['big'][1]}.",
+        "",
+        f"With 8 reviewers: {len(eight['submit']) / args.seconds:,.0f} submits/s (p95 {p95(eight['submit']):.0f} ms).",
+    ]
+    if ls is not None:
+        ours = len(eight["submit"]) / args.seconds
+        lines.append(
+            f"Label Studio 1.23.2, 8 concurrent clients submitting annotations: {ls[0]:,.1f}/s (p95 "
+            f"{ls[1]:.0f} ms). Critic Desk / Label Studio at 8 reviewers: {ours / ls[0]:.1f}x."
+        )
+    from bench.report import write_section
+
+    write_section("review", "\n".join(lines))
+    print("\n".join(lines))
+
+
+def wait_up() -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/accounts/login/", timeout=2)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit("gunicorn did not start") from None
+            time.sleep(0.3)
+
+
+def count_queries(small, big, password: str) -> dict[str, tuple[int, int]]:  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    out = {}
+    for name, dataset in (("small", small), ("big", big)):
+        client = Client()
+        client.login(username="r0", password=password)
+        with CaptureQueriesContext(connection) as next_q:
+            page = client.get(f"/datasets/{dataset.pk}/review/")
+        item = re.search(r'action="/items/(\d+)/verdict/"', page.content.decode())
+        assert item, "no item to review"
+        with CaptureQueriesContext(connection) as submit_q:
+            client.post(f"/items/{item.group(1)}/verdict/", {"preference": "A"})
+        out[name] = (len(next_q), len(submit_q))
+    return out
+
+
+def label_studio_submit(venv: Path, work: Path, seconds: float) -> tuple[float, float]:
+    """Annotation submits per second and p95 (ms) from 8 concurrent clients, as shared/reference/anchors.md."""
+    token = secrets.token_hex(20)
+    data = work / "label-studio"
+    data.mkdir()
+    server = subprocess.Popen(
+        [
+            str(venv / "bin" / "label-studio"),
+            "start",
+            "--no-browser",
+            "--internal-host",
+            "127.0.0.1",
+            "-p",
+            "8089",
+            "--username",
+            "bench@example.org",
+            "--password",
+            secrets.token_hex(8),
+            "--user-token",
+            token,
+            "--enable-legacy-api-token",
+            "--log-level",
+            "WARNING",
+        ],
+        # Label Studio is a Django app too: none of this project's settings may leak into it.
+        env={
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("DJANGO_", "DATABASE_URL", "CELERY_", "CRITIC_", "MEDIA_ROOT"))
+            },
+            "LABEL_STUDIO_BASE_DATA_DIR": str(data),
+            "HOME": str(data),
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+
+    def api(method: str, path: str, body: object) -> object:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:8089{path}",
+            method=method,
+            headers=headers,
+            data=None if body is None else json.dumps(body).encode(),
+        )
+        return json.loads(urllib.request.urlopen(request, timeout=60).read() or b"null")
+
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                urllib.request.urlopen("http://127.0.0.1:8089/health", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("Label Studio did not start") from None
+                time.sleep(1)
+        config = (
+            '<View><Text name="q" value="$question"/><Choices name="pref" toName="q"><Choice value="A"/>'
+            '<Choice value="B"/><Choice value="tie"/></Choices></View>'
+        )
+        project = api("POST", "/api/projects", {"title": "bench", "label_config": config})["id"]  # type: ignore[index]
+        api("POST", f"/api/projects/{project}/import", [{"question": f"Q{i}"} for i in range(5000)])
+        tasks = [t["id"] for t in api("GET", f"/api/tasks?project={project}&page_size=5000", None)["tasks"]]  # type: ignore[index]
+        result = [{"from_name": "pref", "to_name": "q", "type": "choices", "value": {"choices": ["A"]}}]
+        latencies: list[float] = []
+        lock = threading.Lock()
+        stop = time.monotonic() + seconds
+
+        def client(offset: int) -> None:
+            mine = []
+            for task in tasks[offset::8]:
+                if time.monotonic() > stop:
+                    break
+                started = time.perf_counter()
+                api("POST", f"/api/tasks/{task}/annotations/", {"result": result})
+                mine.append(time.perf_counter() - started)
+            with lock:
+                latencies.extend(mine)
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return len(latencies) / seconds, p95(latencies)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
