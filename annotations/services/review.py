@@ -11,16 +11,42 @@ from datetime import timedelta
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotations.models import CriticVerdict, Dataset, HumanVerdict, Item, ReviewSkip, ReviewSlot
-from critic_worker.profiles import PREFERENCES, get_profile
+from critic_worker.profiles import PREFERENCES, PROFILES, get_profile
 
 LEASE = timedelta(minutes=30)
 CANDIDATES = 8
-ORDERS = {"default": "In order", "least-confident": "Least confident critic first"}
+ORDERS = {
+    "default": "In order",
+    "disagreement-first": "Where people and the critic disagree first",
+    "least-confident": "Least confident critic first",
+}
+
+
+def _disagreement(dataset: Dataset, checkpoint_id: int) -> Exists:
+    """An item where some human verdict disagrees with the checkpoint's (the dataset's rule, as on the reveal)."""
+    critic = CriticVerdict.objects.filter(item=OuterRef(OuterRef("pk")), checkpoint_id=checkpoint_id, status="done")
+    spans = [
+        When(profile=name, then=Value(float((p.score_max or 0) - (p.score_min or 0))))
+        for name, p in PROFILES.items()
+        if p.is_pointwise
+    ]
+    humans = HumanVerdict.objects.filter(item=OuterRef("pk")).annotate(
+        critic_preference=Subquery(critic.values("preference")[:1]),
+        critic_score=Subquery(critic.values("score")[:1]),
+        allowed=Case(*spans, default=Value(0.0), output_field=FloatField()) * dataset.disagreement_threshold,
+    )
+    return Exists(
+        humans.filter(
+            Q(preference__isnull=False, critic_preference__isnull=False) & ~Q(preference=F("critic_preference"))
+            | Q(score__isnull=False, critic_score__isnull=False, score__gt=F("critic_score") + F("allowed"))
+            | Q(score__isnull=False, critic_score__isnull=False, score__lt=F("critic_score") - F("allowed"))
+        )
+    )
 
 
 def _open_items(*, reviewer: User, dataset: Dataset, order: str, checkpoint_id: int | None) -> QuerySet[Item]:
@@ -40,6 +66,8 @@ def _open_items(*, reviewer: User, dataset: Dataset, order: str, checkpoint_id: 
     else:
         taken = active.order_by().values("item").annotate(n=Count("pk")).values("n")[:1]
         items = items.annotate(taken=Coalesce(Subquery(taken), 0)).filter(taken__lt=dataset.review_overlap)
+    if order == "disagreement-first" and checkpoint_id is not None:
+        return items.annotate(disagreed=_disagreement(dataset, checkpoint_id)).order_by(F("disagreed").desc(), "pk")
     if order == "least-confident" and checkpoint_id is not None:
         confidence = CriticVerdict.objects.filter(item=OuterRef("pk"), checkpoint_id=checkpoint_id, status="done")
         return items.annotate(critic_confidence=confidence.values("confidence")[:1]).order_by(

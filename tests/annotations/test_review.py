@@ -256,3 +256,31 @@ def test_queries_per_request_do_not_grow_with_the_dataset(reviewer_client: Clien
     assert counts[5] == counts[120], counts
     assert counts[5][0] <= 16, counts  # and stay few
     assert counts[5][1] <= 20, counts
+
+
+@pytest.mark.django_db
+def test_disagreement_first() -> None:
+    dataset = DatasetFactory(review_overlap=2)
+    agreed, disputed, scored_close, scored_far = items(dataset, 4)
+    checkpoint = CheckpointFactory()
+    voter = UserFactory()
+    for item, critic_score, human_score in (
+        (agreed, 50, 50),
+        (disputed, 90, 10),
+        (scored_close, 50, 55),
+        (scored_far, 20, 80),
+    ):
+        CriticVerdict.objects.create(
+            item=item, checkpoint=checkpoint, profile="pointwise", status="done", score=critic_score
+        )
+        HumanVerdict.objects.create(item=item, reviewer=voter, profile="pointwise", score=human_score)
+    rita = UserFactory()
+    order = []
+    for _ in range(4):
+        item = review.review_next(
+            reviewer=rita, dataset=dataset, order="disagreement-first", checkpoint_id=checkpoint.pk
+        )
+        order.append(item)
+        review.human_verdict_submit(reviewer=rita, item=item, score=1)
+    assert order[:2] == [disputed, scored_far]  # 80 points and 60 apart: beyond 10% of 0-100
+    assert order[2:] == [agreed, scored_close]  # 0 and 5 apart: agreement
