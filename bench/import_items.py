@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,80 +83,32 @@ def run_import(path: Path, images: Path, dataset: str, env: dict[str, str]) -> t
     return seconds, float(match.group(1)), peak
 
 
-def label_studio(venv: Path, path: Path, work: Path) -> float:
+def label_studio_import(venv: Path, path: Path, work: Path) -> float:
     """Tasks/s importing the same rows into Label Studio (it does not open the images)."""
-    token = secrets.token_hex(20)
-    data_dir = work / "label-studio"
-    data_dir.mkdir()
-    env = {**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir), "HOME": str(data_dir)}
-    server = subprocess.Popen(
-        [
-            str(venv / "bin" / "label-studio"),
-            "start",
-            "--no-browser",
-            "--internal-host",
-            "127.0.0.1",
-            "-p",
-            "8089",
-            "--username",
-            "bench@example.org",
-            "--password",
-            secrets.token_hex(8),
-            "--user-token",
-            token,
-            "--enable-legacy-api-token",
-            "--log-level",
-            "WARNING",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    from bench.label_studio import label_studio
+
+    config = (
+        '<View><Image name="image" value="$image"/><Text name="q" value="$question"/>'
+        '<Text name="a" value="$response_a"/><Text name="b" value="$response_b"/>'
+        '<Choices name="pref" toName="q"><Choice value="A"/><Choice value="B"/><Choice value="tie"/>'
+        '</Choices><Rating name="score" toName="q" maxRating="10"/></View>'
     )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen("http://127.0.0.1:8089/health", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("Label Studio did not start in 3 minutes") from None
-                time.sleep(1)
-        headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
-        config = (
-            '<View><Image name="image" value="$image"/><Text name="q" value="$question"/>'
-            '<Text name="a" value="$response_a"/><Text name="b" value="$response_b"/>'
-            '<Choices name="pref" toName="q"><Choice value="A"/><Choice value="B"/><Choice value="tie"/>'
-            '</Choices><Rating name="score" toName="q" maxRating="10"/></View>'
+    tasks = []
+    for line in path.open():
+        row = json.loads(line)
+        tasks.append(
+            {
+                "image": row["image"],
+                "question": row["question"],
+                "response_a": row.get("response_a", row.get("response")),
+                "response_b": row.get("response_b", ""),
+            }
         )
-        request = urllib.request.Request(
-            "http://127.0.0.1:8089/api/projects",
-            method="POST",
-            headers=headers,
-            data=json.dumps({"title": "bench", "label_config": config}).encode(),
-        )
-        project = json.loads(urllib.request.urlopen(request).read())["id"]
-        tasks = []
-        for line in path.open():
-            row = json.loads(line)
-            tasks.append(
-                {
-                    "image": row["image"],
-                    "question": row["question"],
-                    "response_a": row.get("response_a", row.get("response")),
-                    "response_b": row.get("response_b", ""),
-                }
-            )
-        body = json.dumps(tasks).encode()
-        request = urllib.request.Request(
-            f"http://127.0.0.1:8089/api/projects/{project}/import", method="POST", headers=headers, data=body
-        )
+    with label_studio(venv, work) as api:
+        project = api("POST", "/api/projects", {"title": "bench", "label_config": config})["id"]
         started = time.perf_counter()
-        urllib.request.urlopen(request, timeout=600).read()
+        api("POST", f"/api/projects/{project}/import", tasks)
         return len(tasks) / (time.perf_counter() - started)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def main() -> None:
@@ -186,7 +137,9 @@ def main() -> None:
         results[n] = run_import(files[n], work, f"bench-{n}", {**env, "MEDIA_ROOT": str(work / f"media-{n}")})
         total, inside, peak = results[n]
         print(f"{n:>7} rows: {n / total:,.0f} items/s ({n / inside:,.0f} without start-up), peak {peak:.0f} MiB")
-    ls_rate = label_studio(args.label_studio, files[10000], work) if args.label_studio and 10000 in files else None
+    ls_rate = (
+        label_studio_import(args.label_studio, files[10000], work) if args.label_studio and 10000 in files else None
+    )
 
     lines = [
         "## Bulk import (issue 4)",

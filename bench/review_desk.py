@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import re
 import secrets
@@ -271,70 +270,17 @@ def count_queries(small, big, password: str) -> dict[str, tuple[int, int]]:  # t
 
 def label_studio_submit(venv: Path, work: Path, seconds: float) -> tuple[float, float]:
     """Annotation submits per second and p95 (ms) from 8 concurrent clients, as shared/reference/anchors.md."""
-    token = secrets.token_hex(20)
-    data = work / "label-studio"
-    data.mkdir()
-    server = subprocess.Popen(
-        [
-            str(venv / "bin" / "label-studio"),
-            "start",
-            "--no-browser",
-            "--internal-host",
-            "127.0.0.1",
-            "-p",
-            "8089",
-            "--username",
-            "bench@example.org",
-            "--password",
-            secrets.token_hex(8),
-            "--user-token",
-            token,
-            "--enable-legacy-api-token",
-            "--log-level",
-            "WARNING",
-        ],
-        # Label Studio is a Django app too: none of this project's settings may leak into it.
-        env={
-            **{
-                k: v
-                for k, v in os.environ.items()
-                if not k.startswith(("DJANGO_", "DATABASE_URL", "CELERY_", "CRITIC_", "MEDIA_ROOT"))
-            },
-            "LABEL_STUDIO_BASE_DATA_DIR": str(data),
-            "HOME": str(data),
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    from bench.label_studio import label_studio
+
+    config = (
+        '<View><Text name="q" value="$question"/><Choices name="pref" toName="q"><Choice value="A"/>'
+        '<Choice value="B"/><Choice value="tie"/></Choices></View>'
     )
-    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
-
-    def api(method: str, path: str, body: object) -> object:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:8089{path}",
-            method=method,
-            headers=headers,
-            data=None if body is None else json.dumps(body).encode(),
-        )
-        return json.loads(urllib.request.urlopen(request, timeout=60).read() or b"null")
-
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen("http://127.0.0.1:8089/health", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("Label Studio did not start") from None
-                time.sleep(1)
-        config = (
-            '<View><Text name="q" value="$question"/><Choices name="pref" toName="q"><Choice value="A"/>'
-            '<Choice value="B"/><Choice value="tie"/></Choices></View>'
-        )
-        project = api("POST", "/api/projects", {"title": "bench", "label_config": config})["id"]  # type: ignore[index]
+    result = [{"from_name": "pref", "to_name": "q", "type": "choices", "value": {"choices": ["A"]}}]
+    with label_studio(venv, work) as api:
+        project = api("POST", "/api/projects", {"title": "bench", "label_config": config})["id"]
         api("POST", f"/api/projects/{project}/import", [{"question": f"Q{i}"} for i in range(5000)])
-        tasks = [t["id"] for t in api("GET", f"/api/tasks?project={project}&page_size=5000", None)["tasks"]]  # type: ignore[index]
-        result = [{"from_name": "pref", "to_name": "q", "type": "choices", "value": {"choices": ["A"]}}]
+        tasks = [t["id"] for t in api("GET", f"/api/tasks?project={project}&page_size=5000")["tasks"]]
         latencies: list[float] = []
         lock = threading.Lock()
         stop = time.monotonic() + seconds
@@ -355,10 +301,7 @@ def label_studio_submit(venv: Path, work: Path, seconds: float) -> tuple[float, 
             t.start()
         for t in threads:
             t.join()
-        return len(latencies) / seconds, p95(latencies)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    return len(latencies) / seconds, p95(latencies)
 
 
 if __name__ == "__main__":
