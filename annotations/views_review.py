@@ -10,7 +10,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from annotations.models import HumanVerdict
@@ -55,7 +54,11 @@ def _reveal(request: HttpRequest, item_pk: int, status: int = 200) -> HttpRespon
 @require_GET
 def review_next_view(request: HttpRequest, pk: int) -> HttpResponse:
     dataset = selectors.dataset_get(user=_user(request), pk=pk)
-    order = request.GET.get("order", "default")
+    # The chosen order sticks for the session: "Next", skips and reloads keep it without carrying it around.
+    order = request.GET.get("order") or request.session.get("review_order", "default")
+    if order not in review.ORDERS:
+        order = "default"
+    request.session["review_order"] = order
     checkpoint = checkpoint_from_settings()
     item = review.review_next(
         reviewer=_user(request),
@@ -113,7 +116,7 @@ def review_reveal_view(request: HttpRequest, pk: int) -> HttpResponse:
 def review_skip_view(request: HttpRequest, pk: int) -> HttpResponse:
     item = selectors.item_get(user=_user(request), pk=pk)
     review.review_skip(reviewer=_user(request), item=item)
-    return redirect(reverse("review-next", args=[item.dataset_id]) + f"?order={request.POST.get('order', 'default')}")
+    return redirect("review-next", pk=item.dataset_id)
 
 
 def _own_verdict(request: HttpRequest, pk: int) -> HumanVerdict:

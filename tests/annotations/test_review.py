@@ -284,3 +284,15 @@ def test_disagreement_first() -> None:
         review.human_verdict_submit(reviewer=rita, item=item, score=1)
     assert order[:2] == [disputed, scored_far]  # 80 points and 60 apart: beyond 10% of 0-100
     assert order[2:] == [agreed, scored_close]  # 0 and 5 apart: agreement
+
+
+@pytest.mark.django_db
+def test_the_chosen_order_sticks_for_the_session(reviewer_client: Client) -> None:
+    dataset = DatasetFactory()
+    items(dataset, 2)
+    page = reviewer_client.get(reverse("review-next", args=[dataset.pk]), {"order": "least-confident"})
+    assert '<option value="least-confident" selected>' in page.content.decode()
+    again = reviewer_client.get(reverse("review-next", args=[dataset.pk]))
+    assert '<option value="least-confident" selected>' in again.content.decode()
+    bogus = reviewer_client.get(reverse("review-next", args=[dataset.pk]), {"order": "nonsense"})
+    assert '<option value="default" selected>' in bogus.content.decode()
