@@ -196,7 +196,13 @@ def _jsonl(path: Path) -> Iterator[Row]:
 
 def _csv(path: Path) -> Iterator[Row]:
     with path.open(newline="", encoding="utf-8-sig", errors="strict") as f:
-        sample = f.read(4096)
+        try:
+            sample = f.read(4096)
+        except UnicodeDecodeError as exc:
+            row = Row(number=1)
+            row.problem("file", f"is not UTF-8 text ({exc.reason})")
+            yield row
+            return
         f.seek(0)
         delimiter = "\t" if path.suffix.lower() == ".tsv" or sample.count("\t") > sample.count(",") else ","
         reader = csv.DictReader(f, delimiter=delimiter)

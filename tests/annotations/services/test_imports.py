@@ -403,3 +403,16 @@ def test_oversized_images_are_refused_in_folders_zips_and_data_uris(
         report = items_import(dataset=DatasetFactory(), path=write_jsonl(tmp_path / "b.jsonl", data), images=images)
         assert "2,000 bytes" in str(report.problems[0]), report.problems
     assert_nothing_written(media_root)
+
+
+def test_files_that_are_not_utf8_text_are_reported(tmp_path: Path) -> None:
+    latin = tmp_path / "latin1.csv"
+    latin.write_bytes(
+        "id,image,question,response\nq1,imgs/0.png,Qu'est-ce que c'est \u00e9t\u00e9?,R\n".encode("latin-1")
+    )
+    report = items_import(dataset=DatasetFactory(), path=latin, images=image_folder(tmp_path, 1))
+    assert "not UTF-8 text" in str(report.problems[0])
+    binary = tmp_path / "rows.jsonl"
+    binary.write_bytes(b"\xff\xfe\x00garbage\n")
+    report = items_import(dataset=DatasetFactory(), path=binary)
+    assert "row 1, line: is not valid JSON" in str(report.problems[0])
