@@ -50,8 +50,11 @@ def test_upload_a_pairwise_item_and_see_it_escaped(logged_in: Page, live_server,
     assert page.evaluate("window.__owned") is None
     assert dialogs == []
     expect(page.get_by_text("Response B")).to_be_visible()
-    loaded = page.locator(".item-image img").evaluate("img => img.complete && img.naturalWidth")
-    assert loaded == 120
+    # The image arrives through the access-checked view, at its real size.
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.item-image img'); return i && i.complete && i.naturalWidth > 0; }"
+    )
+    assert page.locator(".item-image img").evaluate("img => img.naturalWidth") == 120
     assert Item.objects.get(dataset=dataset).kind == "pairwise"
 
 
