@@ -58,7 +58,8 @@ def review_next_view(request: HttpRequest, pk: int) -> HttpResponse:
     order = request.GET.get("order") or request.session.get("review_order", "default")
     if order not in review.ORDERS:
         order = "default"
-    request.session["review_order"] = order
+    if request.session.get("review_order") != order:
+        request.session["review_order"] = order  # written only when it changes: a session save is a query
     checkpoint = checkpoint_from_settings()
     item = review.review_next(
         reviewer=_user(request),

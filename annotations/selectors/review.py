@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -55,9 +56,18 @@ class ReviewProgress:
         return round(100 * self.complete / self.items) if self.items else 0
 
 
+PROGRESS_TTL = 10  # seconds: the dataset's counts on every desk page are allowed to be this old
+
+
 def review_progress(*, reviewer: User, dataset: Dataset) -> ReviewProgress:
-    items = dataset.items.count()
-    complete = dataset.items.filter(review_complete=True).count()
+    """This reviewer's count (exact) and the dataset's coverage (counted at most every PROGRESS_TTL seconds:
+    counting a large dataset on every next-item request would cost more than the rest of the request)."""
+    key = f"review-coverage:{dataset.pk}"
+    coverage = cache.get(key)
+    if coverage is None:
+        coverage = (dataset.items.count(), dataset.items.filter(review_complete=True).count())
+        cache.set(key, coverage, PROGRESS_TTL)
+    items, complete = coverage
     mine = HumanVerdict.objects.filter(reviewer=reviewer, item__dataset=dataset, source="desk").count()
     return ReviewProgress(mine=mine, items=items, complete=complete)
 
