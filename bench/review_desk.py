@@ -128,6 +128,7 @@ def main() -> None:
     django.setup()
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
+    from django.db import connection
 
     from annotations.models import Dataset, Item
     from annotations.services.images import image_check, image_store
@@ -162,6 +163,8 @@ def main() -> None:
         return ds
 
     small, big = dataset_of("small", 1000), dataset_of("big", args.items)
+    with connection.cursor() as cursor:  # as items_import does after a large import
+        cursor.execute("ANALYZE")
     queries = count_queries(small, big, password)
 
     server = subprocess.Popen(

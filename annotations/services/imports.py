@@ -16,7 +16,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 
 from annotations.importers.formats import FORMATS, Row, count_rows, detect_format, read_rows
 from annotations.importers.images import ImageRefError, ImageSource, data_uri_bytes, image_source, is_data_uri
@@ -135,6 +135,7 @@ def items_import(
         if report.ok:
             with transaction.atomic():
                 _write(path, fmt, dataset, plan, report, profile, judge, update, created_by, tick, total)
+            _refresh_statistics(report)
     except BaseException:
         _discard(plan)
         raise
@@ -154,6 +155,14 @@ def _drop_already_stored(plan: _Plan) -> None:
             if entry.unsaved is not None:
                 image_discard_files(image=entry.unsaved)
                 entry.unsaved = None
+
+
+def _refresh_statistics(report: ImportReport) -> None:
+    """After a large import, let PostgreSQL see the new rows at once: with its old statistics it plans the review
+    desk's next-item query as a scan of the whole dataset (measured: 30 ms instead of 2) until autovacuum runs."""
+    if report.created + report.updated >= 1000 and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Item._meta.db_table}")
 
 
 def _discard(plan: _Plan) -> None:
