@@ -5,9 +5,8 @@ from dataclasses import dataclass
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db.models import QuerySet
-from django.utils import timezone
 
-from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item, ReviewSlot
+from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item
 from critic_worker.profiles import get_profile
 
 
@@ -74,7 +73,3 @@ def review_progress(*, reviewer: User, dataset: Dataset) -> ReviewProgress:
 
 def review_history(*, reviewer: User) -> QuerySet[HumanVerdict]:
     return HumanVerdict.objects.filter(reviewer=reviewer).select_related("item__dataset").order_by("-committed_at")
-
-
-def review_held(*, reviewer: User, item: Item) -> bool:
-    return ReviewSlot.objects.filter(item=item, reviewer=reviewer, leased_until__gt=timezone.now()).exists()
