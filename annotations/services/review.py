@@ -61,6 +61,8 @@ def _open_items(*, reviewer: User, dataset: Dataset, order: str, checkpoint_id: 
         Item.objects.filter(dataset=dataset, review_complete=False)
         .exclude(Exists(ReviewSlot.objects.filter(item=OuterRef("pk"), reviewer=reviewer)))
         .exclude(Exists(ReviewSkip.objects.filter(item=OuterRef("pk"), reviewer=reviewer)))
+        # A label of theirs imported from elsewhere counts: one verdict per reviewer and item.
+        .exclude(Exists(HumanVerdict.objects.filter(item=OuterRef("pk"), reviewer=reviewer)))
     )
     if dataset.review_overlap == 1:
         items = items.exclude(Exists(active))

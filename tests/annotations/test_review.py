@@ -298,3 +298,12 @@ def test_the_chosen_order_sticks_for_the_session(reviewer_client: Client) -> Non
     assert '<option value="least-confident" selected>' in again.content.decode()
     bogus = reviewer_client.get(reverse("review-next", args=[dataset.pk]), {"order": "nonsense"})
     assert '<option value="default" selected>' in bogus.content.decode()
+
+
+@pytest.mark.django_db
+def test_items_a_reviewer_already_labelled_elsewhere_are_not_offered_to_them() -> None:
+    dataset = DatasetFactory()
+    imported, fresh = items(dataset, 2)
+    rita = UserFactory()
+    HumanVerdict.objects.create(item=imported, reviewer=rita, profile="pointwise", score=70, source="import")
+    assert review.review_next(reviewer=rita, dataset=dataset) == fresh
