@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,8 +9,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from annotations.models import Dataset, Item
-from annotations.services.items import item_create
+from annotations.models import Dataset
+from annotations.services.imports import items_import
 
 DEMO_DIR = settings.BASE_DIR / "fixtures" / "demo"
 DEMO_DATASET = "Demo: shapes, counts and charts"
@@ -45,26 +44,13 @@ def demo_load(*, directory: Path = DEMO_DIR) -> DemoResult:
             "created_by": admin,
         },
     )
-    existing = set(Item.objects.filter(dataset=dataset).values_list("external_id", flat=True))
-    added = 0
-    with (directory / "items.jsonl").open() as rows:
-        for line in rows:
-            row = json.loads(line)
-            if row["id"] in existing:
-                continue
-            item_create(
-                dataset=dataset,
-                external_id=row["id"],
-                image_data=(directory / row["image"]).read_bytes(),
-                question=row["question"],
-                response_a=row.get("response") or row["response_a"],
-                model_a=row.get("model") or row.get("model_a", ""),
-                response_b=row.get("response_b", ""),
-                model_b=row.get("model_b", ""),
-                split=row.get("split", ""),
-                created_by=admin,
-            )
-            added += 1
+    # The same import as any user's file; on a second run its items are only refreshed, none added.
+    report = items_import(
+        dataset=dataset, path=directory / "items.jsonl", images=directory, update=True, created_by=admin
+    )
+    if not report.ok:
+        raise ValueError(f"the demo fixtures do not import: {report.summary()}: {report.problems[:3]}")
+    added = report.created
     return DemoResult(
         dataset=dataset, items_added=added, accounts={name: pw for name, (pw, _) in DEMO_ACCOUNTS.items()}
     )
