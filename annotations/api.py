@@ -9,6 +9,7 @@ from datetime import datetime
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -306,8 +307,6 @@ def upload_item(
     profile: Form[str] = "",
     split: Form[str] = "",
 ) -> Any:
-    from django.conf import settings
-
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
     if (image.size or 0) > settings.IMAGE_MAX_BYTES:
         raise ValidationError({"image": [f"The image is larger than {settings.IMAGE_MAX_BYTES:,} bytes."]})
