@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+import transformers  # noqa: E402
 from PIL import Image  # noqa: E402
 from transformers import (  # noqa: E402
     LlavaOnevisionConfig,
@@ -93,6 +94,15 @@ def build(out: Path, smoke: bool, device: str) -> None:
     onevision_image_processor(size, pinpoints).save_pretrained(out)
 
 
+def bitsandbytes_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bitsandbytes")
+    except PackageNotFoundError:
+        return "not installed"
+
+
 def image_bytes(i: int, size: int) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (size, size), (i * 40 % 256, 120, 200)).save(out, format="PNG")
@@ -159,7 +169,8 @@ def main() -> None:
         "half pointwise, half pairwise; each verdict's distribution scored as in production.",
         "",
         f"Weights in memory: {weight_bytes / 2**30:.2f} GiB; built in {built:.0f} s, loaded and quantized in "
-        f"{loaded:.0f} s.",
+        f"{loaded:.0f} s. torch {torch.__version__}, transformers {transformers.__version__}, bitsandbytes "
+        f"{bitsandbytes_version()}.",
         "",
         "| batch | verdicts/s | generated tokens/s | peak GPU memory (GiB) | bandwidth limit (tokens/s) "
         "| of the limit |",
