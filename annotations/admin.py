@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -16,6 +19,7 @@ from annotations.models import (
     RetrainingJob,
     TrainingExport,
 )
+from annotations.services.review import dataset_overlap_apply
 
 
 @admin.register(Dataset)
@@ -24,6 +28,11 @@ class DatasetAdmin(admin.ModelAdmin):
     list_filter = ["pointwise_profile", "pairwise_profile"]
     search_fields = ["name", "description"]
     readonly_fields = ["created_at", "created_by"]
+
+    def save_model(self, request: HttpRequest, obj: Dataset, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "review_overlap" in form.changed_data:
+            dataset_overlap_apply(dataset=obj)
 
 
 @admin.register(Image)

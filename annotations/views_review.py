@@ -10,9 +10,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from annotations.models import HumanVerdict
+from annotations.models import Dataset, HumanVerdict, Item
 from annotations.selectors import datasets as selectors
 from annotations.selectors.review import review_history, review_progress, review_reveal
 from annotations.services import review
@@ -35,12 +37,12 @@ def _number(value: str | None) -> float | None:
         return None
 
 
-def _reveal(request: HttpRequest, item_pk: int, status: int = 200) -> HttpResponse:
-    item = selectors.item_get(user=_user(request), pk=item_pk)
-    reveal = review_reveal(reviewer=_user(request), item=item, checkpoint=checkpoint_from_settings())
+def _reveal(
+    request: HttpRequest, item: Item, human: HumanVerdict | None = None, *, after_submit: bool = False
+) -> HttpResponse:
+    reveal = review_reveal(reviewer=_user(request), item=item, checkpoint=checkpoint_from_settings(), human=human)
     if reveal is None:
         raise PermissionDenied("Give your own verdict first.")
-    template = "annotations/review.html#reveal" if _htmx(request) else "annotations/review.html"
     context = {
         "item": item,
         "dataset": item.dataset,
@@ -48,24 +50,25 @@ def _reveal(request: HttpRequest, item_pk: int, status: int = 200) -> HttpRespon
         "orders": review.ORDERS,
         "progress": review_progress(reviewer=_user(request), dataset=item.dataset),
     }
-    return render(request, template, context, status=status)
+    if not _htmx(request):
+        return render(request, "annotations/review.html", context)
+    response = render(request, "annotations/review.html#reveal", context)
+    if after_submit:  # the counter above the item moves with the verdict (an out-of-band swap)
+        context["oob"] = True
+        response.write(render_to_string("annotations/review.html#progress", context, request))
+    return response
 
 
-@require_GET
-def review_next_view(request: HttpRequest, pk: int) -> HttpResponse:
-    dataset = selectors.dataset_get(user=_user(request), pk=pk)
+def _next(request: HttpRequest, dataset: Dataset) -> HttpResponse:
     # The chosen order sticks for the session: "Next", skips and reloads keep it without carrying it around.
     order = request.GET.get("order") or request.session.get("review_order", "default")
     if order not in review.ORDERS:
         order = "default"
     if request.session.get("review_order") != order:
         request.session["review_order"] = order  # written only when it changes: a session save is a query
-    checkpoint = checkpoint_from_settings()
+    checkpoint = checkpoint_from_settings() if order in review.ORDERS_BY_CRITIC else None
     item = review.review_next(
-        reviewer=_user(request),
-        dataset=dataset,
-        order=order,
-        checkpoint_id=checkpoint.pk if checkpoint else None,
+        reviewer=_user(request), dataset=dataset, order=order, checkpoint_id=checkpoint.pk if checkpoint else None
     )
     context = {
         "dataset": dataset,
@@ -75,14 +78,24 @@ def review_next_view(request: HttpRequest, pk: int) -> HttpResponse:
         "progress": review_progress(reviewer=_user(request), dataset=dataset),
         "spec": item.profile_spec if item is not None else None,
     }
-    return render(request, "annotations/review.html", context)
+    # With htmx, "Next" and "Skip" swap the desk alone: no page reload, no layout rendered again.
+    template = "annotations/review.html#desk" if _htmx(request) else "annotations/review.html"
+    response = render(request, template, context)
+    if _htmx(request):
+        response["HX-Push-Url"] = reverse("review-next", args=[dataset.pk])
+    return response
+
+
+@require_GET
+def review_next_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _next(request, selectors.dataset_get(user=_user(request), pk=pk))
 
 
 @require_POST
 def review_submit(request: HttpRequest, pk: int) -> HttpResponse:
     item = selectors.item_get(user=_user(request), pk=pk)
     try:
-        review.human_verdict_submit(
+        verdict = review.human_verdict_submit(
             reviewer=_user(request),
             item=item,
             score=_number(request.POST.get("score")),
@@ -104,25 +117,29 @@ def review_submit(request: HttpRequest, pk: int) -> HttpResponse:
             status=400,
         )
     if _htmx(request):
-        return _reveal(request, item.pk)
+        return _reveal(request, item, verdict, after_submit=True)
     return redirect("review-reveal", pk=item.pk)
 
 
 @require_GET
 def review_reveal_view(request: HttpRequest, pk: int) -> HttpResponse:
-    return _reveal(request, pk)
+    return _reveal(request, selectors.item_get(user=_user(request), pk=pk))
 
 
 @require_POST
 def review_skip_view(request: HttpRequest, pk: int) -> HttpResponse:
     item = selectors.item_get(user=_user(request), pk=pk)
     review.review_skip(reviewer=_user(request), item=item)
+    if _htmx(request):
+        return _next(request, item.dataset)
     return redirect("review-next", pk=item.dataset_id)
 
 
 def _own_verdict(request: HttpRequest, pk: int) -> HumanVerdict:
     item = selectors.item_get(user=_user(request), pk=pk)
-    return get_object_or_404(HumanVerdict.objects.select_related("item__dataset"), item=item, reviewer=_user(request))
+    return get_object_or_404(
+        HumanVerdict.objects.select_related("item__dataset", "item__image"), item=item, reviewer=_user(request)
+    )
 
 
 @require_POST
@@ -134,7 +151,7 @@ def review_revise(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-    return _reveal(request, pk) if _htmx(request) else redirect("review-reveal", pk=pk)
+    return _reveal(request, verdict.item, verdict) if _htmx(request) else redirect("review-reveal", pk=pk)
 
 
 @require_POST
@@ -146,7 +163,7 @@ def review_correct(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-    return _reveal(request, pk) if _htmx(request) else redirect("review-reveal", pk=pk)
+    return _reveal(request, verdict.item, verdict) if _htmx(request) else redirect("review-reveal", pk=pk)
 
 
 @require_GET

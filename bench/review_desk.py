@@ -42,8 +42,10 @@ class Session:
         status, _ = self.post("/accounts/login/", form)
         assert status == 302, status
 
-    def _request(self, method: str, path: str, body: str | None = None) -> tuple[int, str]:
+    def _request(self, method: str, path: str, body: str | None = None, htmx: bool = False) -> tuple[int, str]:
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        if htmx:  # what the page's own requests carry: the server answers with the desk or reveal fragment
+            headers["HX-Request"] = "true"
         if body is not None:
             headers |= {
                 "Content-Type": "application/x-www-form-urlencoded",
@@ -58,11 +60,11 @@ class Session:
                 self.cookies[key] = morsel.value
         return response.status, text
 
-    def get(self, path: str) -> tuple[int, str]:
-        return self._request("GET", path)
+    def get(self, path: str, htmx: bool = False) -> tuple[int, str]:
+        return self._request("GET", path, htmx=htmx)
 
-    def post(self, path: str, body: str) -> tuple[int, str]:
-        return self._request("POST", path, body)
+    def post(self, path: str, body: str, htmx: bool = False) -> tuple[int, str]:
+        return self._request("POST", path, body, htmx=htmx)
 
 
 def load(sessions: list[Session], seconds: float, step) -> dict[str, list[float]]:  # type: ignore[no-untyped-def]
@@ -130,7 +132,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from annotations.models import Dataset, Item
+    from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, Item
     from annotations.services.images import image_check, image_store
     from tests.images import png_bytes
 
@@ -163,6 +165,23 @@ def main() -> None:
         return ds
 
     small, big = dataset_of("small", 1000), dataset_of("big", args.items)
+    critic = CriticCheckpoint.objects.create(name="bench-critic", model="bench/critic", is_active=True)
+    for dataset in (small, big):  # the reveal reads and renders the critic's verdict, as it does in use
+        CriticVerdict.objects.bulk_create(
+            [
+                CriticVerdict(
+                    item_id=pk,
+                    checkpoint=critic,
+                    profile="pairwise",
+                    status="done",
+                    preference="AB"[pk % 2],
+                    confidence=0.8,
+                    justification=f"Response **{'AB'[pk % 2]}** answers the question; the other does not.",
+                )
+                for pk in dataset.items.values_list("pk", flat=True)
+            ],
+            batch_size=5000,
+        )
     with connection.cursor() as cursor:  # as items_import does after a large import
         cursor.execute("ANALYZE")
     queries = count_queries(small, big, password)
@@ -190,12 +209,13 @@ def main() -> None:
         item_re = re.compile(r'action="/items/(\d+)/verdict/"')
 
         def review_step(session: Session, mine: dict[str, list[float]]) -> bool:
-            status, page = timed(mine, "next", lambda: session.get(f"/datasets/{big.pk}/review/"))
+            status, page = timed(mine, "next", lambda: session.get(f"/datasets/{big.pk}/review/", htmx=True))
             found = item_re.search(page)
             if status != 200 or found is None:
                 return False
-            timed(mine, "submit", lambda: session.post(f"/items/{found.group(1)}/verdict/", "preference=A"))
-            return True
+            path = f"/items/{found.group(1)}/verdict/"
+            status, _ = timed(mine, "submit", lambda: session.post(path, "preference=A", htmx=True))
+            return status == 200
 
         desk = load(sessions, args.seconds, review_step)
         eight = load(sessions[:8], args.seconds, review_step)
@@ -213,8 +233,9 @@ def main() -> None:
         f"`.venv/bin/python bench/review_desk.py --reviewers {args.reviewers} --seconds {args.seconds:g}`: gunicorn "
         f"with 2 sync workers on PostgreSQL (debug off), {args.reviewers} logged-in reviewers at once (Python "
         f"threads on the same 2-core machine, keep-alive connections), each looping next item -> submit on a "
-        f"pairwise dataset of {args.items:,} items, overlap 1. Baseline: `/ping/`, 200 bytes through the same "
-        "middleware and login.",
+        f"pairwise dataset of {args.items:,} items, overlap 1, as the page does it with JavaScript: htmx requests "
+        "answered with the desk fragment (next) and the reveal with the critic's panel (submit). Baseline: "
+        "`/ping/`, 200 bytes through the same middleware and login.",
         "",
         "| requests | per second | p95 (ms) | ratio to /ping/ |",
         "|---|---:|---:|---:|",
@@ -259,8 +280,13 @@ def count_queries(small, big, password: str) -> dict[str, tuple[int, int]]:  # t
 
     out = {}
     for name, dataset in (("small", small), ("big", big)):
-        client = Client()
+        client = Client(headers={"HX-Request": "true"})
         client.login(username="r0", password=password)
+        for _ in range(2):  # a reviewer at work: the session's order and the counts settled, as under load
+            page = client.get(f"/datasets/{dataset.pk}/review/")
+            item = re.search(r'action="/items/(\d+)/verdict/"', page.content.decode())
+            assert item, "no item to review"
+            client.post(f"/items/{item.group(1)}/verdict/", {"preference": "A"})
         with CaptureQueriesContext(connection) as next_q:
             page = client.get(f"/datasets/{dataset.pk}/review/")
         item = re.search(r'action="/items/(\d+)/verdict/"', page.content.decode())

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from tests.factories import AdminFactory, UserFactory
@@ -13,6 +14,12 @@ def media_root(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def
     """Each test stores its files in its own folder, so 'nothing was written' can be checked on disk."""
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def empty_cache() -> None:
+    """The cache (Redis) outlives each test's database: counts cached by one test must not leak into the next."""
+    cache.clear()
 
 
 def stored_files(root: Path) -> list[Path]:

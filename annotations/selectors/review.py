@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
@@ -30,9 +31,13 @@ def verdicts_agree(*, human: HumanVerdict, critic: CriticVerdict, dataset: Datas
     return abs((human.score or 0) - (critic.score or 0)) <= dataset.disagreement_threshold * span
 
 
-def review_reveal(*, reviewer: User, item: Item, checkpoint: CriticCheckpoint | None) -> Reveal | None:
-    """The reviewer's verdict and the critic's beside it — only once the reviewer has committed theirs."""
-    human = HumanVerdict.objects.filter(item=item, reviewer=reviewer).first()
+def review_reveal(
+    *, reviewer: User, item: Item, checkpoint: CriticCheckpoint | None, human: HumanVerdict | None = None
+) -> Reveal | None:
+    """The reviewer's verdict and the critic's beside it — only once the reviewer has committed theirs
+    (`human`, when the caller has just stored it)."""
+    if human is None or human.reviewer_id != reviewer.pk or human.item_id != item.pk:
+        human = HumanVerdict.objects.filter(item=item, reviewer=reviewer).first()
     if human is None:
         return None
     critic = None
@@ -56,19 +61,38 @@ class ReviewProgress:
 
 
 PROGRESS_TTL = 10  # seconds: the dataset's counts on every desk page are allowed to be this old
+MINE_TTL = 3600  # a reviewer's own count is kept exact: counted once, then moved by each verdict they commit
+
+
+def _keys(reviewer_id: int, dataset_id: int) -> tuple[str, str]:
+    return f"review-coverage:{dataset_id}", f"review-mine:{dataset_id}:{reviewer_id}"
 
 
 def review_progress(*, reviewer: User, dataset: Dataset) -> ReviewProgress:
-    """This reviewer's count (exact) and the dataset's coverage (counted at most every PROGRESS_TTL seconds:
-    counting a large dataset on every next-item request would cost more than the rest of the request)."""
-    key = f"review-coverage:{dataset.pk}"
-    coverage = cache.get(key)
+    """This reviewer's count and the dataset's coverage, from the cache (one round trip): counting a large
+    dataset, or a busy reviewer's verdicts, on every next-item request would cost more than the rest of it."""
+    coverage_key, mine_key = _keys(reviewer.pk, dataset.pk)
+    cached = cache.get_many([coverage_key, mine_key])
+    coverage = cached.get(coverage_key)
     if coverage is None:
         coverage = (dataset.items.count(), dataset.items.filter(review_complete=True).count())
-        cache.set(key, coverage, PROGRESS_TTL)
+        cache.set(coverage_key, coverage, PROGRESS_TTL)
+    mine = cached.get(mine_key)
+    if mine is None:
+        mine = HumanVerdict.objects.filter(reviewer=reviewer, item__dataset=dataset, source="desk").count()
+        cache.set(mine_key, mine, MINE_TTL)
     items, complete = coverage
-    mine = HumanVerdict.objects.filter(reviewer=reviewer, item__dataset=dataset, source="desk").count()
     return ReviewProgress(mine=mine, items=items, complete=complete)
+
+
+def review_progress_counted(*, reviewer: User, dataset_id: int) -> None:
+    """One more desk verdict by this reviewer (called once it is committed)."""
+    with suppress(ValueError):  # not cached: the next page counts it
+        cache.incr(_keys(reviewer.pk, dataset_id)[1])
+
+
+def review_progress_forget(*, dataset: Dataset) -> None:
+    cache.delete(_keys(0, dataset.pk)[0])
 
 
 def review_history(*, reviewer: User) -> QuerySet[HumanVerdict]:

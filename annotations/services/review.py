@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotations.models import CriticVerdict, Dataset, HumanVerdict, Item, ReviewSkip, ReviewSlot
+from annotations.selectors.review import review_progress_counted, review_progress_forget
 from critic_worker.profiles import PREFERENCES, PROFILES, get_profile
 
 LEASE = timedelta(minutes=30)
@@ -26,6 +27,7 @@ ORDERS = {
     "disagreement-first": "Where people and the critic disagree first",
     "least-confident": "Least confident critic first",
 }
+ORDERS_BY_CRITIC = {"disagreement-first", "least-confident"}  # the orders that read the active critic's verdicts
 
 
 def _disagreement(dataset: Dataset, checkpoint_id: int) -> Exists:
@@ -162,7 +164,26 @@ def human_verdict_submit(
         overlap = item.dataset.review_overlap
         if overlap == 1 or ReviewSlot.objects.filter(item=item, leased_until__isnull=True).count() >= overlap:
             Item.objects.filter(pk=item.pk).update(review_complete=True)
+        transaction.on_commit(lambda: review_progress_counted(reviewer=reviewer, dataset_id=item.dataset_id))
     return verdict
+
+
+def dataset_overlap_apply(*, dataset: Dataset) -> None:
+    """After the overlap k changed: an item is complete exactly when k reviewers have committed at the desk, so
+    raising k reopens items and lowering it closes them."""
+    committed = (
+        ReviewSlot.objects.filter(item=OuterRef("pk"), leased_until__isnull=True)
+        .order_by()
+        .values("item")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+    items = dataset.items.annotate(committed=Coalesce(Subquery(committed), 0))
+    k = dataset.review_overlap
+    with transaction.atomic():
+        items.filter(review_complete=True, committed__lt=k).update(review_complete=False)
+        items.filter(review_complete=False, committed__gte=k).update(review_complete=True)
+    review_progress_forget(dataset=dataset)
 
 
 def review_skip(*, reviewer: User, item: Item) -> None:
@@ -177,10 +198,9 @@ def human_verdict_revise(
 ) -> HumanVerdict:
     """A change of mind after the reveal, kept beside the blind verdict (which never changes)."""
     fields = _verdict_fields(verdict.item, score, preference)
-    HumanVerdict.objects.filter(pk=verdict.pk).update(
-        revised_score=fields["score"], revised_preference=fields["preference"], revised_at=timezone.now()
-    )
-    verdict.refresh_from_db()
+    verdict.revised_score, verdict.revised_preference = fields["score"], fields["preference"]  # type: ignore[assignment]
+    verdict.revised_at = timezone.now()
+    verdict.save(update_fields=["revised_score", "revised_preference", "revised_at"])
     return verdict
 
 
@@ -189,6 +209,6 @@ def human_verdict_correct_critic(*, verdict: HumanVerdict, corrected_justificati
     text = corrected_justification.strip()
     if not text:
         raise ValidationError({"corrected_justification": ["Write the justification the critic should have given."]})
-    HumanVerdict.objects.filter(pk=verdict.pk).update(justification_flagged=True, corrected_justification=text[:20_000])
-    verdict.refresh_from_db()
+    verdict.justification_flagged, verdict.corrected_justification = True, text[:20_000]
+    verdict.save(update_fields=["justification_flagged", "corrected_justification"])
     return verdict

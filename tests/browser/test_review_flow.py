@@ -47,6 +47,7 @@ def test_keyboard_review_with_a_live_reveal(desk: Page, live_server) -> None:  #
     page.keyboard.press("Enter")
     expect(page.get_by_text("The critic has not finished this item yet")).to_be_visible()
     expect(page.get_by_text("A: model-alpha · B: model-beta")).to_be_visible()
+    expect(page.locator("#review-progress")).to_contain_text("You: 1 verdicts")  # the counter moved too
     assert HumanVerdict.objects.get(item=pair).preference == "B"
 
     # The critic finishes after the verdict: the panel shows it without a reload.
@@ -56,13 +57,18 @@ def test_keyboard_review_with_a_live_reveal(desk: Page, live_server) -> None:  #
     expect(page.get_by_text("You and the critic disagree")).to_be_visible(timeout=10_000)
     expect(page.get_by_text("A is right about the bars.")).to_be_visible()
 
-    page.keyboard.press("n")  # next item: the pointwise one
+    page.evaluate("window.__samePage = true")
+    page.keyboard.press("n")  # next item: the pointwise one, swapped in without a page load
     expect(page.get_by_text("Score from 0 to 100")).to_be_visible()
-    page.wait_for_load_state("load")  # the keyboard script runs once the page has loaded
+    assert page.evaluate("window.__samePage") is True
+    assert page.url.endswith(f"/datasets/{dataset.pk}/review/")
+    expect(page.get_by_text("Response by")).to_have_count(0)  # the new item's model is hidden again
     page.keyboard.press("ArrowRight")  # starts at the middle of the range
     page.keyboard.press("ArrowRight")
     page.keyboard.press("Enter")
     expect(page.locator("#reveal")).to_be_visible()
+    expect(page.get_by_text("Response by")).to_be_visible()
+    expect(page.locator("#review-progress")).to_contain_text("You: 2 verdicts")
     assert HumanVerdict.objects.get(item=point).score == 51
 
     page.keyboard.press("n")
