@@ -94,6 +94,30 @@ def build(out: Path, smoke: bool, device: str) -> None:
     onevision_image_processor(size, pinpoints).save_pretrained(out)
 
 
+def timed_phases(engine: CriticEngine, sync: bool) -> dict[str, float]:
+    """Wall time per phase of `judge` (generate and scoring include their own preprocessing; it is also counted
+    apart), by wrapping the engine's own methods on this instance."""
+    spent: dict[str, float] = {}
+
+    def wrap(name: str, phase: str) -> None:
+        inner = getattr(engine, name)
+
+        def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+            started = time.perf_counter()
+            result = inner(*args, **kwargs)
+            if sync:
+                torch.cuda.synchronize()
+            spent[phase] = spent.get(phase, 0.0) + time.perf_counter() - started
+            return result
+
+        setattr(engine, name, timed)
+
+    wrap("_inputs", "preprocess")
+    wrap("_generate", "generate")
+    wrap("_verdict_distributions", "scoring")
+    return spent
+
+
 def bitsandbytes_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -135,6 +159,7 @@ def main() -> None:
     weight_bytes += sum(b.numel() * b.element_size() for b in engine.model.buffers())
     size = SMOKE_VISION["image_size"] if args.smoke else SIGLIP_SO400M["image_size"]
 
+    phases = timed_phases(engine, sync=device == "cuda")
     rows = []
     for batch in [int(b) for b in args.batches.split(",")]:
         requests = [
@@ -151,13 +176,14 @@ def main() -> None:
         if device == "cuda":
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
+        phases.clear()
         t0 = time.perf_counter()
         engine.judge(requests)
         if device == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
         peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else float("nan")
-        rows.append((batch, batch / seconds, batch * args.new_tokens / seconds, peak, seconds))
+        rows.append((batch, batch / seconds, batch * args.new_tokens / seconds, peak, dict(phases)))
 
     name = torch.cuda.get_device_name() if device == "cuda" else "CPU (smoke)"
     bandwidth = next((gbs for card, gbs in BANDWIDTH_GBS.items() if card in name), None)
@@ -173,12 +199,13 @@ def main() -> None:
         f"{bitsandbytes_version()}.",
         "",
         "| batch | verdicts/s | generated tokens/s | peak GPU memory (GiB) | bandwidth limit (tokens/s) "
-        "| of the limit |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| of the limit | seconds: image preprocessing / generate / verdict scoring |",
+        "|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for batch, vps, tps, peak, _ in rows:
+    for batch, vps, tps, peak, spent in rows:
         limit = batch * bandwidth * 1e9 / weight_bytes if bandwidth else float("nan")
-        lines.append(f"| {batch} | {vps:.2f} | {tps:.0f} | {peak:.1f} | {limit:.0f} | {tps / limit:.0%} |")
+        split = " / ".join(f"{spent.get(k, 0.0):.2f}" for k in ("preprocess", "generate", "scoring"))
+        lines.append(f"| {batch} | {vps:.2f} | {tps:.0f} | {peak:.1f} | {limit:.0f} | {tps / limit:.0%} | {split} |")
     base = rows[0][1]
     lines += [
         "",
