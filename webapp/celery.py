@@ -3,9 +3,12 @@ for everything else (imports, exports, metrics, the sweeper)."""
 
 from __future__ import annotations
 
+import logging.config
 import os
+from typing import Any
 
 from celery import Celery
+from celery.signals import setup_logging
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.base")
@@ -22,3 +25,11 @@ app.conf.task_routes = {
     "critic_worker.tasks.retrain": {"queue": CRITIC_QUEUE},
 }
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def _log_through_django(**_: Any) -> None:
+    """Workers log through the settings' LOGGING (JSON lines on stdout in production), not Celery's own setup."""
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import URLPattern, URLResolver, include, path
 
 from annotations.api import api
+from webapp.health import healthz
 
 
 def _api_urls() -> tuple[list[URLPattern | URLResolver], str, str]:
@@ -19,6 +20,7 @@ def _api_urls() -> tuple[list[URLPattern | URLResolver], str, str]:
 
 urlpatterns = [
     path("api/", _api_urls()),
+    path("healthz", healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -11,7 +11,8 @@ from tests.factories import ItemFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC = {"login"}
+# healthz: the container health check polls it without an account; it answers "ok" and reveals no data.
+PUBLIC = {"login", "healthz"}
 ADMIN_ONLY = {"dataset-new", "export-list"}
 POST_ONLY = {"logout", "dataset-judge", "review-submit", "review-skip", "review-revise", "review-correct"}
 AFTER_OWN_VERDICT = {"review-reveal"}  # 403 until the reviewer has judged the item (tests/annotations/test_review.py)

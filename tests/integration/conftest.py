@@ -68,7 +68,8 @@ def start_worker(
     workers: list[Worker] = []
     db = connection.settings_dict
 
-    def start(name: str, queue: str = "critic", **env: str) -> Worker:
+    def start(name: str, queue: str = "critic", command: list[str] | None = None, **env: str) -> Worker:
+        """A worker on `queue`; `command` replaces the whole command line (the deployment test runs compose's)."""
         log = tmp_path / f"{name}.log"
         environment = {
             **os.environ,
@@ -83,7 +84,7 @@ def start_worker(
         }
         # The critic worker's pool: one task thread (torch runs ~35% slower in the main thread; see BENCHMARKS).
         pool = ["--pool=threads", "--concurrency=1"] if queue == "critic" else ["--pool=solo"]
-        command = [
+        command = command or [
             sys.executable,
             "-m",
             "celery",

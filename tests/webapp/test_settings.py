@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -66,3 +67,53 @@ def test_critic_work_is_routed_to_the_critic_queue() -> None:
     assert app.amqp.router.route({}, "annotations.tasks.anything")["queue"].name == DEFAULT_QUEUE
     assert app.conf.task_acks_late is True
     assert app.conf.worker_prefetch_multiplier == 1
+
+
+PRODUCTION = {
+    "DJANGO_SETTINGS_MODULE": "webapp.settings.production",
+    "DJANGO_SECRET_KEY": "a-long-random-production-secret-0123456789-abcdefghijklmnop",
+    "DJANGO_ALLOWED_HOSTS": "critic.example.org",
+}
+
+
+def test_production_logs_are_json_lines_on_stdout() -> None:
+    code = (
+        "import logging\n"
+        "log = logging.getLogger('annotations.services.imports')\n"
+        "log.info('imported %d items', 12, extra={'dataset': 'demo'})\n"
+        "try:\n    1 / 0\nexcept ZeroDivisionError:\n    logging.getLogger('celery.worker').exception('batch failed')\n"
+    )
+    result = run_django(PRODUCTION, "shell", "--no-imports", "-c", code)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines[0]["level"] == "INFO"
+    assert lines[0]["logger"] == "annotations.services.imports"
+    assert lines[0]["message"] == "imported 12 items"
+    assert lines[0]["dataset"] == "demo"
+    assert lines[0]["time"].endswith("+00:00")
+    assert lines[1]["level"] == "ERROR"
+    assert lines[1]["logger"] == "celery.worker"
+    assert "ZeroDivisionError" in lines[1]["exception"]
+
+
+def test_production_serves_hashed_compressed_static_files() -> None:
+    code = "from django.conf import settings; print(settings.STORAGES['staticfiles']['BACKEND'], settings.MIDDLEWARE)"
+    result = run_django(PRODUCTION, "shell", "--no-imports", "-c", code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("whitenoise.storage.CompressedManifestStaticFilesStorage ")
+    assert "whitenoise.middleware.WhiteNoiseMiddleware" in result.stdout
+
+
+def test_healthz_needs_no_login_and_reports_a_database_that_does_not_answer() -> None:
+    code = (
+        "from django.test import Client\n"
+        "r = Client().get('/healthz', HTTP_HOST='critic.example.org', secure=True)\n"
+        "print(r.status_code, r.content.decode().strip())\n"
+    )
+    db = settings.DATABASES["default"]
+    up = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    result = run_django(PRODUCTION | {"DATABASE_URL": up}, "shell", "--no-imports", "-c", code)
+    assert result.stdout.splitlines()[-1] == "200 ok", result.stderr
+    down = "postgres://postgres@127.0.0.1:1/nothing"  # nothing listens on port 1
+    result = run_django(PRODUCTION | {"DATABASE_URL": down}, "shell", "--no-imports", "-c", code)
+    assert result.stdout.splitlines()[-1] == "503 database unavailable", result.stderr
