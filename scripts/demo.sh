@@ -20,6 +20,9 @@ if [ -z "${CRITIC_MODEL:-}" ]; then
   export CRITIC_MODEL="$var/tiny-critic"
   [ -f "$CRITIC_MODEL/config.json" ] || $PY manage.py build_tiny_critic "$CRITIC_MODEL"
   echo "CRITIC_MODEL is not set: using the random-weight demo critic in $CRITIC_MODEL (its verdicts mean nothing)."
+  # Random weights never stop by themselves: short answers, and one thread (a model this small gains nothing
+  # from more, and they fight the web server and the other worker for the cores).
+  export CRITIC_MAX_NEW_TOKENS="${CRITIC_MAX_NEW_TOKENS:-96}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 fi
 
 workers=()
