@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
@@ -99,7 +100,7 @@ def _parquet(path: Path) -> Iterator[TrainingRow]:
                 if not image:
                     raise ExportError(f"row {n} ({row['id']}): the image has no embedded bytes")
                 yield TrainingRow(id=str(row["id"]), human=human, gpt=gpt, image=image)
-    except (OSError, KeyError) as exc:
+    except (OSError, KeyError, pa.ArrowException) as exc:
         raise ExportError(f"{path}: not a llava-critic parquet file ({exc})") from None
 
 
