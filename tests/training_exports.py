@@ -88,3 +88,14 @@ def item_rows(corrections: list[tuple[Any, Verdict]]) -> list[Row]:
         )
         for item, verdict in corrections
     ]
+
+
+def export_for(dataset: Any, corrections: list[tuple[Any, Verdict]], folder: Path, *, fmt: str = "llava-json") -> Any:
+    """A TrainingExport row, numbered after the last one, whose file holds these corrected verdicts."""
+    from annotations.models import TrainingExport
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = item_rows(corrections)
+    path = write_llava_json(folder, rows) if fmt == "llava-json" else write_parquet(folder / "train.parquet", rows)
+    last = TrainingExport.objects.order_by("-number").values_list("number", flat=True).first() or 0
+    return TrainingExport.objects.create(number=last + 1, dataset=dataset, format=fmt, path=str(path))

@@ -174,7 +174,7 @@ def retraining_job_progress(*, job_id: int, losses: list[float], total: int) -> 
 def retraining_child_register(*, job_id: int, adapter_dir: str, merged_dir: str | None) -> CriticCheckpoint:
     """The trained model as a checkpoint that records its parent and export; the job then judges gold."""
     with transaction.atomic():
-        job = RetrainingJob.objects.select_for_update().select_related("base", "export").get(pk=job_id)
+        job = RetrainingJob.objects.select_for_update(of=("self",)).select_related("base", "export").get(pk=job_id)
         base = job.base
         suffix = f" / export #{job.export.number} (job {job.pk})"
         child = CriticCheckpoint.objects.create(
@@ -367,7 +367,7 @@ def retraining_job_promote(
     unless an administrator gives a reason, which is recorded with who and when."""
     reason = override_reason.strip()
     with transaction.atomic():
-        job = RetrainingJob.objects.select_for_update().select_related("child").get(pk=job.pk)
+        job = RetrainingJob.objects.select_for_update(of=("self",)).select_related("child").get(pk=job.pk)
         if job.status != JobStatus.DONE or job.child is None:
             raise ValidationError("Only a finished job's child can be promoted.")
         if job.promoted_at is not None:
