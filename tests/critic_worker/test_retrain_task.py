@@ -43,14 +43,14 @@ def scenario(parent: CriticCheckpoint, tmp_path: Path, *, humans_on_gold: str, p
     export = export_for(dataset, [(item, taught) for item in pool], tmp_path / "export")
     export.source_checkpoint = parent
     export.save()
-    return dataset, gold, export
+    return gold, export
 
 
 def test_a_worse_child_is_registered_evaluated_and_refused_until_an_admin_overrides(
     parent: CriticCheckpoint, tmp_path: Path
 ) -> None:
     # The parent agrees with the humans on every gold item (B); the child is taught to answer A.
-    dataset, gold, export = scenario(parent, tmp_path, humans_on_gold="B", parent_on_gold="B")
+    gold, export = scenario(parent, tmp_path, humans_on_gold="B", parent_on_gold="B")
     admin = AdminFactory()
     job = retraining.retraining_job_create(export=export, created_by=admin, options=OPTIONS)
     assert job.base == parent
@@ -97,7 +97,7 @@ def test_a_worse_child_is_registered_evaluated_and_refused_until_an_admin_overri
 def test_a_better_child_passes_the_gate_after_the_parent_is_judged_on_gold_too(
     parent: CriticCheckpoint, tmp_path: Path
 ) -> None:
-    dataset, gold, export = scenario(parent, tmp_path, humans_on_gold="A", parent_on_gold=None)
+    _, export = scenario(parent, tmp_path, humans_on_gold="A", parent_on_gold=None)
     job = retraining.retraining_job_create(export=export, created_by=None, options={**OPTIONS, "merge": True})
     tasks.retrain(job.pk)
     job.refresh_from_db()
@@ -117,7 +117,7 @@ def test_a_better_child_passes_the_gate_after_the_parent_is_judged_on_gold_too(
 
 
 def test_a_job_whose_export_cannot_be_read_fails_with_the_reason(parent: CriticCheckpoint, tmp_path: Path) -> None:
-    dataset, gold, export = scenario(parent, tmp_path, humans_on_gold="A", parent_on_gold=None)
+    _, export = scenario(parent, tmp_path, humans_on_gold="A", parent_on_gold=None)
     job = retraining.retraining_job_create(export=export, created_by=None, options=OPTIONS)
     Path(export.path).write_text("[{}]")
     assert tasks.retrain(job.pk) == {"started": True, "status": "failed"}
