@@ -150,6 +150,8 @@ def load_critic(
     """The model and its processor. A LoRA adapter folder loads its base (quantized as asked) with the adapter:
     merged into the weights in full precision, kept beside them on quantized ones."""
     device = resolve_device(device)
+    model: Any
+    processor: Any
     base = adapter_base(model_path)
     if base is not None:
         from peft import PeftModel
@@ -165,13 +167,12 @@ def load_critic(
     kwargs: dict[str, Any] = {**hub, "dtype": dtype, "device_map": {"": device}}
     if quant is not None:
         kwargs["quantization_config"] = quant
-    model: Any
     if config.model_type == "llava_onevision":
         model = LlavaOnevisionForConditionalGeneration.from_pretrained(model_path, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(model_path, **hub)
         image_processor = LlavaOnevisionImageProcessorPil.from_pretrained(model_path, **hub)
         vision = config.vision_config
-        processor: Any = ImageOnlyOnevisionProcessor(
+        processor = ImageOnlyOnevisionProcessor(
             image_processor=image_processor,
             tokenizer=tokenizer,
             num_image_tokens=(vision.image_size // vision.patch_size) ** 2,

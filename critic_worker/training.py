@@ -218,7 +218,7 @@ def train_lora(
             if on_step is not None:
                 on_step(len(losses), total, losses[-1])
     adapter_dir = out / "adapter"
-    model.save_pretrained(adapter_dir)
+    model.save_pretrained(str(adapter_dir))
     del model, optimizer
     _free_memory()
     merged_dir = merge_adapter(adapter_dir, out / "merged", device=device) if options.merge else None

@@ -97,8 +97,10 @@ def retraining_job_create(
     created_by: AbstractBaseUser | None,
     base: CriticCheckpoint | None = None,
     options: dict[str, Any] | None = None,
+    send: bool = True,
 ) -> RetrainingJob:
-    """Check that the export can be trained on, record the job and queue it on the critic queue after commit."""
+    """Check that the export can be trained on, record the job and queue it on the critic queue after commit
+    (send=False: the caller runs it itself, as `retrain_critic --now` does)."""
     if export.format not in TRAINABLE_FORMATS:
         raise ValidationError(
             f"Export #{export.number} is {export.format}: retraining reads llava-json or llava-critic-parquet."
@@ -111,10 +113,11 @@ def retraining_job_create(
     job = RetrainingJob.objects.create(
         export=export,
         base=base,
-        created_by=created_by if created_by is not None and created_by.is_authenticated else None,
+        created_by=created_by if created_by is not None and created_by.is_authenticated else None,  # type: ignore[misc]
         options=_clean_options(options or {}),
     )
-    transaction.on_commit(lambda: _send(job.pk))
+    if send:
+        transaction.on_commit(lambda: _send(job.pk))
     return job
 
 
@@ -276,10 +279,12 @@ def _human_labels(dataset: Dataset) -> tuple[dict[int, float], dict[int, str]]:
         "item_id", "score", "preference", "revised_score", "revised_preference"
     )
     for item_id, score, preference, revised_score, revised_preference in rows:
-        if (revised_score if revised_score is not None else score) is not None:
-            scores.setdefault(item_id, []).append(revised_score if revised_score is not None else score)
-        elif (revised_preference or preference) is not None:
-            prefs.setdefault(item_id, []).append(revised_preference or preference)
+        final_score = revised_score if revised_score is not None else score
+        final_preference = revised_preference or preference
+        if final_score is not None:
+            scores.setdefault(item_id, []).append(final_score)
+        elif final_preference is not None:
+            prefs.setdefault(item_id, []).append(final_preference)
     mean_scores = {item: sum(v) / len(v) for item, v in scores.items()}
     majority = {}
     for item, labels in prefs.items():
