@@ -13,6 +13,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotations.services import judging, retraining
@@ -151,6 +152,7 @@ def retrain(self: Any, job_id: int) -> dict[str, Any]:
         from critic_worker.training import TrainOptions, read_training_rows, train_lora
 
         rows = read_training_rows(plan.export_path, plan.export_format)
+        retraining.retraining_gold_leak_check(dataset_id=plan.dataset_id, row_ids=[row.id for row in rows])
         options = TrainOptions(**plan.options, quantization=plan.quantization, device=settings.CRITIC_DEVICE)
         losses: list[float] = []
         last_write = 0.0
@@ -176,7 +178,8 @@ def retrain(self: Any, job_id: int) -> dict[str, Any]:
         job = retraining.retraining_job_evaluate(job_id=job_id)
     except Exception as exc:
         log.exception("retraining job %s failed", job_id)
-        retraining.retraining_job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+        reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else f"{type(exc).__name__}: {exc}"
+        retraining.retraining_job_fail(job_id=job_id, error=reason)
         return {"started": True, "status": "failed"}
     return {"started": True, "status": job.status, "child": child.pk, "gate_passed": job.gate_passed}
 
@@ -186,6 +189,8 @@ def sweep_stuck_verdicts() -> int:
     requeued = judging.verdicts_sweep()
     if requeued:
         log.warning("requeued %d verdicts stuck past %ss", requeued, settings.CRITIC_STUCK_AFTER)
+    if swept := retraining.retraining_jobs_sweep():
+        log.warning("swept %d retraining jobs (lost worker or message)", swept)
     return requeued
 
 

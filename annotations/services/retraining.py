@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +238,37 @@ def retraining_job_evaluate(*, job_id: int) -> RetrainingJob:
     )
     job.refresh_from_db()
     return job
+
+
+def retraining_gold_leak_check(*, dataset_id: int, row_ids: list[str]) -> None:
+    """Refuse an export that holds gold items (ids are `<item id>__<family>`): training on gold would make the
+    gate's comparison meaningless. The exporter never writes them; this keeps a hand-made file honest too."""
+    external_ids = {row_id.rsplit("__", 1)[0] for row_id in row_ids}
+    leaked = sorted(
+        Item.objects.filter(dataset_id=dataset_id, split=Split.GOLD, external_id__in=external_ids).values_list(
+            "external_id", flat=True
+        )
+    )
+    if leaked:
+        shown = ", ".join(leaked[:5]) + (f" and {len(leaked) - 5} more" if len(leaked) > 5 else "")
+        raise ValidationError(f"The export holds {len(leaked)} gold item(s) ({shown}); gold is never trained on.")
+
+
+def retraining_jobs_sweep() -> int:
+    """Fail jobs running past their time limit (the worker died with them) and wake workers again for jobs still
+    queued after CRITIC_STUCK_AFTER (a lost message; a repeat is harmless: starting is guarded)."""
+    now = timezone.now()
+    lost = RetrainingJob.objects.filter(
+        status=JobStatus.RUNNING, started_at__lt=now - timedelta(seconds=settings.RETRAIN_TIME_LIMIT + 120)
+    ).update(status=JobStatus.FAILED, error="The worker running this job stopped.", finished_at=now)
+    waiting = list(
+        RetrainingJob.objects.filter(
+            status=JobStatus.QUEUED, created_at__lt=now - timedelta(seconds=settings.CRITIC_STUCK_AFTER)
+        ).values_list("pk", flat=True)
+    )
+    for job_id in waiting:
+        _send(job_id)
+    return lost + len(waiting)
 
 
 def retraining_job_fail(*, job_id: int, error: str) -> None:

@@ -3,10 +3,12 @@ with the child (and the parent where it has not), gate, and promote or refuse.""
 
 from __future__ import annotations
 
+from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
 
 from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict, RetrainingJob
 from annotations.services import retraining
@@ -127,3 +129,31 @@ def test_a_job_whose_export_cannot_be_read_fails_with_the_reason(parent: CriticC
     assert job.child is None
     assert not CriticCheckpoint.objects.exclude(pk=parent.pk).exists()
     assert RetrainingJob.objects.get().finished_at is not None
+
+
+def test_an_export_holding_gold_items_is_never_trained_on(parent: CriticCheckpoint, tmp_path: Path) -> None:
+    gold, _ = scenario(parent, tmp_path, humans_on_gold="A", parent_on_gold=None)
+    leaky = export_for(gold[0].dataset, [(gold[0], Verdict(preference="B"))], tmp_path / "leaky")
+    job = retraining.retraining_job_create(export=leaky, created_by=None, base=parent, options=OPTIONS)
+    tasks.retrain(job.pk)
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert job.error == f"The export holds 1 gold item(s) ({gold[0].external_id}); gold is never trained on."
+    assert job.child is None
+
+
+def test_retrain_critic_now_runs_the_job_in_this_process(parent: CriticCheckpoint, tmp_path: Path) -> None:
+    _, export = scenario(parent, tmp_path, humans_on_gold="B", parent_on_gold="B")
+    out = StringIO()
+    call_command(
+        "retrain_critic", "--export", str(export.pk), "--now", "--epochs", "9", "--max-steps", "4",
+        "--learning-rate", "5e-3", stdout=out,
+    )  # fmt: skip
+    job = RetrainingJob.objects.get()
+    assert job.status == "done"
+    assert f"Done: 4 steps, loss {job.loss_log[0]['loss']:.4f} -> {job.loss_log[-1]['loss']:.4f}" in out.getvalue()
+    assert "gate REFUSED" in out.getvalue() or "gate passed" in out.getvalue()
+    export.path = str(tmp_path / "gone.json")
+    export.save()
+    with pytest.raises(CommandError, match="has no file at"):
+        call_command("retrain_critic", "--export", str(export.pk), "--now")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import redis
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from scipy import stats
 
 from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict, RetrainingJob, TrainingExport
@@ -231,3 +235,26 @@ def test_an_unfinished_job_cannot_be_promoted(export: TrainingExport) -> None:
     with pytest.raises(ValidationError, match="Only a finished job"), transaction.atomic():
         retraining.retraining_job_promote(job=job, user=AdminFactory(), override_reason="please")
     assert CriticCheckpoint.objects.filter(is_active=True).get() == job.base
+
+
+def test_the_sweeper_fails_jobs_past_their_time_limit_and_wakes_workers_for_waiting_ones(
+    export: TrainingExport,
+    settings,  # type: ignore[no-untyped-def]
+) -> None:
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)  # the test broker, a real Redis database
+    broker.flushdb()
+    settings.RETRAIN_TIME_LIMIT, settings.CRITIC_STUCK_AFTER = 60, 30
+    base = CheckpointFactory()
+    long_ago = timezone.now() - timedelta(seconds=500)
+    lost = RetrainingJob.objects.create(export=export, base=base, status="running", started_at=long_ago)
+    alive = RetrainingJob.objects.create(export=export, base=base, status="running", started_at=timezone.now())
+    waiting = RetrainingJob.objects.create(export=export, base=base)
+    RetrainingJob.objects.filter(pk=waiting.pk).update(created_at=long_ago)
+    assert retraining.retraining_jobs_sweep() == 2
+    assert RetrainingJob.objects.get(pk=lost.pk).status == "failed"
+    assert RetrainingJob.objects.get(pk=alive.pk).status == "running"
+    messages = [json.loads(m) for m in broker.lrange("critic", 0, -1)]
+    assert [(m["headers"]["task"], m["headers"]["argsrepr"]) for m in messages] == [
+        (retraining.RETRAIN_TASK, f"[{waiting.pk}]")
+    ]
+    broker.flushdb()
