@@ -29,7 +29,14 @@ def parent(tiny_critic: Path, settings, tmp_path: Path) -> CriticCheckpoint:  # 
     return CheckpointFactory(name="tiny", model=str(tiny_critic), quantization="none", is_active=True)
 
 
-def scenario(parent: CriticCheckpoint, tmp_path: Path, *, humans_on_gold: str, parent_on_gold: str | None):  # type: ignore[no-untyped-def]
+def scenario(  # type: ignore[no-untyped-def]
+    parent: CriticCheckpoint,
+    tmp_path: Path,
+    *,
+    humans_on_gold: str,
+    parent_on_gold: str | None,
+    fmt: str = "llava-json",
+):
     """Pool items corrected to "the first response is better" (the export), and gold items the humans judged."""
     dataset = DatasetFactory()
     pool = [PairwiseItemFactory(dataset=dataset, question=f"Which answer fits picture {i}?") for i in range(6)]
@@ -42,7 +49,7 @@ def scenario(parent: CriticCheckpoint, tmp_path: Path, *, humans_on_gold: str, p
                 item=item, checkpoint=parent, profile=item.profile, status="done", preference=parent_on_gold
             )
     taught = Verdict(preference="A", justification="The first answer matches the picture.")
-    export = export_for(dataset, [(item, taught) for item in pool], tmp_path / "export")
+    export = export_for(dataset, [(item, taught) for item in pool], tmp_path / "export", fmt=fmt)
     export.source_checkpoint = parent
     export.save()
     return gold, export
@@ -143,7 +150,7 @@ def test_an_export_holding_gold_items_is_never_trained_on(parent: CriticCheckpoi
 
 
 def test_retrain_critic_now_runs_the_job_in_this_process(parent: CriticCheckpoint, tmp_path: Path) -> None:
-    _, export = scenario(parent, tmp_path, humans_on_gold="B", parent_on_gold="B")
+    _, export = scenario(parent, tmp_path, humans_on_gold="B", parent_on_gold="B", fmt="llava-critic-parquet")
     out = StringIO()
     call_command(
         "retrain_critic", "--export", str(export.pk), "--now", "--epochs", "9", "--max-steps", "4",
