@@ -17,7 +17,7 @@ from critic_worker.profiles import Verdict
 from tests.factories import AdminFactory, CheckpointFactory, DatasetFactory, PairwiseItemFactory, UserFactory
 from tests.training_exports import export_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("single_torch_thread")]
 OPTIONS = {"epochs": 100, "max_steps": 20, "batch_size": 2, "learning_rate": 5e-3}
 
 

@@ -14,7 +14,8 @@ from critic_worker.training import ExportError, TrainOptions, read_training_rows
 from tests.images import png_bytes
 from tests.training_exports import PARQUET_SCHEMA, Row, write_llava_json, write_parquet
 
-FAST = TrainOptions(epochs=100, max_steps=30, batch_size=3, learning_rate=5e-3, device="cpu")
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
+FAST = TrainOptions(epochs=100, max_steps=20, batch_size=2, learning_rate=5e-3, device="cpu")
 
 
 def taught_rows(n: int = 6) -> list[Row]:
@@ -57,8 +58,8 @@ def test_training_lowers_the_loss_and_the_child_loads_and_judges_as_taught(
         options=TrainOptions(**{**FAST.__dict__, "merge": True}),
         on_step=lambda step, total, loss: steps.append((step, total, loss)),
     )
-    assert [s for s, _, _ in steps] == list(range(1, 31))
-    assert {total for _, total, _ in steps} == {30}
+    assert [s for s, _, _ in steps] == list(range(1, 21))
+    assert {total for _, total, _ in steps} == {20}
     assert result.losses == [loss for _, _, loss in steps]
     assert result.losses[-1] < result.losses[0] - 0.5, result.losses
     # The adapter is small and names its base; the merged folder is a full checkpoint with its processor.

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_a_retraining_job_runs_on_the_critic_worker(start_worker, tiny_critic_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    worker = start_worker("critic-retrain", CRITIC_MAX_NEW_TOKENS="8", RETRAIN_ROOT=str(tmp_path / "checkpoints"))
+    worker = start_worker(
+        "critic-retrain", CRITIC_MAX_NEW_TOKENS="8", RETRAIN_ROOT=str(tmp_path / "checkpoints"), OMP_NUM_THREADS="1"
+    )
     parent = CheckpointFactory(model=str(tiny_critic_path), quantization="none", is_active=True)
     dataset = DatasetFactory()
     pool = [PairwiseItemFactory(dataset=dataset, question=f"Pool question {i}?") for i in range(4)]
