@@ -148,6 +148,7 @@ def retrain(self: Any, job_id: int) -> dict[str, Any]:
     if plan is None:
         return {"started": False}
     worker = (self.request.hostname if self.request else None) or "worker"
+    _drop_engine()  # the judging model makes room for training; judging gold loads what it needs
     try:
         from critic_worker.training import TrainOptions, read_training_rows, train_lora
 
@@ -171,10 +172,7 @@ def retrain(self: Any, job_id: int) -> dict[str, Any]:
             merged_dir=str(result.merged_dir) if result.merged_dir else None,
         )
         for checkpoint_id in (plan.base_id, child.pk):
-            ids = retraining.gold_verdicts_prepare(dataset_id=plan.dataset_id, checkpoint_id=checkpoint_id)
-            size = max(1, settings.CRITIC_BATCH_SIZE)
-            for start in range(0, len(ids), size):
-                _judge_claim(judging.verdicts_claim(verdict_ids=ids[start : start + size], worker=worker))
+            _judge_gold(dataset_id=plan.dataset_id, checkpoint_id=checkpoint_id, worker=worker)
         job = retraining.retraining_job_evaluate(job_id=job_id)
     except Exception as exc:
         log.exception("retraining job %s failed", job_id)
@@ -182,6 +180,26 @@ def retrain(self: Any, job_id: int) -> dict[str, Any]:
         retraining.retraining_job_fail(job_id=job_id, error=reason)
         return {"started": True, "status": "failed"}
     return {"started": True, "status": job.status, "child": child.pk, "gate_passed": job.gate_passed}
+
+
+def _drop_engine() -> None:
+    global _engine
+    with _engine_lock:
+        _engine = None
+
+
+def _judge_gold(*, dataset_id: int, checkpoint_id: int, worker: str) -> None:
+    """Judge the gold items this checkpoint has no verdict on, here, in batches; a batch that raises is given back
+    to the queue (the sweeper wakes a worker for it) before the error fails the job."""
+    ids = retraining.gold_verdicts_prepare(dataset_id=dataset_id, checkpoint_id=checkpoint_id)
+    size = max(1, settings.CRITIC_BATCH_SIZE)
+    for start in range(0, len(ids), size):
+        claim = judging.verdicts_claim(verdict_ids=ids[start : start + size], worker=worker)
+        try:
+            _judge_claim(claim)
+        except BaseException as exc:
+            judging.verdicts_release(claim=claim.token, error=f"retraining's gold judging stopped: {exc!r}")
+            raise
 
 
 @shared_task(name="critic_worker.tasks.sweep_stuck_verdicts")

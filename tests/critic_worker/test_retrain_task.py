@@ -164,3 +164,18 @@ def test_retrain_critic_now_runs_the_job_in_this_process(parent: CriticCheckpoin
     export.save()
     with pytest.raises(CommandError, match="has no file at"):
         call_command("retrain_critic", "--export", str(export.pk), "--now")
+
+
+def test_gold_judging_that_breaks_gives_its_verdicts_back_and_fails_the_job(
+    parent: CriticCheckpoint, tmp_path: Path
+) -> None:
+    # Trained from its merged weights, but the parent's own model (what judges its gold) cannot be loaded.
+    CriticCheckpoint.objects.filter(pk=parent.pk).update(merged_path=parent.model, model=str(tmp_path / "gone"))
+    gold, export = scenario(parent, tmp_path, humans_on_gold="A", parent_on_gold=None)
+    job = retraining.retraining_job_create(export=export, created_by=None, base=parent, options=OPTIONS)
+    assert tasks.retrain(job.pk) == {"started": True, "status": "failed"}
+    job.refresh_from_db()
+    assert "gone" in job.error
+    verdicts = CriticVerdict.objects.filter(checkpoint=parent, item__in=gold)
+    assert {(v.status, v.claim) for v in verdicts} == {("queued", "")}  # for a critic worker to take later
+    assert "retraining's gold judging stopped" in verdicts.first().error
