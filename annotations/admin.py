@@ -94,8 +94,14 @@ class TrainingExportAdmin(admin.ModelAdmin):
 
 @admin.register(RetrainingJob)
 class RetrainingJobAdmin(admin.ModelAdmin):
-    list_display = ["id", "base", "export", "status", "progress", "child", "created_at"]
-    list_filter = ["status"]
+    list_display = ["id", "base", "export", "status", "progress", "child", "gate_passed", "promoted_by", "created_at"]
+    list_filter = ["status", "gate_passed"]
+
+    def has_add_permission(self, request):
+        return False  # started with "Retrain" next to an export, or retrain_critic
+
+    def has_change_permission(self, request, obj=None):
+        return False  # the gate's result and a promotion's override are records, not settings
 
 
 @admin.register(ImportJob)

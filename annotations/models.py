@@ -244,6 +244,8 @@ class CriticCheckpoint(models.Model):
     training_export = models.ForeignKey(
         TrainingExport, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    adapter_path = models.CharField(max_length=500, blank=True, help_text="The LoRA adapter it was trained as.")
+    merged_path = models.CharField(max_length=500, blank=True, help_text="Full weights with the adapter merged.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -369,11 +371,23 @@ class RetrainingJob(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    options = models.JSONField(default=dict, blank=True, help_text="Training options (epochs, learning rate...).")
+    stage = models.CharField(max_length=16, blank=True, help_text="training, evaluating, done")
+    started_at = models.DateTimeField(null=True, blank=True)
+    gate_passed = models.BooleanField(
+        null=True, blank=True, help_text="Child not worse than its parent on gold beyond the interval."
+    )
+    gate_report = models.JSONField(default=list, blank=True, help_text="Each statistic the gate compared.")
+    promoted_at = models.DateTimeField(null=True, blank=True)
+    promoted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(progress__gte=0, progress__lte=1), name="retraining_progress"),
+            models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="retraining_status_valid"),
         ]
 
     def __str__(self) -> str:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotations import views, views_review
+from annotations import views, views_retraining, views_review
 
 urlpatterns = [
     path("", views.dataset_list, name="dataset-list"),
@@ -25,5 +25,9 @@ urlpatterns = [
     path("history/", views_review.history, name="history"),
     path("ping/", views.ping, name="ping"),
     path("exports/", views.export_list, name="export-list"),
+    path("exports/<int:pk>/retrain/", views_retraining.export_retrain, name="export-retrain"),
+    path("retraining/", views_retraining.retraining_list, name="retraining-list"),
+    path("retraining/<int:pk>/", views_retraining.retraining_detail, name="retraining-detail"),
+    path("retraining/<int:pk>/promote/", views_retraining.retraining_promote, name="retraining-promote"),
     path("account/", views.account, name="account"),
 ]

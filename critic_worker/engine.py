@@ -14,10 +14,12 @@ How a verdict is read:
 from __future__ import annotations
 
 import io
+import json
 import logging
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -131,7 +133,61 @@ def quantization_config(quantization: str, device: str) -> BitsAndBytesConfig | 
     raise ValueError(f"quantization must be nf4, int8 or none, not {quantization!r}")
 
 
-def _open_image(data: bytes) -> Image.Image:
+ADAPTER_CONFIG = "adapter_config.json"  # a folder holding a peft LoRA adapter rather than full weights
+
+
+def adapter_base(path: str | Path) -> str | None:
+    """The base checkpoint a LoRA adapter folder was trained on; None for a folder of full weights."""
+    config = Path(path) / ADAPTER_CONFIG
+    if not config.is_file():
+        return None
+    return str(json.loads(config.read_text())["base_model_name_or_path"])
+
+
+def load_critic(
+    model_path: str | Path, *, quantization: str = "nf4", device: str = "auto", revision: str | None = None
+) -> tuple[Any, Any]:
+    """The model and its processor. A LoRA adapter folder loads its base (quantized as asked) with the adapter:
+    merged into the weights in full precision, kept beside them on quantized ones."""
+    device = resolve_device(device)
+    model: Any
+    processor: Any
+    base = adapter_base(model_path)
+    if base is not None:
+        from peft import PeftModel
+
+        model, processor = load_critic(base, quantization=quantization, device=device)
+        with_adapter = PeftModel.from_pretrained(model, str(model_path))
+        model = with_adapter.merge_and_unload() if quantization == "none" else with_adapter.get_base_model()
+        return model.eval(), processor
+    hub: dict[str, Any] = {"revision": revision} if revision else {}
+    config = AutoConfig.from_pretrained(model_path, **hub)
+    quant = quantization_config(quantization, device)
+    dtype = torch.float32 if device == "cpu" else torch.bfloat16
+    kwargs: dict[str, Any] = {**hub, "dtype": dtype, "device_map": {"": device}}
+    if quant is not None:
+        kwargs["quantization_config"] = quant
+    if config.model_type == "llava_onevision":
+        model = LlavaOnevisionForConditionalGeneration.from_pretrained(model_path, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(model_path, **hub)
+        image_processor = LlavaOnevisionImageProcessorPil.from_pretrained(model_path, **hub)
+        vision = config.vision_config
+        processor = ImageOnlyOnevisionProcessor(
+            image_processor=image_processor,
+            tokenizer=tokenizer,
+            num_image_tokens=(vision.image_size // vision.patch_size) ** 2,
+            vision_feature_select_strategy=config.vision_feature_select_strategy,
+            vision_aspect_ratio=config.vision_aspect_ratio,
+        )
+    elif config.model_type == "llava":
+        model = LlavaForConditionalGeneration.from_pretrained(model_path, **kwargs)
+        processor = AutoProcessor.from_pretrained(model_path, **hub)
+    else:
+        raise ValueError(f"{model_path}: a critic is a llava_onevision or llava model, not {config.model_type}")
+    return model, processor
+
+
+def open_image(data: bytes) -> Image.Image:
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
@@ -164,33 +220,8 @@ class CriticEngine:
         max_new_tokens: int = 512,
         revision: str | None = None,
     ) -> CriticEngine:
-        """Load a transformers LLaVA-OneVision or LLaVA checkpoint from a folder or a hub id."""
-        device = resolve_device(device)
-        hub: dict[str, Any] = {"revision": revision} if revision else {}
-        config = AutoConfig.from_pretrained(model_path, **hub)
-        quant = quantization_config(quantization, device)
-        dtype = torch.float32 if device == "cpu" else torch.bfloat16
-        kwargs: dict[str, Any] = {**hub, "dtype": dtype, "device_map": {"": device}}
-        if quant is not None:
-            kwargs["quantization_config"] = quant
-        model: Any
-        if config.model_type == "llava_onevision":
-            model = LlavaOnevisionForConditionalGeneration.from_pretrained(model_path, **kwargs)
-            tokenizer = AutoTokenizer.from_pretrained(model_path, **hub)
-            image_processor = LlavaOnevisionImageProcessorPil.from_pretrained(model_path, **hub)
-            vision = config.vision_config
-            processor: Any = ImageOnlyOnevisionProcessor(
-                image_processor=image_processor,
-                tokenizer=tokenizer,
-                num_image_tokens=(vision.image_size // vision.patch_size) ** 2,
-                vision_feature_select_strategy=config.vision_feature_select_strategy,
-                vision_aspect_ratio=config.vision_aspect_ratio,
-            )
-        elif config.model_type == "llava":
-            model = LlavaForConditionalGeneration.from_pretrained(model_path, **kwargs)
-            processor = AutoProcessor.from_pretrained(model_path, **hub)
-        else:
-            raise ValueError(f"{model_path}: a critic is a llava_onevision or llava model, not {config.model_type}")
+        """Load a LLaVA-OneVision or LLaVA checkpoint, or a LoRA adapter on one, from a folder or a hub id."""
+        model, processor = load_critic(model_path, quantization=quantization, device=device, revision=revision)
         return cls(model, processor, max_new_tokens=max_new_tokens, name=str(model_path))
 
     # -- judging ------------------------------------------------------------------------------------------------
@@ -204,7 +235,7 @@ class CriticEngine:
         for i, request in enumerate(requests):
             try:
                 get_profile(request.profile)
-                images.append(_open_image(request.image))
+                images.append(open_image(request.image))
                 ready.append(i)
             except (UnreadableImage, KeyError) as exc:
                 results[i] = JudgeResult(verdict=None, error=str(exc))

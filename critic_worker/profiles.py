@@ -395,8 +395,13 @@ def get_profile(name: str) -> Profile:
 
 def chat_prompt(profile: Profile, item: PromptInput, *, image_token: str = "<image>") -> str:
     """The whole conversation up to the critic's answer, in the qwen_1_5 (ChatML) template it was trained with."""
+    return chat_for_turn(f"{image_token}\n{profile.prompt(item)}")
+
+
+def chat_for_turn(human_turn: str) -> str:
+    """A user turn (the image token, then the prompt: a training row's human turn) as the critic's conversation."""
     return (
         f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n"
-        f"<|im_start|>user\n{image_token}\n{profile.prompt(item)}<|im_end|>\n"
+        f"<|im_start|>user\n{human_turn}<|im_end|>\n"
         "<|im_start|>assistant\n"
     )

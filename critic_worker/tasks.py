@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,9 +13,10 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from annotations.services import judging
+from annotations.services import judging, retraining
 
 if TYPE_CHECKING:
     from critic_worker.engine import CriticEngine, JudgeRequest, JudgeResult
@@ -59,22 +61,8 @@ def judge_batch(self: Any, verdict_ids: list[int]) -> dict[str, int]:
     claim = judging.verdicts_claim(verdict_ids=verdict_ids, worker=self.request.hostname or "worker")
     if not claim.jobs:
         return {"claimed": 0, "done": 0, "failed": 0}  # a repeated message: someone else has them
-    done = failed = 0
     try:
-        for jobs in _by_checkpoint(claim.jobs):
-            readable, requests = [], []
-            for job in jobs:
-                try:
-                    requests.append(_request(job))
-                    readable.append(job)
-                except OSError as exc:  # the stored file is gone: no retry brings it back
-                    failed += judging.verdict_fail(verdict_id=job.verdict_id, claim=claim.token, error=str(exc))
-            results = engine_for(jobs[0]).judge(requests)
-            with transaction.atomic():  # one commit for the batch
-                for job, result in zip(readable, results, strict=True):
-                    if _record(claim.token, job, result):
-                        done += result.verdict is not None
-                        failed += result.verdict is None
+        done, failed = _judge_claim(claim)
     except BaseException as exc:
         if self.request.retries >= self.max_retries and not isinstance(exc, SoftTimeLimitExceeded):
             # The same error after every retry: fail the rows with it rather than loop for ever.
@@ -84,6 +72,26 @@ def judge_batch(self: Any, verdict_ids: list[int]) -> dict[str, int]:
             judging.verdicts_release(claim=claim.token, error=f"retrying after: {exc!r}")
         raise
     return {"claimed": len(claim.jobs), "done": done, "failed": failed}
+
+
+def _judge_claim(claim: judging.Claim) -> tuple[int, int]:
+    """Judge the claimed verdicts and record them; (done, failed)."""
+    done = failed = 0
+    for jobs in _by_checkpoint(claim.jobs):
+        readable, requests = [], []
+        for job in jobs:
+            try:
+                requests.append(_request(job))
+                readable.append(job)
+            except OSError as exc:  # the stored file is gone: no retry brings it back
+                failed += judging.verdict_fail(verdict_id=job.verdict_id, claim=claim.token, error=str(exc))
+        results = engine_for(jobs[0]).judge(requests)
+        with transaction.atomic():  # one commit for the batch
+            for job, result in zip(readable, results, strict=True):
+                if _record(claim.token, job, result):
+                    done += result.verdict is not None
+                    failed += result.verdict is None
+    return done, failed
 
 
 def _request(job: judging.VerdictJob) -> JudgeRequest:
@@ -126,11 +134,81 @@ def _by_checkpoint(jobs: list[judging.VerdictJob]) -> list[list[judging.VerdictJ
     return list(groups.values())
 
 
+@shared_task(
+    bind=True,
+    name=retraining.RETRAIN_TASK,
+    acks_late=False,  # the job row says whether it ran: a redelivered message would only find it running
+    soft_time_limit=settings.RETRAIN_TIME_LIMIT,
+    time_limit=settings.RETRAIN_TIME_LIMIT + 60,
+)
+def retrain(self: Any, job_id: int) -> dict[str, Any]:
+    """Fine-tune, register the child, judge gold with the child and the parent, then gate. Thin: the training is
+    critic_worker.training, every decision is in annotations.services.retraining."""
+    plan = retraining.retraining_job_start(job_id=job_id)
+    if plan is None:
+        return {"started": False}
+    worker = (self.request.hostname if self.request else None) or "worker"
+    _drop_engine()  # the judging model makes room for training; judging gold loads what it needs
+    try:
+        from critic_worker.training import TrainOptions, read_training_rows, train_lora
+
+        rows = read_training_rows(plan.export_path, plan.export_format)
+        retraining.retraining_gold_leak_check(dataset_id=plan.dataset_id, row_ids=[row.id for row in rows])
+        options = TrainOptions(**plan.options, quantization=plan.quantization, device=settings.CRITIC_DEVICE)
+        losses: list[float] = []
+        last_write = 0.0
+
+        def on_step(step: int, total: int, loss: float) -> None:
+            nonlocal last_write
+            losses.append(loss)
+            if step == total or time.monotonic() - last_write > 1:  # at most one write a second
+                retraining.retraining_job_progress(job_id=job_id, losses=losses, total=total)
+                last_write = time.monotonic()
+
+        result = train_lora(plan.base_model, rows, plan.out_dir, options=options, on_step=on_step)
+        child = retraining.retraining_child_register(
+            job_id=job_id,
+            adapter_dir=str(result.adapter_dir),
+            merged_dir=str(result.merged_dir) if result.merged_dir else None,
+        )
+        for checkpoint_id in (plan.base_id, child.pk):
+            _judge_gold(dataset_id=plan.dataset_id, checkpoint_id=checkpoint_id, worker=worker)
+        job = retraining.retraining_job_evaluate(job_id=job_id)
+    except Exception as exc:
+        log.exception("retraining job %s failed", job_id)
+        reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else f"{type(exc).__name__}: {exc}"
+        retraining.retraining_job_fail(job_id=job_id, error=reason)
+        return {"started": True, "status": "failed"}
+    return {"started": True, "status": job.status, "child": child.pk, "gate_passed": job.gate_passed}
+
+
+def _drop_engine() -> None:
+    global _engine
+    with _engine_lock:
+        _engine = None
+
+
+def _judge_gold(*, dataset_id: int, checkpoint_id: int, worker: str) -> None:
+    """Judge the gold items this checkpoint has no verdict on, here, in batches; a batch that raises is given back
+    to the queue (the sweeper wakes a worker for it) before the error fails the job."""
+    ids = retraining.gold_verdicts_prepare(dataset_id=dataset_id, checkpoint_id=checkpoint_id)
+    size = max(1, settings.CRITIC_BATCH_SIZE)
+    for start in range(0, len(ids), size):
+        claim = judging.verdicts_claim(verdict_ids=ids[start : start + size], worker=worker)
+        try:
+            _judge_claim(claim)
+        except BaseException as exc:
+            judging.verdicts_release(claim=claim.token, error=f"retraining's gold judging stopped: {exc!r}")
+            raise
+
+
 @shared_task(name="critic_worker.tasks.sweep_stuck_verdicts")
 def sweep_stuck_verdicts() -> int:
     requeued = judging.verdicts_sweep()
     if requeued:
         log.warning("requeued %d verdicts stuck past %ss", requeued, settings.CRITIC_STUCK_AFTER)
+    if swept := retraining.retraining_jobs_sweep():
+        log.warning("swept %d retraining jobs (lost worker or message)", swept)
     return requeued
 
 

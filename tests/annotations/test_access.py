@@ -6,15 +6,24 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from annotations.models import ImportJob
-from tests.factories import ItemFactory, UserFactory
+from annotations.models import ImportJob, RetrainingJob, TrainingExport
+from tests.factories import CheckpointFactory, ItemFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 # healthz: the container health check polls it without an account; it answers "ok" and reveals no data.
 PUBLIC = {"login", "healthz"}
-ADMIN_ONLY = {"dataset-new", "export-list"}
-POST_ONLY = {"logout", "dataset-judge", "review-submit", "review-skip", "review-revise", "review-correct"}
+ADMIN_ONLY = {"dataset-new", "export-list", "retraining-list", "retraining-detail"}
+POST_ONLY = {
+    "logout",
+    "dataset-judge",
+    "review-submit",
+    "review-skip",
+    "review-revise",
+    "review-correct",
+    "export-retrain",
+    "retraining-promote",
+}
 AFTER_OWN_VERDICT = {"review-reveal"}  # 403 until the reviewer has judged the item (tests/annotations/test_review.py)
 ADMIN_PAGES = [
     "/admin/",
@@ -46,6 +55,11 @@ def url_for(name: str, item) -> str:  # type: ignore[no-untyped-def]
     """A URL for an existing object; the object's kind is read from the URL's name."""
     if name.startswith("import-"):
         pk = ImportJob.objects.create(dataset=item.dataset, created_by=UserFactory(), data_file="x.jsonl").pk
+    elif name.startswith("retraining-") and name != "retraining-list":
+        export = TrainingExport.objects.create(number=1, dataset=item.dataset, format="llava-json")
+        pk = RetrainingJob.objects.create(export=export, base=CheckpointFactory()).pk
+    elif name == "export-retrain":
+        pk = TrainingExport.objects.create(number=1, dataset=item.dataset, format="llava-json").pk
     elif name.startswith("item-") and name != "item-new":
         pk = item.pk
     else:

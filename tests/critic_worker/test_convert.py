@@ -85,9 +85,9 @@ def test_converted_logits_match_the_original_weights(reference_dir: Path, tmp_pa
     reference = CriticEngine.load(str(reference_dir), quantization="none")
     converted = CriticEngine.load(str(out), quantization="none")
     prompt = chat_prompt(get_profile("pairwise"), PromptInput("Which?", "Red.", "Blue, I think."))
-    from critic_worker.engine import _open_image
+    from critic_worker.engine import open_image
 
-    image = _open_image(png_bytes((90, 40)))
+    image = open_image(png_bytes((90, 40)))
     with torch.inference_mode():
         a = reference.model(**reference._inputs([image], [prompt])).logits
         b = converted.model(**converted._inputs([image], [prompt])).logits

@@ -80,9 +80,9 @@ def test_verdict_probabilities_match_scoring_each_line_in_full(engine: CriticEng
     profile = get_profile("pairwise")
     result = engine.judge([request])[0]
     prompt = chat_prompt(profile, request.prompt_input())
-    from critic_worker.engine import _open_image
+    from critic_worker.engine import open_image
 
-    image = _open_image(request.image)
+    image = open_image(request.image)
     logps = []
     for verdict in profile.verdicts():
         text = prompt + profile.verdict_line(verdict) + "\n"

@@ -178,6 +178,9 @@ if CRITIC_QUANTIZATION not in {"nf4", "int8", "none"}:
 CRITIC_DEVICE = os.environ.get("CRITIC_DEVICE", "auto")
 CRITIC_BATCH_SIZE = env_int("CRITIC_BATCH_SIZE", 8)
 CRITIC_MAX_NEW_TOKENS = env_int("CRITIC_MAX_NEW_TOKENS", 512)
+# Retraining: where child checkpoints (adapters, merged weights) are written, and a run's time limit.
+RETRAIN_ROOT = Path(os.environ.get("RETRAIN_ROOT") or VAR_DIR / "checkpoints")
+RETRAIN_TIME_LIMIT = env_int("RETRAIN_TIME_LIMIT", 24 * 3600)
 
 LOGGING = {
     "version": 1,

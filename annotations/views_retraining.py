@@ -1,0 +1,72 @@
+"""Retraining pages (administrators only): start a job from an export, follow it, promote its child."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from annotations.models import TrainingExport
+from annotations.permissions import admin_required
+from annotations.selectors import retraining as selectors
+from annotations.services.retraining import retraining_job_create, retraining_job_promote
+
+
+@admin_required
+@require_POST
+def export_retrain(request: HttpRequest, pk: int) -> HttpResponse:
+    export = get_object_or_404(TrainingExport, pk=pk)
+    try:
+        job = retraining_job_create(export=export, created_by=request.user)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("export-list")
+    messages.success(request, f"Retraining {job.base.name} on export #{export.number}: queued on the critic worker.")
+    return redirect("retraining-detail", pk=job.pk)
+
+
+@admin_required
+@require_GET
+def retraining_list(request: HttpRequest) -> HttpResponse:
+    jobs = list(selectors.retraining_job_list()[:100])
+    curves = {job.pk: selectors.loss_curve(loss_log=job.loss_log, width=160, height=36) for job in jobs}
+    context = {"rows": [(job, curves[job.pk]) for job in jobs], "polling": selectors.any_job_running()}
+    template = "annotations/retraining_list.html"
+    if request.htmx:  # type: ignore[attr-defined]
+        template += "#job-table"
+    return render(request, template, context)
+
+
+@admin_required
+@require_GET
+def retraining_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = selectors.retraining_job_get(pk=pk)
+    template = "annotations/retraining_detail.html"
+    if request.htmx:  # type: ignore[attr-defined]
+        template += "#job-status"
+    return render(request, template, {"job": job, "curve": selectors.loss_curve(loss_log=job.loss_log)})
+
+
+@admin_required
+@require_POST
+def retraining_promote(request: HttpRequest, pk: int) -> HttpResponse:
+    job = selectors.retraining_job_get(pk=pk)
+    try:
+        child = retraining_job_promote(
+            job=job,
+            user=request.user,  # type: ignore[arg-type]
+            override_reason=request.POST.get("reason", ""),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        response = render(
+            request,
+            "annotations/retraining_detail.html",
+            {"job": job, "curve": selectors.loss_curve(loss_log=job.loss_log), "reason": request.POST.get("reason")},
+            status=400,
+        )
+        return response
+    messages.success(request, f"{child.name} is now the active checkpoint.")
+    return redirect("retraining-detail", pk=job.pk)
