@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotations import views, views_review
+from annotations import views, views_exports, views_review
 
 urlpatterns = [
     path("", views.dataset_list, name="dataset-list"),
@@ -25,5 +25,9 @@ urlpatterns = [
     path("history/", views_review.history, name="history"),
     path("ping/", views.ping, name="ping"),
     path("exports/", views.export_list, name="export-list"),
+    path("exports/new/", views_exports.export_new, name="export-new"),
+    path("exports/<int:pk>/", views_exports.export_detail, name="export-detail"),
+    path("exports/<int:pk>/download/", views_exports.export_download, name="export-download"),
+    path("exports/<int:pk>/files/<str:name>", views_exports.export_file_download, name="export-file"),
     path("account/", views.account, name="account"),
 ]

@@ -6,13 +6,14 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from annotations.models import ImportJob
-from tests.factories import ItemFactory, UserFactory
+from annotations.models import ImportJob, TrainingExport
+from annotations.services.exports import training_export_create, training_export_run
+from tests.factories import CheckpointFactory, ItemFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 PUBLIC = {"login"}
-ADMIN_ONLY = {"dataset-new", "export-list"}
+ADMIN_ONLY = {"dataset-new", "export-list", "export-new", "export-detail", "export-download", "export-file"}
 POST_ONLY = {"logout", "dataset-judge", "review-submit", "review-skip", "review-revise", "review-correct"}
 AFTER_OWN_VERDICT = {"review-reveal"}  # 403 until the reviewer has judged the item (tests/annotations/test_review.py)
 ADMIN_PAGES = [
@@ -41,15 +42,24 @@ def app_url_names() -> list[str]:
     return list(app_urls())
 
 
+def finished_export(item) -> TrainingExport:  # type: ignore[no-untyped-def]
+    export = training_export_create(dataset=item.dataset, fmt="dpo-jsonl", checkpoint=CheckpointFactory())
+    done = training_export_run(export_id=export.pk)
+    assert done is not None
+    return done
+
+
 def url_for(name: str, item) -> str:  # type: ignore[no-untyped-def]
     """A URL for an existing object; the object's kind is read from the URL's name."""
-    if name.startswith("import-"):
+    if name.startswith("export-") and "pk" in app_urls()[name]:
+        pk = finished_export(item).pk
+    elif name.startswith("import-"):
         pk = ImportJob.objects.create(dataset=item.dataset, created_by=UserFactory(), data_file="x.jsonl").pk
     elif name.startswith("item-") and name != "item-new":
         pk = item.pk
     else:
         pk = item.dataset.pk
-    values = {"sha256": item.image.sha256, "pk": pk}
+    values = {"sha256": item.image.sha256, "pk": pk, "name": "manifest.json"}
     params = app_urls()[name]
     assert set(params) <= set(values), f"teach url_for the parameters of {name}: {params}"
     return reverse(name, kwargs={p: values[p] for p in params})

@@ -20,7 +20,7 @@ def _check_out(out: Path) -> None:
         raise CommandError(f"--out {out} exists already; give a new path (exports never overwrite).")
     parent = out.parent
     if not parent.is_dir():
-        raise CommandError(f"--out {out}: the folder {parent} does not exist.")
+        raise CommandError(f"--out {out}: the folder {parent} does not exist (or is not a folder).")
     if not os.access(parent, os.W_OK):
         raise CommandError(f"--out {out}: the folder {parent} is not writable.")
 
