@@ -22,9 +22,8 @@ import shutil
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -32,7 +31,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, Max, OuterRef
+from django.db.models import Exists, F, Max, OuterRef, QuerySet
 from django.utils import timezone
 
 from annotations.models import (
@@ -57,6 +56,8 @@ CHUNK = 2000  # rows fetched per round trip of the streaming query
 ROW_GROUP_ROWS = 1000  # parquet rows buffered before a row group is written
 ROW_GROUP_BYTES = 32 * 1024 * 1024  # ... or image bytes, whichever comes first
 PROGRESS_EVERY = 5000
+RECENT_IMAGES, RECENT_IMAGE_BYTES = 64, 256 * 1024  # at most 16 MiB of image bytes kept for reuse
+_JSON = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps with options builds an encoder per call
 
 # llava-critic-113k's features, as the HF `datasets` library stores them in parquet.
 PARQUET_SCHEMA = pa.schema(
@@ -213,12 +214,15 @@ _JOINED = {
 }
 
 
-def critic_verdicts_for_export(*, dataset: Dataset, checkpoint: CriticCheckpoint) -> Any:
-    """The checkpoint's finished verdicts on the dataset's pool items (never gold). One place to narrow which
-    critic verdicts count (e.g. leaving out swap checks)."""
-    return CriticVerdict.objects.filter(
-        checkpoint=checkpoint, status=JobStatus.DONE, item__dataset=dataset, item__split=Split.POOL
-    )
+def critic_verdicts_done(*, checkpoint: CriticCheckpoint) -> QuerySet[CriticVerdict]:
+    """The checkpoint's finished verdicts that count as its judgement: the one place to narrow which critic
+    verdicts an export corrects (e.g. to leave out swap checks)."""
+    return CriticVerdict.objects.filter(checkpoint=checkpoint, status=JobStatus.DONE)
+
+
+def critic_verdicts_for_export(*, dataset: Dataset, checkpoint: CriticCheckpoint) -> QuerySet[CriticVerdict]:
+    """Those verdicts on the dataset's pool items (the gold split is never exported)."""
+    return critic_verdicts_done(checkpoint=checkpoint).filter(item__dataset=dataset, item__split=Split.POOL)
 
 
 def _stream(dataset: Dataset, checkpoint: CriticCheckpoint) -> Iterator[tuple[int, list[dict[str, Any]]]]:
@@ -231,8 +235,14 @@ def _stream(dataset: Dataset, checkpoint: CriticCheckpoint) -> Iterator[tuple[in
         .values(*_OWN, **{alias: F(path) for alias, path in _JOINED.items()})
         .iterator(chunk_size=CHUNK)
     )
-    for item_id, group in itertools.groupby(rows, key=lambda r: r["item_id"]):
-        yield item_id, list(group)
+    group: list[dict[str, Any]] = []
+    for row in rows:
+        if group and row["item_id"] != group[0]["item_id"]:
+            yield group[0]["item_id"], group
+            group = []
+        group.append(row)
+    if group:
+        yield group[0]["item_id"], group
 
 
 def _human_value(row: dict[str, Any]) -> tuple[float | None, str | None]:
@@ -252,8 +262,7 @@ class Tally:
     items_seen: int = 0
 
 
-@dataclass(frozen=True)
-class ExportRow:
+class ExportRow(NamedTuple):
     """One training row, in the terms every format is written from."""
 
     id: str
@@ -262,9 +271,29 @@ class ExportRow:
     image_file: str
     human_turn: str
     gpt_turn: str
-    critic_text: str
+    critic_text: str  # the critic's own text (DPO's rejected side); empty for the other formats
     verdict: Verdict
-    verdict_line: str
+
+
+def _consensus(
+    humans: list[dict[str, Any]], *, profile: str, threshold: float
+) -> tuple[tuple[float | None, str | None], str, str] | None:
+    """The reviewers' verdict on an item, with the first corrected justification and the first rationale among
+    them; None when they disagree with each other (the dataset's rule, between every two of them)."""
+    if len(humans) == 1:  # the usual case, kept cheap
+        h = humans[0]
+        return _human_value(h), h["h_corrected"], h["h_rationale"]
+    values = [_human_value(h) for h in humans]
+    for a, b in itertools.combinations(values, 2):
+        if not verdict_values_agree(profile=profile, threshold=threshold, first=a, second=b):
+            return None
+    verdict = values[0]
+    if verdict[0] is not None:
+        scores = [v[0] for v in values if v[0] is not None]
+        verdict = (sum(scores) / len(scores), None)
+    corrected = next((h["h_corrected"] for h in humans if h["h_corrected"].strip()), "")
+    rationale = next((h["h_rationale"] for h in humans if h["h_rationale"].strip()), "")
+    return verdict, corrected, rationale
 
 
 def export_rows(
@@ -280,34 +309,28 @@ def export_rows(
         if any(h["h_profile"] != name for h in humans):
             tally.left_out["profile_changed_since_judged"] += 1
             continue
-        values = [_human_value(h) for h in humans]
-        if any(
-            not verdict_values_agree(profile=name, threshold=threshold, first=a, second=b)
-            for a, b in itertools.combinations(values, 2)
-        ):
+        found = _consensus(humans, profile=name, threshold=threshold)
+        if found is None:
             tally.left_out["reviewers_disagree"] += 1
             continue
-        if spec.is_pointwise:
-            scores = [v[0] for v in values if v[0] is not None]
-            human: tuple[float | None, str | None] = (sum(scores) / len(scores), None)
-        else:
-            human = values[0]
+        human, corrected, rationale = found
         critic = (first["score"], first["preference"])
         agrees = verdict_values_agree(profile=name, threshold=threshold, first=human, second=critic)
         if agrees and not include_agreements:
             tally.left_out["agreements"] += 1
             continue
-        corrected = next((h["h_corrected"] for h in humans if h["h_corrected"].strip()), "")
+        corrected = corrected.strip()
         if agrees and dpo and not corrected:
             # A DPO pair needs a rejected side that is worse: an agreement counts only if its reasons were corrected.
             tally.left_out["agreements_without_corrected_justification"] += 1
             continue
-        reasons = corrected or next((h["h_rationale"] for h in humans if h["h_rationale"].strip()), "")
-        verdict = Verdict(score=human[0], preference=human[1], justification=reasons)
+        verdict = Verdict(score=human[0], preference=human[1], justification=corrected or rationale)
         prompt = PromptInput(first["question"], first["response_a"], first["response_b"], first["reference"])
-        critic_text = first["raw_output"].strip() or spec.render(
-            Verdict(score=critic[0], preference=critic[1], justification=first["justification"])
-        )
+        critic_text = ""
+        if dpo:
+            critic_text = first["raw_output"].strip() or spec.render(
+                Verdict(score=critic[0], preference=critic[1], justification=first["justification"])
+            )
         (tally.agreements if agrees else tally.disagreements)[name] += 1
         tally.per_profile[name] += 1
         tally.rows += 1
@@ -320,17 +343,18 @@ def export_rows(
             gpt_turn=spec.render(verdict),
             critic_text=critic_text,
             verdict=verdict,
-            verdict_line=spec.verdict_line(verdict),
         )
 
 
-def _left_out_elsewhere(dataset: Dataset, checkpoint: CriticCheckpoint) -> dict[str, int]:
-    """Reviewed items that never reach the row stream, and why (counted with one query each)."""
-    judged = critic_verdicts_for_export(dataset=dataset, checkpoint=checkpoint).filter(item=OuterRef("pk"))
+def _left_out_elsewhere(dataset: Dataset, *, judged_and_reviewed: int) -> dict[str, int]:
+    """Reviewed items that never reach the row stream, and why. Counted by difference, not with an anti-join,
+    whose plan is very slow on tables just filled in bulk, before PostgreSQL has statistics about them."""
     reviewed = Item.objects.filter(dataset=dataset).filter(Exists(HumanVerdict.objects.filter(item=OuterRef("pk"))))
+    in_pool = reviewed.filter(split=Split.POOL).count()
     return {
         "gold_split": reviewed.exclude(split=Split.POOL).count(),
-        "no_critic_verdict": reviewed.filter(split=Split.POOL).exclude(Exists(judged)).count(),
+        # one verdict per item and checkpoint (a unique constraint), so verdicts count items
+        "no_critic_verdict": in_pool - judged_and_reviewed,
     }
 
 
@@ -342,24 +366,25 @@ class _Images:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.seen: set[str] = set()
+        self.names: dict[str, str] = {}
 
     def name(self, row: ExportRow) -> str:
-        name = row.sha256 + Path(row.image_file).suffix.lower()
-        if row.sha256 not in self.seen:
+        name = self.names.get(row.sha256)
+        if name is None:
+            name = image_name(row)
             self.folder.mkdir(exist_ok=True)
             source = Path(settings.MEDIA_ROOT) / row.image_file
             try:
                 os.link(source, self.folder / name)
             except OSError:
                 shutil.copyfile(source, self.folder / name)
-            self.seen.add(row.sha256)
+            self.names[row.sha256] = name
         return name
 
 
-@lru_cache(maxsize=256)
-def _image_bytes(image_file: str) -> bytes:
-    return (Path(settings.MEDIA_ROOT) / image_file).read_bytes()
+def image_name(row: ExportRow) -> str:
+    """An image's name in an export: its SHA-256 and its file's extension."""
+    return row.sha256 + os.path.splitext(row.image_file)[1].lower()
 
 
 def _conversations(row: ExportRow) -> list[dict[str, str]]:
@@ -367,8 +392,9 @@ def _conversations(row: ExportRow) -> list[dict[str, str]]:
 
 
 class _Writer:
-    def __init__(self, path: Path, folder: Path, source: str) -> None:
+    def __init__(self, path: Path, folder: Path, source: str, *, keep_ids: bool = False) -> None:
         self.path, self.folder, self.source = path, folder, source
+        self.keep_ids = keep_ids  # the ids written, for a merge (the only state that grows with the rows)
         self.ids: set[str] = set()
 
     def write(self, row: ExportRow) -> None:
@@ -384,19 +410,20 @@ class _Writer:
 class _JsonListWriter(_Writer):
     """llava-json: a JSON list written one row at a time; images referenced relative to images/."""
 
-    def __init__(self, path: Path, folder: Path, source: str) -> None:
-        super().__init__(path, folder, source)
+    def __init__(self, path: Path, folder: Path, source: str, *, keep_ids: bool = False) -> None:
+        super().__init__(path, folder, source, keep_ids=keep_ids)
         self.file = path.open("w", encoding="utf-8")
         self.file.write("[")
         self.images = _Images(folder / IMAGES_DIR)
         self.sep = "\n"
 
     def _put(self, data: dict[str, Any]) -> None:
-        self.file.write(self.sep + json.dumps(data, ensure_ascii=False))
+        self.file.write(self.sep + _JSON.encode(data))
         self.sep = ",\n"
 
     def write(self, row: ExportRow) -> None:
-        self.ids.add(row.id)
+        if self.keep_ids:
+            self.ids.add(row.id)
         self._put({"id": row.id, "image": self.images.name(row), "conversations": _conversations(row)})
 
     def write_theirs(self, data: Any) -> None:
@@ -410,16 +437,17 @@ class _JsonListWriter(_Writer):
 class _DpoWriter(_JsonListWriter):
     """dpo-jsonl: one {id, image, prompt, chosen, rejected, answer} per line (LLaVA-NeXT's DPO data rows)."""
 
-    def __init__(self, path: Path, folder: Path, source: str) -> None:
-        _Writer.__init__(self, path, folder, source)
+    def __init__(self, path: Path, folder: Path, source: str, *, keep_ids: bool = False) -> None:
+        _Writer.__init__(self, path, folder, source, keep_ids=keep_ids)
         self.file = path.open("w", encoding="utf-8")
         self.images = _Images(folder / IMAGES_DIR)
 
     def _put(self, data: dict[str, Any]) -> None:
-        self.file.write(json.dumps(data, ensure_ascii=False) + "\n")
+        self.file.write(_JSON.encode(data) + "\n")
 
     def write(self, row: ExportRow) -> None:
-        self.ids.add(row.id)
+        if self.keep_ids:
+            self.ids.add(row.id)
         self._put(
             {
                 "id": row.id,
@@ -427,7 +455,7 @@ class _DpoWriter(_JsonListWriter):
                 "prompt": row.human_turn,
                 "chosen": row.gpt_turn,
                 "rejected": row.critic_text,
-                "answer": row.verdict_line,
+                "answer": PROFILES[row.profile].verdict_line(row.verdict),
             }
         )
 
@@ -438,10 +466,21 @@ class _DpoWriter(_JsonListWriter):
 class _ParquetWriter(_Writer):
     """llava-critic-parquet: the 113k features, images embedded, written in row groups."""
 
-    def __init__(self, path: Path, folder: Path, source: str) -> None:
-        super().__init__(path, folder, source)
+    def __init__(self, path: Path, folder: Path, source: str, *, keep_ids: bool = False) -> None:
+        super().__init__(path, folder, source, keep_ids=keep_ids)
         self.writer = pq.ParquetWriter(path, PARQUET_SCHEMA)
+        self.recent: dict[str, bytes] = {}  # small images read lately: many rows share an image
         self._reset()
+
+    def _image_bytes(self, row: ExportRow) -> bytes:
+        data = self.recent.get(row.sha256)
+        if data is None:
+            data = (Path(settings.MEDIA_ROOT) / row.image_file).read_bytes()
+            if len(data) <= RECENT_IMAGE_BYTES:
+                if len(self.recent) >= RECENT_IMAGES:
+                    del self.recent[next(iter(self.recent))]
+                self.recent[row.sha256] = data
+        return data
 
     def _reset(self) -> None:
         self.columns: dict[str, list[Any]] = {"id": [], "source": [], "conversations": [], "image": []}
@@ -461,14 +500,14 @@ class _ParquetWriter(_Writer):
             self._flush()
 
     def write(self, row: ExportRow) -> None:
-        self.ids.add(row.id)
-        name = row.sha256 + Path(row.image_file).suffix.lower()
+        if self.keep_ids:
+            self.ids.add(row.id)
         self._put(
             {
                 "id": row.id,
                 "source": self.source,
                 "conversations": _conversations(row),
-                "image": {"bytes": _image_bytes(row.image_file), "path": name},
+                "image": {"bytes": self._image_bytes(row), "path": image_name(row)},
             }
         )
 
@@ -556,9 +595,11 @@ def _write(export: TrainingExport, folder: Path) -> dict[str, Any]:
     reviewed = critic_verdicts_for_export(dataset=dataset, checkpoint=checkpoint).filter(
         Exists(HumanVerdict.objects.filter(item=OuterRef("item")))
     )
-    TrainingExport.objects.filter(pk=export.pk).update(rows_total=reviewed.count())
+    judged_and_reviewed = reviewed.count()
+    TrainingExport.objects.filter(pk=export.pk).update(rows_total=judged_and_reviewed)
     data_path = folder / DATA_FILES[fmt]
-    writer = WRITERS[fmt](data_path, folder, f"critic-desk:{dataset.name}")
+    merge_with = export.filters.get("merge_with")
+    writer = WRITERS[fmt](data_path, folder, f"critic-desk:{dataset.name}", keep_ids=bool(merge_with))
     tally = Tally()
     rows = export_rows(
         dataset=dataset,
@@ -573,12 +614,11 @@ def _write(export: TrainingExport, folder: Path) -> dict[str, Any]:
             writer.write(row)
             if tally.items_seen % PROGRESS_EVERY == 0:
                 TrainingExport.objects.filter(pk=export.pk).update(rows_done=tally.items_seen)
-        if export.filters.get("merge_with"):
-            merged = _merge(writer, Path(export.filters["merge_with"]), fmt)
+        if merge_with:
+            merged = _merge(writer, Path(merge_with), fmt)
     finally:
         writer.close()
-    _image_bytes.cache_clear()
-    left_out = {**_left_out_elsewhere(dataset, checkpoint), **tally.left_out}
+    left_out = {**_left_out_elsewhere(dataset, judged_and_reviewed=judged_and_reviewed), **tally.left_out}
     files = {DATA_FILES[fmt]: {"sha256": _sha256(data_path), "bytes": data_path.stat().st_size}}
     images = folder / IMAGES_DIR
     manifest: dict[str, Any] = {
