@@ -106,7 +106,7 @@ class HumanVerdictAdmin(admin.ModelAdmin):
 
 @admin.register(TrainingExport)
 class TrainingExportAdmin(admin.ModelAdmin):
-    list_display = ["number", "dataset", "format", "source_checkpoint", "status", "rows_done", "created_at"]
+    list_display = ["number", "dataset", "format", "source_checkpoint", "status", "created_at"]
     list_filter = ["format", "dataset", "status"]
 
     def has_change_permission(self, request, obj=None):

@@ -378,8 +378,8 @@ class ExportOut(Schema):
     dataset: int
     format: str
     status: str
-    rows_done: int
-    rows_total: int
+    items_done: int
+    items_total: int
     filters: dict[str, Any]
     manifest: dict[str, Any]
     error: str
@@ -395,8 +395,8 @@ def _export_out(request: HttpRequest, export: TrainingExport) -> dict[str, Any]:
         "dataset": export.dataset_id,
         "format": export.format,
         "status": export.status,
-        "rows_done": export.rows_done,
-        "rows_total": export.rows_total,
+        "items_done": export.items_done,
+        "items_total": export.items_total,
         "filters": export.filters,
         "manifest": export.manifest,
         "error": export.error,

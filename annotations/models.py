@@ -220,8 +220,8 @@ class TrainingExport(models.Model):
     # The job that writes the snapshot (services/exports.py creates rows as queued; a row made without a status
     # is a finished snapshot).
     status = models.CharField(max_length=8, choices=JobStatus.choices, default=JobStatus.DONE)
-    rows_done = models.PositiveIntegerField(default=0)
-    rows_total = models.PositiveIntegerField(default=0, help_text="Candidate items (an estimate while it runs).")
+    items_done = models.PositiveIntegerField(default=0, help_text="Reviewed items looked at so far.")
+    items_total = models.PositiveIntegerField(default=0, help_text="Reviewed items with the critic's verdict.")
     error = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -234,9 +234,9 @@ class TrainingExport(models.Model):
 
     @property
     def percent(self) -> int:
-        if not self.rows_total:
+        if not self.items_total:
             return 100 if self.status == JobStatus.DONE else 0
-        return min(100, round(100 * self.rows_done / self.rows_total))
+        return min(100, round(100 * self.items_done / self.items_total))
 
 
 class CriticCheckpoint(models.Model):

@@ -184,7 +184,7 @@ def training_export_run(*, export_id: int) -> TrainingExport | None:
             status=JobStatus.DONE,
             manifest=manifest,
             path=str(final.relative_to(settings.MEDIA_ROOT)),
-            rows_done=manifest["counts"]["rows"],
+            items_done=manifest["counts"]["items_examined"],
             finished_at=timezone.now(),
         )
     export.refresh_from_db()
@@ -596,7 +596,7 @@ def _write(export: TrainingExport, folder: Path) -> dict[str, Any]:
         Exists(HumanVerdict.objects.filter(item=OuterRef("item")))
     )
     judged_and_reviewed = reviewed.count()
-    TrainingExport.objects.filter(pk=export.pk).update(rows_total=judged_and_reviewed)
+    TrainingExport.objects.filter(pk=export.pk).update(items_total=judged_and_reviewed)
     data_path = folder / DATA_FILES[fmt]
     merge_with = export.filters.get("merge_with")
     writer = WRITERS[fmt](data_path, folder, f"critic-desk:{dataset.name}", keep_ids=bool(merge_with))
@@ -609,11 +609,13 @@ def _write(export: TrainingExport, folder: Path) -> dict[str, Any]:
         tally=tally,
     )
     merged: dict[str, Any] | None = None
+    reported = 0
     try:
         for row in rows:
             writer.write(row)
-            if tally.items_seen % PROGRESS_EVERY == 0:
-                TrainingExport.objects.filter(pk=export.pk).update(rows_done=tally.items_seen)
+            if tally.items_seen - reported >= PROGRESS_EVERY:  # items_done counts the items looked at
+                reported = tally.items_seen
+                TrainingExport.objects.filter(pk=export.pk).update(items_done=reported)
         if merge_with:
             merged = _merge(writer, Path(merge_with), fmt)
     finally:
@@ -630,6 +632,7 @@ def _write(export: TrainingExport, folder: Path) -> dict[str, Any]:
         "data_file": DATA_FILES[fmt],
         "image_folder": IMAGES_DIR if images.exists() else None,
         "counts": {
+            "items_examined": tally.items_seen,
             "rows": tally.rows + (merged["rows_kept"] if merged else 0),
             "ours": tally.rows,
             "per_profile": dict(sorted(tally.per_profile.items())),
