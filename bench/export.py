@@ -125,6 +125,12 @@ def build(sizes: list[int]) -> None:
             CriticVerdict.objects.bulk_create(critics)
             HumanVerdict.objects.bulk_create(humans)
         print(f"built {n:,} reviewed items", flush=True)
+    # Statistics, as autovacuum gathers them within a minute of a bulk load; without them PostgreSQL plans for
+    # one-row tables.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
 
 
 def child(n: int, fmt: str) -> None:
@@ -187,6 +193,7 @@ def main() -> None:
     setup_django(env)
     build(sizes)
 
+    load = os.getloadavg()[0]
     results: dict[tuple[int, str], dict[str, Any]] = {}
     for fmt in formats:
         for n in sizes:
@@ -207,7 +214,8 @@ def main() -> None:
         "`llava-json` reference the images (each linked once into `images/`); `llava-critic-parquet` embeds their "
         "bytes in every row, as llava-critic-113k does. Rows/s counts the whole export: the query, the rendering, "
         "the writing, the SHA-256 of the file and the manifest. Memory is the process's resident set (Django, "
-        "psycopg and pyarrow loaded) before the export, and its highest value sampled every 5 ms during it.",
+        "psycopg and pyarrow loaded) before the export, and its highest value sampled every 5 ms during it. "
+        f"The machine is shared: the load average was {load:.1f} on its {os.cpu_count()} cores when the runs began.",
         "",
         "| format | rows | seconds | rows/s | memory before (MiB) | peak during the export (MiB) | growth (MiB) |",
         "|---|---:|---:|---:|---:|---:|---:|",

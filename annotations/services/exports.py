@@ -31,7 +31,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, Max, OuterRef, QuerySet
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from annotations.models import (
@@ -346,15 +346,26 @@ def export_rows(
         )
 
 
-def _left_out_elsewhere(dataset: Dataset, *, judged_and_reviewed: int) -> dict[str, int]:
-    """Reviewed items that never reach the row stream, and why. Counted by difference, not with an anti-join,
-    whose plan is very slow on tables just filled in bulk, before PostgreSQL has statistics about them."""
-    reviewed = Item.objects.filter(dataset=dataset).filter(Exists(HumanVerdict.objects.filter(item=OuterRef("pk"))))
-    in_pool = reviewed.filter(split=Split.POOL).count()
+def _reviewed_counts(dataset: Dataset, checkpoint: CriticCheckpoint) -> dict[str, int]:
+    """The dataset's reviewed items: in the pool with the checkpoint's verdict (the candidates), in the pool
+    without one, and in the gold split. One pass over the dataset's items (no anti-join: its plan is very slow
+    on tables just filled in bulk, before PostgreSQL has statistics about them)."""
+    humans = HumanVerdict.objects.filter(item=OuterRef("pk"))
+    judged = Exists(critic_verdicts_done(checkpoint=checkpoint).filter(item=OuterRef("pk")))
+    pool = Q(split=Split.POOL)
+    counts = (
+        Item.objects.filter(dataset=dataset)
+        .filter(Exists(humans))
+        .aggregate(
+            candidates=Count("pk", filter=pool & Q(judged)),
+            in_pool=Count("pk", filter=pool),
+            gold_split=Count("pk", filter=~pool),
+        )
+    )
     return {
-        "gold_split": reviewed.exclude(split=Split.POOL).count(),
-        # one verdict per item and checkpoint (a unique constraint), so verdicts count items
-        "no_critic_verdict": in_pool - judged_and_reviewed,
+        "candidates": counts["candidates"],
+        "no_critic_verdict": counts["in_pool"] - counts["candidates"],
+        "gold_split": counts["gold_split"],
     }
 
 
@@ -592,11 +603,8 @@ def _write(export: TrainingExport, folder: Path) -> dict[str, Any]:
     if checkpoint is None:
         raise ValueError("the export has no source checkpoint")
     include_agreements = not export.filters.get("only_disagreements", True)
-    reviewed = critic_verdicts_for_export(dataset=dataset, checkpoint=checkpoint).filter(
-        Exists(HumanVerdict.objects.filter(item=OuterRef("item")))
-    )
-    judged_and_reviewed = reviewed.count()
-    TrainingExport.objects.filter(pk=export.pk).update(items_total=judged_and_reviewed)
+    reviewed = _reviewed_counts(dataset, checkpoint)
+    TrainingExport.objects.filter(pk=export.pk).update(items_total=reviewed["candidates"])
     data_path = folder / DATA_FILES[fmt]
     merge_with = export.filters.get("merge_with")
     writer = WRITERS[fmt](data_path, folder, f"critic-desk:{dataset.name}", keep_ids=bool(merge_with))
@@ -620,7 +628,8 @@ def _write(export: TrainingExport, folder: Path) -> dict[str, Any]:
             merged = _merge(writer, Path(merge_with), fmt)
     finally:
         writer.close()
-    left_out = {**_left_out_elsewhere(dataset, judged_and_reviewed=judged_and_reviewed), **tally.left_out}
+    left_out = {"gold_split": reviewed["gold_split"], "no_critic_verdict": reviewed["no_critic_verdict"]}
+    left_out |= tally.left_out
     files = {DATA_FILES[fmt]: {"sha256": _sha256(data_path), "bytes": data_path.stat().st_size}}
     images = folder / IMAGES_DIR
     manifest: dict[str, Any] = {
