@@ -58,6 +58,7 @@ ROW_GROUP_BYTES = 32 * 1024 * 1024  # ... or image bytes, whichever comes first
 PROGRESS_EVERY = 5000
 RECENT_IMAGES, RECENT_IMAGE_BYTES = 64, 256 * 1024  # at most 16 MiB of image bytes kept for reuse
 _JSON = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps with options builds an encoder per call
+_str = json.encoder.encode_basestring  # a JSON string, as that encoder writes one (non-ASCII kept)
 
 # llava-critic-113k's features, as the HF `datasets` library stores them in parquet.
 PARQUET_SCHEMA = pa.schema(
@@ -435,7 +436,14 @@ class _JsonListWriter(_Writer):
     def write(self, row: ExportRow) -> None:
         if self.keep_ids:
             self.ids.add(row.id)
-        self._put({"id": row.id, "image": self.images.name(row), "conversations": _conversations(row)})
+        # The JSON of {"id", "image", "conversations"} put together from its escaped strings: the same text
+        # json.dumps writes, without building the dicts and an encoder for every row.
+        self.file.write(
+            f'{self.sep}{{"id": {_str(row.id)}, "image": {_str(self.images.name(row))}, "conversations": '
+            f'[{{"from": "human", "value": {_str(row.human_turn)}}}, '
+            f'{{"from": "gpt", "value": {_str(row.gpt_turn)}}}]}}'
+        )
+        self.sep = ",\n"
 
     def write_theirs(self, data: Any) -> None:
         self._put(data)
@@ -459,15 +467,10 @@ class _DpoWriter(_JsonListWriter):
     def write(self, row: ExportRow) -> None:
         if self.keep_ids:
             self.ids.add(row.id)
-        self._put(
-            {
-                "id": row.id,
-                "image": self.images.name(row),
-                "prompt": row.human_turn,
-                "chosen": row.gpt_turn,
-                "rejected": row.critic_text,
-                "answer": PROFILES[row.profile].verdict_line(row.verdict),
-            }
+        answer = PROFILES[row.profile].verdict_line(row.verdict)
+        self.file.write(
+            f'{{"id": {_str(row.id)}, "image": {_str(self.images.name(row))}, "prompt": {_str(row.human_turn)}, '
+            f'"chosen": {_str(row.gpt_turn)}, "rejected": {_str(row.critic_text)}, "answer": {_str(answer)}}}\n'
         )
 
     def close(self) -> None:

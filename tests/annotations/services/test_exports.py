@@ -262,3 +262,20 @@ def test_a_failed_export_says_why_and_leaves_no_files(world, media_root: Path) -
     assert "No such file" in done.error
     assert not (media_root / "exports" / str(export.number)).exists()
     assert not list((media_root / "exports").glob(".*"))
+
+
+@pytest.mark.parametrize("fmt", ["llava-json", "dpo-jsonl"])
+def test_the_json_is_what_json_dumps_writes(world, media_root: Path, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    tricky = 'Quotes " and \\ and\nnew lines, é, 漢字 </script>.'
+    HumanVerdict.objects.filter(item__external_id="p1").update(rationale=tricky)
+    export = run_export(world, fmt)
+    text = (media_root / export.path / export.manifest["data_file"]).read_text()
+    if fmt == "llava-json":
+        rows = json.loads(text)
+        assert text == "[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n]\n"
+    else:
+        rows = [json.loads(line) for line in text.splitlines()]
+        assert text == "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    p1 = next(r for r in rows if r["id"] == "p1__pointwise")
+    gpt = p1["chosen"] if fmt == "dpo-jsonl" else p1["conversations"][1]["value"]
+    assert PROFILES["pointwise"].parse(gpt) == Verdict(score=20, justification=tricky)
