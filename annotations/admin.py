@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -19,6 +21,7 @@ from annotations.models import (
     RetrainingJob,
     TrainingExport,
 )
+from annotations.services.exports import training_export_queue
 from annotations.services.review import dataset_overlap_apply
 
 
@@ -28,6 +31,32 @@ class DatasetAdmin(admin.ModelAdmin):
     list_filter = ["pointwise_profile", "pairwise_profile"]
     search_fields = ["name", "description"]
     readonly_fields = ["created_at", "created_by"]
+    actions = ["export_llava_critic_parquet", "export_llava_json", "export_dpo_jsonl"]
+
+    def _export(self, request: HttpRequest, queryset: QuerySet[Dataset], fmt: str) -> None:
+        """Queue one export (disagreements, active checkpoint) per selected dataset; link to each export's page."""
+        for dataset in queryset:
+            try:
+                export = training_export_queue(dataset=dataset, fmt=fmt, user=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"{dataset.name}: {' '.join(exc.messages)}", messages.ERROR)
+                continue
+            url = reverse("export-detail", args=[export.pk])
+            self.message_user(
+                request, format_html('Export <a href="{}">#{}</a> of {} queued.', url, export.number, dataset.name)
+            )
+
+    @admin.action(description="Export disagreements as llava-critic-parquet")
+    def export_llava_critic_parquet(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
+        self._export(request, queryset, "llava-critic-parquet")
+
+    @admin.action(description="Export disagreements as llava-json")
+    def export_llava_json(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
+        self._export(request, queryset, "llava-json")
+
+    @admin.action(description="Export disagreements as dpo-jsonl")
+    def export_dpo_jsonl(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
+        self._export(request, queryset, "dpo-jsonl")
 
     def save_model(self, request: HttpRequest, obj: Dataset, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -85,8 +114,8 @@ class HumanVerdictAdmin(admin.ModelAdmin):
 
 @admin.register(TrainingExport)
 class TrainingExportAdmin(admin.ModelAdmin):
-    list_display = ["number", "dataset", "format", "source_checkpoint", "created_at"]
-    list_filter = ["format", "dataset"]
+    list_display = ["number", "dataset", "format", "source_checkpoint", "status", "created_at"]
+    list_filter = ["format", "dataset", "status"]
 
     def has_change_permission(self, request, obj=None):
         return False  # exports are immutable snapshots

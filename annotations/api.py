@@ -13,17 +13,19 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from ninja import File, Form, NinjaAPI, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 from ninja.security import HttpBearer
 
-from annotations.models import CriticVerdict, HumanVerdict, ImportJob, Item
+from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict, ImportJob, Item, TrainingExport
 from annotations.permissions import is_admin
 from annotations.selectors import datasets as selectors
 from annotations.selectors.judging import critic_progress
 from annotations.services.datasets import dataset_create
+from annotations.services.exports import export_file, training_export_queue
 from annotations.services.import_jobs import import_job_create
 from annotations.services.items import item_create
 from annotations.services.judging import checkpoint_from_settings
@@ -358,3 +360,96 @@ def upload_batch(
 @api.get("/imports/{import_id}", response=ImportOut, tags=["imports"])
 def get_import(request: HttpRequest, import_id: int) -> Any:
     return _import_out(request, selectors.import_job_get(user=request.user, pk=import_id))
+
+
+# -- training exports (administrators) --------------------------------------------------------------------------
+
+
+class ExportIn(Schema):
+    format: str
+    include_agreements: bool = False
+    checkpoint: str = ""  # a checkpoint name; empty: the active one
+    merge_with_export: int | None = None  # the number of a finished export of the same format
+
+
+class ExportOut(Schema):
+    id: int
+    number: int
+    dataset: int
+    format: str
+    status: str
+    items_done: int
+    items_total: int
+    filters: dict[str, Any]
+    manifest: dict[str, Any]
+    error: str
+    url: str
+    download_url: str | None
+
+
+def _export_out(request: HttpRequest, export: TrainingExport) -> dict[str, Any]:
+    done = export.status == "done"
+    return {
+        "id": export.pk,
+        "number": export.number,
+        "dataset": export.dataset_id,
+        "format": export.format,
+        "status": export.status,
+        "items_done": export.items_done,
+        "items_total": export.items_total,
+        "filters": export.filters,
+        "manifest": export.manifest,
+        "error": export.error,
+        "url": request.build_absolute_uri(f"/api/exports/{export.pk}"),
+        "download_url": request.build_absolute_uri(f"/api/exports/{export.pk}/file") if done else None,
+    }
+
+
+@api.post(
+    "/datasets/{dataset_id}/exports",
+    response={202: ExportOut},
+    tags=["exports"],
+    summary="Export corrected disagreements as training rows (administrators); runs in the background",
+)
+def create_export(request: HttpRequest, dataset_id: int, payload: ExportIn) -> Any:
+    _admin(request)
+    dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
+    checkpoint = None
+    if payload.checkpoint:
+        checkpoint = CriticCheckpoint.objects.filter(name=payload.checkpoint).first()
+        if checkpoint is None:
+            raise ValidationError({"checkpoint": [f"No checkpoint named {payload.checkpoint!r}."]})
+    merge_with = ""
+    if payload.merge_with_export is not None:
+        merge = TrainingExport.objects.filter(number=payload.merge_with_export, status="done").first()
+        if merge is None:
+            raise ValidationError({"merge_with_export": [f"No finished export #{payload.merge_with_export}."]})
+        if merge.format != payload.format:
+            raise ValidationError({"merge_with_export": [f"Export #{merge.number} is {merge.format}."]})
+        merge_with = str(export_file(export=merge, name=merge.manifest["data_file"]))
+    export = training_export_queue(
+        dataset=dataset,
+        fmt=payload.format,
+        user=request.user,
+        include_agreements=payload.include_agreements,
+        checkpoint=checkpoint,
+        merge_with=merge_with,
+    )
+    return Status(202, _export_out(request, export))
+
+
+@api.get("/exports/{export_id}", response=ExportOut, tags=["exports"], summary="An export's status and manifest")
+def get_export(request: HttpRequest, export_id: int) -> Any:
+    _admin(request)
+    return _export_out(request, get_object_or_404(TrainingExport, pk=export_id))
+
+
+@api.get("/exports/{export_id}/file", tags=["exports"], summary="Download an export's data file (or ?name=...)")
+def download_export(request: HttpRequest, export_id: int, name: str = "") -> FileResponse:
+    _admin(request)
+    export = get_object_or_404(TrainingExport, pk=export_id)
+    try:
+        path = export_file(export=export, name=name or export.manifest.get("data_file", ""))
+    except ValueError as exc:
+        raise HttpError(404, str(exc)) from None
+    return FileResponse(path.open("rb"), as_attachment=True, filename=f"export-{export.number}-{path.name}")

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from annotations.importers.formats import FORMATS
-from annotations.models import Dataset, Split
+from annotations.models import CriticCheckpoint, Dataset, Split, TrainingExport
 from annotations.services.images import CheckedImage, image_check
 from annotations.services.items import MAX_NAME_CHARS
 from critic_worker.profiles import PROFILES
@@ -86,3 +86,31 @@ class ImportForm(forms.Form):
         required=False, choices=[("", "Dataset default"), *((n, f"{n}: {p.title}") for n, p in PROFILES.items())]
     )
     update = forms.BooleanField(required=False, help_text="Update items whose id exists instead of refusing them.")
+
+
+class ExportForm(forms.Form):
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.all())
+    format = forms.ChoiceField(choices=TrainingExport.Format.choices)
+    include_agreements = forms.BooleanField(
+        required=False,
+        help_text="Also items where people agreed with the critic (by default only disagreements are exported).",
+    )
+    checkpoint = forms.ModelChoiceField(
+        queryset=CriticCheckpoint.objects.all(),
+        required=False,
+        empty_label="The active checkpoint",
+        help_text="The critic whose verdicts the people corrected.",
+    )
+    merge_with = forms.ModelChoiceField(
+        queryset=TrainingExport.objects.filter(status="done"),
+        required=False,
+        empty_label="Nothing: this export alone",
+        help_text="A finished export of the same format to merge with; where both have an id, this export's row wins.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        merge = data.get("merge_with")
+        if merge is not None and merge.format != data.get("format"):
+            self.add_error("merge_with", f"Export #{merge.number} is {merge.format}; merge only the same format.")
+        return data

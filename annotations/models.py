@@ -217,12 +217,26 @@ class TrainingExport(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The job that writes the snapshot (services/exports.py creates rows as queued; a row made without a status
+    # is a finished snapshot).
+    status = models.CharField(max_length=8, choices=JobStatus.choices, default=JobStatus.DONE)
+    items_done = models.PositiveIntegerField(default=0, help_text="Reviewed items looked at so far.")
+    items_total = models.PositiveIntegerField(default=0, help_text="Reviewed items with the critic's verdict.")
+    error = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-number"]
+        constraints = [models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="export_status_valid")]
 
     def __str__(self) -> str:
         return f"export #{self.number} ({self.format}, {self.dataset.name})"
+
+    @property
+    def percent(self) -> int:
+        if not self.items_total:
+            return 100 if self.status == JobStatus.DONE else 0
+        return min(100, round(100 * self.items_done / self.items_total))
 
 
 class CriticCheckpoint(models.Model):

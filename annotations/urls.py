@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotations import views, views_retraining, views_review
+from annotations import views, views_exports, views_retraining, views_review
 
 urlpatterns = [
     path("", views.dataset_list, name="dataset-list"),
@@ -29,5 +29,9 @@ urlpatterns = [
     path("retraining/", views_retraining.retraining_list, name="retraining-list"),
     path("retraining/<int:pk>/", views_retraining.retraining_detail, name="retraining-detail"),
     path("retraining/<int:pk>/promote/", views_retraining.retraining_promote, name="retraining-promote"),
+    path("exports/new/", views_exports.export_new, name="export-new"),
+    path("exports/<int:pk>/", views_exports.export_detail, name="export-detail"),
+    path("exports/<int:pk>/download/", views_exports.export_download, name="export-download"),
+    path("exports/<int:pk>/files/<str:name>", views_exports.export_file_download, name="export-file"),
     path("account/", views.account, name="account"),
 ]

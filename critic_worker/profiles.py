@@ -393,9 +393,14 @@ def get_profile(name: str) -> Profile:
         raise KeyError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}") from None
 
 
+def user_turn(profile: Profile, item: PromptInput, *, image_token: str = "<image>") -> str:
+    """The user turn's text: the image token, a newline, the filled prompt (as LLaVA training rows write it)."""
+    return f"{image_token}\n{profile.prompt(item)}"
+
+
 def chat_prompt(profile: Profile, item: PromptInput, *, image_token: str = "<image>") -> str:
     """The whole conversation up to the critic's answer, in the qwen_1_5 (ChatML) template it was trained with."""
-    return chat_for_turn(f"{image_token}\n{profile.prompt(item)}")
+    return chat_for_turn(user_turn(profile, item, image_token=image_token))
 
 
 def chat_for_turn(human_turn: str) -> str:

@@ -24,11 +24,23 @@ class Reveal:
 
 def verdicts_agree(*, human: HumanVerdict, critic: CriticVerdict, dataset: Dataset) -> bool:
     """The dataset's disagreement rule: another preference, or scores further apart than the threshold."""
-    if human.preference is not None:
-        return human.preference == critic.preference
-    spec = get_profile(human.profile)
+    return verdict_values_agree(
+        profile=human.profile,
+        threshold=dataset.disagreement_threshold,
+        first=(human.score, human.preference),
+        second=(critic.score, critic.preference),
+    )
+
+
+def verdict_values_agree(
+    *, profile: str, threshold: float, first: tuple[float | None, str | None], second: tuple[float | None, str | None]
+) -> bool:
+    """The same rule on plain (score, preference) pairs, for code that streams values rather than rows."""
+    if first[1] is not None:
+        return first[1] == second[1]
+    spec = get_profile(profile)
     span = (spec.score_max or 0) - (spec.score_min or 0)
-    return abs((human.score or 0) - (critic.score or 0)) <= dataset.disagreement_threshold * span
+    return abs((first[0] or 0) - (second[0] or 0)) <= threshold * span
 
 
 def review_reveal(

@@ -7,13 +7,23 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from annotations.models import ImportJob, RetrainingJob, TrainingExport
+from annotations.services.exports import training_export_create, training_export_run
 from tests.factories import CheckpointFactory, ItemFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 # healthz: the container health check polls it without an account; it answers "ok" and reveals no data.
 PUBLIC = {"login", "healthz"}
-ADMIN_ONLY = {"dataset-new", "export-list", "retraining-list", "retraining-detail"}
+ADMIN_ONLY = {
+    "dataset-new",
+    "export-list",
+    "export-new",
+    "export-detail",
+    "export-download",
+    "export-file",
+    "retraining-list",
+    "retraining-detail",
+}
 POST_ONLY = {
     "logout",
     "dataset-judge",
@@ -51,9 +61,18 @@ def app_url_names() -> list[str]:
     return list(app_urls())
 
 
+def finished_export(item) -> TrainingExport:  # type: ignore[no-untyped-def]
+    export = training_export_create(dataset=item.dataset, fmt="dpo-jsonl", checkpoint=CheckpointFactory())
+    done = training_export_run(export_id=export.pk)
+    assert done is not None
+    return done
+
+
 def url_for(name: str, item) -> str:  # type: ignore[no-untyped-def]
     """A URL for an existing object; the object's kind is read from the URL's name."""
-    if name.startswith("import-"):
+    if name.startswith("export-") and "pk" in app_urls()[name]:
+        pk = finished_export(item).pk
+    elif name.startswith("import-"):
         pk = ImportJob.objects.create(dataset=item.dataset, created_by=UserFactory(), data_file="x.jsonl").pk
     elif name.startswith("retraining-") and name != "retraining-list":
         export = TrainingExport.objects.create(number=1, dataset=item.dataset, format="llava-json")
@@ -64,7 +83,7 @@ def url_for(name: str, item) -> str:  # type: ignore[no-untyped-def]
         pk = item.pk
     else:
         pk = item.dataset.pk
-    values = {"sha256": item.image.sha256, "pk": pk}
+    values = {"sha256": item.image.sha256, "pk": pk, "name": "manifest.json"}
     params = app_urls()[name]
     assert set(params) <= set(values), f"teach url_for the parameters of {name}: {params}"
     return reverse(name, kwargs={p: values[p] for p in params})
