@@ -321,3 +321,17 @@ def test_rate() -> None:
     assert out["value"] == 0.75
     assert out["n"] == 4
     assert stats.rate([], reason="none")["reason"] == "none"
+
+
+def test_the_vectorised_bradley_terry_replicates_equal_scipys_fit_of_each() -> None:
+    rng = np.random.default_rng(11)
+    a = rng.integers(0, 5, 300)
+    b = (a + rng.integers(1, 5, 300)) % 5
+    y = rng.choice([0.0, 0.5, 1.0], 300)
+    (ia, ib, ys), counts = stats._distinct(a, b, y)
+    ia, ib = ia.astype(np.int64), ib.astype(np.int64)
+    point = stats._bt_fit(counts.astype(float), ia, ib, ys, 5)
+    w = stats.replicate_weights(counts, salt=7)[:4]
+    fast = stats._bt_fit_replicates(w, ia, ib, ys, 5, start=point)
+    for r in range(4):
+        assert fast[r] == pytest.approx(stats._bt_fit(w[r], ia, ib, ys, 5), abs=1e-5)
