@@ -82,7 +82,7 @@ def _distinct(*columns: ArrayLike) -> tuple[list[NDArray[Any]], NDArray[np.int64
     return [col[first] for col in arrays], counts.astype(np.int64)
 
 
-MAX_DRAWS = 2_000_000  # replicate cells drawn per statistic; beyond, fewer replicates (never under MIN_B)
+MAX_DRAWS = 1_000_000  # replicate cells drawn per statistic; beyond, fewer replicates (never under MIN_B)
 MIN_B = 200
 
 
@@ -150,14 +150,15 @@ def weighted_kendall_tau_b(w: Floats, x: Floats, y: Floats, *, chunk_cells: int 
         wb = w[start : start + step]
         table = np.zeros((wb.shape[0], ux.size, uy.size))
         table[:, gx, gy] = wb  # each distinct observation is one (x value, y value) cell
-        # after[i, j]: observations with both coordinates greater; lower[i, j]: x greater, y smaller.
-        suffix = table[:, ::-1, ::-1].cumsum(1).cumsum(2)[:, ::-1, ::-1]
-        after = np.zeros_like(table)
-        after[:, :-1, :-1] = suffix[:, 1:, 1:]
-        x_greater = np.zeros_like(table)
-        x_greater[:, :-1, :] = table[:, ::-1, :].cumsum(1)[:, ::-1, :][:, 1:, :]
+        # One inclusive 2-D cumulative sum gives, for each cell, the observations with both coordinates greater
+        # (concordant with it) and those with x greater and y smaller (discordant).
+        cum = table.cumsum(1).cumsum(2)
+        total = cum[:, -1:, -1:]
+        rows_upto = cum[:, :, -1:]
+        cols_upto = cum[:, -1:, :]
+        after = total - rows_upto - cols_upto + cum
         lower = np.zeros_like(table)
-        lower[:, :, 1:] = x_greater.cumsum(2)[:, :, :-1]
+        lower[:, :, 1:] = cols_upto[:, :, :-1] - cum[:, :, :-1]
         concordant = (table * after).sum((1, 2))
         discordant = (table * lower).sum((1, 2))
         n = table.sum((1, 2))
@@ -248,15 +249,42 @@ def model_level_kendall_tau(human: ArrayLike, critic: ArrayLike, models: Sequenc
     if np.ptp(hm) == 0 or np.ptp(cm) == 0:
         return undefined(m, "every model has the same mean score")
     _, model_code = np.unique(names, return_inverse=True)  # the same order as model_means
-    (ms, xs, ys), counts = _distinct(model_code.ravel(), h, c)
-    w = replicate_weights(counts, salt=2)
-    onehot = np.zeros((ms.size, m))
-    onehot[np.arange(ms.size), ms] = 1
-    n_m = w @ onehot
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rep_h = (w @ (onehot * xs[:, None])) / n_m
-        rep_c = (w @ (onehot * ys[:, None])) / n_m
+    model_code = model_code.ravel()
+    (ms, xs, ys), counts = _distinct(model_code, h, c)
+    if counts.size * B <= MAX_DRAWS:
+        w = replicate_weights(counts, salt=2)
+        onehot = np.zeros((ms.size, m))
+        onehot[np.arange(ms.size), ms] = 1
+        n_m = w @ onehot
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rep_h = (w @ (onehot * xs[:, None])) / n_m
+            rep_c = (w @ (onehot * ys[:, None])) / n_m
+    else:
+        rep_h, rep_c = _model_means_normal(model_code, h, c, m)
     return stat(stats.kendalltau(hm, cm).statistic, kendall_tau_b_rows(rep_h, rep_c), m)
+
+
+def _model_means_normal(code: NDArray[np.int64], h: Floats, c: Floats, m: int) -> tuple[Floats, Floats]:
+    """Replicates of each model's (mean human, mean critic) score when there are too many distinct observations
+    to draw exactly: each model's count is drawn exactly (multinomial over the models), the mean of that many of
+    its rows from the normal approximation (its mean, its covariance / count), which is very close once a model
+    has more than a handful of rows."""
+    rng = _rng(12)
+    k = np.bincount(code, minlength=m)
+    draws = rng.multinomial(int(k.sum()), k / k.sum(), size=B).astype(float)
+    rep_h = np.full((B, m), np.nan)
+    rep_c = np.full((B, m), np.nan)
+    z = rng.standard_normal((B, m, 2))
+    for j in range(m):
+        rows = code == j
+        mean = np.array([h[rows].mean(), c[rows].mean()])
+        cov = np.cov(np.stack([h[rows], c[rows]]), bias=True) if rows.sum() > 1 else np.zeros((2, 2))
+        root = np.linalg.cholesky(cov + 1e-12 * np.eye(2))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            spread = (z[:, j, :] @ root.T) / np.sqrt(draws[:, j])[:, None]
+        sample = np.where(draws[:, j, None] > 0, mean + spread, np.nan)
+        rep_h[:, j], rep_c[:, j] = sample[:, 0], sample[:, 1]
+    return rep_h, rep_c
 
 
 # -- critic vs human, pairwise ------------------------------------------------------------------------------------
@@ -392,7 +420,7 @@ def krippendorff_alpha(units: ArrayLike, values: ArrayLike, *, level: Level) -> 
 def calibration(confidence: ArrayLike, correct: ArrayLike, *, bins: int = RELIABILITY_BINS) -> dict[str, Any]:
     """Expected calibration error of the critic's own confidence, and the reliability curve (equal-width bins,
     placed as scikit-learn's calibration_curve places them). The interval is bootstrapped over confidences
-    rounded to 0.001 (so that a replicate is a draw over few distinct values); the value uses them exactly."""
+    rounded to 0.01 (so that a replicate is a draw over few distinct values); the value uses them exactly."""
     p = np.asarray(confidence, dtype=float)
     y = np.asarray(correct, dtype=bool)
     n = int(p.size)
@@ -411,7 +439,7 @@ def calibration(confidence: ArrayLike, correct: ArrayLike, *, bins: int = RELIAB
             curve.append(
                 {"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": k, "confidence": mean_p, "accuracy": acc}
             )
-    (ps, ys), counts = _distinct(np.round(p, 3), y)
+    (ps, ys), counts = _distinct(np.round(p, 2), y)
     w = replicate_weights(counts, salt=6)
     rep_which = np.searchsorted(edges[1:-1], ps, side="right")
     onehot = np.zeros((ps.size, bins))
@@ -460,22 +488,33 @@ def _bt_fit_replicates(
         p = 1 / (1 + np.exp(-diff))
         grad = (w * (p - y)) @ design + 2 * BT_RIDGE * s
         hess = ((w * p * (1 - p)) @ outer).reshape(-1, m, m) + ridge
-        s = s - np.linalg.solve(hess, grad[..., None])[..., 0]
+        step = np.linalg.solve(hess, grad[..., None])[..., 0]
+        s = s - step
+        if np.abs(step).max() < 1e-9:
+            break
     return s
 
 
 def bradley_terry(model_a: Sequence[str], model_b: Sequence[str], outcome: Sequence[str]) -> dict[str, Any]:
     """Ratings of the response models from pairwise verdicts (outcome A, B or tie), on Chatbot Arena's scale
     (1000 + 400 log10 of the odds), each with its bootstrap interval and number of games, best first."""
-    score = {"A": 1.0, "B": 0.0, "tie": 0.5}
-    rows = [(ma, mb, score[o]) for ma, mb, o in zip(model_a, model_b, outcome, strict=True) if ma and mb and ma != mb]
-    names = sorted({x for r in rows for x in r[:2]})
+    a = np.asarray(model_a, dtype=object)
+    b = np.asarray(model_b, dtype=object)
+    o = np.asarray(outcome, dtype=object)
+    if not a.size == b.size == o.size:
+        raise ValueError("model_a, model_b and outcome must have one entry per verdict")
+    y = np.full(o.size, np.nan)
+    for label, value in (("A", 1.0), ("B", 0.0), ("tie", 0.5)):
+        y[o == label] = value
+    if np.isnan(y).any():
+        raise ValueError(f"outcomes must be one of {PREFERENCES}")
+    keep = (a != "") & (b != "") & (a != b) & (a != None) & (b != None)  # noqa: E711 - elementwise
+    a, b, y = a[keep].astype(str), b[keep].astype(str), y[keep]
+    names = sorted(set(np.unique(a).tolist()) | set(np.unique(b).tolist()))
     if len(names) < 2:
-        return {"models": [], "n": len(rows), "reason": "fewer than 2 response models compared"}
-    index = {name: i for i, name in enumerate(names)}
-    (ia, ib, ys), counts = _distinct(
-        np.array([index[r[0]] for r in rows]), np.array([index[r[1]] for r in rows]), np.array([r[2] for r in rows])
-    )
+        return {"models": [], "n": int(keep.sum()), "reason": "fewer than 2 response models compared"}
+    lookup = np.array(names)
+    (ia, ib, ys), counts = _distinct(np.searchsorted(lookup, a), np.searchsorted(lookup, b), y)
     ia, ib = ia.astype(np.int64), ib.astype(np.int64)
     point = _bt_fit(counts.astype(float), ia, ib, ys, len(names))
     reps = _bt_fit_replicates(replicate_weights(counts, salt=7), ia, ib, ys, len(names), start=point)
@@ -490,7 +529,7 @@ def bradley_terry(model_a: Sequence[str], model_b: Sequence[str], outcome: Seque
     models.sort(key=lambda row: -row["rating"]["value"])
     for rank, row in enumerate(models, 1):
         row["rank"] = rank
-    return {"models": models, "n": len(rows), "_replicates": dict(zip(names, rep_ratings.T, strict=True))}
+    return {"models": models, "n": int(keep.sum()), "_replicates": dict(zip(names, rep_ratings.T, strict=True))}
 
 
 def leaderboard_correlation(human: dict[str, Any], critic: dict[str, Any]) -> Stat:

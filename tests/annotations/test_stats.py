@@ -335,3 +335,18 @@ def test_the_vectorised_bradley_terry_replicates_equal_scipys_fit_of_each() -> N
     fast = stats._bt_fit_replicates(w, ia, ib, ys, 5, start=point)
     for r in range(4):
         assert fast[r] == pytest.approx(stats._bt_fit(w[r], ia, ib, ys, 5), abs=1e-5)
+
+
+def test_model_level_tau_with_very_many_distinct_scores_uses_the_normal_approximation() -> None:
+    rng = np.random.default_rng(12)
+    models = [f"m{i % 5}" for i in range(20_000)]
+    offset = np.array([int(m[1]) * 5 for m in models], dtype=float)
+    h = np.clip(np.round(rng.uniform(0, 80, 20_000) + offset), 0, 100)
+    c = np.clip(np.round(h + rng.normal(0, 20, 20_000)), 0, 100)
+    assert len(stats._distinct(models, h, c)[1]) * stats.B > stats.MAX_DRAWS  # the approximate path
+    out = stats.model_level_kendall_tau(h, c, models)
+    means = stats.model_means(models, h, c)
+    want = sps.kendalltau([v[0] for v in means.values()], [v[1] for v in means.values()]).statistic
+    assert out["value"] == pytest.approx(want)
+    lo, hi = out["ci95"]
+    assert lo <= out["value"] <= hi
