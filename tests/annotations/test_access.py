@@ -13,7 +13,15 @@ pytestmark = pytest.mark.django_db
 
 PUBLIC = {"login"}
 ADMIN_ONLY = {"dataset-new", "export-list"}
-POST_ONLY = {"logout", "dataset-judge", "review-submit", "review-skip", "review-revise", "review-correct"}
+POST_ONLY = {
+    "logout",
+    "dataset-judge",
+    "dataset-swap-check",
+    "review-submit",
+    "review-skip",
+    "review-revise",
+    "review-correct",
+}
 AFTER_OWN_VERDICT = {"review-reveal"}  # 403 until the reviewer has judged the item (tests/annotations/test_review.py)
 ADMIN_PAGES = [
     "/admin/",
