@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
 from typing import Any, Literal
 
 import krippendorff
@@ -23,6 +22,7 @@ from sklearn.metrics import cohen_kappa_score
 
 B = 1000  # bootstrap replicates
 SEED = 20241002  # fixed: the same data gives the same intervals on every page view
+PACKAGE_ALPHA_CELLS = 5_000_000  # above, Krippendorff's alpha from the tested closed form instead of the package
 MIN_N = 3  # correlations need at least this many observations
 PREFERENCES = ("A", "B", "tie")
 RELIABILITY_BINS = 10
@@ -196,7 +196,7 @@ def _no_variation(h: Floats, c: Floats) -> str | None:
     return None
 
 
-def pointwise_agreement(human: ArrayLike, critic: ArrayLike, models: Sequence[str] | None = None) -> dict[str, Stat]:
+def pointwise_agreement(human: ArrayLike, critic: ArrayLike, models: ArrayLike | None = None) -> dict[str, Stat]:
     """Pearson, Spearman, Kendall's tau-b and MAE between paired scores, and the model-level Kendall's tau (the
     response models ranked by their mean score under each judge)."""
     h = np.asarray(human, dtype=float)
@@ -234,7 +234,7 @@ def model_means(models: ArrayLike, human: ArrayLike, critic: ArrayLike) -> dict[
     return {str(m): (float(sh[i] / k[i]), float(sc[i] / k[i]), int(k[i])) for i, m in enumerate(uniq)}
 
 
-def model_level_kendall_tau(human: ArrayLike, critic: ArrayLike, models: Sequence[str]) -> Stat:
+def model_level_kendall_tau(human: ArrayLike, critic: ArrayLike, models: ArrayLike) -> Stat:
     h = np.asarray(human, dtype=float)
     c = np.asarray(critic, dtype=float)
     names = np.asarray(models, dtype=str)
@@ -290,12 +290,12 @@ def _model_means_normal(code: NDArray[np.int64], h: Floats, c: Floats, m: int) -
 # -- critic vs human, pairwise ------------------------------------------------------------------------------------
 
 
-def confusion(human: Sequence[str], critic: Sequence[str]) -> list[list[int]]:
+def confusion(human: ArrayLike, critic: ArrayLike) -> list[list[int]]:
     """Counts of (human row, critic column) over A / B / tie."""
     return np.asarray(_table(human, critic), dtype=int).tolist()
 
 
-def _codes(labels: Sequence[str]) -> NDArray[np.int64]:
+def _codes(labels: ArrayLike) -> NDArray[np.int64]:
     arr = np.asarray(labels, dtype=object)
     out = np.full(arr.size, -1, dtype=np.int64)
     for i, p in enumerate(PREFERENCES):
@@ -305,8 +305,8 @@ def _codes(labels: Sequence[str]) -> NDArray[np.int64]:
     return out
 
 
-def _table(human: Sequence[str], critic: Sequence[str]) -> Floats:
-    if len(human) != len(critic):
+def _table(human: ArrayLike, critic: ArrayLike) -> Floats:
+    if np.size(human) != np.size(critic):
         raise ValueError("human and critic verdicts must pair up")
     table = np.bincount(_codes(human) * 3 + _codes(critic), minlength=9).reshape(3, 3)
     return table.astype(np.float64)
@@ -319,7 +319,7 @@ def _kappa_from_tables(t: Floats) -> Floats:
     return np.where(pe < 1 - 1e-12, _safe_div(po - pe, 1 - pe), np.nan)
 
 
-def pairwise_agreement(human: Sequence[str], critic: Sequence[str]) -> dict[str, Any]:
+def pairwise_agreement(human: ArrayLike, critic: ArrayLike) -> dict[str, Any]:
     """Accuracy with ties (A / B / tie, exact match), without ties (pairs where either side is a tie dropped),
     Cohen's kappa, and the confusion matrix (rows human, columns critic)."""
     table = _table(human, critic)
@@ -408,8 +408,11 @@ def krippendorff_alpha(units: ArrayLike, values: ArrayLike, *, level: Level) -> 
     domain = np.arange(counts.shape[1], dtype=float) if level == "nominal" else domain_raw[present].astype(float)
     if domain.size < 2:
         return undefined(n, "every reviewer gave the same value")
-    value = krippendorff.alpha(value_counts=counts, value_domain=domain, level_of_measurement=level)
     patterns, pattern_counts = np.unique(counts, axis=0, return_counts=True)
+    if n * domain.size**2 <= PACKAGE_ALPHA_CELLS:
+        value = krippendorff.alpha(value_counts=counts, value_domain=domain, level_of_measurement=level)
+    else:  # the package's cost is items x values^2: the same formula over the distinct items (tested equal)
+        value = weighted_alpha(pattern_counts[None, :].astype(float), patterns, domain, level)[0]
     w = replicate_weights(pattern_counts.astype(np.int64), salt=5)
     return stat(value, weighted_alpha(w, patterns, domain, level), n)
 
@@ -495,7 +498,7 @@ def _bt_fit_replicates(
     return s
 
 
-def bradley_terry(model_a: Sequence[str], model_b: Sequence[str], outcome: Sequence[str]) -> dict[str, Any]:
+def bradley_terry(model_a: ArrayLike, model_b: ArrayLike, outcome: ArrayLike) -> dict[str, Any]:
     """Ratings of the response models from pairwise verdicts (outcome A, B or tie), on Chatbot Arena's scale
     (1000 + 400 log10 of the odds), each with its bootstrap interval and number of games, best first."""
     a = np.asarray(model_a, dtype=object)
@@ -508,7 +511,8 @@ def bradley_terry(model_a: Sequence[str], model_b: Sequence[str], outcome: Seque
         y[o == label] = value
     if np.isnan(y).any():
         raise ValueError(f"outcomes must be one of {PREFERENCES}")
-    keep = (a != "") & (b != "") & (a != b) & (a != None) & (b != None)  # noqa: E711 - elementwise
+    named = np.array([x is not None and y is not None for x, y in zip(a.tolist(), b.tolist(), strict=True)], bool)
+    keep = named & (a != "") & (b != "") & (a != b)
     a, b, y = a[keep].astype(str), b[keep].astype(str), y[keep]
     names = sorted(set(np.unique(a).tolist()) | set(np.unique(b).tolist()))
     if len(names) < 2:

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, Q
+from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from annotations import stats
@@ -121,6 +123,72 @@ def agreement_for_dataset(
     return result
 
 
+@dataclass
+class Columns:
+    """The verdicts as numpy columns (one row per verdict): sections select with masks, no loops over rows."""
+
+    item: NDArray[Any]
+    kind: NDArray[Any]
+    profile: NDArray[Any]
+    model_a: NDArray[Any]
+    model_b: NDArray[Any]
+    score: NDArray[np.float64]
+    preference: NDArray[Any]
+
+    def take(self, mask: NDArray[np.bool_]) -> Columns:
+        return Columns(**{k: v[mask] for k, v in vars(self).items()})
+
+
+@dataclass
+class CriticColumns(Columns):
+    confidence: NDArray[np.float64]
+    swapped: NDArray[np.bool_]
+
+    def take(self, mask: NDArray[np.bool_]) -> CriticColumns:
+        return CriticColumns(**{k: v[mask] for k, v in vars(self).items()})
+
+
+@dataclass
+class HumanColumns(Columns):
+    reviewer: NDArray[Any]
+    revised_score: NDArray[np.float64]
+    revised_preference: NDArray[Any]
+    revised: NDArray[np.bool_]
+    # The critic's verdict on the same item, aligned row by row (NaN / None where it has none).
+    critic_score: NDArray[np.float64]
+    critic_preference: NDArray[Any]
+    critic_confidence: NDArray[np.float64]
+    has_critic: NDArray[np.bool_]
+
+    def take(self, mask: NDArray[np.bool_]) -> HumanColumns:
+        return HumanColumns(**{k: v[mask] for k, v in vars(self).items()})
+
+
+def _floats(values: tuple[Any, ...]) -> NDArray[np.float64]:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _objects(values: tuple[Any, ...]) -> NDArray[Any]:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _present(values: NDArray[Any]) -> NDArray[np.bool_]:
+    return np.array([v is not None for v in values.tolist()], dtype=bool)
+
+
+def _aligned(values: NDArray[Any], pos: NDArray[Any], has: NDArray[np.bool_], fill: Any) -> NDArray[Any]:
+    """values[pos] where `has`, else fill: the critic's column lined up with the human verdicts."""
+    out = np.full(has.size, fill, dtype=values.dtype)
+    out[has] = values[pos[has]]
+    return out
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[tuple[Any, ...]]:
+    return list(zip(*rows, strict=True)) if rows else [()] * width
+
+
 def _compute(
     dataset: Dataset, checkpoint: CriticCheckpoint | None, filters: dict[str, str | None], include_plots: bool
 ) -> dict[str, Any]:
@@ -131,42 +199,50 @@ def _compute(
         item_q &= Q(item__profile=filters["profile"])
     if filters["response_model"]:
         item_q &= Q(item__model_a=filters["response_model"]) | Q(item__model_b=filters["response_model"])
-
-    critic: dict[int, tuple[Any, ...]] = {}
-    swapped: dict[int, Any] = {}
+    item_fields = ("item_id", "item__kind", "item__profile", "item__model_a", "item__model_b", "score", "preference")
+    critic_rows: list[tuple[Any, ...]] = []
     if checkpoint is not None:
-        rows = CriticVerdict.objects.filter(item_q, checkpoint=checkpoint, status=JobStatus.DONE).values_list(
-            "item_id", "swapped", "item__kind", "item__profile", "item__model_a", "item__model_b", "score",
-            "preference", "confidence",
-        )  # fmt: skip
-        for item_id, is_swap, *rest in rows.iterator(chunk_size=5000):
-            if is_swap:
-                swapped[item_id] = rest[5]
-            else:
-                critic[item_id] = tuple(rest)
-    humans = list(
-        HumanVerdict.objects.filter(item_q)
-        .values_list(
-            "item_id",
-            "reviewer__username",
-            "score",
-            "preference",
-            "revised_score",
-            "revised_preference",
-            "revised_at",
-            "item__kind",
-            "item__profile",
-            "item__model_a",
-            "item__model_b",
+        critic_rows = list(
+            CriticVerdict.objects.filter(item_q, checkpoint=checkpoint, status=JobStatus.DONE).values_list(
+                *item_fields, "confidence", "swapped"
+            )
         )
-        .iterator(chunk_size=5000)
+    c = _columns(critic_rows, 9)
+    all_critic = CriticColumns(
+        item=np.array(c[0], dtype=np.int64), kind=_objects(c[1]), profile=_objects(c[2]), model_a=_objects(c[3]),
+        model_b=_objects(c[4]), score=_floats(c[5]), preference=_objects(c[6]), confidence=_floats(c[7]),
+        swapped=np.array(c[8], dtype=bool),
+    )  # fmt: skip
+    human_rows = list(
+        HumanVerdict.objects.filter(item_q).values_list(
+            *item_fields, "reviewer__username", "revised_score", "revised_preference", "revised_at"
+        )
     )
-    reviewer_items: set[int] | None = None
+    h = _columns(human_rows, 11)
+    critic = all_critic.take(~all_critic.swapped)
+    swapped = all_critic.take(all_critic.swapped)
+    h_item = np.array(h[0], dtype=np.int64)
+    order = np.argsort(critic.item, kind="stable")
+    at = np.searchsorted(critic.item[order], h_item).clip(0, max(critic.item.size - 1, 0))
+    pos = order[at] if critic.item.size else at
+    has = (critic.item[pos] == h_item) if critic.item.size else np.zeros(h_item.size, dtype=bool)
+    humans = HumanColumns(
+        item=h_item, kind=_objects(h[1]), profile=_objects(h[2]), model_a=_objects(h[3]), model_b=_objects(h[4]),
+        score=_floats(h[5]), preference=_objects(h[6]), reviewer=_objects(h[7]), revised_score=_floats(h[8]),
+        revised_preference=_objects(h[9]), revised=np.array([v is not None for v in h[10]], dtype=bool),
+        critic_score=_aligned(critic.score, pos, has, np.nan),
+        critic_preference=_aligned(critic.preference, pos, has, None),
+        critic_confidence=_aligned(critic.confidence, pos, has, np.nan),
+        has_critic=has,
+    )  # fmt: skip
+    everyone = humans
+    reviewer_items: NDArray[Any] | None = None
     if filters["reviewer"]:
-        reviewer_items = {h[0] for h in humans if h[1] == filters["reviewer"]}
-        critic = {k: v for k, v in critic.items() if k in reviewer_items}
-        swapped = {k: v for k, v in swapped.items() if k in reviewer_items}
-    mine = [h for h in humans if reviewer_items is None or h[1] == filters["reviewer"]]
+        mine = humans.reviewer == filters["reviewer"]
+        reviewer_items = np.unique(humans.item[mine])
+        critic = critic.take(np.isin(critic.item, reviewer_items))
+        swapped = swapped.take(np.isin(swapped.item, reviewer_items))
+        humans = humans.take(mine)
 
     out: dict[str, Any] = {
         "dataset": dataset.name,
@@ -181,60 +257,68 @@ def _compute(
             "note": f"at most {stats.MAX_DRAWS:,} replicate cells per statistic: data with very many distinct "
             f"observations get fewer replicates (never under {stats.MIN_B})",
         },
-        "counts": {"critic_verdicts": len(critic), "human_verdicts": len(mine), "swap_checks": len(swapped)},
+        "counts": {
+            "critic_verdicts": int(critic.item.size),
+            "human_verdicts": int(humans.item.size),
+            "swap_checks": int(swapped.item.size),
+        },
     }
-    out["pointwise"], scatter = _pointwise(dataset, critic, mine)
-    out["pairwise"] = _pairwise(critic, mine)
-    out["reviewers"] = _reviewers(humans, reviewer_items)
-    out["calibration"] = _calibration(dataset, critic, mine)
+    out["pointwise"], scatter = _pointwise(humans)
+    out["pairwise"] = _pairwise(humans)
+    if reviewer_items is not None:
+        everyone = everyone.take(np.isin(everyone.item, reviewer_items))
+    out["reviewers"] = _reviewers(everyone)
+    out["calibration"] = _calibration(dataset, humans)
     out["position_bias"] = _position_bias(critic, swapped)
-    out["anchoring"] = _anchoring(dataset, critic, mine)
-    out["leaderboard"] = _leaderboard(critic, mine)
+    out["anchoring"] = _anchoring(humans)
+    out["leaderboard"] = _leaderboard(critic, humans)
     if include_plots:
         out["plots"] = {"scatter": scatter}
     return out
 
 
-def _scale(profiles: set[str]) -> tuple[str, Any]:
+def _spans(profiles: NDArray[Any]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each row's profile score range (lo, hi)."""
+    lo = np.zeros(profiles.size)
+    hi = np.zeros(profiles.size)
+    for name in set(profiles.tolist()):
+        rows = profiles == name
+        lo[rows], hi[rows] = _profile_span(name)
+    return lo, hi
+
+
+def _scaled(profiles: NDArray[Any], *scores: NDArray[np.float64]) -> tuple[str, list[NDArray[np.float64]]]:
     """Scores in their profile's units, or as a fraction of the range when profiles with different ranges mix."""
-    spans = {_profile_span(p) for p in profiles}
-    if len(spans) <= 1:
-        return (next(iter(profiles)) if profiles else "none"), None
-
-    def to_fraction(profile: str, score: float) -> float:
-        lo, hi = _profile_span(profile)
-        return (score - lo) / (hi - lo) if hi > lo else 0.0
-
-    return "fraction of range", to_fraction
+    names = set(profiles.tolist())
+    if len({_profile_span(p) for p in names}) <= 1:
+        return (next(iter(names)) if names else "none"), list(scores)
+    lo, hi = _spans(profiles)
+    width = np.where(hi > lo, hi - lo, 1.0)
+    return "fraction of range", [(s - lo) / width for s in scores]
 
 
-def _pointwise(
-    dataset: Dataset, critic: dict[int, tuple[Any, ...]], humans: list[tuple[Any, ...]]
-) -> tuple[dict[str, Any], list[list[float]]]:
-    pairs = [
-        (h[8], h[2], critic[h[0]][4], h[9])
-        for h in humans
-        if h[7] == Kind.POINTWISE and h[2] is not None and h[0] in critic and critic[h[0]][4] is not None
-    ]
-    name, convert = _scale({p[0] for p in pairs})
-    if convert is not None:
-        pairs = [(p, convert(p, hs), convert(p, cs), m) for p, hs, cs, m in pairs]
-    h = np.array([p[1] for p in pairs], dtype=float)
-    c = np.array([p[2] for p in pairs], dtype=float)
-    models = [p[3] or "unknown model" for p in pairs]
-    section: dict[str, Any] = {"n": len(pairs), "score_scale": name}
+def _pointwise(humans: HumanColumns) -> tuple[dict[str, Any], list[list[float]]]:
+    rows = humans.take(
+        (humans.kind == Kind.POINTWISE) & humans.has_critic & ~np.isnan(humans.score) & ~np.isnan(humans.critic_score)
+    )
+    name, (h, c) = _scaled(rows.profile, rows.score, rows.critic_score)
+    models = np.where(rows.model_a == "", "unknown model", rows.model_a).astype(str)
+    n = int(h.size)
+    section: dict[str, Any] = {"n": n, "score_scale": name}
     section.update(stats.pointwise_agreement(h, c, models))
     section["models"] = [
         {"model": m, "human_mean": hm, "critic_mean": cm, "n": k}
         for m, (hm, cm, k) in sorted(stats.model_means(models, h, c).items())
-    ] if pairs else []  # fmt: skip
-    if pairs:
-        lo = min(float(h.min()), float(c.min()))
-        hi = max(float(h.max()), float(c.max()))
-        if convert is None and name != "none":
-            lo, hi = _profile_span(name)
-        elif convert is not None:
+    ] if n else []  # fmt: skip
+    section["histogram"] = {"edges": [], "human": [], "critic": []}
+    section["range"] = None
+    section["fit"] = None
+    scatter: list[list[float]] = []
+    if n:
+        if name == "fraction of range":
             lo, hi = 0.0, 1.0
+        else:
+            lo, hi = _profile_span(name)
         edges = np.linspace(lo, hi if hi > lo else lo + 1, HISTOGRAM_BINS + 1)
         section["histogram"] = {
             "edges": edges.tolist(),
@@ -242,119 +326,118 @@ def _pointwise(
             "critic": np.histogram(c, edges)[0].tolist(),
         }
         section["range"] = [lo, hi]
-    else:
-        section["histogram"] = {"edges": [], "human": [], "critic": []}
-        section["range"] = None
-    scatter: list[list[float]] = []
-    if pairs:
-        pick = np.arange(len(pairs))
-        if len(pairs) > SCATTER_MAX:
-            pick = np.sort(np.random.default_rng(stats.SEED).choice(len(pairs), SCATTER_MAX, replace=False))
-        scatter = [[float(h[i]), float(c[i])] for i in pick]
-        fit = np.polyfit(h, c, 1) if len(pairs) >= 2 and np.ptp(h) > 0 else None
-        section["fit"] = {"slope": float(fit[0]), "intercept": float(fit[1])} if fit is not None else None
-    else:
-        section["fit"] = None
+        pick = np.arange(n)
+        if n > SCATTER_MAX:
+            pick = np.sort(np.random.default_rng(stats.SEED).choice(n, SCATTER_MAX, replace=False))
+        scatter = np.stack([h[pick], c[pick]], axis=1).tolist()
+        if n >= 2 and np.ptp(h) > 0:
+            slope, intercept = np.polyfit(h, c, 1)
+            section["fit"] = {"slope": float(slope), "intercept": float(intercept)}
     return section, scatter
 
 
-def _pairwise(critic: dict[int, tuple[Any, ...]], humans: list[tuple[Any, ...]]) -> dict[str, Any]:
-    pairs = [
-        (h[3], critic[h[0]][5])
-        for h in humans
-        if h[7] == Kind.PAIRWISE and h[3] is not None and h[0] in critic and critic[h[0]][5] is not None
-    ]
-    return stats.pairwise_agreement([p[0] for p in pairs], [p[1] for p in pairs])
+def _pairwise(humans: HumanColumns) -> dict[str, Any]:
+    rows = humans.take(
+        (humans.kind == Kind.PAIRWISE)
+        & humans.has_critic
+        & _present(humans.preference)
+        & _present(humans.critic_preference)
+    )
+    return stats.pairwise_agreement(rows.preference, rows.critic_preference)
 
 
-def _reviewers(humans: list[tuple[Any, ...]], reviewer_items: set[int] | None) -> dict[str, Any]:
-    rows = [h for h in humans if reviewer_items is None or h[0] in reviewer_items]
+def _reviewers(humans: HumanColumns) -> dict[str, Any]:
     out: dict[str, Any] = {}
     levels: tuple[tuple[str, stats.Level], ...] = ((Kind.POINTWISE, "interval"), (Kind.PAIRWISE, "nominal"))
     for kind, level in levels:
-        these = [h for h in rows if h[7] == kind]
+        rows = humans.take(humans.kind == kind)
         if kind == Kind.POINTWISE:
-            _name, convert = _scale({h[8] for h in these})
-            values: list[Any] = [convert(h[8], h[2]) if convert else h[2] for h in these]
+            values: NDArray[Any] = _scaled(rows.profile, rows.score)[1][0]
         else:
-            values = [h[3] for h in these]
-        units = [h[0] for h in these]
+            values = rows.preference.astype(str)
         alpha = (
-            stats.krippendorff_alpha(units, values, level=level)
-            if these
+            stats.krippendorff_alpha(rows.item, values, level=level)
+            if rows.item.size
             else stats.undefined(0, "no item has more than one reviewer")
         )
         out[str(kind)] = {"krippendorff_alpha": alpha, "level": level}
     return out
 
 
-def _agrees(dataset: Dataset, kind: str, profile: str, human: Any, critic: Any) -> bool:
-    """The dataset's disagreement rule (as on the reveal): another preference, or scores beyond the threshold."""
-    if kind == Kind.PAIRWISE:
-        return bool(human == critic)
-    lo, hi = _profile_span(profile)
-    return bool(abs(human - critic) <= dataset.disagreement_threshold * (hi - lo))
+def _agreeing(dataset: Dataset, rows: HumanColumns, pointwise: bool, blind: bool = True) -> NDArray[np.bool_]:
+    """The dataset's disagreement rule (as on the reveal): the same preference, or scores within the threshold."""
+    if not pointwise:
+        return np.asarray(rows.preference == rows.critic_preference, dtype=bool)
+    lo, hi = _spans(rows.profile)
+    return np.asarray(np.abs(rows.score - rows.critic_score) <= dataset.disagreement_threshold * (hi - lo))
 
 
-def _calibration(dataset: Dataset, critic: dict[int, tuple[Any, ...]], humans: list[tuple[Any, ...]]) -> dict[str, Any]:
+def _calibration(dataset: Dataset, humans: HumanColumns) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for kind, field in ((Kind.POINTWISE, 2), (Kind.PAIRWISE, 3)):
-        conf, correct = [], []
-        for h in humans:
-            c = critic.get(h[0])
-            if h[7] != kind or c is None or c[6] is None or h[field] is None:
-                continue
-            verdict = c[4] if kind == Kind.POINTWISE else c[5]
-            if verdict is None:
-                continue
-            conf.append(c[6])
-            correct.append(_agrees(dataset, kind, h[8], h[field], verdict))
-        out[str(kind)] = stats.calibration(conf, correct)
+    for kind in (Kind.POINTWISE, Kind.PAIRWISE):
+        pointwise = kind == Kind.POINTWISE
+        verdicts = (
+            ~np.isnan(humans.score) & ~np.isnan(humans.critic_score)
+            if pointwise
+            else _present(humans.preference) & _present(humans.critic_preference)
+        )
+        rows = humans.take((humans.kind == kind) & humans.has_critic & ~np.isnan(humans.critic_confidence) & verdicts)
+        out[str(kind)] = stats.calibration(rows.critic_confidence, _agreeing(dataset, rows, pointwise))
     return out
 
 
-def _position_bias(critic: dict[int, tuple[Any, ...]], swapped: dict[int, str]) -> dict[str, Any]:
-    pairs = [(critic[k][5], v) for k, v in swapped.items() if k in critic and critic[k][5] is not None and v]
-    flips = [a != b for a, b in pairs]
-    table = stats.confusion([a for a, _ in pairs], [b for _, b in pairs]) if pairs else [[0] * 3 for _ in range(3)]
+def _position_bias(critic: CriticColumns, swapped: CriticColumns) -> dict[str, Any]:
+    order = np.argsort(critic.item, kind="stable")
+    at = np.searchsorted(critic.item[order], swapped.item).clip(0, max(critic.item.size - 1, 0))
+    if critic.item.size:
+        pos = order[at]
+        found = (critic.item[pos] == swapped.item) & _present(critic.preference[pos]) & _present(swapped.preference)
+        shown_pref, swapped_pref = critic.preference[pos][found], swapped.preference[found]
+    else:
+        shown_pref = swapped_pref = np.array([], dtype=object)
     return {
-        "n": len(pairs),
-        "flip_rate": stats.rate(flips, salt=8, reason="no item has a swap check yet"),
-        "table": {"labels": list(stats.PREFERENCES), "rows": "as shown", "columns": "swapped", "counts": table},
+        "n": int(shown_pref.size),
+        "flip_rate": stats.rate(shown_pref != swapped_pref, salt=8, reason="no item has a swap check yet"),
+        "table": {
+            "labels": list(stats.PREFERENCES),
+            "rows": "as shown",
+            "columns": "swapped",
+            "counts": stats.confusion(list(shown_pref), list(swapped_pref)),
+        },
     }
 
 
-def _anchoring(dataset: Dataset, critic: dict[int, tuple[Any, ...]], humans: list[tuple[Any, ...]]) -> dict[str, Any]:
+def _anchoring(humans: HumanColumns) -> dict[str, Any]:
     """Of the verdicts whose reviewer saw the critic's, how many changed after the reveal, and of those how many
     moved toward the critic (pairwise: to its preference; pointwise: closer to its score)."""
-    revised, toward = [], []
-    for h in humans:
-        c = critic.get(h[0])
-        if c is None:
-            continue
-        pointwise = h[7] == Kind.POINTWISE
-        blind, after = (h[2], h[4]) if pointwise else (h[3], h[5])
-        verdict = c[4] if pointwise else c[5]
-        if blind is None or verdict is None:
-            continue
-        changed = h[6] is not None and after is not None and after != blind
-        revised.append(changed)
-        if changed:
-            moved = abs(after - verdict) < abs(blind - verdict) if pointwise else after == verdict
-            toward.append(bool(moved))
+    pw = humans.kind == Kind.POINTWISE
+    blind_s, after_s, critic_s = humans.score, humans.revised_score, humans.critic_score
+    paired = humans.has_critic & np.where(
+        pw,
+        ~np.isnan(blind_s) & ~np.isnan(critic_s),
+        _present(humans.preference) & _present(humans.critic_preference),
+    )
+    with np.errstate(invalid="ignore"):
+        changed_s = ~np.isnan(after_s) & (after_s != blind_s)
+        toward_s = np.abs(after_s - critic_s) < np.abs(blind_s - critic_s)
+    changed_p = _present(humans.revised_preference) & (humans.revised_preference != humans.preference)
+    toward_p = humans.revised_preference == humans.critic_preference
+    changed = humans.revised & np.where(pw, changed_s, changed_p)
+    toward = np.where(pw, toward_s, toward_p)
     return {
-        "n": len(revised),
-        "revision_rate": stats.rate(revised, salt=9, reason="no verdict paired with the critic's"),
-        "toward_critic_rate": stats.rate(toward, salt=10, reason="no verdict was revised"),
+        "n": int(paired.sum()),
+        "revision_rate": stats.rate(changed[paired], salt=9, reason="no verdict paired with the critic's"),
+        "toward_critic_rate": stats.rate(toward[paired & changed], salt=10, reason="no verdict was revised"),
     }
 
 
-def _leaderboard(critic: dict[int, tuple[Any, ...]], humans: list[tuple[Any, ...]]) -> dict[str, Any]:
-    h_rows = [(h[9], h[10], h[3]) for h in humans if h[7] == Kind.PAIRWISE and h[3] is not None]
-    c_rows = [(c[2], c[3], c[5]) for c in critic.values() if c[0] == Kind.PAIRWISE and c[5] is not None]
-    boards = {}
-    for name, rows in (("human", h_rows), ("critic", c_rows)):
-        boards[name] = stats.bradley_terry([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+def _leaderboard(critic: CriticColumns, humans: HumanColumns) -> dict[str, Any]:
+    h = humans.take((humans.kind == Kind.PAIRWISE) & _present(humans.preference))
+    c = critic.take((critic.kind == Kind.PAIRWISE) & _present(critic.preference))
+    boards = {
+        "human": stats.bradley_terry(h.model_a, h.model_b, h.preference),
+        "critic": stats.bradley_terry(c.model_a, c.model_b, c.preference),
+    }
     corr = (
         stats.leaderboard_correlation(boards["human"], boards["critic"])
         if boards["human"]["models"] and boards["critic"]["models"]

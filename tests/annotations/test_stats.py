@@ -350,3 +350,13 @@ def test_model_level_tau_with_very_many_distinct_scores_uses_the_normal_approxim
     assert out["value"] == pytest.approx(want)
     lo, hi = out["ci95"]
     assert lo <= out["value"] <= hi
+
+
+def test_alpha_on_many_items_uses_the_closed_form_and_still_equals_the_package() -> None:
+    rng = np.random.default_rng(13)
+    units = np.repeat(np.arange(1200), 2)
+    values = np.clip(np.repeat(rng.integers(0, 101, 1200), 2) + rng.integers(-5, 6, 2400), 0, 100).astype(float)
+    assert stats.PACKAGE_ALPHA_CELLS < 1200 * 101**2
+    out = stats.krippendorff_alpha(units, values, level="interval")
+    want = krippendorff.alpha(reliability_data=values.reshape(1200, 2).T, level_of_measurement="interval")
+    assert out["value"] == pytest.approx(want)
