@@ -395,11 +395,12 @@ def krippendorff_alpha(units: ArrayLike, values: ArrayLike, *, level: Level) -> 
     two values cannot be compared and are left out. `interval` for scores, `nominal` for preferences.
     n is the number of items with at least two values."""
     unit_code = np.unique(np.asarray(units), return_inverse=True)[1].ravel()
-    domain_raw, value_code = np.unique(np.asarray(values), return_inverse=True)
+    pairable = np.bincount(unit_code)[unit_code] >= 2 if unit_code.size else np.zeros(0, dtype=bool)
+    unit_code = np.unique(unit_code[pairable], return_inverse=True)[1].ravel()
+    domain_raw, value_code = np.unique(np.asarray(values)[pairable], return_inverse=True)
     value_code = value_code.ravel()
     counts = np.zeros((int(unit_code.max()) + 1 if unit_code.size else 0, domain_raw.size))
     np.add.at(counts, (unit_code, value_code), 1)
-    counts = counts[counts.sum(1) >= 2]
     n = int(counts.shape[0])
     if n == 0:
         return undefined(0, "no item has more than one reviewer")

@@ -173,7 +173,8 @@ def _floats(values: NDArray[Any]) -> NDArray[np.float64]:
 
 
 def _present(values: NDArray[Any]) -> NDArray[np.bool_]:
-    return np.array([v is not None for v in values.tolist()], dtype=bool)
+    nothing = np.full(values.shape, None, dtype=object)
+    return np.asarray(np.not_equal(values, nothing), dtype=np.bool_)
 
 
 def _aligned(values: NDArray[Any], pos: NDArray[Any], has: NDArray[np.bool_], fill: Any) -> NDArray[Any]:
