@@ -15,12 +15,12 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from annotations import stats
-from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, JobStatus, Kind, Split
+from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item, JobStatus, Kind, Split
 from critic_worker.profiles import get_profile
 
 HUMANS_COMBINED = (
@@ -455,24 +455,19 @@ def _leaderboard(critic: CriticColumns, humans: HumanColumns) -> dict[str, Any]:
 
 
 def metric_filter_options(*, dataset: Dataset) -> dict[str, list[str]]:
-    """What the dashboard's filters can choose from."""
-    items = dataset.items.all()
-    models = set(items.exclude(model_a="").values_list("model_a", flat=True).distinct())
-    models |= set(items.exclude(model_b="").values_list("model_b", flat=True).distinct())
+    """What the dashboard's filters can choose from (unordered DISTINCTs: the items' default order by id would
+    put the id in the DISTINCT and return every row)."""
+    items = Item.objects.filter(dataset=dataset).order_by()
+    models = set(items.values_list("model_a", flat=True).distinct())
+    models |= set(items.values_list("model_b", flat=True).distinct())
+    judged = CriticVerdict.objects.filter(checkpoint=OuterRef("pk"), item__dataset=dataset)
+    reviewer_ids = HumanVerdict.objects.filter(item__dataset=dataset).order_by().values("reviewer_id").distinct()
     return {
-        "checkpoints": list(
-            CriticCheckpoint.objects.filter(verdicts__item__dataset=dataset).distinct().values_list("name", flat=True)
-        ),
+        "checkpoints": list(CriticCheckpoint.objects.filter(Exists(judged)).values_list("name", flat=True)),
         "splits": list(Split.values),
         "profiles": sorted(set(items.values_list("profile", flat=True).distinct())),
-        "reviewers": sorted(
-            set(
-                HumanVerdict.objects.filter(item__dataset=dataset)
-                .values_list("reviewer__username", flat=True)
-                .distinct()
-            )
-        ),
-        "response_models": sorted(models),
+        "reviewers": sorted(User.objects.filter(pk__in=reviewer_ids).values_list("username", flat=True)),
+        "response_models": sorted(models - {""}),
     }
 
 
