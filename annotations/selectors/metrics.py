@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from django.contrib.auth.models import User
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connection
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from numpy.typing import NDArray
@@ -187,10 +187,14 @@ def _aligned(values: NDArray[Any], pos: NDArray[Any], has: NDArray[np.bool_], fi
 def _fetch(query: QuerySet[Any], width: int) -> list[NDArray[Any]]:
     """A values_list query's columns as numpy arrays: one fetch of all rows (Django's iterator fetches 100 at a
     time, which costs more than the statistics at 100k rows)."""
-    sql, params = query.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    try:
+        sql, params = query.query.sql_with_params()
+    except EmptyResultSet:  # a query Django knows matches nothing (.none())
+        rows = []
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
     table = np.empty((len(rows), width), dtype=object)
     if rows:
         table[:] = rows

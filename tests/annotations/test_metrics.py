@@ -11,6 +11,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
@@ -35,6 +36,12 @@ HUMAN_PREFS = ["A", "B", "A", "tie", "B", "A", "A", "B", "tie", "A", "B", "A"]
 CRITIC_PREFS = ["A", "B", "B", "tie", "B", "A", "tie", "B", "A", "A", "A", "A"]
 GPT_PREFS = HUMAN_PREFS  # the external judge agrees with rita everywhere
 SWAPPED_PREFS = {0: "A", 1: "A", 2: "B", 3: "A"}  # items 1 and 3 flip with the order
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> None:
+    """Results are cached across requests: each test starts without them."""
+    cache.clear()
 
 
 @dataclass
