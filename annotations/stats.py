@@ -141,9 +141,12 @@ def weighted_spearman(w: Floats, x: Floats, y: Floats) -> Floats:
 
 
 def weighted_kendall_tau_b(w: Floats, x: Floats, y: Floats, *, chunk_cells: int = 4_000_000) -> Floats:
-    """Kendall's tau-b from each replicate's contingency table (concordant minus discordant pairs)."""
+    """Kendall's tau-b per replicate: concordant minus discordant pairs, from the pairs of distinct observations
+    (a K x K sign matrix) when there are few, else from each replicate's contingency table."""
     ux, gx = np.unique(x, return_inverse=True)
     uy, gy = np.unique(y, return_inverse=True)
+    if x.size**2 <= 40 * ux.size * uy.size:  # a matrix product is far cheaper per cell than the cumsums
+        return _kendall_from_pairs(w, x, y, gx, gy, ux.size, uy.size)
     out = np.empty(w.shape[0])
     step = max(1, chunk_cells // max(1, ux.size * uy.size))
     for start in range(0, w.shape[0], step):
@@ -168,6 +171,22 @@ def weighted_kendall_tau_b(w: Floats, x: Floats, y: Floats, *, chunk_cells: int 
         n2 = (cols * (cols - 1) / 2).sum(1)
         out[start : start + step] = _safe_div(concordant - discordant, np.sqrt(np.clip((n0 - n1) * (n0 - n2), 0, None)))
     return out
+
+
+def _kendall_from_pairs(
+    w: Floats, x: Floats, y: Floats, gx: NDArray[Any], gy: NDArray[Any], nx: int, ny: int
+) -> Floats:
+    signs = np.sign(x[:, None] - x[None, :]) * np.sign(y[:, None] - y[None, :])
+    s = 0.5 * ((w @ signs) * w).sum(1)
+    n = w.sum(1)
+    rows = np.zeros((w.shape[0], nx))
+    cols = np.zeros((w.shape[0], ny))
+    np.add.at(rows.T, gx, w.T)
+    np.add.at(cols.T, gy, w.T)
+    n0 = n * (n - 1) / 2
+    n1 = (rows * (rows - 1) / 2).sum(1)
+    n2 = (cols * (cols - 1) / 2).sum(1)
+    return _safe_div(s, np.sqrt(np.clip((n0 - n1) * (n0 - n2), 0, None)))
 
 
 def kendall_tau_b_rows(a: Floats, b: Floats) -> Floats:

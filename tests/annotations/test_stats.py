@@ -74,9 +74,9 @@ def test_pointwise_values_are_scipys(seed: int, n: int) -> None:
     no_nan(out)
 
 
-@pytest.mark.parametrize("levels", [11, 101])
-def test_weighted_formulas_equal_scipy_on_the_rows_each_replicate_stands_for(levels: int) -> None:
-    h, c = scores(3, 300, levels=levels)
+@pytest.mark.parametrize(("levels", "n"), [(11, 300), (101, 300), (101, 5000)])
+def test_weighted_formulas_equal_scipy_on_the_rows_each_replicate_stands_for(levels: int, n: int) -> None:
+    h, c = scores(3, n, levels=levels)
     (xs, ys), counts = stats._distinct(h, c)
     w = stats.replicate_weights(counts, salt=1)[:5]
     pearson = stats.weighted_pearson(w, xs, ys)
@@ -84,7 +84,7 @@ def test_weighted_formulas_equal_scipy_on_the_rows_each_replicate_stands_for(lev
     kendall = stats.weighted_kendall_tau_b(w, xs, ys)
     for b in range(5):
         x, y = expanded(w[b], xs, ys)
-        assert x.size == 300  # a replicate has n rows, as resampling them would
+        assert x.size == n  # a replicate has n rows, as resampling them would
         assert pearson[b] == pytest.approx(sps.pearsonr(x, y).statistic)
         assert spearman[b] == pytest.approx(sps.spearmanr(x, y).statistic)
         assert kendall[b] == pytest.approx(sps.kendalltau(x, y).statistic)
