@@ -460,7 +460,16 @@ def _leaderboard(critic: CriticColumns, humans: HumanColumns) -> dict[str, Any]:
 
 def metric_filter_options(*, dataset: Dataset) -> dict[str, list[str]]:
     """What the dashboard's filters can choose from (unordered DISTINCTs: the items' default order by id would
-    put the id in the DISTINCT and return every row)."""
+    put the id in the DISTINCT and return every row). Kept for a minute: a new model name can wait that long."""
+    key = f"metric-filter-options:{dataset.pk}"
+    options = cache.get(key)
+    if options is None:
+        options = _filter_options(dataset)
+        cache.set(key, options, 60)
+    return options
+
+
+def _filter_options(dataset: Dataset) -> dict[str, list[str]]:
     items = Item.objects.filter(dataset=dataset).order_by()
     models = set(items.values_list("model_a", flat=True).distinct())
     models |= set(items.values_list("model_b", flat=True).distinct())
