@@ -274,7 +274,6 @@ def main() -> None:
             lambda d=dataset: call_command("critic_metrics", "--dataset", d.name, "--json", stdout=io.StringIO()),
             args.repeat,
         )
-        metrics = agreement_for_dataset(dataset=dataset)
         print(
             f"{n:>7} items ({pairs} human, {critic_rows} critic verdicts; built in {built:.0f} s): selector "
             f"{selector:.3f} s, dashboard {dashboard:.3f} s (cached {warm * 1000:.0f} ms), command {command:.3f} s"
