@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from urllib.parse import urlencode
 from typing import Any
 
 from django.contrib import messages
@@ -82,7 +83,7 @@ def dataset_metrics(request: HttpRequest, pk: int) -> HttpResponse:
         if fmt == "json":
             return _download("all", metrics, "json", slug)
         return JsonResponse({"detail": ["Name a table for CSV: ?table=statistics&format=csv."]}, status=400)
-    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    query = urlencode({k: v for k, v in filters.items() if v})
     context.update(
         {
             "metrics": metrics,

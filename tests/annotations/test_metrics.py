@@ -354,3 +354,10 @@ def test_the_dataset_page_links_the_dashboard_and_offers_admins_the_swap_check(
     assert reverse("dataset-metrics", args=[scene.dataset.pk]) in reviewer_client.get(page).content.decode()
     assert "swap check" not in reviewer_client.get(page).content.decode()
     assert "swap check" in admin_client.get(page).content.decode()
+
+
+def test_download_links_keep_the_filters_encoded(scene: Scene, reviewer_client: Client) -> None:
+    Item.objects.filter(pk=scene.pairwise[0].pk).update(model_a="gpt & co=1")
+    url = reverse("dataset-metrics", args=[scene.dataset.pk])
+    html = reviewer_client.get(url, {"response_model": "gpt & co=1"}).content.decode()
+    assert "response_model=gpt+%26+co%3D1&amp;table=statistics&amp;format=csv" in html
