@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from urllib.parse import urlencode
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
