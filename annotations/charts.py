@@ -126,10 +126,14 @@ def leaderboard(board: dict[str, Any]) -> dict[str, Any] | None:
     lo, hi = min(values), max(values)
     margin = max(5.0, (hi - lo) * 0.05)
     lo, hi = lo - margin, hi + margin
-    width = 260
-    x = _axis(lo, hi, width)
+    width = 160
+    span = hi - lo
+
+    def x(v: float) -> float:
+        return round(10 + (v - lo) / span * width, 1)
+
     out: dict[str, Any] = {
-        "width": width + 2 * PAD,
+        "width": width + 20,
         "ticks": [{"label": f"{t:.0f}", "x": x(t)} for t in _ticks(lo, hi, 4)],
     }
     for judge in ("human", "critic"):
