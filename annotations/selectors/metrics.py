@@ -97,6 +97,8 @@ def agreement_for_dataset(
 
     With include_plots, "plots" adds the points of the human-vs-critic scatter (at most SCATTER_MAX).
     Results are cached until a verdict changes."""
+    if split and split not in Split.values:
+        raise ValidationError(f"Unknown split {split!r}: choose {' or '.join(Split.values)}.")
     if checkpoint is None:
         checkpoint = CriticCheckpoint.objects.filter(is_active=True).first()
     filters = {"split": split or None, "profile": profile or None, "reviewer": reviewer or None}

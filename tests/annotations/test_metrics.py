@@ -263,6 +263,9 @@ def test_the_api_returns_the_same_json(scene: Scene) -> None:
     bad = Client().get(url + "?checkpoint=ghost", headers={"Authorization": f"Bearer {token}"})
     assert bad.status_code == 422
     assert "ghost" in bad.content.decode()
+    bad_split = Client().get(url + "?split=train", headers={"Authorization": f"Bearer {token}"})
+    assert bad_split.status_code == 422
+    assert "Unknown split 'train'" in bad_split.content.decode()
 
 
 def test_the_api_swap_check_is_for_administrators(scene: Scene, settings: Any) -> None:
