@@ -28,6 +28,13 @@ from annotations.services.judging import checkpoint_resolve, swap_checks_queue
 FILTERS = ("checkpoint", "split", "profile", "reviewer", "response_model")
 
 
+def _cell(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula (a model named "=HYPERLINK(...)") is kept as text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _download(name: str, rows: list[dict[str, Any]] | dict[str, Any], fmt: str, slug: str) -> HttpResponse:
     if fmt == "json":
         response: HttpResponse = JsonResponse(rows, safe=False, json_dumps_params={"indent": 2})
@@ -37,7 +44,7 @@ def _download(name: str, rows: list[dict[str, Any]] | dict[str, Any], fmt: str, 
         fields = list(rows[0]) if rows and isinstance(rows, list) else ["empty"]
         writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows if isinstance(rows, list) else [])
+        writer.writerows([{k: _cell(v) for k, v in row.items()} for row in rows] if isinstance(rows, list) else [])
         response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
         ext = "csv"
     response["Content-Disposition"] = f'attachment; filename="{slug}-{name}.{ext}"'

@@ -364,3 +364,11 @@ def test_download_links_keep_the_filters_encoded(scene: Scene, reviewer_client: 
     url = reverse("dataset-metrics", args=[scene.dataset.pk])
     html = reviewer_client.get(url, {"response_model": "gpt & co=1"}).content.decode()
     assert "response_model=gpt+%26+co%3D1&amp;table=statistics&amp;format=csv" in html
+
+
+def test_csv_downloads_keep_formula_like_names_as_text(scene: Scene, reviewer_client: Client) -> None:
+    Item.objects.filter(dataset=scene.dataset, kind="pointwise", model_a="cogvlm").update(model_a="=HYPERLINK(1)")
+    url = reverse("dataset-metrics", args=[scene.dataset.pk])
+    text = reviewer_client.get(url, {"table": "models", "format": "csv"}).content.decode()
+    assert "'=HYPERLINK(1)" in text
+    assert "\n=HYPERLINK" not in text
