@@ -24,11 +24,12 @@ from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict, Im
 from annotations.permissions import is_admin
 from annotations.selectors import datasets as selectors
 from annotations.selectors.judging import critic_progress
+from annotations.selectors.metrics import agreement_for_dataset, metrics_checkpoint
 from annotations.services.datasets import dataset_create
 from annotations.services.exports import export_file, training_export_queue
 from annotations.services.import_jobs import import_job_create
 from annotations.services.items import item_create
-from annotations.services.judging import checkpoint_from_settings
+from annotations.services.judging import checkpoint_from_settings, checkpoint_resolve, swap_checks_queue
 from annotations.services.tokens import api_token_user
 
 
@@ -453,3 +454,45 @@ def download_export(request: HttpRequest, export_id: int, name: str = "") -> Fil
     except ValueError as exc:
         raise HttpError(404, str(exc)) from None
     return FileResponse(path.open("rb"), as_attachment=True, filename=f"export-{export.number}-{path.name}")
+
+
+# -- metrics ----------------------------------------------------------------------------------------------------
+
+
+@api.get(
+    "/datasets/{dataset_id}/metrics",
+    response=dict[str, Any],
+    tags=["metrics"],
+    summary="Critic-human agreement with bootstrap 95% intervals (the JSON of `critic_metrics --json`)",
+)
+def dataset_metrics(
+    request: HttpRequest,
+    dataset_id: int,
+    checkpoint: str = "",
+    split: str = "",
+    profile: str = "",
+    reviewer: str = "",
+    response_model: str = "",
+) -> Any:
+    dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
+    return agreement_for_dataset(
+        dataset=dataset,
+        checkpoint=metrics_checkpoint(name=checkpoint),
+        split=split,
+        profile=profile,
+        reviewer=reviewer,
+        response_model=response_model,
+    )
+
+
+@api.post(
+    "/datasets/{dataset_id}/swap-check",
+    response={202: dict[str, Any]},
+    tags=["metrics"],
+    summary="Queue a swap check of the pairwise items: judged again with A and B exchanged (administrators)",
+)
+def dataset_swap_check(request: HttpRequest, dataset_id: int, checkpoint: str = "") -> Any:
+    _admin(request)
+    dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
+    result = swap_checks_queue(dataset=dataset, checkpoint=checkpoint_resolve(name=checkpoint))
+    return Status(202, {"checkpoint": result.checkpoint.name, "queued": result.queued})

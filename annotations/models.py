@@ -299,10 +299,15 @@ class CriticVerdict(models.Model):
     queued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    swapped = models.BooleanField(
+        default=False,
+        help_text="A swap check: judged with the two responses exchanged, the preference stored in the item's own "
+        "order. Never shown as the critic's verdict; it measures position bias.",
+    )
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["item", "checkpoint"], name="one_critic_verdict_per_item"),
+            models.UniqueConstraint(fields=["item", "checkpoint", "swapped"], name="one_critic_verdict_per_item"),
             models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="critic_status_valid"),
             models.CheckConstraint(
                 condition=verdict_shape("score", "preference", required=False), name="critic_verdict_fits_profile"

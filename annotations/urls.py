@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotations import views, views_exports, views_retraining, views_review
+from annotations import views, views_exports, views_metrics, views_retraining, views_review
 
 urlpatterns = [
     path("", views.dataset_list, name="dataset-list"),
@@ -23,6 +23,8 @@ urlpatterns = [
     path("items/<int:pk>/revise/", views_review.review_revise, name="review-revise"),
     path("items/<int:pk>/correct/", views_review.review_correct, name="review-correct"),
     path("history/", views_review.history, name="history"),
+    path("datasets/<int:pk>/metrics/", views_metrics.dataset_metrics, name="dataset-metrics"),
+    path("datasets/<int:pk>/swap-check/", views_metrics.dataset_swap_check, name="dataset-swap-check"),
     path("ping/", views.ping, name="ping"),
     path("exports/", views.export_list, name="export-list"),
     path("exports/<int:pk>/retrain/", views_retraining.export_retrain, name="export-retrain"),

@@ -113,6 +113,7 @@ def _record(claim: str, job: judging.VerdictJob, result: JudgeResult) -> bool:
     return judging.verdict_record(
         verdict_id=job.verdict_id,
         claim=claim,
+        swapped=job.swapped,
         result=judging.VerdictResult(
             score=result.verdict.score,
             preference=result.verdict.preference,

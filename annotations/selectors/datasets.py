@@ -72,7 +72,11 @@ def item_verdicts_visible_many(
     critics: dict[int, list[CriticVerdict]] = {pk: [] for pk in ids}
     for h in HumanVerdict.objects.filter(item_id__in=ids).select_related("reviewer").order_by("committed_at"):
         humans[h.item_id].append(h)
-    for c in CriticVerdict.objects.filter(item_id__in=ids).select_related("checkpoint").order_by("checkpoint__name"):
+    for c in (
+        CriticVerdict.objects.filter(item_id__in=ids, swapped=False)
+        .select_related("checkpoint")
+        .order_by("checkpoint__name")
+    ):
         critics[c.item_id].append(c)
     admin = is_admin(user)
     return {

@@ -36,13 +36,13 @@ def critic_progress(*, dataset: Dataset, checkpoint: CriticCheckpoint | None) ->
     if checkpoint is None:
         return CriticProgress(checkpoint=None, items=items)
     counts = dict(
-        CriticVerdict.objects.filter(item__dataset=dataset, checkpoint=checkpoint)
+        CriticVerdict.objects.filter(item__dataset=dataset, checkpoint=checkpoint, swapped=False)
         .values_list("status")
         .annotate(n=Count("pk"))
         .values_list("status", "n")
     )
     forced = CriticVerdict.objects.filter(
-        item__dataset=dataset, checkpoint=checkpoint, status=JobStatus.DONE, forced=True
+        item__dataset=dataset, checkpoint=checkpoint, status=JobStatus.DONE, forced=True, swapped=False
     ).count()
     return CriticProgress(
         checkpoint=checkpoint,

@@ -54,7 +54,11 @@ def review_reveal(
         return None
     critic = None
     if checkpoint is not None:
-        critic = CriticVerdict.objects.filter(item=item, checkpoint=checkpoint).select_related("checkpoint").first()
+        critic = (
+            CriticVerdict.objects.filter(item=item, checkpoint=checkpoint, swapped=False)
+            .select_related("checkpoint")
+            .first()
+        )
     agrees = None
     if critic is not None and critic.status == "done":
         agrees = verdicts_agree(human=human, critic=critic, dataset=item.dataset)

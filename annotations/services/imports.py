@@ -436,7 +436,7 @@ def _write_chunk(
     CriticVerdict.objects.bulk_create(
         verdicts,
         update_conflicts=True,
-        unique_fields=["item", "checkpoint"],
+        unique_fields=["item", "checkpoint", "swapped"],
         update_fields=["profile", "status", "score", "preference", "justification", "raw_output", "error"],
     )
     report.labels += len(labels)

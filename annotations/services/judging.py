@@ -4,7 +4,7 @@ guarded updates here, so a repeated or late message changes nothing; the broker 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,10 +12,10 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, Item, JobStatus
+from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, Item, JobStatus, Kind
 from critic_worker.checkpoint_info import is_random_weight_critic
 
 JUDGE_TASK = "critic_worker.tasks.judge_batch"
@@ -93,7 +93,8 @@ def verdicts_queue(*, dataset: Dataset, checkpoint: CriticCheckpoint, only_missi
         raise ValidationError(f"{checkpoint.name!r} is an external judge: its verdicts are imported.")
     now = timezone.now()
     with transaction.atomic():
-        missing = Item.objects.filter(dataset=dataset).exclude(critic_verdicts__checkpoint=checkpoint)
+        judged = CriticVerdict.objects.filter(item=OuterRef("pk"), checkpoint=checkpoint, swapped=False)
+        missing = Item.objects.filter(dataset=dataset).exclude(Exists(judged))
         CriticVerdict.objects.bulk_create(
             [
                 CriticVerdict(item_id=pk, checkpoint=checkpoint, profile=profile, queued_at=now)
@@ -101,19 +102,45 @@ def verdicts_queue(*, dataset: Dataset, checkpoint: CriticCheckpoint, only_missi
             ],
             ignore_conflicts=True,  # a concurrent request queued some already: the unique constraint decides
         )
-        redo = CriticVerdict.objects.filter(item__dataset=dataset, checkpoint=checkpoint)
+        redo = CriticVerdict.objects.filter(item__dataset=dataset, checkpoint=checkpoint, swapped=False)
         redo = redo.filter(status=JobStatus.FAILED) if only_missing else redo.exclude(status=JobStatus.RUNNING)
-        redo.exclude(queued_at=now).update(**_fresh(now))
+        redo.exclude(queued_at=now).update(**verdict_requeue_fields(now))
         ids = list(
             CriticVerdict.objects.filter(
-                item__dataset=dataset, checkpoint=checkpoint, status=JobStatus.QUEUED, queued_at=now
+                item__dataset=dataset, checkpoint=checkpoint, status=JobStatus.QUEUED, queued_at=now, swapped=False
             ).values_list("pk", flat=True)
         )
         batches = _send(ids)
     return QueueResult(checkpoint=checkpoint, queued=len(ids), batches=batches)
 
 
-def _fresh(now: Any) -> dict[str, Any]:
+def swap_checks_queue(*, dataset: Dataset, checkpoint: CriticCheckpoint) -> QueueResult:
+    """Queue a swap check of the dataset's pairwise items: each judged again with its two responses exchanged, to
+    measure how often the critic's preference follows the order rather than the answers (position bias). Items
+    that already have one (or are being checked) are left; failed checks are tried again."""
+    if checkpoint.is_external:
+        raise ValidationError(
+            f"{checkpoint.name!r} is an external judge: it cannot be asked again with the order swapped."
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        checked = CriticVerdict.objects.filter(item=OuterRef("pk"), checkpoint=checkpoint, swapped=True)
+        missing = Item.objects.filter(dataset=dataset, kind=Kind.PAIRWISE).exclude(Exists(checked))
+        CriticVerdict.objects.bulk_create(
+            [
+                CriticVerdict(item_id=pk, checkpoint=checkpoint, profile=profile, queued_at=now, swapped=True)
+                for pk, profile in missing.values_list("pk", "profile")
+            ],
+            ignore_conflicts=True,
+        )
+        mine = CriticVerdict.objects.filter(item__dataset=dataset, checkpoint=checkpoint, swapped=True)
+        mine.filter(status=JobStatus.FAILED).exclude(queued_at=now).update(**verdict_requeue_fields(now))
+        ids = list(mine.filter(status=JobStatus.QUEUED, queued_at=now).values_list("pk", flat=True))
+        batches = _send(ids)
+    return QueueResult(checkpoint=checkpoint, queued=len(ids), batches=batches)
+
+
+def verdict_requeue_fields(now: Any) -> dict[str, Any]:
     """The fields of a verdict put back in the queue: its earlier result, if any, is cleared."""
     return {
         "status": JobStatus.QUEUED,
@@ -151,6 +178,7 @@ class VerdictJob:
     response_a: str
     response_b: str
     reference: str
+    swapped: bool = False  # a swap check: response_a and response_b above are already exchanged
 
 
 @dataclass(frozen=True)
@@ -178,9 +206,11 @@ def verdicts_claim(*, verdict_ids: list[int], worker: str) -> Claim:
             profile=v.profile,
             image_path=v.item.image.file.path,
             question=v.item.question,
-            response_a=v.item.response_a,
-            response_b=v.item.response_b,
+            # A swap check shows the critic the item's second response first.
+            response_a=v.item.response_b if v.swapped else v.item.response_a,
+            response_b=v.item.response_a if v.swapped else v.item.response_b,
             reference=v.item.reference,
+            swapped=v.swapped,
         )
         for v in rows.order_by("pk")
     ]
@@ -205,8 +235,23 @@ def _storable(text: str) -> str:
     return text.replace("\x00", "\ufffd")
 
 
-def verdict_record(*, verdict_id: int, claim: str, result: VerdictResult) -> bool:
-    """Write a finished verdict, only if this claim still holds it; False when it did not (nothing written)."""
+SWAP = {"A": "B", "B": "A"}
+
+
+def unswap(result: VerdictResult) -> VerdictResult:
+    """A swap check's result in the item's own order: the critic's "first response" was the item's B."""
+    return replace(
+        result,
+        preference=SWAP.get(result.preference or "", result.preference),
+        probabilities={SWAP.get(k, k): p for k, p in result.probabilities.items()},
+    )
+
+
+def verdict_record(*, verdict_id: int, claim: str, result: VerdictResult, swapped: bool = False) -> bool:
+    """Write a finished verdict, only if this claim still holds it; False when it did not (nothing written).
+    A swap check's verdict (swapped) is stored in the item's own order."""
+    if swapped:
+        result = unswap(result)
     return bool(
         CriticVerdict.objects.filter(pk=verdict_id, claim=claim, status=JobStatus.RUNNING).update(
             status=JobStatus.DONE,

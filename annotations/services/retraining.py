@@ -9,31 +9,30 @@ only by guarded updates here, so a repeated message starts nothing twice.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from annotations.models import (
     CriticCheckpoint,
     CriticVerdict,
     Dataset,
-    HumanVerdict,
     Item,
     JobStatus,
     RetrainingJob,
     Split,
     TrainingExport,
 )
-from annotations.services.judging import _fresh, checkpoint_from_settings
+from annotations.selectors.metrics import agreement_for_dataset
+from annotations.services.judging import checkpoint_from_settings, verdict_requeue_fields
 
 RETRAIN_TASK = "critic_worker.tasks.retrain"  # routed to the `critic` queue in webapp/celery.py
 TRAINABLE_FORMATS = (TrainingExport.Format.LLAVA_JSON, TrainingExport.Format.LLAVA_CRITIC_PARQUET)
@@ -204,17 +203,16 @@ def gold_verdicts_prepare(*, dataset_id: int, checkpoint_id: int) -> list[int]:
     now = timezone.now()
     gold = Item.objects.filter(dataset_id=dataset_id, split=Split.GOLD)
     with transaction.atomic():
+        mine = CriticVerdict.objects.filter(item__in=gold, checkpoint_id=checkpoint_id, swapped=False)
+        judged = mine.filter(item=OuterRef("pk"))
         CriticVerdict.objects.bulk_create(
             [
                 CriticVerdict(item_id=pk, checkpoint_id=checkpoint_id, profile=profile, queued_at=now)
-                for pk, profile in gold.exclude(critic_verdicts__checkpoint_id=checkpoint_id).values_list(
-                    "pk", "profile"
-                )
+                for pk, profile in gold.exclude(Exists(judged)).values_list("pk", "profile")
             ],
             ignore_conflicts=True,
         )
-        mine = CriticVerdict.objects.filter(item__in=gold, checkpoint_id=checkpoint_id)
-        mine.filter(status=JobStatus.FAILED).update(**_fresh(now))
+        mine.filter(status=JobStatus.FAILED).update(**verdict_requeue_fields(now))
         return list(mine.filter(status=JobStatus.QUEUED).order_by("pk").values_list("pk", flat=True))
 
 
@@ -279,79 +277,11 @@ def retraining_job_fail(*, job_id: int, error: str) -> None:
 
 # -- metrics on gold and the gate -------------------------------------------------------------------------------
 
-BOOTSTRAP_SAMPLES = 1000
-BOOTSTRAP_SEED = 0
-
-
-def _stat(values: np.ndarray, fn: Any) -> dict[str, Any]:
-    """A statistic and its 95% percentile-bootstrap interval (seeded, so a rerun gives the same interval)."""
-    value = fn(values) if len(values) else None
-    if value is None or not math.isfinite(value):
-        return {"value": None, "ci95": [None, None]}
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    draws = [fn(values[rng.integers(0, len(values), len(values))]) for _ in range(BOOTSTRAP_SAMPLES)]
-    finite = [d for d in draws if d is not None and math.isfinite(d)]
-    lo, hi = np.percentile(finite, [2.5, 97.5]) if finite else (value, value)
-    return {"value": float(value), "ci95": [float(lo), float(hi)]}
-
-
-def _pearson(pairs: np.ndarray) -> float | None:
-    critic, human = pairs[:, 0], pairs[:, 1]
-    if len(pairs) < 2 or critic.std() == 0 or human.std() == 0:
-        return None
-    return float(np.corrcoef(critic, human)[0, 1])
-
-
-def _human_labels(dataset: Dataset) -> tuple[dict[int, float], dict[int, str]]:
-    """Per gold item, the humans' verdict: the mean score, or the preference most reviewers gave (an item whose
-    reviewers are split evenly has none). A revision after the reveal counts instead of the blind verdict."""
-    scores: dict[int, list[float]] = {}
-    prefs: dict[int, list[str]] = {}
-    rows = HumanVerdict.objects.filter(item__dataset=dataset, item__split=Split.GOLD).values_list(
-        "item_id", "score", "preference", "revised_score", "revised_preference"
-    )
-    for item_id, score, preference, revised_score, revised_preference in rows:
-        final_score = revised_score if revised_score is not None else score
-        final_preference = revised_preference or preference
-        if final_score is not None:
-            scores.setdefault(item_id, []).append(final_score)
-        elif final_preference is not None:
-            prefs.setdefault(item_id, []).append(final_preference)
-    mean_scores = {item: sum(v) / len(v) for item, v in scores.items()}
-    majority = {}
-    for item, labels in prefs.items():
-        ranked = Counter(labels).most_common(2)
-        if len(ranked) == 1 or ranked[0][1] > ranked[1][1]:
-            majority[item] = ranked[0][0]
-    return mean_scores, majority
-
 
 def gold_metrics(*, dataset: Dataset, checkpoint: CriticCheckpoint) -> dict[str, Any]:
-    """Critic-human agreement on the gold split, in the DESIGN section 4 metrics JSON shape (a minimal subset:
-    pointwise n, pearson, mae; pairwise n, accuracy_with_tie).
-
-    SEAM: the integrator points this at annotations.selectors.metrics.agreement_for_dataset(dataset=...,
-    checkpoint=..., split="gold") once the metrics branch is merged; the gate reads only the keys used here."""
-    human_scores, human_prefs = _human_labels(dataset)
-    verdicts = CriticVerdict.objects.filter(
-        item__dataset=dataset, item__split=Split.GOLD, checkpoint=checkpoint, status=JobStatus.DONE
-    ).values_list("item_id", "score", "preference")
-    scored, matched = [], []
-    for item_id, score, preference in verdicts:
-        if score is not None and item_id in human_scores:
-            scored.append((score, human_scores[item_id]))
-        elif preference is not None and item_id in human_prefs:
-            matched.append(1.0 if preference == human_prefs[item_id] else 0.0)
-    pairs = np.array(scored, dtype=float).reshape(-1, 2)
-    hits = np.array(matched, dtype=float)
-    return {
-        "pointwise": {
-            "n": len(pairs),
-            "pearson": _stat(pairs, _pearson),
-            "mae": _stat(pairs, lambda p: float(np.abs(p[:, 0] - p[:, 1]).mean())),
-        },
-        "pairwise": {"n": len(hits), "accuracy_with_tie": _stat(hits, lambda h: float(h.mean()))},
-    }
+    """The dashboard's agreement statistics on the gold split (the parts the gate reads, kept on the job)."""
+    result = agreement_for_dataset(dataset=dataset, checkpoint=checkpoint, split=Split.GOLD)
+    return {kind: result[kind] for kind in ("pointwise", "pairwise")}
 
 
 # Each statistic the gate compares: (kind, statistic, higher is better).

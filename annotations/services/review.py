@@ -32,7 +32,9 @@ ORDERS_BY_CRITIC = {"disagreement-first", "least-confident"}  # the orders that 
 
 def _disagreement(dataset: Dataset, checkpoint_id: int) -> Exists:
     """An item where some human verdict disagrees with the checkpoint's (the dataset's rule, as on the reveal)."""
-    critic = CriticVerdict.objects.filter(item=OuterRef(OuterRef("pk")), checkpoint_id=checkpoint_id, status="done")
+    critic = CriticVerdict.objects.filter(
+        item=OuterRef(OuterRef("pk")), checkpoint_id=checkpoint_id, status="done", swapped=False
+    )
     spans = [
         When(profile=name, then=Value(float((p.score_max or 0) - (p.score_min or 0))))
         for name, p in PROFILES.items()
@@ -74,7 +76,9 @@ def _open_items(*, reviewer: User, dataset: Dataset, order: str, checkpoint_id: 
     if order == "disagreement-first" and checkpoint_id is not None:
         return items.annotate(disagreed=_disagreement(dataset, checkpoint_id)).order_by(F("disagreed").desc(), "pk")
     if order == "least-confident" and checkpoint_id is not None:
-        confidence = CriticVerdict.objects.filter(item=OuterRef("pk"), checkpoint_id=checkpoint_id, status="done")
+        confidence = CriticVerdict.objects.filter(
+            item=OuterRef("pk"), checkpoint_id=checkpoint_id, status="done", swapped=False
+        )
         return items.annotate(critic_confidence=confidence.values("confidence")[:1]).order_by(
             F("critic_confidence").asc(nulls_last=True), "pk"
         )

@@ -27,6 +27,7 @@ ADMIN_ONLY = {
 POST_ONLY = {
     "logout",
     "dataset-judge",
+    "dataset-swap-check",
     "review-submit",
     "review-skip",
     "review-revise",

@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import redis
 from django.core.exceptions import ValidationError
@@ -16,6 +15,7 @@ from django.utils import timezone
 from scipy import stats
 
 from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict, RetrainingJob, TrainingExport
+from annotations.selectors.metrics import agreement_for_dataset
 from annotations.services import retraining
 from critic_worker.profiles import Verdict
 from tests.factories import (
@@ -23,7 +23,6 @@ from tests.factories import (
     CheckpointFactory,
     DatasetFactory,
     ItemFactory,
-    PairwiseItemFactory,
     UserFactory,
 )
 from tests.training_exports import export_for
@@ -96,50 +95,25 @@ def test_the_gate_has_no_verdict_when_the_parent_gives_nothing_to_compare() -> N
 # -- metrics on gold ------------------------------------------------------------------------------------------
 
 
-def test_gold_metrics_match_scipy_and_ignore_the_pool() -> None:
+def test_the_gate_reads_the_dashboards_statistics_on_gold_only() -> None:
     dataset = DatasetFactory()
     checkpoint = CheckpointFactory()
-    ada, bob = UserFactory(), UserFactory()
-    critic = [80, 55, 70, 20, 90, 40]
-    human = [75, 60, 50, 30, 95, 45]
-    for c, h in zip(critic, human, strict=True):
+    reviewer = UserFactory()
+    for critic, human in [(80, 75), (55, 60), (70, 50), (20, 30), (90, 95)]:
         item = ItemFactory(dataset=dataset, split="gold")
-        CriticVerdict.objects.create(item=item, checkpoint=checkpoint, profile="pointwise", status="done", score=c)
-        # Two reviewers; one revised after the reveal: the mean of (revised or blind) scores is the human label.
-        HumanVerdict.objects.create(item=item, reviewer=ada, profile="pointwise", score=h - 5)
-        HumanVerdict.objects.create(
-            item=item, reviewer=bob, profile="pointwise", score=0, revised_score=h + 5, revised_at="2026-01-01T00:00Z"
-        )
+        CriticVerdict.objects.create(item=item, checkpoint=checkpoint, profile="pointwise", status="done", score=critic)
+        HumanVerdict.objects.create(item=item, reviewer=reviewer, profile="pointwise", score=human)
     pool = ItemFactory(dataset=dataset)  # never counted
     CriticVerdict.objects.create(item=pool, checkpoint=checkpoint, profile="pointwise", status="done", score=0)
-    HumanVerdict.objects.create(item=pool, reviewer=ada, profile="pointwise", score=100)
-    prefs = [("A", ["A"]), ("B", ["A"]), ("tie", ["tie", "tie", "B"]), ("A", ["A", "B"])]  # the last: split vote
-    for verdict, labels in prefs:
-        item = PairwiseItemFactory(dataset=dataset, split="gold")
-        CriticVerdict.objects.create(
-            item=item, checkpoint=checkpoint, profile="pairwise", status="done", preference=verdict
-        )
-        for label in labels:
-            HumanVerdict.objects.create(item=item, reviewer=UserFactory(), profile="pairwise", preference=label)
+    HumanVerdict.objects.create(item=pool, reviewer=reviewer, profile="pointwise", score=100)
 
     result = retraining.gold_metrics(dataset=dataset, checkpoint=checkpoint)
-    point = result["pointwise"]
-    assert point["n"] == 6
-    assert point["pearson"]["value"] == pytest.approx(stats.pearsonr(critic, human).statistic)
-    assert point["mae"]["value"] == pytest.approx(np.mean(np.abs(np.array(critic) - np.array(human))))
-    for name in ("pearson", "mae"):
-        lo, hi = point[name]["ci95"]
-        assert lo <= point[name]["value"] <= hi
-    pair = result["pairwise"]
-    assert pair["n"] == 3
-    assert pair["accuracy_with_tie"]["value"] == pytest.approx(2 / 3)
-    assert retraining.gold_metrics(dataset=dataset, checkpoint=checkpoint) == result  # seeded bootstrap
-
-
-def test_gold_metrics_without_pairs_have_no_values() -> None:
-    result = retraining.gold_metrics(dataset=DatasetFactory(), checkpoint=CheckpointFactory())
-    assert result["pairwise"] == {"n": 0, "accuracy_with_tie": {"value": None, "ci95": [None, None]}}
-    assert result["pointwise"]["pearson"] == {"value": None, "ci95": [None, None]}
+    shown = agreement_for_dataset(dataset=dataset, checkpoint=checkpoint, split="gold")
+    assert result == {"pointwise": shown["pointwise"], "pairwise": shown["pairwise"]}
+    assert result["pointwise"]["n"] == 5
+    assert result["pointwise"]["pearson"]["value"] == pytest.approx(
+        stats.pearsonr([80, 55, 70, 20, 90], [75, 60, 50, 30, 95]).statistic
+    )
 
 
 # -- creating jobs ---------------------------------------------------------------------------------------------

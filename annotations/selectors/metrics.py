@@ -1,0 +1,573 @@
+"""How far the critic can be trusted on a dataset: agreement with the reviewers, the reviewers' own agreement,
+calibration, position bias, anchoring, and the response models' leaderboards. The statistics live in
+annotations/stats.py (no Django); this module fetches the verdicts with a few `values_list` queries and shapes
+the JSON that the dashboard, `critic_metrics --json` and the API all return."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet, ValidationError
+from django.db import connection
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
+
+from annotations import stats
+from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item, JobStatus, Kind, Split
+from critic_worker.profiles import get_profile
+
+HUMANS_COMBINED = (
+    "One pair per human verdict: each reviewer's blind verdict (committed before the critic's was shown) is "
+    "paired with the critic's verdict on that item, as MLLM-as-a-Judge pairs each human annotation with the "
+    "judge's. An item with k reviewers counts k times. Revisions after the reveal are used only to measure "
+    "anchoring."
+)
+SCATTER_MAX = 3000
+HISTOGRAM_BINS = 10
+CACHE_SECONDS = 600
+
+
+def _profile_span(profile: str) -> tuple[float, float]:
+    spec = get_profile(profile)
+    return float(spec.score_min or 0), float(spec.score_max or 0)
+
+
+def _checkpoint_info(checkpoint: CriticCheckpoint | None) -> dict[str, Any] | None:
+    if checkpoint is None:
+        return None
+    return {
+        "id": checkpoint.pk,
+        "name": checkpoint.name,
+        "is_external": checkpoint.is_external,
+        "is_demo": checkpoint.is_demo,
+        "is_active": checkpoint.is_active,
+    }
+
+
+def _fingerprint(dataset: Dataset, checkpoint: CriticCheckpoint | None) -> str:
+    """Changes whenever a verdict that the metrics read is added, finished, re-run or revised."""
+    critic = CriticVerdict.objects.filter(item__dataset=dataset, checkpoint=checkpoint).aggregate(
+        n=Count("pk"), last=Max("pk"), finished=Max("finished_at"), queued=Max("queued_at")
+    )
+    human = HumanVerdict.objects.filter(item__dataset=dataset).aggregate(
+        n=Count("pk"), last=Max("pk"), revised=Max("revised_at")
+    )
+    return hashlib.sha256(json.dumps([critic, human], default=str, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def agreement_for_dataset(
+    *,
+    dataset: Dataset,
+    checkpoint: CriticCheckpoint | None = None,
+    split: str | None = None,
+    profile: str | None = None,
+    reviewer: str | None = None,
+    response_model: str | None = None,
+    include_plots: bool = False,
+) -> dict[str, Any]:
+    """Agreement between `checkpoint` (default: the active one; an external judge works the same) and the
+    reviewers on `dataset`, restricted to a split (`pool`/`gold`), a prompt profile, one reviewer (by username)
+    and/or one response model (items where it wrote either response).
+
+    Every statistic is {"value": float | None, "ci95": [lo, hi] | None, "n": int}, plus "reason" when the value
+    is undefined (n < 3, one class, ...): never NaN. Intervals are seeded bootstrap percentiles, so the same data
+    give the same numbers. The returned dict:
+
+    - "dataset", "checkpoint" ({id, name, is_external, is_demo, is_active} or None), "filters", "bootstrap",
+      "humans_combined" (how several reviewers on one item count);
+    - "pointwise": n, pearson, spearman, kendall_tau, mae, model_level_kendall_tau, "score_scale" (the profile
+      whose units the scores are in, or "fraction of range" when profiles with different ranges are mixed),
+      "models" (each response model's mean human and critic score), "histogram" (human and critic counts);
+    - "pairwise": n, n_without_tie, accuracy_with_tie, accuracy_without_tie, cohen_kappa, "confusion_matrix"
+      ({labels, rows: "human", columns: "critic", counts});
+    - "reviewers": {"pointwise": {krippendorff_alpha (interval)}, "pairwise": {krippendorff_alpha (nominal)}};
+    - "calibration": {"pointwise"|"pairwise": {ece, curve: [{lo, hi, n, confidence, accuracy}]}}: the critic's
+      confidence against whether it agreed with the reviewer (pointwise: within the dataset's threshold);
+    - "position_bias": n, flip_rate (pairwise items judged again with the responses swapped), "table";
+    - "anchoring": n, revision_rate, toward_critic_rate (of the revisions, those that moved to the critic);
+    - "leaderboard": {"human": {models: [{model, rank, rating}], n}, "critic": {...}, "kendall_tau"}:
+      Bradley-Terry ratings (ties half a win) from the reviewers' and from the critic's pairwise verdicts.
+
+    With include_plots, "plots" adds the points of the human-vs-critic scatter (at most SCATTER_MAX).
+    Results are cached until a verdict changes."""
+    if split and split not in Split.values:
+        raise ValidationError(f"Unknown split {split!r}: choose {' or '.join(Split.values)}.")
+    if checkpoint is None:
+        checkpoint = CriticCheckpoint.objects.filter(is_active=True).first()
+    filters = {"split": split or None, "profile": profile or None, "reviewer": reviewer or None}
+    filters["response_model"] = response_model or None
+    key = (
+        "metrics:"
+        + hashlib.sha256(
+            json.dumps(
+                [
+                    dataset.pk,
+                    checkpoint.pk if checkpoint else None,
+                    filters,
+                    include_plots,
+                    _fingerprint(dataset, checkpoint),
+                ]
+            ).encode()
+        ).hexdigest()
+    )
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    # Small matrices, many of them: BLAS threads only contend (measured ~2x slower with them on 2 cores).
+    with threadpool_limits(limits=1):
+        result = _compute(dataset, checkpoint, filters, include_plots)
+    cache.set(key, result, CACHE_SECONDS)
+    return result
+
+
+@dataclass
+class Columns:
+    """The verdicts as numpy columns (one row per verdict): sections select with masks, no loops over rows."""
+
+    item: NDArray[Any]
+    kind: NDArray[Any]
+    profile: NDArray[Any]
+    model_a: NDArray[Any]
+    model_b: NDArray[Any]
+    score: NDArray[np.float64]
+    preference: NDArray[Any]
+
+    def take(self, mask: NDArray[np.bool_]) -> Columns:
+        return Columns(**{k: v[mask] for k, v in vars(self).items()})
+
+
+@dataclass
+class CriticColumns(Columns):
+    confidence: NDArray[np.float64]
+    swapped: NDArray[np.bool_]
+
+    def take(self, mask: NDArray[np.bool_]) -> CriticColumns:
+        return CriticColumns(**{k: v[mask] for k, v in vars(self).items()})
+
+
+@dataclass
+class HumanColumns(Columns):
+    reviewer: NDArray[Any]
+    revised_score: NDArray[np.float64]
+    revised_preference: NDArray[Any]
+    revised: NDArray[np.bool_]
+    # The critic's verdict on the same item, aligned row by row (NaN / None where it has none).
+    critic_score: NDArray[np.float64]
+    critic_preference: NDArray[Any]
+    critic_confidence: NDArray[np.float64]
+    has_critic: NDArray[np.bool_]
+
+    def take(self, mask: NDArray[np.bool_]) -> HumanColumns:
+        return HumanColumns(**{k: v[mask] for k, v in vars(self).items()})
+
+
+def _floats(values: NDArray[Any]) -> NDArray[np.float64]:
+    out = values.copy()
+    out[~_present(values)] = np.nan
+    return out.astype(float)
+
+
+def _present(values: NDArray[Any]) -> NDArray[np.bool_]:
+    nothing = np.full(values.shape, None, dtype=object)
+    return np.asarray(np.not_equal(values, nothing), dtype=np.bool_)
+
+
+def _aligned(values: NDArray[Any], pos: NDArray[Any], has: NDArray[np.bool_], fill: Any) -> NDArray[Any]:
+    """values[pos] where `has`, else fill: the critic's column lined up with the human verdicts."""
+    out = np.full(has.size, fill, dtype=values.dtype)
+    out[has] = values[pos[has]]
+    return out
+
+
+def _fetch(query: QuerySet[Any], width: int) -> list[NDArray[Any]]:
+    """A values_list query's columns as numpy arrays: one fetch of all rows (Django's iterator fetches 100 at a
+    time, which costs more than the statistics at 100k rows)."""
+    try:
+        sql, params = query.query.sql_with_params()
+    except EmptyResultSet:  # a query Django knows matches nothing (.none())
+        rows = []
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+    table = np.empty((len(rows), width), dtype=object)
+    if rows:
+        table[:] = rows
+    return [table[:, i] for i in range(width)]
+
+
+def _compute(
+    dataset: Dataset, checkpoint: CriticCheckpoint | None, filters: dict[str, str | None], include_plots: bool
+) -> dict[str, Any]:
+    item_q = Q(item__dataset=dataset)
+    if filters["split"]:
+        item_q &= Q(item__split=filters["split"])
+    if filters["profile"]:
+        item_q &= Q(item__profile=filters["profile"])
+    if filters["response_model"]:
+        item_q &= Q(item__model_a=filters["response_model"]) | Q(item__model_b=filters["response_model"])
+    item_fields = ("item_id", "item__kind", "item__profile", "item__model_a", "item__model_b", "score", "preference")
+    critic_query = CriticVerdict.objects.filter(item_q, checkpoint=checkpoint, status=JobStatus.DONE)
+    if checkpoint is None:
+        critic_query = critic_query.none()
+    c = _fetch(critic_query.values_list(*item_fields, "confidence", "swapped"), 9)
+    all_critic = CriticColumns(
+        item=c[0].astype(np.int64), kind=c[1], profile=c[2], model_a=c[3], model_b=c[4], score=_floats(c[5]),
+        preference=c[6], confidence=_floats(c[7]), swapped=c[8].astype(bool),
+    )  # fmt: skip
+    h = _fetch(
+        HumanVerdict.objects.filter(item_q).values_list(
+            *item_fields, "reviewer_id", "revised_score", "revised_preference", "revised_at"
+        ),
+        11,
+    )
+    critic = all_critic.take(~all_critic.swapped)
+    swapped = all_critic.take(all_critic.swapped)
+    h_item = h[0].astype(np.int64)
+    order = np.argsort(critic.item, kind="stable")
+    at = np.searchsorted(critic.item[order], h_item).clip(0, max(critic.item.size - 1, 0))
+    pos = order[at] if critic.item.size else at
+    has = (critic.item[pos] == h_item) if critic.item.size else np.zeros(h_item.size, dtype=bool)
+    humans = HumanColumns(
+        item=h_item, kind=h[1], profile=h[2], model_a=h[3], model_b=h[4], score=_floats(h[5]), preference=h[6],
+        reviewer=h[7], revised_score=_floats(h[8]), revised_preference=h[9], revised=_present(h[10]),
+        critic_score=_aligned(critic.score, pos, has, np.nan),
+        critic_preference=_aligned(critic.preference, pos, has, None),
+        critic_confidence=_aligned(critic.confidence, pos, has, np.nan),
+        has_critic=has,
+    )  # fmt: skip
+    everyone = humans
+    reviewer_items: NDArray[Any] | None = None
+    if filters["reviewer"]:
+        reviewer_id = User.objects.filter(username=filters["reviewer"]).values_list("pk", flat=True).first()
+        mine = humans.reviewer == reviewer_id
+        reviewer_items = np.unique(humans.item[mine])
+        critic = critic.take(np.isin(critic.item, reviewer_items))
+        swapped = swapped.take(np.isin(swapped.item, reviewer_items))
+        humans = humans.take(mine)
+
+    out: dict[str, Any] = {
+        "dataset": dataset.name,
+        "dataset_id": dataset.pk,
+        "checkpoint": _checkpoint_info(checkpoint),
+        "filters": filters,
+        "humans_combined": HUMANS_COMBINED,
+        "bootstrap": {
+            "replicates": stats.B,
+            "seed": stats.SEED,
+            "interval": "percentile, 95%",
+            "note": f"at most {stats.MAX_DRAWS:,} replicate cells per statistic: data with very many distinct "
+            f"observations get fewer replicates (never under {stats.MIN_B})",
+        },
+        "counts": {
+            "critic_verdicts": int(critic.item.size),
+            "human_verdicts": int(humans.item.size),
+            "swap_checks": int(swapped.item.size),
+        },
+    }
+    out["pointwise"], scatter = _pointwise(humans)
+    out["pairwise"] = _pairwise(humans)
+    if reviewer_items is not None:
+        everyone = everyone.take(np.isin(everyone.item, reviewer_items))
+    out["reviewers"] = _reviewers(everyone)
+    out["calibration"] = _calibration(dataset, humans)
+    out["position_bias"] = _position_bias(critic, swapped)
+    out["anchoring"] = _anchoring(humans)
+    out["leaderboard"] = _leaderboard(critic, humans)
+    if include_plots:
+        out["plots"] = {"scatter": scatter}
+    return out
+
+
+def _spans(profiles: NDArray[Any]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each row's profile score range (lo, hi)."""
+    lo = np.zeros(profiles.size)
+    hi = np.zeros(profiles.size)
+    for name in set(profiles.tolist()):
+        rows = profiles == name
+        lo[rows], hi[rows] = _profile_span(name)
+    return lo, hi
+
+
+def _scaled(profiles: NDArray[Any], *scores: NDArray[np.float64]) -> tuple[str, list[NDArray[np.float64]]]:
+    """Scores in their profile's units, or as a fraction of the range when profiles with different ranges mix."""
+    names = set(profiles.tolist())
+    if len({_profile_span(p) for p in names}) <= 1:
+        return (next(iter(names)) if names else "none"), list(scores)
+    lo, hi = _spans(profiles)
+    width = np.where(hi > lo, hi - lo, 1.0)
+    return "fraction of range", [(s - lo) / width for s in scores]
+
+
+def _pointwise(humans: HumanColumns) -> tuple[dict[str, Any], list[list[float]]]:
+    rows = humans.take(
+        (humans.kind == Kind.POINTWISE) & humans.has_critic & ~np.isnan(humans.score) & ~np.isnan(humans.critic_score)
+    )
+    name, (h, c) = _scaled(rows.profile, rows.score, rows.critic_score)
+    models = np.where(rows.model_a == "", "unknown model", rows.model_a).astype(str)
+    n = int(h.size)
+    section: dict[str, Any] = {"n": n, "score_scale": name}
+    section.update(stats.pointwise_agreement(h, c, models))
+    section["models"] = [
+        {"model": m, "human_mean": hm, "critic_mean": cm, "n": k}
+        for m, (hm, cm, k) in sorted(stats.model_means(models, h, c).items())
+    ] if n else []  # fmt: skip
+    section["histogram"] = {"edges": [], "human": [], "critic": []}
+    section["range"] = None
+    section["fit"] = None
+    scatter: list[list[float]] = []
+    if n:
+        if name == "fraction of range":
+            lo, hi = 0.0, 1.0
+        else:
+            lo, hi = _profile_span(name)
+        edges = np.linspace(lo, hi if hi > lo else lo + 1, HISTOGRAM_BINS + 1)
+        section["histogram"] = {
+            "edges": edges.tolist(),
+            "human": np.histogram(h, edges)[0].tolist(),
+            "critic": np.histogram(c, edges)[0].tolist(),
+        }
+        section["range"] = [lo, hi]
+        pick = np.arange(n)
+        if n > SCATTER_MAX:
+            pick = np.sort(np.random.default_rng(stats.SEED).choice(n, SCATTER_MAX, replace=False))
+        scatter = np.stack([h[pick], c[pick]], axis=1).tolist()
+        if n >= 2 and np.ptp(h) > 0:
+            slope, intercept = np.polyfit(h, c, 1)
+            section["fit"] = {"slope": float(slope), "intercept": float(intercept)}
+    return section, scatter
+
+
+def _pairwise(humans: HumanColumns) -> dict[str, Any]:
+    rows = humans.take(
+        (humans.kind == Kind.PAIRWISE)
+        & humans.has_critic
+        & _present(humans.preference)
+        & _present(humans.critic_preference)
+    )
+    return stats.pairwise_agreement(rows.preference, rows.critic_preference)
+
+
+def _reviewers(humans: HumanColumns) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    levels: tuple[tuple[str, stats.Level], ...] = ((Kind.POINTWISE, "interval"), (Kind.PAIRWISE, "nominal"))
+    for kind, level in levels:
+        rows = humans.take(humans.kind == kind)
+        if kind == Kind.POINTWISE:
+            values: NDArray[Any] = _scaled(rows.profile, rows.score)[1][0]
+        else:
+            values = rows.preference.astype(str)
+        alpha = (
+            stats.krippendorff_alpha(rows.item, values, level=level)
+            if rows.item.size
+            else stats.undefined(0, "no item has more than one reviewer")
+        )
+        out[str(kind)] = {"krippendorff_alpha": alpha, "level": level}
+    return out
+
+
+def _agreeing(dataset: Dataset, rows: HumanColumns, pointwise: bool, blind: bool = True) -> NDArray[np.bool_]:
+    """The dataset's disagreement rule (as on the reveal): the same preference, or scores within the threshold."""
+    if not pointwise:
+        return np.asarray(rows.preference == rows.critic_preference, dtype=bool)
+    lo, hi = _spans(rows.profile)
+    return np.asarray(np.abs(rows.score - rows.critic_score) <= dataset.disagreement_threshold * (hi - lo))
+
+
+def _calibration(dataset: Dataset, humans: HumanColumns) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kind in (Kind.POINTWISE, Kind.PAIRWISE):
+        pointwise = kind == Kind.POINTWISE
+        verdicts = (
+            ~np.isnan(humans.score) & ~np.isnan(humans.critic_score)
+            if pointwise
+            else _present(humans.preference) & _present(humans.critic_preference)
+        )
+        rows = humans.take((humans.kind == kind) & humans.has_critic & ~np.isnan(humans.critic_confidence) & verdicts)
+        out[str(kind)] = stats.calibration(rows.critic_confidence, _agreeing(dataset, rows, pointwise))
+    return out
+
+
+def _position_bias(critic: CriticColumns, swapped: CriticColumns) -> dict[str, Any]:
+    order = np.argsort(critic.item, kind="stable")
+    at = np.searchsorted(critic.item[order], swapped.item).clip(0, max(critic.item.size - 1, 0))
+    if critic.item.size:
+        pos = order[at]
+        found = (critic.item[pos] == swapped.item) & _present(critic.preference[pos]) & _present(swapped.preference)
+        shown_pref, swapped_pref = critic.preference[pos][found], swapped.preference[found]
+    else:
+        shown_pref = swapped_pref = np.array([], dtype=object)
+    return {
+        "n": int(shown_pref.size),
+        "flip_rate": stats.rate(shown_pref != swapped_pref, salt=8, reason="no item has a swap check yet"),
+        "table": {
+            "labels": list(stats.PREFERENCES),
+            "rows": "as shown",
+            "columns": "swapped",
+            "counts": stats.confusion(list(shown_pref), list(swapped_pref)),
+        },
+    }
+
+
+def _anchoring(humans: HumanColumns) -> dict[str, Any]:
+    """Of the verdicts whose reviewer saw the critic's, how many changed after the reveal, and of those how many
+    moved toward the critic (pairwise: to its preference; pointwise: closer to its score)."""
+    pw = humans.kind == Kind.POINTWISE
+    blind_s, after_s, critic_s = humans.score, humans.revised_score, humans.critic_score
+    paired = humans.has_critic & np.where(
+        pw,
+        ~np.isnan(blind_s) & ~np.isnan(critic_s),
+        _present(humans.preference) & _present(humans.critic_preference),
+    )
+    with np.errstate(invalid="ignore"):
+        changed_s = ~np.isnan(after_s) & (after_s != blind_s)
+        toward_s = np.abs(after_s - critic_s) < np.abs(blind_s - critic_s)
+    changed_p = _present(humans.revised_preference) & (humans.revised_preference != humans.preference)
+    toward_p = humans.revised_preference == humans.critic_preference
+    changed = humans.revised & np.where(pw, changed_s, changed_p)
+    toward = np.where(pw, toward_s, toward_p)
+    return {
+        "n": int(paired.sum()),
+        "revision_rate": stats.rate(changed[paired], salt=9, reason="no verdict paired with the critic's"),
+        "toward_critic_rate": stats.rate(toward[paired & changed], salt=10, reason="no verdict was revised"),
+    }
+
+
+def _leaderboard(critic: CriticColumns, humans: HumanColumns) -> dict[str, Any]:
+    h = humans.take((humans.kind == Kind.PAIRWISE) & _present(humans.preference))
+    c = critic.take((critic.kind == Kind.PAIRWISE) & _present(critic.preference))
+    boards = {
+        "human": stats.bradley_terry(h.model_a, h.model_b, h.preference),
+        "critic": stats.bradley_terry(c.model_a, c.model_b, c.preference),
+    }
+    corr = (
+        stats.leaderboard_correlation(boards["human"], boards["critic"])
+        if boards["human"]["models"] and boards["critic"]["models"]
+        else stats.undefined(0, "needs both leaderboards")
+    )
+    return {
+        "human": stats.strip_private(boards["human"]),
+        "critic": stats.strip_private(boards["critic"]),
+        "kendall_tau": corr,
+        "scale": "Bradley-Terry, ties half a win each; 1000 + 400 log10(odds), as Chatbot Arena",
+    }
+
+
+def metric_filter_options(*, dataset: Dataset) -> dict[str, list[str]]:
+    """What the dashboard's filters can choose from (unordered DISTINCTs: the items' default order by id would
+    put the id in the DISTINCT and return every row). Kept for a minute: a new model name can wait that long."""
+    key = f"metric-filter-options:{dataset.pk}"
+    options = cache.get(key)
+    if options is None:
+        options = _filter_options(dataset)
+        cache.set(key, options, 60)
+    return options
+
+
+def _filter_options(dataset: Dataset) -> dict[str, list[str]]:
+    items = Item.objects.filter(dataset=dataset).order_by()
+    models = set(items.values_list("model_a", flat=True).distinct())
+    models |= set(items.values_list("model_b", flat=True).distinct())
+    judged = CriticVerdict.objects.filter(checkpoint=OuterRef("pk"), item__dataset=dataset)
+    reviewer_ids = HumanVerdict.objects.filter(item__dataset=dataset).order_by().values("reviewer_id").distinct()
+    return {
+        "checkpoints": list(CriticCheckpoint.objects.filter(Exists(judged)).values_list("name", flat=True)),
+        "splits": list(Split.values),
+        "profiles": sorted(set(items.values_list("profile", flat=True).distinct())),
+        "reviewers": sorted(User.objects.filter(pk__in=reviewer_ids).values_list("username", flat=True)),
+        "response_models": sorted(models - {""}),
+    }
+
+
+# -- flat tables (CSV and JSON downloads, the command's table) ------------------------------------------------------
+
+STATISTICS = {
+    "pointwise": ("pearson", "spearman", "kendall_tau", "mae", "model_level_kendall_tau"),
+    "pairwise": ("accuracy_with_tie", "accuracy_without_tie", "cohen_kappa"),
+}
+
+
+def _stat_row(section: str, name: str, s: dict[str, Any]) -> dict[str, Any]:
+    ci = s.get("ci95") or [None, None]
+    return {
+        "section": section,
+        "statistic": name,
+        "value": s.get("value"),
+        "ci_low": ci[0],
+        "ci_high": ci[1],
+        "n": s.get("n", 0),
+        "reason": s.get("reason", ""),
+    }
+
+
+def shown(row: dict[str, Any]) -> str:
+    """A statistic as a person reads it: value [95% interval], or a dash and why it is undefined."""
+    if row["value"] is None:
+        return f"— ({row['reason']})"
+    if row["ci_low"] is None:
+        return f"{row['value']:.3f}"
+    return f"{row['value']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+
+
+def metric_tables(metrics: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The metrics as flat tables, one row per line of the dashboard's tables."""
+    statistics = [
+        _stat_row(section, name, metrics[section][name]) for section, names in STATISTICS.items() for name in names
+    ]
+    for kind, block in metrics["reviewers"].items():
+        statistics.append(_stat_row(f"reviewers ({kind})", "krippendorff_alpha", block["krippendorff_alpha"]))
+    for kind, block in metrics["calibration"].items():
+        statistics.append(_stat_row(f"calibration ({kind})", "ece", block["ece"]))
+    statistics.append(_stat_row("position_bias", "flip_rate", metrics["position_bias"]["flip_rate"]))
+    for name in ("revision_rate", "toward_critic_rate"):
+        statistics.append(_stat_row("anchoring", name, metrics["anchoring"][name]))
+    statistics.append(_stat_row("leaderboard", "kendall_tau", metrics["leaderboard"]["kendall_tau"]))
+    labels = metrics["pairwise"]["confusion_matrix"]["labels"]
+    counts = metrics["pairwise"]["confusion_matrix"]["counts"]
+    confusion = [{"human": labels[i], "critic": labels[j], "count": counts[i][j]} for i in range(3) for j in range(3)]
+    reliability = [{"kind": kind, **row} for kind, block in metrics["calibration"].items() for row in block["curve"]]
+    leaderboard = []
+    for judge in ("human", "critic"):
+        for row in metrics["leaderboard"][judge]["models"]:
+            leaderboard.append(
+                {
+                    "judge": judge,
+                    "rank": row["rank"],
+                    **_stat_row("leaderboard", "rating", row["rating"]),
+                    "model": row["model"],
+                }
+            )
+    for row in leaderboard:
+        del row["section"], row["statistic"]
+    histogram = []
+    hist = metrics["pointwise"]["histogram"]
+    for judge in ("human", "critic"):
+        for i, count in enumerate(hist[judge]):
+            histogram.append({"judge": judge, "lo": hist["edges"][i], "hi": hist["edges"][i + 1], "count": count})
+    return {
+        "statistics": statistics,
+        "confusion": confusion,
+        "reliability": reliability,
+        "leaderboard": leaderboard,
+        "models": list(metrics["pointwise"]["models"]),
+        "histogram": histogram,
+    }
+
+
+def metrics_checkpoint(*, name: str = "") -> CriticCheckpoint | None:
+    """The checkpoint (or external judge) called `name`; with no name, the active one (None if there is none).
+    An unknown name is a ValidationError that lists the known ones."""
+    if not name:
+        return CriticCheckpoint.objects.filter(is_active=True).first()
+    found = CriticCheckpoint.objects.filter(name=name).first()
+    if found is None:
+        known = ", ".join(CriticCheckpoint.objects.values_list("name", flat=True)) or "none yet"
+        raise ValidationError(f"No checkpoint named {name!r} (known: {known}).")
+    return found

@@ -1,0 +1,600 @@
+"""Agreement statistics over plain arrays: no Django. Every statistic comes back as
+{"value": float | None, "ci95": [lo, hi] | None, "n": int} and, when undefined, a "reason" (never NaN).
+
+Point estimates come from the libraries (scipy, scikit-learn, krippendorff). The bootstrap intervals are
+percentile intervals over B seeded replicates. Resampling 100k rows 1,000 times would be slow, so a replicate
+is drawn as multinomial counts over the distinct observations (a (human, critic) pair, a (model, outcome)
+triple, ...): exactly the distribution row resampling gives. The statistics are then computed from those
+weighted counts in closed form, vectorised over replicates; tests/annotations/test_stats.py checks each
+weighted formula against the library on the expanded rows."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Literal
+
+import krippendorff
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import optimize, stats
+from sklearn.metrics import cohen_kappa_score
+
+B = 1000  # bootstrap replicates
+SEED = 20241002  # fixed: the same data gives the same intervals on every page view
+PACKAGE_ALPHA_CELLS = 5_000_000  # above, Krippendorff's alpha from the tested closed form instead of the package
+MIN_N = 3  # correlations need at least this many observations
+PREFERENCES = ("A", "B", "tie")
+RELIABILITY_BINS = 10
+BT_SCALE = 400 / math.log(10)  # Chatbot Arena's Elo-like scale: 400 points = 10x the odds
+BT_BASE = 1000.0
+BT_RIDGE = 0.01  # a weak prior on the log-strengths, so a model that never lost still has a finite rating
+
+Stat = dict[str, Any]
+Level = Literal["interval", "nominal"]
+Floats = NDArray[np.float64]
+
+
+# -- the result shape -------------------------------------------------------------------------------------------
+
+
+def _finite(x: Any) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def undefined(n: int, reason: str) -> Stat:
+    return {"value": None, "ci95": None, "n": int(n), "reason": reason}
+
+
+def stat(value: Any, replicates: ArrayLike | None, n: int) -> Stat:
+    """A defined value with its percentile interval (replicates where the statistic is undefined are dropped;
+    with fewer than half left, no interval)."""
+    v = _finite(value)
+    if v is None:
+        return undefined(n, "undefined for this data")
+    ci = None
+    if replicates is not None:
+        everything = np.asarray(replicates, dtype=float)
+        reps = everything[np.isfinite(everything)]
+        if reps.size and reps.size >= everything.size / 2:
+            lo, hi = np.percentile(reps, [2.5, 97.5])
+            # The percentile interval can miss the estimate by rounding when the data barely vary.
+            ci = [min(float(lo), v), max(float(hi), v)]
+    return {"value": v, "ci95": ci, "n": int(n)}
+
+
+def _rng(salt: int = 0) -> np.random.Generator:
+    return np.random.default_rng(SEED + salt)
+
+
+def _distinct(*columns: ArrayLike) -> tuple[list[NDArray[Any]], NDArray[np.int64]]:
+    """The distinct rows of these columns and how often each occurs (each column coded to integers, the codes
+    combined into one key: much faster than sorting structured rows)."""
+    arrays = [np.asarray(col) for col in columns]
+    key = np.zeros(arrays[0].size, dtype=np.int64)
+    uniques = []
+    for col in arrays:
+        values, code = np.unique(col, return_inverse=True)
+        uniques.append(values)
+        key = key * values.size + code.ravel()
+    _keys, first, counts = np.unique(key, return_index=True, return_counts=True)
+    return [col[first] for col in arrays], counts.astype(np.int64)
+
+
+MAX_DRAWS = 1_000_000  # replicate cells drawn per statistic; beyond, fewer replicates (never under MIN_B)
+MIN_B = 200
+
+
+def replicates_for(k: int) -> int:
+    """1,000 replicates, fewer when the data have very many distinct observations (the draw costs B x K)."""
+    return max(MIN_B, min(B, MAX_DRAWS // max(1, k)))
+
+
+def replicate_weights(counts: NDArray[np.int64], *, salt: int = 0) -> Floats:
+    """Bootstrap replicates as counts over the distinct observations (replicates x K): a multinomial draw of n
+    over the observed frequencies is exactly what resampling the n rows with replacement gives."""
+    n = int(counts.sum())
+    return _rng(salt).multinomial(n, counts / n, size=replicates_for(counts.size)).astype(np.float64)
+
+
+def _safe_div(num: Floats, den: Floats) -> Floats:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+    return np.asarray(out, dtype=np.float64)
+
+
+# -- weighted formulas (one value per replicate row of w) ----------------------------------------------------------
+
+
+def weighted_pearson(w: Floats, x: Floats, y: Floats) -> Floats:
+    n = w.sum(axis=1)
+    mx, my = _safe_div(w @ x, n), _safe_div(w @ y, n)
+    cov = _safe_div(w @ (x * y), n) - mx * my
+    vx = _safe_div(w @ (x * x), n) - mx * mx
+    vy = _safe_div(w @ (y * y), n) - my * my
+    den = np.sqrt(np.clip(vx, 0, None) * np.clip(vy, 0, None))
+    # Round-off leaves a tiny variance where there is none: treat it as none.
+    scale = np.maximum(np.abs(mx) + np.abs(my), 1.0) ** 2
+    return np.where((vx > 1e-12 * scale) & (vy > 1e-12 * scale), _safe_div(cov, den), np.nan)
+
+
+def _midranks(w: Floats, values: Floats) -> Floats:
+    """Each observation's mid-rank within its replicate (ties share the mean of their ranks)."""
+    uniq, group = np.unique(values, return_inverse=True)
+    onehot = np.zeros((values.size, uniq.size))
+    onehot[np.arange(values.size), group] = 1
+    per_value = w @ onehot
+    cum = np.cumsum(per_value, axis=1)
+    mid = cum - (per_value - 1) / 2
+    return np.asarray(mid[:, group], dtype=np.float64)
+
+
+def weighted_spearman(w: Floats, x: Floats, y: Floats) -> Floats:
+    rx, ry = _midranks(w, x), _midranks(w, y)
+    n = w.sum(axis=1)
+    mx, my = (w * rx).sum(1) / n, (w * ry).sum(1) / n
+    cov = (w * rx * ry).sum(1) / n - mx * my
+    vx = (w * rx * rx).sum(1) / n - mx * mx
+    vy = (w * ry * ry).sum(1) / n - my * my
+    return np.where((vx > 1e-9) & (vy > 1e-9), _safe_div(cov, np.sqrt(np.abs(vx * vy))), np.nan)
+
+
+def weighted_kendall_tau_b(w: Floats, x: Floats, y: Floats, *, chunk_cells: int = 4_000_000) -> Floats:
+    """Kendall's tau-b per replicate: concordant minus discordant pairs, from the pairs of distinct observations
+    (a K x K sign matrix) when there are few, else from each replicate's contingency table."""
+    ux, gx = np.unique(x, return_inverse=True)
+    uy, gy = np.unique(y, return_inverse=True)
+    if x.size**2 <= 40 * ux.size * uy.size:  # a matrix product is far cheaper per cell than the cumsums
+        return _kendall_from_pairs(w, x, y, gx, gy, ux.size, uy.size)
+    out = np.empty(w.shape[0])
+    step = max(1, chunk_cells // max(1, ux.size * uy.size))
+    for start in range(0, w.shape[0], step):
+        wb = w[start : start + step]
+        table = np.zeros((wb.shape[0], ux.size, uy.size))
+        table[:, gx, gy] = wb  # each distinct observation is one (x value, y value) cell
+        # One inclusive 2-D cumulative sum gives, for each cell, the observations with both coordinates greater
+        # (concordant with it) and those with x greater and y smaller (discordant).
+        cum = table.cumsum(1).cumsum(2)
+        total = cum[:, -1:, -1:]
+        rows_upto = cum[:, :, -1:]
+        cols_upto = cum[:, -1:, :]
+        after = total - rows_upto - cols_upto + cum
+        lower = np.zeros_like(table)
+        lower[:, :, 1:] = cols_upto[:, :, :-1] - cum[:, :, :-1]
+        concordant = (table * after).sum((1, 2))
+        discordant = (table * lower).sum((1, 2))
+        n = table.sum((1, 2))
+        rows, cols = table.sum(2), table.sum(1)
+        n0 = n * (n - 1) / 2
+        n1 = (rows * (rows - 1) / 2).sum(1)
+        n2 = (cols * (cols - 1) / 2).sum(1)
+        out[start : start + step] = _safe_div(concordant - discordant, np.sqrt(np.clip((n0 - n1) * (n0 - n2), 0, None)))
+    return out
+
+
+def _kendall_from_pairs(
+    w: Floats, x: Floats, y: Floats, gx: NDArray[Any], gy: NDArray[Any], nx: int, ny: int
+) -> Floats:
+    signs = np.sign(x[:, None] - x[None, :]) * np.sign(y[:, None] - y[None, :])
+    s = 0.5 * ((w @ signs) * w).sum(1)
+    n = w.sum(1)
+    rows = np.zeros((w.shape[0], nx))
+    cols = np.zeros((w.shape[0], ny))
+    np.add.at(rows.T, gx, w.T)
+    np.add.at(cols.T, gy, w.T)
+    n0 = n * (n - 1) / 2
+    n1 = (rows * (rows - 1) / 2).sum(1)
+    n2 = (cols * (cols - 1) / 2).sum(1)
+    return _safe_div(s, np.sqrt(np.clip((n0 - n1) * (n0 - n2), 0, None)))
+
+
+def kendall_tau_b_rows(a: Floats, b: Floats) -> Floats:
+    """Kendall's tau-b between two rankings per replicate (R x M), over the entries finite in both."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    i, j = np.triu_indices(a.shape[1], 1)
+    valid = ok[:, i] & ok[:, j]
+    with np.errstate(invalid="ignore"):
+        sa = np.sign(a[:, i] - a[:, j])
+        sb = np.sign(b[:, i] - b[:, j])
+    s = np.where(valid, sa * sb, 0.0).sum(1)
+    n0 = valid.sum(1)
+    tied_a = (valid & (sa == 0)).sum(1)
+    tied_b = (valid & (sb == 0)).sum(1)
+    return _safe_div(s, np.sqrt((n0 - tied_a) * (n0 - tied_b)).astype(float))
+
+
+# -- critic vs human, pointwise -----------------------------------------------------------------------------------
+
+
+def _no_variation(h: Floats, c: Floats) -> str | None:
+    if np.ptp(h) == 0:
+        return "human scores do not vary"
+    if np.ptp(c) == 0:
+        return "critic scores do not vary"
+    return None
+
+
+def pointwise_agreement(human: ArrayLike, critic: ArrayLike, models: ArrayLike | None = None) -> dict[str, Stat]:
+    """Pearson, Spearman, Kendall's tau-b and MAE between paired scores, and the model-level Kendall's tau (the
+    response models ranked by their mean score under each judge)."""
+    h = np.asarray(human, dtype=float)
+    c = np.asarray(critic, dtype=float)
+    n = int(h.size)
+    out: dict[str, Stat] = {}
+    if n == 0:
+        for key in ("pearson", "spearman", "kendall_tau", "mae"):
+            out[key] = undefined(0, "no pairs")
+    else:
+        (xs, ys), counts = _distinct(h, c)
+        w = replicate_weights(counts, salt=1)
+        out["mae"] = stat(np.mean(np.abs(h - c)), w @ np.abs(xs - ys) / n, n)
+        flat = _no_variation(h, c)
+        if n < MIN_N or flat:
+            reason = f"n < {MIN_N}" if n < MIN_N else str(flat)
+            for key in ("pearson", "spearman", "kendall_tau"):
+                out[key] = undefined(n, reason)
+        else:
+            out["pearson"] = stat(stats.pearsonr(h, c).statistic, weighted_pearson(w, xs, ys), n)
+            out["spearman"] = stat(stats.spearmanr(h, c).statistic, weighted_spearman(w, xs, ys), n)
+            out["kendall_tau"] = stat(stats.kendalltau(h, c).statistic, weighted_kendall_tau_b(w, xs, ys), n)
+    out["model_level_kendall_tau"] = model_level_kendall_tau(h, c, models if models is not None else [""] * n)
+    return {key: out[key] for key in ("pearson", "spearman", "kendall_tau", "mae", "model_level_kendall_tau")}
+
+
+def model_means(models: ArrayLike, human: ArrayLike, critic: ArrayLike) -> dict[str, tuple[float, float, int]]:
+    """Each response model's mean human and mean critic score, and its number of pairs."""
+    h = np.asarray(human, dtype=float)
+    c = np.asarray(critic, dtype=float)
+    uniq, code = np.unique(np.asarray(models, dtype=str), return_inverse=True)
+    k = np.bincount(code, minlength=uniq.size)
+    sh = np.bincount(code, weights=h, minlength=uniq.size)
+    sc = np.bincount(code, weights=c, minlength=uniq.size)
+    return {str(m): (float(sh[i] / k[i]), float(sc[i] / k[i]), int(k[i])) for i, m in enumerate(uniq)}
+
+
+def model_level_kendall_tau(human: ArrayLike, critic: ArrayLike, models: ArrayLike) -> Stat:
+    h = np.asarray(human, dtype=float)
+    c = np.asarray(critic, dtype=float)
+    names = np.asarray(models, dtype=str)
+    if h.size == 0:
+        return undefined(0, "no pairs")
+    means = model_means(names, h, c)
+    m = len(means)
+    if m < MIN_N:
+        return undefined(m, f"fewer than {MIN_N} response models")
+    hm = np.array([v[0] for v in means.values()])
+    cm = np.array([v[1] for v in means.values()])
+    if np.ptp(hm) == 0 or np.ptp(cm) == 0:
+        return undefined(m, "every model has the same mean score")
+    _, model_code = np.unique(names, return_inverse=True)  # the same order as model_means
+    model_code = model_code.ravel()
+    (ms, xs, ys), counts = _distinct(model_code, h, c)
+    if counts.size * B <= MAX_DRAWS:
+        w = replicate_weights(counts, salt=2)
+        onehot = np.zeros((ms.size, m))
+        onehot[np.arange(ms.size), ms] = 1
+        n_m = w @ onehot
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rep_h = (w @ (onehot * xs[:, None])) / n_m
+            rep_c = (w @ (onehot * ys[:, None])) / n_m
+    else:
+        rep_h, rep_c = _model_means_normal(model_code, h, c, m)
+    return stat(stats.kendalltau(hm, cm).statistic, kendall_tau_b_rows(rep_h, rep_c), m)
+
+
+def _model_means_normal(code: NDArray[np.int64], h: Floats, c: Floats, m: int) -> tuple[Floats, Floats]:
+    """Replicates of each model's (mean human, mean critic) score when there are too many distinct observations
+    to draw exactly: each model's count is drawn exactly (multinomial over the models), the mean of that many of
+    its rows from the normal approximation (its mean, its covariance / count), which is very close once a model
+    has more than a handful of rows."""
+    rng = _rng(12)
+    k = np.bincount(code, minlength=m)
+    draws = rng.multinomial(int(k.sum()), k / k.sum(), size=B).astype(float)
+    rep_h = np.full((B, m), np.nan)
+    rep_c = np.full((B, m), np.nan)
+    z = rng.standard_normal((B, m, 2))
+    for j in range(m):
+        rows = code == j
+        mean = np.array([h[rows].mean(), c[rows].mean()])
+        cov = np.cov(np.stack([h[rows], c[rows]]), bias=True) if rows.sum() > 1 else np.zeros((2, 2))
+        root = np.linalg.cholesky(cov + 1e-12 * np.eye(2))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            spread = (z[:, j, :] @ root.T) / np.sqrt(draws[:, j])[:, None]
+        sample = np.where(draws[:, j, None] > 0, mean + spread, np.nan)
+        rep_h[:, j], rep_c[:, j] = sample[:, 0], sample[:, 1]
+    return rep_h, rep_c
+
+
+# -- critic vs human, pairwise ------------------------------------------------------------------------------------
+
+
+def confusion(human: ArrayLike, critic: ArrayLike) -> list[list[int]]:
+    """Counts of (human row, critic column) over A / B / tie."""
+    return np.asarray(_table(human, critic), dtype=int).tolist()
+
+
+def _codes(labels: ArrayLike) -> NDArray[np.int64]:
+    arr = np.asarray(labels, dtype=object)
+    out = np.full(arr.size, -1, dtype=np.int64)
+    for i, p in enumerate(PREFERENCES):
+        out[arr == p] = i
+    if (out < 0).any():
+        raise ValueError(f"preferences must be one of {PREFERENCES}")
+    return out
+
+
+def _table(human: ArrayLike, critic: ArrayLike) -> Floats:
+    if np.size(human) != np.size(critic):
+        raise ValueError("human and critic verdicts must pair up")
+    table = np.bincount(_codes(human) * 3 + _codes(critic), minlength=9).reshape(3, 3)
+    return table.astype(np.float64)
+
+
+def _kappa_from_tables(t: Floats) -> Floats:
+    n = t.sum((1, 2))
+    po = _safe_div(np.trace(t, axis1=1, axis2=2), n)
+    pe = _safe_div((t.sum(2) * t.sum(1)).sum(1), n * n)
+    return np.where(pe < 1 - 1e-12, _safe_div(po - pe, 1 - pe), np.nan)
+
+
+def pairwise_agreement(human: ArrayLike, critic: ArrayLike) -> dict[str, Any]:
+    """Accuracy with ties (A / B / tie, exact match), without ties (pairs where either side is a tie dropped),
+    Cohen's kappa, and the confusion matrix (rows human, columns critic)."""
+    table = _table(human, critic)
+    n = int(table.sum())
+    no_tie = table[:2, :2]
+    n_nt = int(no_tie.sum())
+    out: dict[str, Any] = {"n": n, "n_without_tie": n_nt}
+    if n == 0:
+        out["accuracy_with_tie"] = undefined(0, "no pairs")
+        out["accuracy_without_tie"] = undefined(0, "no pairs")
+        out["cohen_kappa"] = undefined(0, "no pairs")
+    else:
+        w = replicate_weights(table.ravel().astype(np.int64), salt=3).reshape(-1, 3, 3)
+        out["accuracy_with_tie"] = stat(np.trace(table) / n, _safe_div(np.trace(w, axis1=1, axis2=2), w.sum((1, 2))), n)
+        if n_nt == 0:
+            out["accuracy_without_tie"] = undefined(0, "every pair has a tie")
+        else:
+            wn = w[:, :2, :2]
+            out["accuracy_without_tie"] = stat(
+                np.trace(no_tie) / n_nt, _safe_div(np.trace(wn, axis1=1, axis2=2), wn.sum((1, 2))), n_nt
+            )
+        if n < MIN_N:
+            out["cohen_kappa"] = undefined(n, f"n < {MIN_N}")
+        elif np.count_nonzero(table.sum(0) + table.sum(1)) < 2:
+            out["cohen_kappa"] = undefined(n, "one class")
+        else:
+            # sklearn on the nine (human, critic) cells weighted by their counts: the same as on the rows.
+            cells = np.array([(i, j) for i in range(3) for j in range(3)])
+            value = cohen_kappa_score(cells[:, 0], cells[:, 1], labels=[0, 1, 2], sample_weight=table.ravel())
+            out["cohen_kappa"] = stat(value, _kappa_from_tables(w), n)
+    out["confusion_matrix"] = {
+        "labels": list(PREFERENCES),
+        "rows": "human",
+        "columns": "critic",
+        "counts": table.astype(int).tolist(),
+    }
+    return out
+
+
+def rate(hits: ArrayLike, *, salt: int = 4, reason: str = "no observations") -> Stat:
+    """A proportion of True among booleans, with its bootstrap interval."""
+    x = np.asarray(hits, dtype=bool)
+    n = int(x.size)
+    if n == 0:
+        return undefined(0, reason)
+    counts = np.array([n - int(x.sum()), int(x.sum())], dtype=np.int64)
+    w = replicate_weights(counts, salt=salt)
+    return stat(x.mean(), w[:, 1] / n, n)
+
+
+# -- humans vs humans ---------------------------------------------------------------------------------------------
+
+
+def _disagreement(counts: Floats, domain: Floats, level: str) -> Floats:
+    """Sum over ordered pairs of values (c, k) of counts[c] counts[k] delta(c, k), per row, in O(values):
+    nominal delta is [c != k], giving m^2 - sum n_c^2; interval delta is (c - k)^2, giving
+    2 m sum n_c c^2 - 2 (sum n_c c)^2."""
+    m = counts.sum(-1)
+    if level == "nominal":
+        return np.asarray(m * m - (counts * counts).sum(-1), dtype=np.float64)
+    s1 = counts @ domain
+    s2 = counts @ (domain * domain)
+    return np.asarray(2 * m * s2 - 2 * s1 * s1, dtype=np.float64)
+
+
+def weighted_alpha(w: Floats, patterns: Floats, domain: Floats, level: str) -> Floats:
+    """Krippendorff's alpha from unit patterns (rows of value counts) weighted per replicate:
+    1 - (n - 1) * sum_u D(u) / (m_u - 1) / D(marginals), D as in _disagreement."""
+    observed = _disagreement(patterns, domain, level) / (patterns.sum(1) - 1)
+    marg = w @ patterns
+    expected = _disagreement(marg, domain, level)
+    return 1 - _safe_div((marg.sum(1) - 1) * (w @ observed), expected)
+
+
+def _unit_patterns(
+    counts: Floats, unit_code: NDArray[Any], value_code: NDArray[Any]
+) -> tuple[Floats, NDArray[np.int64]]:
+    """The distinct rows of counts (items with the same values) and how many items share each. An item with few
+    values is keyed by its sorted value codes as one number, which is much faster than sorting whole rows."""
+    per_unit = np.bincount(unit_code)
+    base = counts.shape[1] + 1
+    if per_unit.max() > 6 or float(base) ** 6 >= 2**53:
+        distinct, how_many = np.unique(counts, axis=0, return_counts=True)
+        return distinct, how_many.astype(np.int64)
+    order = np.lexsort((value_code, unit_code))
+    units_sorted = unit_code[order]
+    start = np.cumsum(per_unit) - per_unit
+    position = np.arange(order.size) - start[units_sorted]
+    key = np.bincount(units_sorted, weights=(value_code[order] + 1.0) * float(base) ** position)
+    _, first, how_many = np.unique(key, return_index=True, return_counts=True)
+    return counts[first], how_many.astype(np.int64)
+
+
+def krippendorff_alpha(units: ArrayLike, values: ArrayLike, *, level: Level) -> Stat:
+    """Agreement among reviewers: `values[i]` is one reviewer's value on item `units[i]`; items with fewer than
+    two values cannot be compared and are left out. `interval` for scores, `nominal` for preferences.
+    n is the number of items with at least two values."""
+    unit_code = np.unique(np.asarray(units), return_inverse=True)[1].ravel()
+    pairable = np.bincount(unit_code)[unit_code] >= 2 if unit_code.size else np.zeros(0, dtype=bool)
+    unit_code = np.unique(unit_code[pairable], return_inverse=True)[1].ravel()
+    domain_raw, value_code = np.unique(np.asarray(values)[pairable], return_inverse=True)
+    value_code = value_code.ravel()
+    counts = np.zeros((int(unit_code.max()) + 1 if unit_code.size else 0, domain_raw.size))
+    np.add.at(counts, (unit_code, value_code), 1)
+    n = int(counts.shape[0])
+    if n == 0:
+        return undefined(0, "no item has more than one reviewer")
+    present = counts.sum(0) > 0
+    counts = counts[:, present]
+    domain = np.arange(counts.shape[1], dtype=float) if level == "nominal" else domain_raw[present].astype(float)
+    if domain.size < 2:
+        return undefined(n, "every reviewer gave the same value")
+    patterns, pattern_counts = _unit_patterns(counts, unit_code, value_code)
+    if n * domain.size**2 <= PACKAGE_ALPHA_CELLS:
+        value = krippendorff.alpha(value_counts=counts, value_domain=domain, level_of_measurement=level)
+    else:  # the package's cost is items x values^2: the same formula over the distinct items (tested equal)
+        value = weighted_alpha(pattern_counts[None, :].astype(float), patterns, domain, level)[0]
+    w = replicate_weights(pattern_counts.astype(np.int64), salt=5)
+    return stat(value, weighted_alpha(w, patterns, domain, level), n)
+
+
+# -- calibration --------------------------------------------------------------------------------------------------
+
+
+def calibration(confidence: ArrayLike, correct: ArrayLike, *, bins: int = RELIABILITY_BINS) -> dict[str, Any]:
+    """Expected calibration error of the critic's own confidence, and the reliability curve (equal-width bins,
+    placed as scikit-learn's calibration_curve places them). The interval is bootstrapped over confidences
+    rounded to 0.01 (so that a replicate is a draw over few distinct values); the value uses them exactly."""
+    p = np.asarray(confidence, dtype=float)
+    y = np.asarray(correct, dtype=bool)
+    n = int(p.size)
+    if n == 0:
+        return {"ece": undefined(0, "no verdicts with a confidence"), "curve": [], "bins": bins}
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.searchsorted(edges[1:-1], p, side="right")
+    curve = []
+    gap = 0.0
+    for b in range(bins):
+        in_bin = which == b
+        k = int(in_bin.sum())
+        if k:
+            mean_p, acc = float(p[in_bin].mean()), float(y[in_bin].mean())
+            gap += k * abs(acc - mean_p)
+            curve.append(
+                {"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": k, "confidence": mean_p, "accuracy": acc}
+            )
+    (ps, ys), counts = _distinct(np.round(p, 2), y)
+    w = replicate_weights(counts, salt=6)
+    rep_which = np.searchsorted(edges[1:-1], ps, side="right")
+    onehot = np.zeros((ps.size, bins))
+    onehot[np.arange(ps.size), rep_which] = 1
+    rep = np.abs(w @ (onehot * ys[:, None]) - w @ (onehot * ps[:, None])).sum(1) / n
+    return {"ece": stat(gap / n, rep, n), "curve": curve, "bins": bins}
+
+
+# -- Bradley-Terry leaderboard ------------------------------------------------------------------------------------
+
+
+def _design(a: NDArray[np.int64], b: NDArray[np.int64], m: int) -> Floats:
+    design = np.zeros((a.size, m))
+    design[np.arange(a.size), a] = 1
+    design[np.arange(a.size), b] -= 1
+    return design
+
+
+def _bt_fit(w: Floats, a: NDArray[np.int64], b: NDArray[np.int64], y: Floats, m: int) -> Floats:
+    """Log-strengths maximising the Bradley-Terry likelihood (ties as half a win each, i.e. the logistic loss with
+    a soft label of 1/2) with a weak ridge: scipy's L-BFGS on one weighted data set."""
+    design = _design(a, b, m)
+
+    def objective(s: Floats) -> tuple[float, Floats]:
+        diff = design @ s
+        loss = (w * (np.logaddexp(0, diff) - y * diff)).sum() + BT_RIDGE * (s * s).sum()
+        grad = (w * (1 / (1 + np.exp(-diff)) - y)) @ design + 2 * BT_RIDGE * s
+        return float(loss), grad
+
+    result = optimize.minimize(objective, np.zeros(m), jac=True, method="L-BFGS-B", options={"gtol": 1e-9})
+    return np.asarray(result.x, dtype=np.float64)
+
+
+def _bt_fit_replicates(
+    w: Floats, a: NDArray[np.int64], b: NDArray[np.int64], y: Floats, m: int, start: Floats, steps: int = 8
+) -> Floats:
+    """The same fit for every replicate row of w at once: Newton steps from the point estimate, vectorised over
+    replicates (the likelihood is smooth and the ridge keeps each Hessian positive definite, so a few steps
+    reach the optimum; tests check it against _bt_fit)."""
+    design = _design(a, b, m)
+    outer = np.einsum("ki,kj->kij", design, design).reshape(a.size, m * m)
+    s = np.tile(start, (w.shape[0], 1))
+    ridge = 2 * BT_RIDGE * np.eye(m)
+    for _ in range(steps):
+        diff = s @ design.T
+        p = 1 / (1 + np.exp(-diff))
+        grad = (w * (p - y)) @ design + 2 * BT_RIDGE * s
+        hess = ((w * p * (1 - p)) @ outer).reshape(-1, m, m) + ridge
+        step = np.linalg.solve(hess, grad[..., None])[..., 0]
+        s = s - step
+        if np.abs(step).max() < 1e-9:
+            break
+    return s
+
+
+def bradley_terry(model_a: ArrayLike, model_b: ArrayLike, outcome: ArrayLike) -> dict[str, Any]:
+    """Ratings of the response models from pairwise verdicts (outcome A, B or tie), on Chatbot Arena's scale
+    (1000 + 400 log10 of the odds), each with its bootstrap interval and number of games, best first."""
+    a = np.asarray(model_a, dtype=object)
+    b = np.asarray(model_b, dtype=object)
+    o = np.asarray(outcome, dtype=object)
+    if not a.size == b.size == o.size:
+        raise ValueError("model_a, model_b and outcome must have one entry per verdict")
+    y = np.full(o.size, np.nan)
+    for label, value in (("A", 1.0), ("B", 0.0), ("tie", 0.5)):
+        y[o == label] = value
+    if np.isnan(y).any():
+        raise ValueError(f"outcomes must be one of {PREFERENCES}")
+    named = np.array([x is not None and y is not None for x, y in zip(a.tolist(), b.tolist(), strict=True)], bool)
+    keep = named & (a != "") & (b != "") & (a != b)
+    a, b, y = a[keep].astype(str), b[keep].astype(str), y[keep]
+    names = sorted(set(np.unique(a).tolist()) | set(np.unique(b).tolist()))
+    if len(names) < 2:
+        return {"models": [], "n": int(keep.sum()), "reason": "fewer than 2 response models compared"}
+    lookup = np.array(names)
+    (ia, ib, ys), counts = _distinct(np.searchsorted(lookup, a), np.searchsorted(lookup, b), y)
+    ia, ib = ia.astype(np.int64), ib.astype(np.int64)
+    point = _bt_fit(counts.astype(float), ia, ib, ys, len(names))
+    reps = _bt_fit_replicates(replicate_weights(counts, salt=7), ia, ib, ys, len(names), start=point)
+    games = np.zeros(len(names), dtype=int)
+    np.add.at(games, ia, counts)
+    np.add.at(games, ib, counts)
+    ratings = BT_BASE + BT_SCALE * point
+    rep_ratings = BT_BASE + BT_SCALE * reps
+    models: list[dict[str, Any]] = [
+        {"model": name, "rating": stat(ratings[i], rep_ratings[:, i], int(games[i]))} for i, name in enumerate(names)
+    ]
+    models.sort(key=lambda row: -row["rating"]["value"])
+    for rank, row in enumerate(models, 1):
+        row["rank"] = rank
+    return {"models": models, "n": int(keep.sum()), "_replicates": dict(zip(names, rep_ratings.T, strict=True))}
+
+
+def leaderboard_correlation(human: dict[str, Any], critic: dict[str, Any]) -> Stat:
+    """Kendall's tau-b between the human and the critic ratings of the models both leaderboards rank."""
+    hr = {r["model"]: r["rating"]["value"] for r in human.get("models", [])}
+    cr = {r["model"]: r["rating"]["value"] for r in critic.get("models", [])}
+    common = sorted(set(hr) & set(cr))
+    if len(common) < MIN_N:
+        return undefined(len(common), f"fewer than {MIN_N} models on both leaderboards")
+    hv = np.array([hr[m] for m in common])
+    cv = np.array([cr[m] for m in common])
+    rep_h = np.stack([human["_replicates"][m] for m in common], axis=1)
+    rep_c = np.stack([critic["_replicates"][m] for m in common], axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = stats.kendalltau(hv, cv).statistic
+    return stat(value, kendall_tau_b_rows(rep_h, rep_c), len(common))
+
+
+def strip_private(board: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in board.items() if not k.startswith("_")}

@@ -1,0 +1,125 @@
+"""The metrics dashboard and the swap check. Thin: parse the filters, call the selector, render or download."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from annotations import charts
+from annotations.models import Split
+from annotations.permissions import admin_required
+from annotations.selectors import datasets as selectors
+from annotations.selectors.metrics import (
+    agreement_for_dataset,
+    metric_filter_options,
+    metric_tables,
+    metrics_checkpoint,
+)
+from annotations.services.judging import checkpoint_resolve, swap_checks_queue
+
+FILTERS = ("checkpoint", "split", "profile", "reviewer", "response_model")
+
+
+def _cell(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula (a model named "=HYPERLINK(...)") is kept as text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _download(name: str, rows: list[dict[str, Any]] | dict[str, Any], fmt: str, slug: str) -> HttpResponse:
+    if fmt == "json":
+        response: HttpResponse = JsonResponse(rows, safe=False, json_dumps_params={"indent": 2})
+        ext = "json"
+    else:
+        out = io.StringIO()
+        fields = list(rows[0]) if rows and isinstance(rows, list) else ["empty"]
+        writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows([{k: _cell(v) for k, v in row.items()} for row in rows] if isinstance(rows, list) else [])
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        ext = "csv"
+    response["Content-Disposition"] = f'attachment; filename="{slug}-{name}.{ext}"'
+    return response
+
+
+@require_GET
+def dataset_metrics(request: HttpRequest, pk: int) -> HttpResponse:
+    """The dashboard; `?format=json` the whole metrics JSON; `?table=NAME&format=csv|json` one of its tables."""
+    dataset = selectors.dataset_get(user=request.user, pk=pk)
+    filters = {key: request.GET.get(key, "").strip() for key in FILTERS}
+    options = metric_filter_options(dataset=dataset)
+    errors = []
+    if filters["split"] and filters["split"] not in Split.values:
+        errors.append(f"Unknown split {filters['split']!r}: choose pool or gold.")
+    try:
+        checkpoint = metrics_checkpoint(name=filters["checkpoint"])
+    except ValidationError as exc:
+        errors.extend(exc.messages)
+        checkpoint = None
+    fmt, table = request.GET.get("format", ""), request.GET.get("table", "")
+    context: dict[str, Any] = {"dataset": dataset, "filters": filters, "options": options, "errors": errors}
+    if errors:
+        if fmt:
+            return JsonResponse({"detail": errors}, status=400)
+        return render(request, _template(request), context, status=400)
+    metrics = agreement_for_dataset(
+        dataset=dataset,
+        checkpoint=checkpoint,
+        split=filters["split"],
+        profile=filters["profile"],
+        reviewer=filters["reviewer"],
+        response_model=filters["response_model"],
+        include_plots=not fmt,
+    )
+    tables = metric_tables(metrics)
+    slug = f"metrics-{dataset.pk}"
+    if fmt in ("csv", "json"):
+        if table:
+            if table not in tables:
+                return JsonResponse({"detail": [f"Unknown table {table!r}: one of {', '.join(tables)}."]}, status=400)
+            return _download(table, tables[table], fmt, slug)
+        if fmt == "json":
+            return _download("all", metrics, "json", slug)
+        return JsonResponse({"detail": ["Name a table for CSV: ?table=statistics&format=csv."]}, status=400)
+    query = urlencode({k: v for k, v in filters.items() if v})
+    context.update(
+        {
+            "metrics": metrics,
+            "tables": tables,
+            "charts": charts.dashboard(metrics),
+            "query": query,
+        }
+    )
+    return render(request, _template(request), context)
+
+
+def _template(request: HttpRequest) -> str:
+    template = "annotations/dataset_metrics.html"
+    if request.htmx:  # type: ignore[attr-defined]
+        template += "#metrics-body"
+    return template
+
+
+@admin_required
+@require_POST
+def dataset_swap_check(request: HttpRequest, pk: int) -> HttpResponse:
+    """Queue the swap check of the dataset's pairwise items for the active checkpoint (administrators)."""
+    dataset = selectors.dataset_get(user=request.user, pk=pk)
+    try:
+        result = swap_checks_queue(dataset=dataset, checkpoint=checkpoint_resolve())
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, f"Queued a swap check of {result.queued} pairwise items for {result.checkpoint.name}."
+        )
+    return redirect("dataset-detail", pk=dataset.pk)

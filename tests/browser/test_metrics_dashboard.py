@@ -1,0 +1,64 @@
+"""The metrics dashboard in a real browser: its plots are drawn, and a filter swaps the body in place."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict
+from tests.factories import CheckpointFactory, DatasetFactory, ItemFactory, PairwiseItemFactory, UserFactory
+
+MODELS = ["llava-7b", "gpt-4v", "qwen-vl"]
+
+
+@pytest.fixture
+def dashboard_data(transactional_db):  # type: ignore[no-untyped-def]
+    dataset = DatasetFactory(name="arena votes")
+    critic = CheckpointFactory(name="llava-critic-7b", is_active=True)
+    gpt = CriticCheckpoint.objects.create(name="gpt-4o", is_external=True)
+    rita = UserFactory(username="rita")
+    first = ItemFactory(dataset=dataset, external_id="p0")
+    for i in range(8):
+        item = first if i == 0 else ItemFactory(dataset=dataset, external_id=f"p{i}", image=first.image)
+        item.model_a = MODELS[i % 3]
+        item.save()
+        CriticVerdict.objects.create(item=item, checkpoint=critic, profile="pointwise", status="done",
+                                     score=10 * i + 5, confidence=0.1 * i)  # fmt: skip
+        HumanVerdict.objects.create(item=item, reviewer=rita, profile="pointwise", score=10 * i + (i % 3) * 4)
+    prefs = ["A", "B", "tie", "A", "B", "A"]
+    for i, pref in enumerate(prefs):
+        item = PairwiseItemFactory(dataset=dataset, external_id=f"w{i}", image=first.image,
+                                   model_a=MODELS[i % 3], model_b=MODELS[(i + 1) % 3])  # fmt: skip
+        CriticVerdict.objects.create(item=item, checkpoint=critic, profile="pairwise", status="done",
+                                     preference="A" if i % 2 else pref, confidence=0.5 + 0.05 * i)  # fmt: skip
+        CriticVerdict.objects.create(item=item, checkpoint=gpt, profile="pairwise", status="done", preference=pref)
+        HumanVerdict.objects.create(item=item, reviewer=rita, profile="pairwise", preference=pref)
+    return dataset
+
+
+def test_the_dashboard_draws_its_plots_and_the_filter_swaps_the_body(page: Page, live_server, dashboard_data) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{live_server.url}/")
+    page.get_by_label("Username").fill("rita")
+    page.get_by_label("Password").fill("pass-for-tests")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="arena votes").click()
+    page.get_by_role("link", name="Metrics").click()
+
+    expect(page.get_by_role("heading", name="How far can the critic be trusted?")).to_be_visible()
+    expect(page.locator("svg.scatter circle")).to_have_count(8)
+    expect(page.locator("svg.scatter line.fit")).to_be_visible()
+    expect(page.locator("svg.histogram rect.bar-human").first).to_be_attached()
+    expect(page.locator("svg.reliability").first).to_be_visible()
+    expect(page.locator("table.heat")).to_be_visible()
+    expect(page.locator("svg.interval").first).to_be_visible()
+    expect(page.locator("#metrics-body code", has_text="llava-critic-7b")).to_be_visible()
+
+    page.evaluate("window.__same_page = true")
+    page.get_by_role("combobox", name="Critic").select_option("gpt-4o")
+    expect(page.get_by_text("external judge")).to_be_visible()
+    expect(page).to_have_url(
+        f"{live_server.url}/datasets/{dashboard_data.pk}/metrics/?checkpoint=gpt-4o&split=&profile=&reviewer=&response_model="
+    )
+    accuracy = page.locator("table.stats tr", has_text="Accuracy with ties")
+    expect(accuracy).to_contain_text("1.000")
+    assert page.evaluate("window.__same_page") is True  # swapped in place, not reloaded
