@@ -672,6 +672,14 @@ def export_file(*, export: TrainingExport, name: str) -> Path:
     return Path(settings.MEDIA_ROOT) / export.path / name
 
 
+def export_data_file(*, export: TrainingExport) -> Path:
+    """A finished export's data file (train.json, train.parquet, ...), beside its images/ folder when it has one;
+    ValueError when the export is not finished."""
+    if export.status != JobStatus.DONE or not export.manifest.get("data_file"):
+        raise ValueError(f"export #{export.number} is not finished ({export.status})")
+    return export_file(export=export, name=export.manifest["data_file"])
+
+
 def export_zip_chunks(*, export: TrainingExport) -> Iterable[bytes]:
     """The whole snapshot (data, images, manifest) as a zip, produced while it is sent."""
     import zipfile

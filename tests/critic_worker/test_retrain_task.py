@@ -3,6 +3,7 @@ with the child (and the parent where it has not), gate, and promote or refuse.""
 
 from __future__ import annotations
 
+import json
 from io import StringIO
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from django.core.management import CommandError, call_command
 
 from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict, RetrainingJob
 from annotations.services import retraining
+from annotations.services.exports import export_data_file
 from critic_worker import tasks
 from critic_worker.profiles import Verdict
 from tests.factories import AdminFactory, CheckpointFactory, DatasetFactory, PairwiseItemFactory, UserFactory
@@ -37,7 +39,8 @@ def scenario(  # type: ignore[no-untyped-def]
     parent_on_gold: str | None,
     fmt: str = "llava-json",
 ):
-    """Pool items corrected to "the first response is better" (the export), and gold items the humans judged."""
+    """Pool items the parent judged B, corrected to "the first response is better" (the parent's export), and gold
+    items the humans judged."""
     dataset = DatasetFactory()
     pool = [PairwiseItemFactory(dataset=dataset, question=f"Which answer fits picture {i}?") for i in range(6)]
     gold = [PairwiseItemFactory(dataset=dataset, split="gold", question=f"Gold question {i}?") for i in range(3)]
@@ -49,9 +52,7 @@ def scenario(  # type: ignore[no-untyped-def]
                 item=item, checkpoint=parent, profile=item.profile, status="done", preference=parent_on_gold
             )
     taught = Verdict(preference="A", justification="The first answer matches the picture.")
-    export = export_for(dataset, [(item, taught) for item in pool], tmp_path / "export", fmt=fmt)
-    export.source_checkpoint = parent
-    export.save()
+    export = export_for(dataset, [(item, taught) for item in pool], fmt=fmt, checkpoint=parent)
     return gold, export
 
 
@@ -128,7 +129,7 @@ def test_a_better_child_passes_the_gate_after_the_parent_is_judged_on_gold_too(
 def test_a_job_whose_export_cannot_be_read_fails_with_the_reason(parent: CriticCheckpoint, tmp_path: Path) -> None:
     _, export = scenario(parent, tmp_path, humans_on_gold="A", parent_on_gold=None)
     job = retraining.retraining_job_create(export=export, created_by=None, options=OPTIONS)
-    Path(export.path).write_text("[{}]")
+    export_data_file(export=export).write_text("[{}]")
     assert tasks.retrain(job.pk) == {"started": True, "status": "failed"}
     job.refresh_from_db()
     assert job.status == "failed"
@@ -139,8 +140,12 @@ def test_a_job_whose_export_cannot_be_read_fails_with_the_reason(parent: CriticC
 
 
 def test_an_export_holding_gold_items_is_never_trained_on(parent: CriticCheckpoint, tmp_path: Path) -> None:
-    gold, _ = scenario(parent, tmp_path, humans_on_gold="A", parent_on_gold=None)
-    leaky = export_for(gold[0].dataset, [(gold[0], Verdict(preference="B"))], tmp_path / "leaky")
+    # The exporter never writes gold; a file edited by hand afterwards must not sneak a gold item in.
+    gold, leaky = scenario(parent, tmp_path, humans_on_gold="A", parent_on_gold=None)
+    data_file = export_data_file(export=leaky)
+    rows = json.loads(data_file.read_text())
+    rows[0]["id"] = f"{gold[0].external_id}__pairwise"
+    data_file.write_text(json.dumps(rows))
     job = retraining.retraining_job_create(export=leaky, created_by=None, base=parent, options=OPTIONS)
     tasks.retrain(job.pk)
     job.refresh_from_db()
@@ -160,9 +165,8 @@ def test_retrain_critic_now_runs_the_job_in_this_process(parent: CriticCheckpoin
     assert job.status == "done"
     assert f"Done: 4 steps, loss {job.loss_log[0]['loss']:.4f} -> {job.loss_log[-1]['loss']:.4f}" in out.getvalue()
     assert "gate REFUSED" in out.getvalue() or "gate passed" in out.getvalue()
-    export.path = str(tmp_path / "gone.json")
-    export.save()
-    with pytest.raises(CommandError, match="has no file at"):
+    export_data_file(export=export).unlink()
+    with pytest.raises(CommandError, match="has no data file at"):
         call_command("retrain_critic", "--export", str(export.pk), "--now")
 
 
