@@ -26,7 +26,7 @@ from annotations.selectors import datasets as selectors
 from annotations.selectors.judging import critic_progress
 from annotations.selectors.metrics import agreement_for_dataset, metrics_checkpoint
 from annotations.services.datasets import dataset_create
-from annotations.services.exports import export_file, training_export_queue
+from annotations.services.exports import export_data_file, export_file, training_export_queue
 from annotations.services.import_jobs import import_job_create
 from annotations.services.items import item_create
 from annotations.services.judging import checkpoint_from_settings, checkpoint_resolve, swap_checks_queue
@@ -427,7 +427,7 @@ def create_export(request: HttpRequest, dataset_id: int, payload: ExportIn) -> A
             raise ValidationError({"merge_with_export": [f"No finished export #{payload.merge_with_export}."]})
         if merge.format != payload.format:
             raise ValidationError({"merge_with_export": [f"Export #{merge.number} is {merge.format}."]})
-        merge_with = str(export_file(export=merge, name=merge.manifest["data_file"]))
+        merge_with = str(export_data_file(export=merge))
     export = training_export_queue(
         dataset=dataset,
         fmt=payload.format,

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from annotations.forms import ExportForm
 from annotations.models import TrainingExport
 from annotations.permissions import admin_required
-from annotations.services.exports import export_file, export_zip_chunks, training_export_queue
+from annotations.services.exports import export_data_file, export_file, export_zip_chunks, training_export_queue
 
 
 @admin_required
@@ -26,7 +26,7 @@ def export_new(request: HttpRequest) -> HttpResponse:
                 user=request.user,
                 include_agreements=form.cleaned_data["include_agreements"],
                 checkpoint=form.cleaned_data["checkpoint"],
-                merge_with=str(export_file(export=merge, name=merge.manifest["data_file"])) if merge else "",
+                merge_with=str(export_data_file(export=merge)) if merge else "",
             )
         except ValidationError as exc:
             form.add_error(None, exc)

@@ -153,7 +153,7 @@ def retrain(self: Any, job_id: int) -> dict[str, Any]:
     try:
         from critic_worker.training import TrainOptions, read_training_rows, train_lora
 
-        rows = read_training_rows(plan.export_path, plan.export_format)
+        rows = read_training_rows(plan.export_path, plan.export_format, image_folder=plan.export_image_folder)
         retraining.retraining_gold_leak_check(dataset_id=plan.dataset_id, row_ids=[row.id for row in rows])
         options = TrainOptions(**plan.options, quantization=plan.quantization, device=settings.CRITIC_DEVICE)
         losses: list[float] = []

@@ -71,7 +71,7 @@ def _turns(n: int, row_id: str, conversations: Any) -> tuple[str, str]:
     return human, gpt
 
 
-def _llava_json(path: Path) -> Iterator[TrainingRow]:
+def _llava_json(path: Path, image_folder: Path) -> Iterator[TrainingRow]:
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -82,13 +82,13 @@ def _llava_json(path: Path) -> Iterator[TrainingRow]:
         if not isinstance(row, dict) or not row.get("id") or not row.get("image"):
             raise ExportError(f"row {n}: every row needs an id and an image")
         human, gpt = _turns(n, row["id"], row.get("conversations"))
-        image = (path.parent / str(row["image"])).resolve()
-        if not image.is_relative_to(path.parent.resolve()) or not image.is_file():
-            raise ExportError(f"row {n} ({row['id']}): no image file {row['image']!r} beside the export")
+        image = (image_folder / str(row["image"])).resolve()
+        if not image.is_relative_to(image_folder.resolve()) or not image.is_file():
+            raise ExportError(f"row {n} ({row['id']}): no image file {row['image']!r} in {image_folder}")
         yield TrainingRow(id=str(row["id"]), human=human, gpt=gpt, image_path=image)
 
 
-def _parquet(path: Path) -> Iterator[TrainingRow]:
+def _parquet(path: Path, image_folder: Path) -> Iterator[TrainingRow]:  # images embedded: no folder
     try:
         batches = pq.ParquetFile(path).iter_batches(columns=["id", "conversations", "image"], batch_size=256)
         n = 0
@@ -104,15 +104,16 @@ def _parquet(path: Path) -> Iterator[TrainingRow]:
         raise ExportError(f"{path}: not a llava-critic parquet file ({exc})") from None
 
 
-def read_training_rows(path: str | Path, fmt: str) -> list[TrainingRow]:
-    """The rows of an export file: llava-json (images in the folder beside it) or llava-critic-parquet."""
+def read_training_rows(path: str | Path, fmt: str, *, image_folder: str | Path | None = None) -> list[TrainingRow]:
+    """The rows of an export file: llava-json, whose image paths are relative to the image folder (LLaVA-NeXT's
+    --image_folder; by default images/ beside the file, as the exporter writes it), or llava-critic-parquet."""
     readers = {"llava-json": _llava_json, "llava-critic-parquet": _parquet}
     if fmt not in readers:
         raise ExportError(f"cannot train on the {fmt!r} format: use {' or '.join(FORMATS)}")
     path = Path(path)
     if not path.is_file():
         raise ExportError(f"the export file {path} does not exist")
-    rows = list(readers[fmt](path))
+    rows = list(readers[fmt](path, Path(image_folder) if image_folder else path.parent / "images"))
     if not rows:
         raise ExportError(f"{path}: the export has no rows to train on")
     return rows

@@ -378,20 +378,38 @@ class _Images:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.names: dict[str, str] = {}
+        self.names: dict[str, str] = {}  # ours: SHA-256 -> name
+        self.adopted: set[str] = set()  # merged rows' images, by their own names
 
     def name(self, row: ExportRow) -> str:
         name = self.names.get(row.sha256)
         if name is None:
             name = image_name(row)
-            self.folder.mkdir(exist_ok=True)
-            source = Path(settings.MEDIA_ROOT) / row.image_file
-            try:
-                os.link(source, self.folder / name)
-            except OSError:
-                shutil.copyfile(source, self.folder / name)
+            self._place(Path(settings.MEDIA_ROOT) / row.image_file, name)
             self.names[row.sha256] = name
         return name
+
+    def adopt(self, their_file: Path, name: str) -> None:
+        """A merged row's image, named relative to the images/ folder beside their file (our layout) or to the
+        file's own folder, placed under the same name in ours, so the merged file is whole on its own."""
+        if name in self.adopted:
+            return
+        relative = Path(name)
+        if relative.is_absolute() or ".." in relative.parts:
+            raise ValueError(f"{their_file}: image {name!r} is outside the file's folder")
+        found = [p for p in (their_file.parent / IMAGES_DIR / relative, their_file.parent / relative) if p.is_file()]
+        if not found:
+            raise ValueError(f"{their_file}: image {name!r} not found beside it (nor in its {IMAGES_DIR}/ folder)")
+        self._place(found[0], name)
+        self.adopted.add(name)
+
+    def _place(self, source: Path, name: str) -> None:
+        target = self.folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copyfile(source, target)
 
 
 def image_name(row: ExportRow) -> str:
@@ -577,6 +595,9 @@ def _merge(writer: _Writer, path: Path, fmt: str) -> dict[str, Any]:
             repeated += 1
         else:
             seen.add(row_id)
+            images = getattr(writer, "images", None)
+            if images is not None and isinstance(data.get("image"), str):  # llava-json, dpo-jsonl: files, not bytes
+                images.adopt(path, data["image"])
             writer.write_theirs(data)
             kept += 1
     return {
@@ -670,6 +691,14 @@ def export_file(*, export: TrainingExport, name: str) -> Path:
     if name != MANIFEST and name not in export.manifest.get("files", {}):
         raise ValueError(f"no file {name!r} in export #{export.number}")
     return Path(settings.MEDIA_ROOT) / export.path / name
+
+
+def export_data_file(*, export: TrainingExport) -> Path:
+    """A finished export's data file (train.json, train.parquet, ...), beside its images/ folder when it has one;
+    ValueError when the export is not finished."""
+    if export.status != JobStatus.DONE or not export.manifest.get("data_file"):
+        raise ValueError(f"export #{export.number} is not finished ({export.status})")
+    return export_file(export=export, name=export.manifest["data_file"])
 
 
 def export_zip_chunks(*, export: TrainingExport) -> Iterable[bytes]:

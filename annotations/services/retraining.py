@@ -32,6 +32,7 @@ from annotations.models import (
     TrainingExport,
 )
 from annotations.selectors.metrics import agreement_for_dataset
+from annotations.services.exports import export_data_file
 from annotations.services.judging import checkpoint_from_settings, verdict_requeue_fields
 
 RETRAIN_TASK = "critic_worker.tasks.retrain"  # routed to the `critic` queue in webapp/celery.py
@@ -105,8 +106,14 @@ def retraining_job_create(
         raise ValidationError(
             f"Export #{export.number} is {export.format}: retraining reads llava-json or llava-critic-parquet."
         )
-    if not export.path or not Path(export.path).is_file():
-        raise ValidationError(f"Export #{export.number} has no file at {export.path or '(no path)'}.")
+    if export.status != JobStatus.DONE:
+        raise ValidationError(f"Export #{export.number} is {export.status}: only a finished export can be trained on.")
+    try:
+        data_file = export_data_file(export=export)
+    except ValueError as exc:
+        raise ValidationError(f"Export #{export.number}: {exc}.") from None
+    if not data_file.is_file():
+        raise ValidationError(f"Export #{export.number} has no data file at {data_file}.")
     base = base or retraining_base_resolve(export=export)
     if base.is_external:
         raise ValidationError(f"{base.name!r} is an external judge: there are no weights to fine-tune.")
@@ -137,7 +144,8 @@ class RetrainPlan:
     base_model: str
     revision: str
     quantization: str
-    export_path: str
+    export_path: str  # the export's data file
+    export_image_folder: str  # what llava-json image paths are relative to ("" when images are embedded)
     export_format: str
     out_dir: str
     options: dict[str, Any]
@@ -152,6 +160,8 @@ def retraining_job_start(*, job_id: int) -> RetrainPlan | None:
         return None
     job = RetrainingJob.objects.select_related("export", "base").get(pk=job_id)
     base = job.base
+    data_file = export_data_file(export=job.export)
+    image_folder = job.export.manifest.get("image_folder")
     return RetrainPlan(
         job_id=job.pk,
         dataset_id=job.export.dataset_id,
@@ -159,7 +169,8 @@ def retraining_job_start(*, job_id: int) -> RetrainPlan | None:
         base_model=base.merged_path or base.model,  # a child is fine-tuned further from its merged weights
         revision=base.revision,
         quantization=base.quantization,
-        export_path=job.export.path,
+        export_path=str(data_file),
+        export_image_folder=str(data_file.parent / image_folder) if image_folder else "",
         export_format=job.export.format,
         out_dir=str(Path(settings.RETRAIN_ROOT) / f"retrain-{job.pk}"),
         options=dict(job.options),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -19,9 +18,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def export(tmp_path: Path) -> TrainingExport:
+def export() -> TrainingExport:
     item = ItemFactory()
-    return export_for(item.dataset, [(item, Verdict(score=70, justification="Close."))], tmp_path / "export")
+    return export_for(item.dataset, [(item, Verdict(score=70, justification="Close."))])
 
 
 @pytest.fixture
@@ -63,12 +62,12 @@ def test_reviewers_get_403_on_every_retraining_page_and_action(
 
 
 def test_the_retrain_button_queues_a_job_and_shows_it(admin_client: Client, export: TrainingExport) -> None:
-    base = CheckpointFactory(name="active-one", is_active=True)
+    CheckpointFactory(name="active-one", is_active=True)
     page = admin_client.get(reverse("export-list")).content.decode()
     assert f'action="{reverse("export-retrain", args=[export.pk])}"' in page
     response = admin_client.post(reverse("export-retrain", args=[export.pk]))
     job = RetrainingJob.objects.get()
-    assert (job.status, job.base, job.export) == ("queued", base, export)
+    assert (job.status, job.base, job.export) == ("queued", export.source_checkpoint, export)
     assert response["Location"] == reverse("retraining-detail", args=[job.pk])
     detail = admin_client.get(response["Location"]).content.decode()
     assert "Queued" in detail
@@ -128,6 +127,7 @@ def test_promotion_of_a_refused_child_needs_a_reason_which_is_recorded(
     ],
 )
 def test_retrain_critic_explains_what_is_wrong(export: TrainingExport, args: list[str], message: str) -> None:
+    TrainingExport.objects.filter(pk=export.pk).update(source_checkpoint=None)  # so no base comes from it
     args = [a.format(export=export.pk) for a in args]
     with pytest.raises(CommandError, match=message) as error:
         call_command("retrain_critic", *args)
@@ -136,9 +136,9 @@ def test_retrain_critic_explains_what_is_wrong(export: TrainingExport, args: lis
 
 
 def test_retrain_critic_queues_a_job(export: TrainingExport) -> None:
-    CheckpointFactory(name="base", is_active=True)
     out = StringIO()
     call_command("retrain_critic", "--export", str(export.pk), "--max-steps", "5", "--merge", stdout=out)
     job = RetrainingJob.objects.get()
-    assert out.getvalue().startswith(f"Retraining job {job.pk}: base on export #{export.number}.")
+    assert job.base == export.source_checkpoint
+    assert out.getvalue().startswith(f"Retraining job {job.pk}: {job.base.name} on export #{export.number}.")
     assert (job.status, job.options["max_steps"], job.options["merge"]) == ("queued", 5, True)

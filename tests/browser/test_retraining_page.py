@@ -33,7 +33,7 @@ def test_follow_a_retraining_job_live_and_override_the_gate(admin_page: Page, li
     gold = PairwiseItemFactory(dataset=pool.dataset, split="gold")
     HumanVerdict.objects.create(item=gold, reviewer=AdminFactory(), profile="pairwise", preference="B")
     CriticVerdict.objects.create(item=gold, checkpoint=parent, profile="pairwise", status="done", preference="B")
-    export_for(pool.dataset, [(pool, Verdict(preference="A", justification="Right."))], tmp_path / "export")
+    export_for(pool.dataset, [(pool, Verdict(preference="A", justification="Right."))], checkpoint=parent)
 
     page.goto(f"{live_server.url}/exports/")
     page.get_by_role("button", name="Retrain").click()

@@ -3,6 +3,8 @@ with the child (and the parent where it has not), gate, and promote or refuse.""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from io import StringIO
 from pathlib import Path
 
@@ -11,10 +13,22 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
 from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict, RetrainingJob
-from annotations.services import retraining
+from annotations.selectors.review import review_reveal
+from annotations.services import judging, retraining, review
+from annotations.services.exports import export_data_file, training_export_create, training_export_run
+from annotations.services.images import image_check, image_store
 from critic_worker import tasks
-from critic_worker.profiles import Verdict
-from tests.factories import AdminFactory, CheckpointFactory, DatasetFactory, PairwiseItemFactory, UserFactory
+from critic_worker.profiles import PromptInput, Verdict, get_profile, user_turn
+from critic_worker.training import read_training_rows
+from tests.factories import (
+    AdminFactory,
+    CheckpointFactory,
+    DatasetFactory,
+    ItemFactory,
+    PairwiseItemFactory,
+    UserFactory,
+)
+from tests.images import png_bytes
 from tests.training_exports import export_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("single_torch_thread")]
@@ -37,7 +51,8 @@ def scenario(  # type: ignore[no-untyped-def]
     parent_on_gold: str | None,
     fmt: str = "llava-json",
 ):
-    """Pool items corrected to "the first response is better" (the export), and gold items the humans judged."""
+    """Pool items the parent judged B, corrected to "the first response is better" (the parent's export), and gold
+    items the humans judged."""
     dataset = DatasetFactory()
     pool = [PairwiseItemFactory(dataset=dataset, question=f"Which answer fits picture {i}?") for i in range(6)]
     gold = [PairwiseItemFactory(dataset=dataset, split="gold", question=f"Gold question {i}?") for i in range(3)]
@@ -49,9 +64,7 @@ def scenario(  # type: ignore[no-untyped-def]
                 item=item, checkpoint=parent, profile=item.profile, status="done", preference=parent_on_gold
             )
     taught = Verdict(preference="A", justification="The first answer matches the picture.")
-    export = export_for(dataset, [(item, taught) for item in pool], tmp_path / "export", fmt=fmt)
-    export.source_checkpoint = parent
-    export.save()
+    export = export_for(dataset, [(item, taught) for item in pool], fmt=fmt, checkpoint=parent)
     return gold, export
 
 
@@ -128,7 +141,7 @@ def test_a_better_child_passes_the_gate_after_the_parent_is_judged_on_gold_too(
 def test_a_job_whose_export_cannot_be_read_fails_with_the_reason(parent: CriticCheckpoint, tmp_path: Path) -> None:
     _, export = scenario(parent, tmp_path, humans_on_gold="A", parent_on_gold=None)
     job = retraining.retraining_job_create(export=export, created_by=None, options=OPTIONS)
-    Path(export.path).write_text("[{}]")
+    export_data_file(export=export).write_text("[{}]")
     assert tasks.retrain(job.pk) == {"started": True, "status": "failed"}
     job.refresh_from_db()
     assert job.status == "failed"
@@ -139,8 +152,12 @@ def test_a_job_whose_export_cannot_be_read_fails_with_the_reason(parent: CriticC
 
 
 def test_an_export_holding_gold_items_is_never_trained_on(parent: CriticCheckpoint, tmp_path: Path) -> None:
-    gold, _ = scenario(parent, tmp_path, humans_on_gold="A", parent_on_gold=None)
-    leaky = export_for(gold[0].dataset, [(gold[0], Verdict(preference="B"))], tmp_path / "leaky")
+    # The exporter never writes gold; a file edited by hand afterwards must not sneak a gold item in.
+    gold, leaky = scenario(parent, tmp_path, humans_on_gold="A", parent_on_gold=None)
+    data_file = export_data_file(export=leaky)
+    rows = json.loads(data_file.read_text())
+    rows[0]["id"] = f"{gold[0].external_id}__pairwise"
+    data_file.write_text(json.dumps(rows))
     job = retraining.retraining_job_create(export=leaky, created_by=None, base=parent, options=OPTIONS)
     tasks.retrain(job.pk)
     job.refresh_from_db()
@@ -160,9 +177,8 @@ def test_retrain_critic_now_runs_the_job_in_this_process(parent: CriticCheckpoin
     assert job.status == "done"
     assert f"Done: 4 steps, loss {job.loss_log[0]['loss']:.4f} -> {job.loss_log[-1]['loss']:.4f}" in out.getvalue()
     assert "gate REFUSED" in out.getvalue() or "gate passed" in out.getvalue()
-    export.path = str(tmp_path / "gone.json")
-    export.save()
-    with pytest.raises(CommandError, match="has no file at"):
+    export_data_file(export=export).unlink()
+    with pytest.raises(CommandError, match="has no data file at"):
         call_command("retrain_critic", "--export", str(export.pk), "--now")
 
 
@@ -179,3 +195,99 @@ def test_gold_judging_that_breaks_gives_its_verdicts_back_and_fails_the_job(
     verdicts = CriticVerdict.objects.filter(checkpoint=parent, item__in=gold)
     assert {(v.status, v.claim) for v in verdicts} == {("queued", "")}  # for a critic worker to take later
     assert "retraining's gold judging stopped" in verdicts.first().error
+
+
+def test_the_whole_loop_from_the_desk_through_the_exporter_to_a_child_that_judges_gold(
+    parent: CriticCheckpoint,
+) -> None:
+    """Items judged by the parent; a reviewer commits verdicts that disagree at the desk and corrects the critic's
+    justification; the real exporter writes llava-json and llava-critic-parquet; `retrain_critic --now` trains a
+    child on each, which is registered with its parent and export and judges the gold split."""
+    dataset = DatasetFactory(name="loop")
+    colours = iter(range(10, 250, 20))
+
+    def image():  # type: ignore[no-untyped-def]
+        return image_store(checked=image_check(data=png_bytes(colour=(next(colours), 80, 40))))[0]
+
+    pool = [
+        PairwiseItemFactory(dataset=dataset, image=image(), question=f"Which answer fits picture {i}?")
+        for i in range(4)
+    ] + [ItemFactory(dataset=dataset, image=image(), question=f"How many shapes in picture {i}?") for i in range(2)]
+    gold = [
+        PairwiseItemFactory(dataset=dataset, image=image(), split="gold", question=f"Gold question {i}?")
+        for i in range(3)
+    ]
+    judging.verdicts_queue(dataset=dataset, checkpoint=parent)
+    assert tasks.judge_batch(list(CriticVerdict.objects.values_list("pk", flat=True)))["done"] == 9
+    said = {v.item_id: v for v in CriticVerdict.objects.filter(checkpoint=parent)}
+
+    # The reviewer, at the desk, disagrees with whatever the random-weight parent said on the pool.
+    reviewer = UserFactory(username="rita")
+    expected: dict[str, Verdict] = {}
+    while (item := review.review_next(reviewer=reviewer, dataset=dataset)) is not None:
+        critic = said[item.pk]
+        if item.split == "gold":
+            review.human_verdict_submit(reviewer=reviewer, item=item, preference="A")
+            continue
+        if item.kind == "pairwise":
+            mine = Verdict(preference="B" if critic.preference == "A" else "A")
+        else:
+            mine = Verdict(score=0 if (critic.score or 0) > 50 else 100)
+        human = review.human_verdict_submit(
+            reviewer=reviewer, item=item, score=mine.score, preference=mine.preference, rationale="blind"
+        )
+        reveal = review_reveal(reviewer=reviewer, item=item, checkpoint=parent, human=human)
+        assert reveal is not None
+        assert reveal.agrees is False
+        right = f"Judged against picture {item.external_id}: the critic got it wrong."
+        review.human_verdict_correct_critic(verdict=human, corrected_justification=right)
+        expected[f"{item.external_id}__{item.profile}"] = replace(mine, justification=right)
+    assert len(expected) == len(pool)
+    assert HumanVerdict.objects.filter(item__in=gold).count() == 3
+
+    admin = AdminFactory()
+    curves: list[list[float]] = []
+    for fmt in ("llava-json", "llava-critic-parquet"):
+        created = training_export_create(dataset=dataset, fmt=fmt, user=admin)
+        export = training_export_run(export_id=created.pk)
+        assert export is not None
+        assert export.status == "done", export.error
+        assert export.source_checkpoint == parent
+        # Every exported row is the prompt the critic saw, and its gpt turn parses back to the human verdict.
+        image_folder = export.manifest["image_folder"]
+        data_file = export_data_file(export=export)
+        rows = read_training_rows(
+            data_file, fmt, image_folder=data_file.parent / image_folder if image_folder else None
+        )
+        assert sorted(row.id for row in rows) == sorted(expected)
+        items = {item.external_id: item for item in pool}
+        for row in rows:
+            external_id, family = row.id.rsplit("__", 1)
+            item = items[external_id]
+            prompt = PromptInput(item.question, item.response_a, item.response_b, item.reference)
+            assert row.human == user_turn(get_profile(family), prompt)
+            assert get_profile(family).parse(row.gpt) == expected[row.id]
+            assert row.image_bytes() == Path(item.image.file.path).read_bytes()
+
+        out = StringIO()
+        call_command(
+            "retrain_critic", "--export", str(export.pk), "--now", "--epochs", "100", "--max-steps", "20",
+            "--batch-size", "2", "--learning-rate", "5e-3", stdout=out,
+        )  # fmt: skip
+        job = RetrainingJob.objects.get(export=export)
+        assert job.status == "done", job.error
+        losses = [entry["loss"] for entry in job.loss_log]
+        assert len(losses) == 20
+        assert losses[-1] < losses[0] - 0.3, losses
+        assert f"Done: 20 steps, loss {losses[0]:.4f} -> {losses[-1]:.4f}" in out.getvalue()
+        curves.append(losses)
+        child = job.child
+        assert child is not None
+        assert (child.parent, child.training_export, job.base) == (parent, export, parent)
+        judged = CriticVerdict.objects.filter(checkpoint=child)
+        assert sorted(v.item_id for v in judged) == sorted(item.pk for item in gold)
+        assert {v.status for v in judged} == {"done"}
+        assert job.gold_metrics["child"]["pairwise"]["n"] == 3
+        assert job.gate_passed is not None
+    assert curves[0] == pytest.approx(curves[1])  # the two formats hold the same rows: the same training
+    assert CriticCheckpoint.objects.get(is_active=True) == parent  # nothing promoted itself

@@ -1,4 +1,5 @@
-"""LoRA retraining on a tiny real model, on the CPU: the loss falls, the child loads and judges as taught."""
+"""LoRA retraining on a tiny real model, on the CPU: the loss falls, the child loads and judges as taught. The
+training files are real exports, written by the exporter from reviewers' corrections in the database."""
 
 from __future__ import annotations
 
@@ -8,28 +9,44 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from annotations.models import TrainingExport
+from annotations.services.exports import (
+    PARQUET_SCHEMA,
+    export_data_file,
+    training_export_create,
+    training_export_run,
+)
+from annotations.services.images import image_check, image_store
 from critic_worker.engine import CriticEngine, JudgeRequest
-from critic_worker.profiles import PromptInput, Verdict, get_profile
+from critic_worker.profiles import Verdict, get_profile
 from critic_worker.training import ExportError, TrainOptions, read_training_rows, train_lora
+from tests.factories import DatasetFactory, PairwiseItemFactory
 from tests.images import png_bytes
-from tests.training_exports import PARQUET_SCHEMA, Row, write_llava_json, write_parquet
+from tests.training_exports import export_for
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 FAST = TrainOptions(epochs=100, max_steps=20, batch_size=2, learning_rate=5e-3, device="cpu")
 
 
-def taught_rows(n: int = 6) -> list[Row]:
-    """Pairwise rows whose corrected verdict is always "the first response is better"."""
-    return [
-        Row(
-            id=f"r{i}",
-            image=png_bytes(colour=(40 * i, 90, 20)),
-            profile="pairwise",
-            prompt=PromptInput(f"What is drawn in picture {i}?", "A red square.", "A blue circle."),
-            verdict=Verdict(preference="A", justification="The first answer names the shape."),
+TAUGHT = Verdict(preference="A", justification="The first answer names the shape.")
+
+
+@pytest.fixture
+def taught(db) -> TrainingExport:  # type: ignore[no-untyped-def]
+    """The llava-json export of six pairwise items whose corrected verdict is "the first response is better"."""
+    dataset = DatasetFactory()
+    items = [
+        PairwiseItemFactory(
+            dataset=dataset,
+            external_id=f"r{i}",
+            image=image_store(checked=image_check(data=png_bytes(colour=(40 * i, 90, 20))))[0],
+            question=f"What is drawn in picture {i}?",
+            response_a="A red square.",
+            response_b="A blue circle.",
         )
-        for i in range(n)
+        for i in range(6)
     ]
+    return export_for(dataset, [(item, TAUGHT) for item in items])
 
 
 def preference_for_a(model: str | Path, **load: str) -> float:
@@ -42,8 +59,8 @@ def preference_for_a(model: str | Path, **load: str) -> float:
 
 
 @pytest.fixture
-def export(tmp_path: Path) -> Path:
-    return write_llava_json(tmp_path / "export", taught_rows())
+def export(taught: TrainingExport) -> Path:
+    return export_data_file(export=taught)
 
 
 def test_training_lowers_the_loss_and_the_child_loads_and_judges_as_taught(
@@ -83,8 +100,11 @@ def test_qlora_trains_on_an_nf4_base_and_the_adapter_loads_quantized(
     assert 0 <= preference_for_a(result.adapter_dir, quantization="nf4") <= 1
 
 
-def test_parquet_and_llava_json_give_the_same_training_rows(export: Path, tmp_path: Path) -> None:
-    parquet = write_parquet(tmp_path / "train.parquet", taught_rows())
+def test_parquet_and_llava_json_give_the_same_training_rows(taught: TrainingExport, export: Path) -> None:
+    again = training_export_create(
+        dataset=taught.dataset, fmt="llava-critic-parquet", checkpoint=taught.source_checkpoint
+    )
+    parquet = export_data_file(export=training_export_run(export_id=again.pk))  # type: ignore[arg-type]
     assert pq.read_schema(parquet).equals(PARQUET_SCHEMA)
     from_json = read_training_rows(export, "llava-json")
     from_parquet = read_training_rows(parquet, "llava-critic-parquet")
@@ -93,9 +113,7 @@ def test_parquet_and_llava_json_give_the_same_training_rows(export: Path, tmp_pa
     ]
     first = from_json[0]
     assert first.id == "r0__pairwise"
-    assert get_profile("pairwise").parse(first.gpt) == Verdict(
-        preference="A", justification="The first answer names the shape."
-    )
+    assert get_profile("pairwise").parse(first.gpt) == TAUGHT
 
 
 def _rewrite(export: Path, change) -> None:  # type: ignore[no-untyped-def]

@@ -29,7 +29,7 @@ def test_a_retraining_job_runs_on_the_critic_worker(start_worker, tiny_critic_pa
         item = PairwiseItemFactory(dataset=dataset, split="gold", question=f"Gold question {i}?")
         HumanVerdict.objects.create(item=item, reviewer=reviewer, profile="pairwise", preference="A")
     taught = Verdict(preference="A", justification="The first answer is right.")
-    export = export_for(dataset, [(item, taught) for item in pool], tmp_path / "export")
+    export = export_for(dataset, [(item, taught) for item in pool], checkpoint=parent)
     worker.wait_ready()
 
     job = retraining.retraining_job_create(

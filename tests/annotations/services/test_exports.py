@@ -22,6 +22,7 @@ from annotations.services.exports import (
 )
 from critic_worker.profiles import PROFILES, PromptInput, Verdict, user_turn
 from tests.export_world import build_export_world
+from tests.images import png_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -200,17 +201,17 @@ def test_merging_keeps_one_row_per_id_and_ours_win(world, media_root: Path, tmp_
     HumanVerdict.objects.filter(item__external_id="p1").update(
         revised_score=5, revised_at=timezone.now(), rationale="Nothing is right."
     )
+    # Their own row, twice, with an image of theirs in the images/ folder beside their file (as ours lay it out).
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "old-9.png").write_bytes(png_bytes(colour=(1, 2, 3)))
     if fmt == "dpo-jsonl":
-        extra = {
-            "id": "old_9__pointwise",
-            "image": "x.png",
-            "prompt": "p",
-            "chosen": "c",
-            "rejected": "r",
-            "answer": "a",
-        }
+        extra = {"id": "old_9__pointwise", "image": "old-9.png", "prompt": "p", "chosen": "c", "rejected": "r"}
         with theirs.open("a") as f:
-            f.write(json.dumps(extra) + "\n" + json.dumps(extra) + "\n")
+            f.write(json.dumps({**extra, "answer": "a"}) + "\n" + json.dumps({**extra, "answer": "a"}) + "\n")
+    elif fmt == "llava-json":
+        rows = json.loads(theirs.read_text())
+        extra = {"id": "old_9__pointwise", "image": "old-9.png", "conversations": rows[0]["conversations"]}
+        theirs.write_text(json.dumps([*rows, extra, extra]))
     merged = run_export(world, fmt, merge_with=str(theirs))
     rows = read_rows(merged, media_root) if fmt != "dpo-jsonl" else None
     data = media_root / merged.path / merged.manifest["data_file"]
@@ -221,16 +222,33 @@ def test_merging_keeps_one_row_per_id_and_ours_win(world, media_root: Path, tmp_
     else:
         ids = [json.loads(line)["id"] for line in data.read_text().splitlines()]
     assert len(ids) == len(set(ids))
-    expected_ids = set(world["expected"]) | ({"old_9__pointwise"} if fmt == "dpo-jsonl" else set())
+    with_files = fmt != "llava-critic-parquet"  # parquet rows carry their image bytes
+    expected_ids = set(world["expected"]) | ({"old_9__pointwise"} if with_files else set())
     assert set(ids) == expected_ids
     info = merged.manifest["merged_with"]
     assert info["policy"] == "ours win"
     assert info["rows_replaced_by_ours"] == 4
-    assert info["rows_kept"] == (1 if fmt == "dpo-jsonl" else 0)
-    assert info["duplicate_ids_dropped"] == (1 if fmt == "dpo-jsonl" else 0)
+    assert info["rows_kept"] == (1 if with_files else 0)
+    assert info["duplicate_ids_dropped"] == (1 if with_files else 0)
+    if with_files:  # their image came along: the merged snapshot stands on its own
+        copied = media_root / merged.path / "images" / "old-9.png"
+        assert copied.read_bytes() == (tmp_path / "images" / "old-9.png").read_bytes()
     if rows is not None:
         p1 = next(r for r in rows if r["id"] == "p1__pointwise")
         assert PROFILES["pointwise"].parse(p1["gpt"]["value"]).score == 5
+
+
+@pytest.mark.parametrize("image", ["missing.png", "../outside.png", "/etc/passwd"])
+def test_a_merge_whose_images_are_not_beside_it_is_refused(world, tmp_path: Path, image: str) -> None:  # type: ignore[no-untyped-def]
+    theirs = tmp_path / "theirs.jsonl"
+    (tmp_path / "outside.png").write_bytes(png_bytes())
+    row = {"id": "old_1__pointwise", "image": image, "prompt": "p", "chosen": "c", "rejected": "r", "answer": "a"}
+    theirs.write_text(json.dumps(row) + "\n")
+    export = training_export_create(dataset=world["dataset"], fmt="dpo-jsonl", merge_with=str(theirs))
+    training_export_run(export_id=export.pk)
+    export.refresh_from_db()
+    assert export.status == "failed"
+    assert image in export.error
 
 
 def test_exports_are_numbered_and_immutable(world, media_root: Path) -> None:  # type: ignore[no-untyped-def]

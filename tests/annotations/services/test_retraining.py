@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from scipy import stats
 from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict, RetrainingJob, TrainingExport
 from annotations.selectors.metrics import agreement_for_dataset
 from annotations.services import retraining
+from annotations.services.exports import export_data_file
 from critic_worker.profiles import Verdict
 from tests.factories import (
     AdminFactory,
@@ -120,16 +120,16 @@ def test_the_gate_reads_the_dashboards_statistics_on_gold_only() -> None:
 
 
 @pytest.fixture
-def export(tmp_path: Path) -> TrainingExport:
+def export() -> TrainingExport:
     item = ItemFactory()
-    return export_for(item.dataset, [(item, Verdict(score=70, justification="Close."))], tmp_path / "export")
+    return export_for(item.dataset, [(item, Verdict(score=70, justification="Close."))])
 
 
 def test_a_job_is_created_queued_with_its_options(export: TrainingExport) -> None:
-    base = CheckpointFactory(is_active=True)
+    CheckpointFactory(is_active=True)
     admin = AdminFactory()
     job = retraining.retraining_job_create(export=export, created_by=admin, options={"max_steps": "12"})
-    assert (job.status, job.base, job.created_by) == ("queued", base, admin)
+    assert (job.status, job.base, job.created_by) == ("queued", export.source_checkpoint, admin)
     assert job.options == {**retraining.DEFAULT_OPTIONS, "max_steps": 12}
 
 
@@ -137,7 +137,9 @@ def test_a_job_is_created_queued_with_its_options(export: TrainingExport) -> Non
     ("change", "message"),
     [
         (lambda e: setattr(e, "format", "dpo-jsonl"), "is dpo-jsonl: retraining reads llava-json"),
-        (lambda e: setattr(e, "path", "/nowhere/train.json"), "has no file at /nowhere/train.json"),
+        (lambda e: setattr(e, "status", "running"), "is running: only a finished export can be trained on"),
+        (lambda e: setattr(e, "status", "failed"), "is failed: only a finished export can be trained on"),
+        (lambda e: export_data_file(export=e).unlink(), r"has no data file at .*/exports/\d+/train.json"),
     ],
 )
 def test_an_export_that_cannot_be_trained_on_is_refused(export: TrainingExport, change, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -149,6 +151,7 @@ def test_an_export_that_cannot_be_trained_on_is_refused(export: TrainingExport, 
 
 
 def test_bases_that_cannot_be_trained_are_refused(export: TrainingExport) -> None:
+    export.source_checkpoint = None
     with pytest.raises(ValidationError, match="No base checkpoint"):
         retraining.retraining_base_resolve(export=export)
     with pytest.raises(ValidationError, match="No checkpoint named 'ghost'"):
