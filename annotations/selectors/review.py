@@ -80,14 +80,18 @@ PROGRESS_TTL = 10  # seconds: the dataset's counts on every desk page are allowe
 MINE_TTL = 3600  # a reviewer's own count is kept exact: counted once, then moved by each verdict they commit
 
 
-def _keys(reviewer_id: int, dataset_id: int) -> tuple[str, str]:
-    return f"review-coverage:{dataset_id}", f"review-mine:{dataset_id}:{reviewer_id}"
+def _coverage_key(dataset_id: int) -> str:
+    return f"review-coverage:{dataset_id}"
+
+
+def _mine_key(reviewer_id: int, dataset_id: int) -> str:
+    return f"review-mine:{dataset_id}:{reviewer_id}"
 
 
 def review_progress(*, reviewer: User, dataset: Dataset) -> ReviewProgress:
     """This reviewer's count and the dataset's coverage, from the cache (one round trip): counting a large
     dataset, or a busy reviewer's verdicts, on every next-item request would cost more than the rest of it."""
-    coverage_key, mine_key = _keys(reviewer.pk, dataset.pk)
+    coverage_key, mine_key = _coverage_key(dataset.pk), _mine_key(reviewer.pk, dataset.pk)
     cached = cache.get_many([coverage_key, mine_key])
     coverage = cached.get(coverage_key)
     if coverage is None:
@@ -104,11 +108,11 @@ def review_progress(*, reviewer: User, dataset: Dataset) -> ReviewProgress:
 def review_progress_counted(*, reviewer: User, dataset_id: int) -> None:
     """One more desk verdict by this reviewer (called once it is committed)."""
     with suppress(ValueError):  # not cached: the next page counts it
-        cache.incr(_keys(reviewer.pk, dataset_id)[1])
+        cache.incr(_mine_key(reviewer.pk, dataset_id))
 
 
 def review_progress_forget(*, dataset: Dataset) -> None:
-    cache.delete(_keys(0, dataset.pk)[0])
+    cache.delete(_coverage_key(dataset.pk))
 
 
 def review_history(*, reviewer: User) -> QuerySet[HumanVerdict]:
