@@ -22,6 +22,7 @@ from annotations.models import (
     TrainingExport,
 )
 from annotations.services.exports import training_export_queue
+from annotations.services.retraining import checkpoint_activate
 from annotations.services.review import dataset_overlap_apply
 
 
@@ -92,6 +93,21 @@ class CriticCheckpointAdmin(admin.ModelAdmin):
     list_display = ["name", "model", "quantization", "is_active", "is_external", "is_demo", "parent", "created_at"]
     list_filter = ["is_active", "is_external", "is_demo", "quantization"]
     search_fields = ["name", "model"]
+    readonly_fields = ["is_active"]  # changed by the action below (or a retraining job's promotion), never by a tick
+    actions = ["make_active"]
+
+    @admin.action(description="Make the active checkpoint (new judging and reviews use it)")
+    def make_active(self, request: HttpRequest, queryset: QuerySet[CriticCheckpoint]) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Choose exactly one checkpoint to make active.", messages.ERROR)
+            return
+        checkpoint = queryset.get()
+        try:
+            checkpoint_activate(checkpoint=checkpoint)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return
+        self.message_user(request, f"{checkpoint.name} is now the active checkpoint.", messages.SUCCESS)
 
 
 @admin.register(CriticVerdict)

@@ -357,12 +357,31 @@ def retraining_job_promote(
                 else "the gold split gave nothing to compare the child with its parent on"
             )
             raise ValidationError(f"Promotion refused: {why}. An administrator can override it with a reason.")
-        # One active checkpoint (a database constraint): the current one steps down first.
-        CriticCheckpoint.objects.select_for_update().filter(is_active=True).update(is_active=False)
-        CriticCheckpoint.objects.filter(pk=job.child.pk).update(is_active=True)
+        _activate(job.child)
         job.promoted_at = timezone.now()
         job.promoted_by = user  # type: ignore[assignment]
         job.promotion_override_reason = reason
         job.save(update_fields=["promoted_at", "promoted_by", "promotion_override_reason"])
         job.child.refresh_from_db()
     return job.child
+
+
+def checkpoint_activate(*, checkpoint: CriticCheckpoint) -> None:
+    """Make `checkpoint` the one new judging and reviews use. A retrained child that was not promoted is refused:
+    its job's page decides, through the gold-split gate or an administrator's recorded reason."""
+    if checkpoint.is_external:
+        raise ValidationError(f"{checkpoint.name!r} is an external judge: it cannot judge new items.")
+    job = RetrainingJob.objects.filter(child=checkpoint).first()
+    if job is not None and job.promoted_at is None:
+        raise ValidationError(
+            f"{checkpoint.name!r} is the child of retraining job #{job.pk}: promote it from the job's page, where "
+            "the gold-split gate (or a reason you give) decides."
+        )
+    with transaction.atomic():
+        _activate(checkpoint)
+
+
+def _activate(checkpoint: CriticCheckpoint) -> None:
+    # One active checkpoint (a database constraint): the current one steps down first.
+    CriticCheckpoint.objects.select_for_update().filter(is_active=True).update(is_active=False)
+    CriticCheckpoint.objects.filter(pk=checkpoint.pk).update(is_active=True)

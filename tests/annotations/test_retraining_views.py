@@ -142,3 +142,25 @@ def test_retrain_critic_queues_a_job(export: TrainingExport) -> None:
     assert job.base == export.source_checkpoint
     assert out.getvalue().startswith(f"Retraining job {job.pk}: {job.base.name} on export #{export.number}.")
     assert (job.status, job.options["max_steps"], job.options["merge"]) == ("queued", 5, True)
+
+
+def test_the_admin_cannot_activate_a_child_that_the_gate_refused(admin_client: Client, job: RetrainingJob) -> None:
+    changelist = reverse("admin:annotations_criticcheckpoint_changelist")
+    assert job.child is not None
+
+    def make_active(checkpoint: CriticCheckpoint) -> str:
+        response = admin_client.post(
+            changelist, {"action": "make_active", "_selected_action": [checkpoint.pk]}, follow=True
+        )
+        return " ".join(str(m) for m in response.context["messages"])
+
+    said = make_active(job.child)
+    assert f"retraining job #{job.pk}" in said
+    assert CriticCheckpoint.objects.get(is_active=True) == job.base  # nothing changed
+
+    other = CheckpointFactory(name="llava-critic-7b [int8]")
+    assert "now the active checkpoint" in make_active(other)
+    assert CriticCheckpoint.objects.get(is_active=True) == other  # and the previous one stepped down
+
+    form = admin_client.get(reverse("admin:annotations_criticcheckpoint_change", args=[job.child.pk]))
+    assert 'name="is_active"' not in form.content.decode()  # no tick box that would skip the gate
