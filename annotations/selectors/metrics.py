@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,15 +52,25 @@ def _checkpoint_info(checkpoint: CriticCheckpoint | None) -> dict[str, Any] | No
     }
 
 
+def metrics_forget(*, dataset: Dataset) -> None:
+    """Drop the dataset's cached metrics: for changes the fingerprint below cannot see (an import that updates
+    labels or splits in place)."""
+    cache.set(f"metrics-generation:{dataset.pk}", secrets.token_hex(8), None)
+
+
 def _fingerprint(dataset: Dataset, checkpoint: CriticCheckpoint | None) -> str:
-    """Changes whenever a verdict that the metrics read is added, finished, re-run or revised."""
+    """Changes whenever a verdict that the metrics read is added, finished, re-run or revised (or the dataset's
+    metrics are forgotten)."""
     critic = CriticVerdict.objects.filter(item__dataset=dataset, checkpoint=checkpoint).aggregate(
         n=Count("pk"), last=Max("pk"), finished=Max("finished_at"), queued=Max("queued_at")
     )
     human = HumanVerdict.objects.filter(item__dataset=dataset).aggregate(
         n=Count("pk"), last=Max("pk"), revised=Max("revised_at")
     )
-    return hashlib.sha256(json.dumps([critic, human], default=str, sort_keys=True).encode()).hexdigest()[:24]
+    generation = cache.get(f"metrics-generation:{dataset.pk}")
+    return hashlib.sha256(json.dumps([critic, human, generation], default=str, sort_keys=True).encode()).hexdigest()[
+        :24
+    ]
 
 
 def agreement_for_dataset(

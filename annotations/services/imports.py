@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from annotations.importers.formats import FORMATS, Row, count_rows, detect_format, read_rows
 from annotations.importers.images import ImageRefError, ImageSource, data_uri_bytes, image_source, is_data_uri
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Image, Item, JobStatus, Kind
+from annotations.selectors.metrics import metrics_forget
 from annotations.services.images import image_check, image_discard_files, image_unsaved
 from annotations.services.items import item_default_external_id, item_shape, item_split_for
 from critic_worker.profiles import PREFERENCES, get_profile
@@ -136,6 +137,7 @@ def items_import(
             with transaction.atomic():
                 _write(path, fmt, dataset, plan, report, profile, judge, update, created_by, tick, total)
             _refresh_statistics(report)
+            metrics_forget(dataset=dataset)  # an update can change labels and splits in place
     except BaseException:
         _discard(plan)
         raise

@@ -152,6 +152,24 @@ def test_update_replaces_instead_of_refusing(tmp_path: Path) -> None:
     assert Item.objects.get(external_id="q0").question == "A better question?"
 
 
+def test_labels_updated_in_place_show_in_the_metrics_at_once(tmp_path: Path) -> None:
+    from annotations.selectors.metrics import agreement_for_dataset
+
+    dataset = DatasetFactory()
+    folder = image_folder(tmp_path, 3)
+    data = [{**row, "human_score": 20 * i, "reviewer": "ann"} for i, row in enumerate(rows(6)[::2])]  # pointwise
+    items_import(dataset=dataset, path=write_jsonl(tmp_path / "a.jsonl", data), images=folder)
+    judge = CriticCheckpoint.objects.create(name="gpt-4o", is_external=True)
+    for i, item in enumerate(Item.objects.filter(dataset=dataset).order_by("external_id")):
+        CriticVerdict.objects.create(item=item, checkpoint=judge, profile=item.profile, status="done", score=20 * i + 5)
+    before = agreement_for_dataset(dataset=dataset, checkpoint=judge)["pointwise"]["mae"]["value"]
+    for row in data:
+        row["human_score"] = 100
+    items_import(dataset=dataset, path=write_jsonl(tmp_path / "b.jsonl", data), images=folder, update=True)
+    after = agreement_for_dataset(dataset=dataset, checkpoint=judge)["pointwise"]["mae"]["value"]
+    assert (before, after) == (5, (95 + 75 + 55) / 3)  # not the cached figure of the old labels
+
+
 def critic_row(i: int, *, pairwise: bool) -> dict[str, Any]:
     item = PromptInput(f"What is in image {i}?", f"A cat {i}.", f"A dog {i}." if pairwise else "")
     profile = get_profile("pairwise" if pairwise else "pointwise")
