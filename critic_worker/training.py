@@ -132,7 +132,9 @@ class TrainOptions:
     quantization: str = "none"  # of the base while training: nf4 / int8 is QLoRA
     device: str = "auto"
     merge: bool = False  # also save full merged weights, loadable without peft
-    gradient_checkpointing: bool = False  # saves activation memory on a GPU, at ~30% more time
+    # Recompute activations in the backward pass. None: on for a GPU (at 7B, batch 4 runs out of an 80 GB H100
+    # without it; bench/gpu_retrain_7b.py), off on a CPU (the tiny models of tests and demos).
+    gradient_checkpointing: bool | None = None
 
 
 @dataclass
@@ -187,9 +189,12 @@ def train_lora(
     processor.tokenizer.padding_side = "left"
     if processor.tokenizer.pad_token_id is None:
         processor.tokenizer.pad_token = processor.tokenizer.eos_token
+    checkpointing = options.gradient_checkpointing
+    if checkpointing is None:
+        checkpointing = device.startswith("cuda")
     if options.quantization != "none":
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=options.gradient_checkpointing)
-    elif options.gradient_checkpointing:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
+    elif checkpointing:
         model.gradient_checkpointing_enable()
     lora = LoraConfig(
         r=options.lora_rank,
