@@ -86,6 +86,13 @@ def _next(request: HttpRequest, dataset: Dataset) -> HttpResponse:
     return response
 
 
+def _desk_instead(response: HttpResponse) -> HttpResponse:
+    """An htmx answer that replaces the whole desk rather than the element that asked."""
+    response["HX-Retarget"] = "#desk"
+    response["HX-Reswap"] = "outerHTML"
+    return response
+
+
 @require_GET
 def review_next_view(request: HttpRequest, pk: int) -> HttpResponse:
     return _next(request, selectors.dataset_get(user=_user(request), pk=pk))
@@ -103,19 +110,22 @@ def review_submit(request: HttpRequest, pk: int) -> HttpResponse:
             rationale=request.POST.get("rationale", ""),
         )
     except ValidationError as exc:
-        return render(
-            request,
-            "annotations/review.html",
-            {
-                "dataset": item.dataset,
-                "item": item,
-                "spec": item.profile_spec,
-                "errors": exc.messages,
-                "orders": review.ORDERS,
-                "progress": review_progress(reviewer=_user(request), dataset=item.dataset),
-            },
-            status=400,
-        )
+        context = {
+            "dataset": item.dataset,
+            "item": item,
+            "spec": item.profile_spec,
+            "errors": exc.messages,
+            "orders": review.ORDERS,
+            "progress": review_progress(reviewer=_user(request), dataset=item.dataset),
+        }
+        if _htmx(request):  # htmx swaps only 2xx answers: the desk comes back with the error in its form
+            return _desk_instead(render(request, "annotations/review.html#desk", context))
+        return render(request, "annotations/review.html", context, status=400)
+    except PermissionDenied as exc:
+        if not _htmx(request):
+            raise
+        messages.error(request, str(exc))  # the lease went to someone else: say so, and go on to the next item
+        return _desk_instead(_next(request, item.dataset))
     if _htmx(request):
         return _reveal(request, item, verdict, after_submit=True)
     return redirect("review-reveal", pk=item.pk)

@@ -242,6 +242,27 @@ def test_a_bad_score_is_refused_with_the_range(reviewer_client: Client) -> None:
     assert not HumanVerdict.objects.exists()
 
 
+def test_with_htmx_a_refused_submit_replaces_the_desk_with_the_reason(reviewer, reviewer_client: Client) -> None:  # type: ignore[no-untyped-def]
+    htmx = {"HX-Request": "true"}
+    dataset = DatasetFactory()
+    first, second = items(dataset, 2)
+    reviewer_client.get(reverse("review-next", args=[dataset.pk]), headers=htmx)
+    bad = reviewer_client.post(reverse("review-submit", args=[first.pk]), {"score": "140"}, headers=htmx)
+    assert bad.status_code == 200  # htmx swaps only 2xx answers; the error is in the form it swaps in
+    assert (bad["HX-Retarget"], bad["HX-Reswap"]) == ("#desk", "outerHTML")
+    assert "The score must be from 0 to 100" in bad.content.decode()
+
+    # The lease lapsed and another reviewer took the item: say so, and offer the next one.
+    ReviewSlot.objects.update(leased_until=timezone.now() - timedelta(seconds=1))
+    assert review.review_next(reviewer=UserFactory(), dataset=dataset) == first
+    lost = reviewer_client.post(reverse("review-submit", args=[first.pk]), {"score": "40"}, headers=htmx)
+    assert lost["HX-Retarget"] == "#desk"
+    page = lost.content.decode()
+    assert "not assigned to you" in page
+    assert f'action="/items/{second.pk}/verdict/"' in page
+    assert not HumanVerdict.objects.filter(reviewer=reviewer).exists()
+
+
 def submit_url(page: HttpResponse) -> str:
     found = re.search(r'action="(/items/\d+/verdict/)"', page.content.decode())
     assert found, "no verdict form on the page"
