@@ -160,6 +160,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         data_folder_in=str(_broker_dir / "queue"),
         data_folder_out=str(_broker_dir / "queue"),
         processed_folder=str(_broker_dir / "processed"),
+        control_folder=str(_broker_dir / "control"),  # kombu's default is ./control, in whatever folder runs it
         store_processed=False,
     )
 CELERY_TASK_IGNORE_RESULT = True
