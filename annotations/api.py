@@ -20,10 +20,10 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 from ninja.security import HttpBearer
 
-from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict, ImportJob, Item, TrainingExport
+from annotations.models import CriticVerdict, HumanVerdict, ImportJob, Item, TrainingExport
 from annotations.permissions import is_admin
 from annotations.selectors import datasets as selectors
-from annotations.selectors.judging import critic_progress
+from annotations.selectors.judging import checkpoint_named, critic_progress
 from annotations.selectors.metrics import agreement_for_dataset, metrics_checkpoint
 from annotations.services.datasets import dataset_create
 from annotations.services.exports import export_data_file, export_file, training_export_queue
@@ -417,9 +417,10 @@ def create_export(request: HttpRequest, dataset_id: int, payload: ExportIn) -> A
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
     checkpoint = None
     if payload.checkpoint:
-        checkpoint = CriticCheckpoint.objects.filter(name=payload.checkpoint).first()
-        if checkpoint is None:
-            raise ValidationError({"checkpoint": [f"No checkpoint named {payload.checkpoint!r}."]})
+        try:
+            checkpoint = checkpoint_named(name=payload.checkpoint)
+        except ValidationError as exc:
+            raise ValidationError({"checkpoint": exc.messages}) from None
     merge_with = ""
     if payload.merge_with_export is not None:
         merge = TrainingExport.objects.filter(number=payload.merge_with_export, status="done").first()

@@ -2,9 +2,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count
 
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, JobStatus
+
+
+def checkpoint_named(*, name: str) -> CriticCheckpoint:
+    """The checkpoint (or external judge) called `name`; a ValidationError that lists the known ones otherwise."""
+    found = CriticCheckpoint.objects.filter(name=name).first()
+    if found is None:
+        known = ", ".join(CriticCheckpoint.objects.values_list("name", flat=True)) or "none yet"
+        raise ValidationError(f"No checkpoint named {name!r} (known: {known}).")
+    return found
 
 
 @dataclass(frozen=True)

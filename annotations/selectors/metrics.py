@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from annotations import stats
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item, JobStatus, Kind, Split
+from annotations.selectors.judging import checkpoint_named
 from critic_worker.profiles import get_profile
 
 HUMANS_COMBINED = (
@@ -577,8 +578,4 @@ def metrics_checkpoint(*, name: str = "") -> CriticCheckpoint | None:
     An unknown name is a ValidationError that lists the known ones."""
     if not name:
         return CriticCheckpoint.objects.filter(is_active=True).first()
-    found = CriticCheckpoint.objects.filter(name=name).first()
-    if found is None:
-        known = ", ".join(CriticCheckpoint.objects.values_list("name", flat=True)) or "none yet"
-        raise ValidationError(f"No checkpoint named {name!r} (known: {known}).")
-    return found
+    return checkpoint_named(name=name)

@@ -16,6 +16,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, Item, JobStatus, Kind
+from annotations.selectors.judging import checkpoint_named
 from critic_worker.checkpoint_info import is_random_weight_critic
 
 JUDGE_TASK = "critic_worker.tasks.judge_batch"
@@ -49,10 +50,7 @@ def checkpoint_from_settings() -> CriticCheckpoint | None:
 def checkpoint_resolve(*, name: str = "") -> CriticCheckpoint:
     """The checkpoint called `name`, or the active one; a ValidationError that says what to do otherwise."""
     if name:
-        found = CriticCheckpoint.objects.filter(name=name).first()
-        if found is None:
-            known = ", ".join(CriticCheckpoint.objects.values_list("name", flat=True)) or "none yet"
-            raise ValidationError(f"No checkpoint named {name!r} (known: {known}).")
+        found = checkpoint_named(name=name)
         if found.is_external:
             raise ValidationError(f"{name!r} is an external judge: its verdicts are imported, not computed here.")
         return found

@@ -31,6 +31,7 @@ from annotations.models import (
     Split,
     TrainingExport,
 )
+from annotations.selectors.judging import checkpoint_named
 from annotations.selectors.metrics import agreement_for_dataset
 from annotations.services.exports import export_data_file
 from annotations.services.judging import checkpoint_from_settings, verdict_requeue_fields
@@ -79,14 +80,9 @@ def _clean_options(options: dict[str, Any]) -> dict[str, Any]:
 
 def retraining_base_resolve(*, export: TrainingExport, name: str = "") -> CriticCheckpoint:
     """The checkpoint to fine-tune: the one named, else the export's source checkpoint, else the active one."""
-    if name:
-        base = CriticCheckpoint.objects.filter(name=name).first()
-        if base is None:
-            raise ValidationError(f"No checkpoint named {name!r}.")
-    else:
-        base = export.source_checkpoint or checkpoint_from_settings()
-        if base is None:
-            raise ValidationError("No base checkpoint: name one, or activate a checkpoint in the admin.")
+    base = checkpoint_named(name=name) if name else export.source_checkpoint or checkpoint_from_settings()
+    if base is None:
+        raise ValidationError("No base checkpoint: name one, or activate a checkpoint in the admin.")
     if base.is_external:
         raise ValidationError(f"{base.name!r} is an external judge: there are no weights to fine-tune.")
     return base

@@ -10,7 +10,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotations.models import CriticCheckpoint, Dataset, JobStatus
+from annotations.models import Dataset, JobStatus
+from annotations.selectors.judging import checkpoint_named
 from annotations.services.exports import FORMATS, IMAGES_DIR, MANIFEST, training_export_create, training_export_run
 
 
@@ -67,9 +68,10 @@ class Command(BaseCommand):
             raise CommandError(f"No dataset named {options['dataset']!r}.")
         checkpoint = None
         if options["checkpoint"]:
-            checkpoint = CriticCheckpoint.objects.filter(name=options["checkpoint"]).first()
-            if checkpoint is None:
-                raise CommandError(f"No checkpoint named {options['checkpoint']!r}.")
+            try:
+                checkpoint = checkpoint_named(name=options["checkpoint"])
+            except ValidationError as exc:
+                raise CommandError(" ".join(exc.messages)) from None
         out: Path = options["out"].expanduser().absolute()
         _check_out(out)
         started = time.perf_counter()
