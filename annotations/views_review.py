@@ -40,7 +40,7 @@ def _number(value: str | None) -> float | None:
 def _reveal(
     request: HttpRequest, item: Item, human: HumanVerdict | None = None, *, after_submit: bool = False
 ) -> HttpResponse:
-    reveal = review_reveal(reviewer=_user(request), item=item, checkpoint=checkpoint_from_settings(), human=human)
+    reveal = review_reveal(reviewer=_user(request), item=item, human=human)
     if reveal is None:
         raise PermissionDenied("Give your own verdict first.")
     context = {

@@ -44,21 +44,16 @@ def verdict_values_agree(
 
 
 def review_reveal(
-    *, reviewer: User, item: Item, checkpoint: CriticCheckpoint | None, human: HumanVerdict | None = None
+    *, reviewer: User, item: Item, checkpoint: CriticCheckpoint | None = None, human: HumanVerdict | None = None
 ) -> Reveal | None:
-    """The reviewer's verdict and the critic's beside it — only once the reviewer has committed theirs
-    (`human`, when the caller has just stored it)."""
+    """The reviewer's verdict and the critic's beside it (`checkpoint`'s, by default the active one's) — only once
+    the reviewer has committed theirs (`human`, when the caller has just stored it)."""
     if human is None or human.reviewer_id != reviewer.pk or human.item_id != item.pk:
         human = HumanVerdict.objects.filter(item=item, reviewer=reviewer).first()
     if human is None:
         return None
-    critic = None
-    if checkpoint is not None:
-        critic = (
-            CriticVerdict.objects.filter(item=item, checkpoint=checkpoint, swapped=False)
-            .select_related("checkpoint")
-            .first()
-        )
+    by = {"checkpoint": checkpoint} if checkpoint is not None else {"checkpoint__is_active": True}
+    critic = CriticVerdict.objects.filter(item=item, swapped=False, **by).select_related("checkpoint").first()
     agrees = None
     if critic is not None and critic.status == "done":
         agrees = verdicts_agree(human=human, critic=critic, dataset=item.dataset)

@@ -6,17 +6,17 @@ reviewers, and a lease that ran out can be taken over by exactly one other revie
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from datetime import timedelta
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from annotations.models import CriticVerdict, Dataset, HumanVerdict, Item, ReviewSkip, ReviewSlot
+from annotations.models import Dataset, HumanVerdict, Item, ReviewSkip, ReviewSlot
 from annotations.selectors.review import review_progress_counted, review_progress_forget
 from critic_worker.profiles import PREFERENCES, PROFILES, get_profile
 
@@ -30,80 +30,85 @@ ORDERS = {
 ORDERS_BY_CRITIC = {"disagreement-first", "least-confident"}  # the orders that read the active critic's verdicts
 
 
-def _disagreement(dataset: Dataset, checkpoint_id: int) -> Exists:
-    """An item where some human verdict disagrees with the checkpoint's (the dataset's rule, as on the reveal)."""
-    critic = CriticVerdict.objects.filter(
-        item=OuterRef(OuterRef("pk")), checkpoint_id=checkpoint_id, status="done", swapped=False
-    )
-    spans = [
-        When(profile=name, then=Value(float((p.score_max or 0) - (p.score_min or 0))))
-        for name, p in PROFILES.items()
-        if p.is_pointwise
-    ]
-    humans = HumanVerdict.objects.filter(item=OuterRef("pk")).annotate(
-        critic_preference=Subquery(critic.values("preference")[:1]),
-        critic_score=Subquery(critic.values("score")[:1]),
-        allowed=Case(*spans, default=Value(0.0), output_field=FloatField()) * dataset.disagreement_threshold,
-    )
-    return Exists(
-        humans.filter(
-            Q(preference__isnull=False, critic_preference__isnull=False) & ~Q(preference=F("critic_preference"))
-            | Q(score__isnull=False, critic_score__isnull=False, score__gt=F("critic_score") + F("allowed"))
-            | Q(score__isnull=False, critic_score__isnull=False, score__lt=F("critic_score") - F("allowed"))
-        )
-    )
+DISAGREED = (
+    "EXISTS(SELECT 1 FROM annotations_humanverdict h JOIN annotations_criticverdict c ON c.item_id = h.item_id"
+    " AND c.checkpoint_id = %s AND c.status = 'done' AND NOT c.swapped WHERE h.item_id = i.id"
+    " AND (h.preference <> c.preference OR ABS(h.score - c.score) > %s * {span})) DESC, i.id"
+)
 
 
-def _open_items(*, reviewer: User, dataset: Dataset, order: str, checkpoint_id: int | None) -> QuerySet[Item]:
-    """Items this reviewer may take: not complete, not theirs, not skipped by them, with a free review place.
-    Each condition is a correlated subquery on an index, so finding the first few costs the same at any size."""
-    now = timezone.now()
-    active = ReviewSlot.objects.filter(item=OuterRef("pk")).filter(
-        Q(leased_until__isnull=True) | Q(leased_until__gt=now)
-    )
-    items = (
-        Item.objects.filter(dataset=dataset, review_complete=False)
-        .exclude(Exists(ReviewSlot.objects.filter(item=OuterRef("pk"), reviewer=reviewer)))
-        .exclude(Exists(ReviewSkip.objects.filter(item=OuterRef("pk"), reviewer=reviewer)))
+def _candidates(*, reviewer: User, dataset: Dataset, order: str, checkpoint_id: int | None) -> list[int]:
+    """The first few items this reviewer may take, in the chosen order: not complete, not theirs, not skipped by
+    them, with a free review place. In SQL because it runs on every "next": each condition is a subquery probed
+    per item while the open items are walked in order, so the cost is the few items looked at. (The ORM's Exists
+    becomes an anti-join that reads all of the reviewer's past slots on every request, and building the query
+    took the ORM longer than running it.)"""
+    where = [
+        "i.dataset_id = %s AND NOT i.review_complete",
+        "(SELECT 1 FROM annotations_reviewskip k WHERE k.item_id = i.id AND k.reviewer_id = %s) IS NULL",
         # A label of theirs imported from elsewhere counts: one verdict per reviewer and item.
-        .exclude(Exists(HumanVerdict.objects.filter(item=OuterRef("pk"), reviewer=reviewer)))
-    )
-    if dataset.review_overlap == 1:
-        items = items.exclude(Exists(active))
+        "(SELECT 1 FROM annotations_humanverdict h WHERE h.item_id = i.id AND h.reviewer_id = %s) IS NULL",
+    ]
+    params: list[Any] = [dataset.pk, reviewer.pk, reviewer.pk]
+    if dataset.review_overlap == 1:  # a live slot, or any slot of theirs, rules the item out
+        where.append(
+            "(SELECT 1 FROM annotations_reviewslot s WHERE s.item_id = i.id AND (s.reviewer_id = %s"
+            " OR s.leased_until IS NULL OR s.leased_until > %s) LIMIT 1) IS NULL"
+        )
+        params += [reviewer.pk, timezone.now()]
     else:
-        taken = active.order_by().values("item").annotate(n=Count("pk")).values("n")[:1]
-        items = items.annotate(taken=Coalesce(Subquery(taken), 0)).filter(taken__lt=dataset.review_overlap)
-    if order == "disagreement-first" and checkpoint_id is not None:
-        return items.annotate(disagreed=_disagreement(dataset, checkpoint_id)).order_by(F("disagreed").desc(), "pk")
+        where.append("(SELECT 1 FROM annotations_reviewslot s WHERE s.item_id = i.id AND s.reviewer_id = %s) IS NULL")
+        where.append(
+            "(SELECT COUNT(*) FROM annotations_reviewslot s WHERE s.item_id = i.id"
+            " AND (s.leased_until IS NULL OR s.leased_until > %s)) < %s"
+        )
+        params += [reviewer.pk, timezone.now(), dataset.review_overlap]
+    order_by = "i.id"
     if order == "least-confident" and checkpoint_id is not None:
-        confidence = CriticVerdict.objects.filter(
-            item=OuterRef("pk"), checkpoint_id=checkpoint_id, status="done", swapped=False
+        order_by = (
+            "(SELECT c.confidence FROM annotations_criticverdict c WHERE c.item_id = i.id AND c.checkpoint_id = %s"
+            " AND c.status = 'done' AND NOT c.swapped) ASC NULLS LAST, i.id"
         )
-        return items.annotate(critic_confidence=confidence.values("confidence")[:1]).order_by(
-            F("critic_confidence").asc(nulls_last=True), "pk"
-        )
-    return items.order_by("pk")
+        params.append(checkpoint_id)
+    elif order == "disagreement-first" and checkpoint_id is not None:
+        # The dataset's rule, as on the reveal: another preference, or scores further apart than the threshold
+        # times the profile's range.
+        spans = [(name, float((p.score_max or 0) - (p.score_min or 0))) for name, p in PROFILES.items()]
+        order_by = DISAGREED.format(span="CASE h.profile" + " WHEN %s THEN %s" * len(spans) + " ELSE 0 END")
+        params += [checkpoint_id, dataset.disagreement_threshold, *[value for pair in spans for value in pair]]
+    sql = "SELECT i.id FROM annotations_item i WHERE {} ORDER BY {} LIMIT {}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql.format(" AND ".join(where), order_by, CANDIDATES), params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+CLAIM = (
+    "INSERT INTO annotations_reviewslot (item_id, slot, reviewer_id, leased_until, created_at)"
+    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id"
+)
+HELD = (
+    "SELECT s.item_id FROM annotations_reviewslot s JOIN annotations_item i ON i.id = s.item_id"
+    " WHERE s.reviewer_id = %s AND s.leased_until > %s AND i.dataset_id = %s ORDER BY s.created_at LIMIT 1"
+)
 
 
 def _claim(*, item_id: int, reviewer: User, overlap: int) -> bool:
     """Take a free slot of the item, or one whose lease ran out; False when all k are held."""
-    until = timezone.now() + LEASE
-    for slot in range(overlap):
-        try:
-            # Alone, one INSERT is its own transaction (no BEGIN/COMMIT round trips on the hot path); inside a
-            # caller's transaction it needs a savepoint so that a refused INSERT does not spoil the rest.
-            with transaction.atomic() if connection.in_atomic_block else nullcontext():
-                ReviewSlot.objects.create(item_id=item_id, slot=slot, reviewer=reviewer, leased_until=until)
-            return True
-        except IntegrityError:
-            continue  # held by someone (or this reviewer already has one)
-    expired = ReviewSlot.objects.filter(item_id=item_id, leased_until__lt=timezone.now()).values("pk")[:1]
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        for slot in range(overlap):
+            # One statement, its own transaction: a slot held by someone (or a second one for this reviewer) is
+            # refused by the unique constraints, and the INSERT then simply returns no row.
+            cursor.execute(CLAIM, [item_id, slot, reviewer.pk, now + LEASE, now])
+            if cursor.fetchone() is not None:
+                return True
+    expired = ReviewSlot.objects.filter(item_id=item_id, leased_until__lt=now).values("pk")[:1]
     # A guarded update: of two reviewers taking over the same lapsed lease, the second updates nothing.
     try:
         with transaction.atomic():
             return bool(
-                ReviewSlot.objects.filter(pk__in=expired, leased_until__lt=timezone.now()).update(
-                    reviewer=reviewer, leased_until=until
+                ReviewSlot.objects.filter(pk__in=expired, leased_until__lt=now).update(
+                    reviewer=reviewer, leased_until=now + LEASE
                 )
             )
     except IntegrityError:
@@ -114,23 +119,25 @@ def review_next(
     *, reviewer: User, dataset: Dataset, order: str = "default", checkpoint_id: int | None = None
 ) -> Item | None:
     """The item this reviewer should judge now: the one they hold, or a newly claimed one; None when done."""
-    held = (
-        ReviewSlot.objects.filter(reviewer=reviewer, item__dataset=dataset, leased_until__gt=timezone.now())
-        .select_related("item")
-        .order_by("created_at")
-        .first()
-    )
-    if held is not None:
-        return held.item
+    with connection.cursor() as cursor:
+        cursor.execute(HELD, [reviewer.pk, timezone.now(), dataset.pk])
+        held = cursor.fetchone()
+    item_id = held[0] if held else _claim_next(reviewer=reviewer, dataset=dataset, order=order, critic=checkpoint_id)
+    if item_id is None:
+        return None
+    item = Item.objects.select_related("image").get(pk=item_id)
+    item.dataset = dataset
+    return item
+
+
+def _claim_next(*, reviewer: User, dataset: Dataset, order: str, critic: int | None) -> int | None:
     for _ in range(3):  # each round looks at fresh candidates, in case others took the first ones
-        open_items = _open_items(reviewer=reviewer, dataset=dataset, order=order, checkpoint_id=checkpoint_id)
-        # Ids only: with the rows' columns and the image joined in, PostgreSQL picks a plan five times slower.
-        candidates = list(open_items.values_list("pk", flat=True)[:CANDIDATES])
+        candidates = _candidates(reviewer=reviewer, dataset=dataset, order=order, checkpoint_id=critic)
         if not candidates:
             return None
         for item_id in candidates:
             if _claim(item_id=item_id, reviewer=reviewer, overlap=dataset.review_overlap):
-                return Item.objects.select_related("image", "dataset").get(pk=item_id)
+                return item_id
     return None
 
 
