@@ -1,8 +1,8 @@
 """The review desk under load: next-item and submit requests from simulated reviewers at once, against the app
-under gunicorn (2 sync workers) on PostgreSQL, compared in the same run with a page that only returns 200 bytes
-through the same middleware and login (`/ping/`); and the SQL queries per request at two dataset sizes.
+under gunicorn (sync workers, 3 as deployed) on PostgreSQL, compared in the same run with a page that only returns
+200 bytes through the same middleware and login (`/ping/`); and the SQL queries per request at two dataset sizes.
 
-    .venv/bin/python bench/review_desk.py [--reviewers 20] [--seconds 15] [--label-studio VENV]
+    .venv/bin/python bench/review_desk.py [--reviewers 20] [--seconds 15] [--workers 3] [--label-studio VENV]
 
 With --label-studio, Label Studio's annotation submit is measured with 8 concurrent clients on the same
 machine, and the desk's submit with 8 reviewers beside it. Writes its section of docs/BENCHMARKS.md.
@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DB_NAME = "critic_desk_bench_review"
 PORT = 8097
+ROUNDS = 5
 
 
 class Session:
@@ -106,6 +107,8 @@ def main() -> None:
     parser.add_argument("--reviewers", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--items", type=int, default=20000)
+    # As deployed: webapp/gunicorn_conf.py starts GUNICORN_WORKERS, 3 unless set.
+    parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--label-studio", type=Path)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="review-bench-"))
@@ -182,8 +185,8 @@ def main() -> None:
             ],
             batch_size=5000,
         )
-    with connection.cursor() as cursor:  # as items_import does after a large import
-        cursor.execute("ANALYZE")
+    with connection.cursor() as cursor:  # what autovacuum does soon after a bulk load
+        cursor.execute("VACUUM ANALYZE")
     queries = count_queries(small, big, password)
 
     server = subprocess.Popen(
@@ -193,7 +196,7 @@ def main() -> None:
             "gunicorn",
             "webapp.wsgi",
             "-w",
-            "2",
+            str(args.workers),
             "-b",
             f"127.0.0.1:{PORT}",
             "--log-level",
@@ -205,7 +208,10 @@ def main() -> None:
     try:
         wait_up()
         sessions = [Session(f"r{i}", password) for i in range(args.reviewers)]
-        ping = load(sessions, args.seconds, lambda s, m: timed(m, "ping", lambda: s.get("/ping/")) and True)
+
+        def ping_step(session: Session, mine: dict[str, list[float]]) -> bool:
+            return timed(mine, "ping", lambda: session.get("/ping/"))[0] == 200
+
         item_re = re.compile(r'action="/items/(\d+)/verdict/"')
 
         def review_step(session: Session, mine: dict[str, list[float]]) -> bool:
@@ -217,7 +223,14 @@ def main() -> None:
             status, _ = timed(mine, "submit", lambda: session.post(path, "preference=A", htmx=True))
             return status == 200
 
-        desk = load(sessions, args.seconds, review_step)
+        # The baseline and the desk take turns in short slices, so that a change in the machine's load while
+        # the bench runs weighs on both alike.
+        ping: dict[str, list[float]] = {}
+        desk: dict[str, list[float]] = {}
+        for _ in range(ROUNDS):
+            for into, step in ((ping, ping_step), (desk, review_step)):
+                for kind, values in load(sessions, args.seconds / ROUNDS, step).items():
+                    into.setdefault(kind, []).extend(values)
         eight = load(sessions[:8], args.seconds, review_step)
     finally:
         server.terminate()
@@ -230,12 +243,15 @@ def main() -> None:
     lines = [
         "## Review desk under load (issue 5)",
         "",
-        f"`.venv/bin/python bench/review_desk.py --reviewers {args.reviewers} --seconds {args.seconds:g}`: gunicorn "
-        f"with 2 sync workers on PostgreSQL (debug off), {args.reviewers} logged-in reviewers at once (Python "
-        f"threads on the same 2-core machine, keep-alive connections), each looping next item -> submit on a "
+        f"`.venv/bin/python bench/review_desk.py --reviewers {args.reviewers} --seconds {args.seconds:g} --items "
+        f"{args.items} --workers {args.workers}`: gunicorn "
+        f"with {args.workers} sync workers on PostgreSQL (debug off), {args.reviewers} logged-in reviewers at once "
+        "(Python threads on the same 2-core machine, keep-alive connections), each looping next item -> submit on a "
         f"pairwise dataset of {args.items:,} items, overlap 1, as the page does it with JavaScript: htmx requests "
         "answered with the desk fragment (next) and the reveal with the critic's panel (submit). Baseline: "
-        "`/ping/`, 200 bytes through the same middleware and login.",
+        f"`/ping/`, 200 bytes through the same middleware and login. The two take turns, {ROUNDS} slices each, so "
+        "that the machine's changing load weighs on both alike. The tables are vacuumed and analysed after the "
+        "bulk load, as autovacuum does soon after an import.",
         "",
         "| requests | per second | p95 (ms) | ratio to /ping/ |",
         "|---|---:|---:|---:|",
