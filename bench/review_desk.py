@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 DB_NAME = "critic_desk_bench_review"
 PORT = 8097
 ROUNDS = 5
+CPU_USERS = ("gunicorn", "postgres", "clients")
 
 
 class Session:
@@ -227,10 +228,14 @@ def main() -> None:
         # the bench runs weighs on both alike.
         ping: dict[str, list[float]] = {}
         desk: dict[str, list[float]] = {}
+        cpu: dict[str, dict[str, float]] = {"ping": {}, "desk": {}}
         for _ in range(ROUNDS):
-            for into, step in ((ping, ping_step), (desk, review_step)):
+            for phase, into, step in (("ping", ping, ping_step), ("desk", desk, review_step)):
+                before = cpu_seconds(server.pid)
                 for kind, values in load(sessions, args.seconds / ROUNDS, step).items():
                     into.setdefault(kind, []).extend(values)
+                for who, seconds in cpu_seconds(server.pid).items():
+                    cpu[phase][who] = cpu[phase].get(who, 0.0) + seconds - before.get(who, 0.0)
         eight = load(sessions[:8], args.seconds, review_step)
     finally:
         server.terminate()
@@ -260,6 +265,19 @@ def main() -> None:
         f"| submit | {submit_rate:,.0f} | {p95(desk['submit']):.1f} | |",
         f"| next + submit together | {request_rate:,.0f} | | {request_rate / ping_rate:.2f} |",
         "",
+        "CPU per request (ms; gunicorn's processes, PostgreSQL's, the simulated reviewers): "
+        + "; ".join(
+            f"{label} "
+            + ", ".join(
+                f"{who} {1000 * cpu[phase].get(who, 0.0) / n:.2f}" for who in ("gunicorn", "postgres", "clients")
+            )
+            for label, phase, n in (
+                ("/ping/", "ping", len(ping["ping"])),
+                ("desk (next and submit alike)", "desk", len(desk["next"]) + len(desk["submit"])),
+            )
+        )
+        + ".",
+        "",
         f"SQL queries per request (test client, same code): next item {queries['small'][0]} at 1,000 items and "
         f"{queries['big'][0]} at {args.items:,}; submit {queries['small'][1]} and {queries['big'][1]}.",
         "",
@@ -275,6 +293,28 @@ def main() -> None:
 
     write_section("review", "\n".join(lines))
     print("\n".join(lines))
+
+
+def cpu_seconds(server: int) -> dict[str, float]:
+    """CPU time used so far by the gunicorn processes, by PostgreSQL's and by this process (the clients)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue  # gone meanwhile
+        if int(pid) == server or int(stat[1]) == server:
+            who = "gunicorn"
+        elif command.startswith(b"postgres"):
+            who = "postgres"
+        elif int(pid) == os.getpid():
+            who = "clients"
+        else:
+            continue
+        out[who] = out.get(who, 0.0) + (int(stat[11]) + int(stat[12])) / tick
+    return out
 
 
 def wait_up() -> None:
