@@ -204,61 +204,104 @@ _WIRE: dict[str, tuple[str, str, str, type[np.generic]]] = {
     "f8": ("float8", "'NaN'", ">f8", np.float64),
     "i2": ("int2", "-1", ">i2", np.int16),
 }
-_DESCRIPTOR = ("i.kind", "i.profile", "i.model_a", "i.model_b")
+_DESCRIPTOR = ("kind", "profile", "model_a", "model_b")
 
 
-def _fetch(tables: str, where: str, params: list[Any], columns: dict[str, tuple[str, str]]) -> dict[str, Any]:
-    """The rows of `SELECT columns FROM tables WHERE where`, joined to their item `i`, as numpy arrays, plus
-    "names" and the item's kind / profile / models as codes into it. On PostgreSQL the rows are grouped by
-    the item's (kind, profile, models) and each column comes back as one binary string per group (fetching
-    100k rows as Python tuples cost more than all the statistics); elsewhere (SQLite) plain rows."""
-    exprs = list(columns.values())
-    groups: list[tuple[str, str, str, str]] = []
-    sizes: list[int] = []
-    out: dict[str, Any] = {}
+def _binary_columns(cursor: Any, sql: str, params: list[Any], columns: dict[str, tuple[str, str]]) -> list[Any]:
+    """PostgreSQL: each column of `SELECT ... sql` as one binary string (one per group when sql groups), so that
+    100k rows never become Python tuples; returns the fetched rows, the columns' strings last."""
+    sent = []
+    for e, t in columns.values():
+        pg_type, null = _WIRE[t][:2]
+        sent.append(f"string_agg({pg_type}send(COALESCE(({e})::{pg_type}, {null}::{pg_type})), ''::bytea)")
+    cursor.execute(sql.replace("{columns}", ", ".join(sent)), params)
+    return list(cursor.fetchall())
+
+
+def _decode(rows: list[Any], columns: dict[str, tuple[str, str]], first: int) -> dict[str, Any]:
+    out = {}
+    for j, (name, (_e, t)) in enumerate(columns.items()):
+        raw = b"".join(bytes(row[first + j]) for row in rows if row[first + j] is not None)
+        out[name] = np.frombuffer(raw, dtype=_WIRE[t][2]).astype(_WIRE[t][3])
+    return out
+
+
+def _plain_columns(cursor: Any, sql: str, params: list[Any], columns: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """Other databases (SQLite): plain rows, turned into the same arrays."""
+    cursor.execute(sql.replace("{columns}", ", ".join(e for e, _t in columns.values())), params)
+    rows = cursor.fetchall()
+    table = np.array(rows, dtype=object).reshape(len(rows), len(columns))
+    out = {}
+    for j, (name, (_e, t)) in enumerate(columns.items()):
+        col = table[:, j]
+        if t == "f8":
+            col = np.where(col == None, np.nan, col)  # noqa: E711 (elementwise)
+        out[name] = col.astype(_WIRE[t][3])
+    return out
+
+
+def _items(where: str, params: list[Any]) -> dict[str, Any]:
+    """The matching items' ids (sorted) with their kind, profile and models as codes into "names": grouped by
+    those four in SQL, so each distinct string travels once."""
+    ids: dict[str, tuple[str, str]] = {"id": ("i.id", "i8")}
+    sql = f"SELECT {', '.join(_DESCRIPTOR)}, {{columns}} FROM {Item._meta.db_table} i WHERE {where}"  # noqa: S608
+    groups: list[tuple[str, ...]] = []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            sent = []
-            for e, t in exprs:
-                pg_type, null = _WIRE[t][:2]
-                sent.append(f"string_agg({pg_type}send(COALESCE(({e})::{pg_type}, {null}::{pg_type})), ''::bytea)")
-            cursor.execute(
-                # Table and column names are this module's constants; the values travel as parameters.
-                f"SELECT {', '.join(_DESCRIPTOR)}, count(*), {', '.join(sent)} FROM {tables} WHERE {where} "  # noqa: S608
-                "GROUP BY 1, 2, 3, 4",
-                params,
-            )
-            rows = cursor.fetchall()
-            groups = [row[:4] for row in rows]
-            sizes = [row[4] for row in rows]
-            for j, (name, (_e, t)) in enumerate(columns.items()):
-                raw = b"".join(bytes(row[5 + j]) for row in rows)
-                out[name] = np.frombuffer(raw, dtype=_WIRE[t][2]).astype(_WIRE[t][3])
+            rows = _binary_columns(cursor, sql + " GROUP BY 1, 2, 3, 4", params, ids)
+            groups = [tuple(row[:4]) for row in rows]
+            item = _decode(rows, ids, 4)["id"]
+            sizes = [len(bytes(row[4])) // 8 for row in rows]
+            which = np.repeat(np.arange(len(groups)), sizes)
         else:
-            plain = ", ".join(e for e, _t in exprs)
-            cursor.execute(
-                f"SELECT {', '.join(_DESCRIPTOR)}, {plain} FROM {tables} WHERE {where} ORDER BY 1, 2, 3, 4",  # noqa: S608
-                params,
-            )
+            cursor.execute(sql.replace("{columns}", "i.id"), params)
             rows = cursor.fetchall()
-            table = np.array([row[4:] for row in rows], dtype=object).reshape(len(rows), len(columns))
-            for j, (name, (_e, t)) in enumerate(columns.items()):
-                col = table[:, j]
-                if t == "f8":
-                    col = np.where(col == None, np.nan, col)  # noqa: E711 (elementwise)
-                out[name] = col.astype(_WIRE[t][3])
-            for row in rows:
-                if not groups or groups[-1] != row[:4]:
-                    groups.append(row[:4])
-                    sizes.append(0)
-                sizes[-1] += 1
+            lookup: dict[tuple[str, ...], int] = {}
+            codes = [lookup.setdefault(tuple(row[:4]), len(lookup)) for row in rows]
+            groups = list(lookup)
+            item = np.array([row[4] for row in rows], dtype=np.int64)
+            which = np.array(codes, dtype=np.int64)
+    order = np.argsort(item, kind="stable")
     names = sorted({str(x) for g in groups for x in g})
-    lookup = {name: i for i, name in enumerate(names)}
-    codes = np.array([[lookup[str(x)] for x in g] for g in groups], dtype=np.int32).reshape(-1, 4)
-    which = np.repeat(np.arange(len(groups)), sizes)
-    out["names"] = np.array(names, dtype=str)
-    for j, key in enumerate(("kind", "profile", "model_a", "model_b")):
-        out[key] = codes[which, j]
+    index = {name: i for i, name in enumerate(names)}
+    table = np.array([[index[str(x)] for x in g] for g in groups], dtype=np.int32).reshape(-1, 4)
+    out: dict[str, Any] = {"names": np.array(names, dtype=str), "id": item[order]}
+    for j, key in enumerate(_DESCRIPTOR):
+        out[key] = table[which[order], j]
+    return out
+
+
+def _rows(
+    table: str, where: str, params: list[Any], items: dict[str, Any], item_sql: str, item_params: list[Any],
+    columns: dict[str, tuple[str, str]],
+) -> dict[str, Any]:  # fmt: skip
+    """The verdicts in `table` on `items`, with each item's descriptor codes. When the items' ids are dense (the
+    usual: a dataset is imported in one go), a range of item_id on its index is much cheaper than joining the
+    items again; verdicts in the range on other items are dropped here."""
+    ids = items["id"]
+    columns = {"item": ("v.item_id", "i8"), **columns}
+    where = f"{where} AND v.item_id "
+    if ids.size and (ids[-1] - ids[0] + 1) <= 2 * ids.size:
+        where += "BETWEEN %s AND %s"
+        params = [*params, int(ids[0]), int(ids[-1])]
+    else:
+        where += f"IN ({item_sql})"
+        params = [*params, *item_params]
+    sql = f"SELECT {{columns}} FROM {table} v WHERE {where}"  # noqa: S608
+    with connection.cursor() as cursor:
+        if not ids.size:
+            out = {name: np.zeros(0, dtype=_WIRE[t][3]) for name, (_e, t) in columns.items()}
+        elif connection.vendor == "postgresql":
+            out = _decode(_binary_columns(cursor, sql, params, columns), columns, 0)
+        else:
+            out = _plain_columns(cursor, sql, params, columns)
+    at = np.searchsorted(ids, out["item"]).clip(0, max(ids.size - 1, 0))
+    mine = ids[at] == out["item"] if ids.size else np.zeros(out["item"].size, dtype=bool)
+    out = {name: col[mine] for name, col in out.items()}
+    at = at[mine]
+    out["names"] = items["names"]
+    for key in _DESCRIPTOR:
+        out[key] = items[key][at]
     return out
 
 
@@ -278,25 +321,30 @@ def _verdicts(
     if filters["response_model"]:
         where.append("(i.model_a = %s OR i.model_b = %s)")
         params += [filters["response_model"]] * 2
-    items = f"{Item._meta.db_table} i"
-    c = _fetch(
-        f"{CriticVerdict._meta.db_table} v JOIN {items} ON i.id = v.item_id",
-        " AND ".join([*where, "v.checkpoint_id = %s", "v.status = %s"]),
-        [*params, checkpoint.pk if checkpoint else None, JobStatus.DONE],
+    items = _items(" AND ".join(where), params)
+    item_sql = f"SELECT i.id FROM {Item._meta.db_table} i WHERE {' AND '.join(where)}"  # noqa: S608
+    c = _rows(
+        CriticVerdict._meta.db_table,
+        "v.checkpoint_id = %s AND v.status = %s",
+        [checkpoint.pk if checkpoint else None, JobStatus.DONE],
+        items,
+        item_sql,
+        params,
         {
-            "item": ("v.item_id", "i8"),
             "score": ("v.score", "f8"),
             "preference": (_preference_code("v.preference"), "i2"),
             "confidence": ("v.confidence", "f8"),
             "swapped": ("CASE WHEN v.swapped THEN 1 ELSE 0 END", "i2"),
         },
     )
-    h = _fetch(
-        f"{HumanVerdict._meta.db_table} v JOIN {items} ON i.id = v.item_id",
-        " AND ".join(where),
+    h = _rows(
+        HumanVerdict._meta.db_table,
+        "1 = 1",
+        [],
+        items,
+        item_sql,
         params,
         {
-            "item": ("v.item_id", "i8"),
             "score": ("v.score", "f8"),
             "preference": (_preference_code("v.preference"), "i2"),
             "reviewer": ("v.reviewer_id", "i8"),
