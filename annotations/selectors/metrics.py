@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Count, Exists, Max, OuterRef
+from django.db.models import Exists, OuterRef
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
@@ -61,17 +61,26 @@ def metrics_forget(*, dataset: Dataset) -> None:
 
 def _fingerprint(dataset: Dataset, checkpoint: CriticCheckpoint | None) -> str:
     """Changes whenever a verdict that the metrics read is added, finished, re-run or revised (or the dataset's
-    metrics are forgotten)."""
-    critic = CriticVerdict.objects.filter(item__dataset=dataset, checkpoint=checkpoint).aggregate(
-        n=Count("pk"), last=Max("pk"), finished=Max("finished_at"), queued=Max("queued_at")
+    metrics are forgotten). Read over the range of the dataset's item ids when they are dense (an index range
+    instead of joining 100k items; the few other items in it can only make it change more often), else exactly."""
+    items = Item._meta.db_table
+    # Table names come from the models, values travel as parameters.
+    in_dataset = (
+        "v.item_id BETWEEN r.lo AND r.hi "  # noqa: S608
+        f"AND (r.hi - r.lo < 2 * r.n OR v.item_id IN (SELECT id FROM {items} WHERE dataset_id = %s))"
     )
-    human = HumanVerdict.objects.filter(item__dataset=dataset).aggregate(
-        n=Count("pk"), last=Max("pk"), revised=Max("revised_at")
+    sql = (
+        f"WITH r AS (SELECT MIN(id) AS lo, MAX(id) AS hi, COUNT(*) AS n FROM {items} WHERE dataset_id = %s) "  # noqa: S608
+        "SELECT 0, COUNT(*), MAX(v.id), MAX(v.finished_at), MAX(v.queued_at) "
+        f"FROM {CriticVerdict._meta.db_table} v, r WHERE v.checkpoint_id = %s AND {in_dataset} "
+        "UNION ALL SELECT 1, COUNT(*), MAX(v.id), MAX(v.revised_at), NULL "
+        f"FROM {HumanVerdict._meta.db_table} v, r WHERE {in_dataset} ORDER BY 1"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [dataset.pk, checkpoint.pk if checkpoint else None, dataset.pk, dataset.pk])
+        seen = cursor.fetchall()
     generation = cache.get(f"metrics-generation:{dataset.pk}")
-    return hashlib.sha256(json.dumps([critic, human, generation], default=str, sort_keys=True).encode()).hexdigest()[
-        :24
-    ]
+    return hashlib.sha256(json.dumps([seen, generation], default=str).encode()).hexdigest()[:24]
 
 
 def agreement_for_dataset(
