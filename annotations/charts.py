@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from django.utils.safestring import mark_safe
 
 SIZE = 300  # plot area, px
 PAD = 40
@@ -42,8 +43,11 @@ def scatter(points: list[list[float]], rng_: list[float] | None, fit: dict[str, 
         y1 = fit["intercept"] + fit["slope"] * hi
         line = {"x1": x(lo), "y1": y(min(max(y0, lo), hi)), "x2": x(hi), "y2": y(min(max(y1, lo), hi))}
     ticks = [{"label": f"{t:g}", "x": x(t), "y": y(t)} for t in _ticks(lo, hi)]
+    # One string for the page: 3,000 circles through the template's loop took ~0.1 s per view.
+    svg = "".join(f'<circle cx="{d["x"]}" cy="{d["y"]}" r="2.2"/>' for d in dots)
     return {
         "dots": dots,
+        "dots_svg": mark_safe(svg),  # noqa: S308 (only numbers we formatted above)
         "fit": line,
         "diagonal": {"x1": x(lo), "y1": y(lo), "x2": x(hi), "y2": y(hi)},
         "ticks": ticks,

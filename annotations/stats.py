@@ -315,10 +315,16 @@ def confusion(human: ArrayLike, critic: ArrayLike) -> list[list[int]]:
 
 
 def _codes(labels: ArrayLike) -> NDArray[np.int64]:
-    arr = np.asarray(labels, dtype=object)
-    out = np.full(arr.size, -1, dtype=np.int64)
-    for i, p in enumerate(PREFERENCES):
-        out[arr == p] = i
+    """Preferences as 0 / 1 / 2 (A / B / tie): labels, or already those codes (integers)."""
+    arr = np.asarray(labels)
+    if arr.dtype.kind in "iu":
+        out = arr.astype(np.int64).ravel()
+        out[(out < 0) | (out >= len(PREFERENCES))] = -1
+    else:
+        arr = arr.astype(object)
+        out = np.full(arr.size, -1, dtype=np.int64)
+        for i, p in enumerate(PREFERENCES):
+            out[arr == p] = i
     if (out < 0).any():
         raise ValueError(f"preferences must be one of {PREFERENCES}")
     return out
@@ -541,42 +547,55 @@ def _bt_fit_replicates(
     return s
 
 
-def bradley_terry(model_a: ArrayLike, model_b: ArrayLike, outcome: ArrayLike) -> dict[str, Any]:
-    """Ratings of the response models from pairwise verdicts (outcome A, B or tie), on Chatbot Arena's scale
-    (1000 + 400 log10 of the odds), each with its bootstrap interval and number of games, best first."""
-    a = np.asarray(model_a, dtype=object)
-    b = np.asarray(model_b, dtype=object)
-    o = np.asarray(outcome, dtype=object)
-    if not a.size == b.size == o.size:
+def bradley_terry(
+    model_a: ArrayLike, model_b: ArrayLike, outcome: ArrayLike, *, names: ArrayLike | None = None
+) -> dict[str, Any]:
+    """Ratings of the response models from pairwise verdicts (outcome A, B or tie, or their codes 0 / 1 / 2),
+    on Chatbot Arena's scale (1000 + 400 log10 of the odds), each with its bootstrap interval and number of games,
+    best first. With `names`, model_a and model_b are integer codes into it (no string work per verdict)."""
+    if names is not None:
+        vocabulary = np.asarray(names, dtype=str)
+        a_code = np.asarray(model_a, dtype=np.int64)
+        b_code = np.asarray(model_b, dtype=np.int64)
+    else:
+        a_obj = np.asarray(model_a, dtype=object)
+        b_obj = np.asarray(model_b, dtype=object)
+        if a_obj.size != b_obj.size:
+            raise ValueError("model_a, model_b and outcome must have one entry per verdict")
+        # None and "" alike mean no model; codes into the sorted names make the rest integer work.
+        a_str = np.where(a_obj == None, "", a_obj).astype(str)  # noqa: E711 (elementwise)
+        b_str = np.where(b_obj == None, "", b_obj).astype(str)  # noqa: E711 (elementwise)
+        vocabulary, inverse = np.unique(np.concatenate([a_str, b_str]), return_inverse=True)
+        a_code, b_code = inverse.ravel()[: a_str.size], inverse.ravel()[a_str.size :]
+    o = _codes(outcome) if np.size(outcome) else np.zeros(0, dtype=np.int64)
+    if not a_code.size == b_code.size == o.size:
         raise ValueError("model_a, model_b and outcome must have one entry per verdict")
-    y = np.full(o.size, np.nan)
-    for label, value in (("A", 1.0), ("B", 0.0), ("tie", 0.5)):
-        y[o == label] = value
-    if np.isnan(y).any():
+    if (o < 0).any():
         raise ValueError(f"outcomes must be one of {PREFERENCES}")
-    named = np.array([x is not None and y is not None for x, y in zip(a.tolist(), b.tolist(), strict=True)], bool)
-    keep = named & (a != "") & (b != "") & (a != b)
-    a, b, y = a[keep].astype(str), b[keep].astype(str), y[keep]
-    names = sorted(set(np.unique(a).tolist()) | set(np.unique(b).tolist()))
-    if len(names) < 2:
+    y = np.array([1.0, 0.0, 0.5])[o]
+    blank = np.flatnonzero(vocabulary == "")
+    keep = (a_code != b_code) & ~np.isin(a_code, blank) & ~np.isin(b_code, blank)
+    a_code, b_code, y = a_code[keep], b_code[keep], y[keep]
+    used = np.unique(np.concatenate([a_code, b_code]))
+    compared = [str(vocabulary[i]) for i in used.tolist()]
+    if len(compared) < 2:
         return {"models": [], "n": int(keep.sum()), "reason": "fewer than 2 response models compared"}
-    lookup = np.array(names)
-    (ia, ib, ys), counts = _distinct(np.searchsorted(lookup, a), np.searchsorted(lookup, b), y)
+    (ia, ib, ys), counts = _distinct(np.searchsorted(used, a_code), np.searchsorted(used, b_code), y)
     ia, ib = ia.astype(np.int64), ib.astype(np.int64)
-    point = _bt_fit(counts.astype(float), ia, ib, ys, len(names))
-    reps = _bt_fit_replicates(replicate_weights(counts, salt=7), ia, ib, ys, len(names), start=point)
-    games = np.zeros(len(names), dtype=int)
+    point = _bt_fit(counts.astype(float), ia, ib, ys, len(compared))
+    reps = _bt_fit_replicates(replicate_weights(counts, salt=7), ia, ib, ys, len(compared), start=point)
+    games = np.zeros(len(compared), dtype=int)
     np.add.at(games, ia, counts)
     np.add.at(games, ib, counts)
     ratings = BT_BASE + BT_SCALE * point
     rep_ratings = BT_BASE + BT_SCALE * reps
     models: list[dict[str, Any]] = [
-        {"model": name, "rating": stat(ratings[i], rep_ratings[:, i], int(games[i]))} for i, name in enumerate(names)
+        {"model": name, "rating": stat(ratings[i], rep_ratings[:, i], int(games[i]))} for i, name in enumerate(compared)
     ]
     models.sort(key=lambda row: -row["rating"]["value"])
     for rank, row in enumerate(models, 1):
         row["rank"] = rank
-    return {"models": models, "n": int(keep.sum()), "_replicates": dict(zip(names, rep_ratings.T, strict=True))}
+    return {"models": models, "n": int(keep.sum()), "_replicates": dict(zip(compared, rep_ratings.T, strict=True))}
 
 
 def leaderboard_correlation(human: dict[str, Any], critic: dict[str, Any]) -> Stat:

@@ -4,7 +4,7 @@ before each run (cold) and, for the dashboard, also served from the cache (warm)
 
     .venv/bin/python bench/metrics.py [--sizes 1000,10000,100000] [--repeat 3]
 
-Builds its data with bulk_create in its own PostgreSQL database (critic_desk_bench_h6) and writes its section of
+Builds its data with bulk_create in its own PostgreSQL database (critic_desk_bench_h11) and writes its section of
 docs/BENCHMARKS.md. Each size is a dataset of n items, half pointwise (integer scores 0-100, as the desk's
 slider gives) and half pairwise, six response models, one critic verdict and one reviewer verdict per item, a
 second reviewer on 10% of the items, revisions on 5%, and swap checks on 10% of the pairwise items.
@@ -27,7 +27,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_NAME = "critic_desk_bench_h6"
+DB_NAME = "critic_desk_bench_h11"
 GOAL_SECONDS = 1.0
 MODELS = ["llava-1.5-7b", "llava-ov-7b", "gpt-4o-mini", "qwen2-vl-7b", "cogvlm2", "internvl2-8b"]
 
@@ -182,23 +182,12 @@ def build(n: int, seed: int = 0) -> int:
 
 
 def fetch_verdicts(dataset) -> None:  # type: ignore[no-untyped-def]
-    """The selector's two fetches alone (the same queries), to tell the database's share from the statistics'."""
-    from annotations.models import CriticVerdict, HumanVerdict
-    from annotations.selectors.metrics import _fetch
+    """The selector's fetches alone (the same queries), to tell the database's share from the statistics'."""
+    from annotations.models import CriticCheckpoint
+    from annotations.selectors.metrics import _verdicts
 
-    fields = ("item_id", "item__kind", "item__profile", "item__model_a", "item__model_b", "score", "preference")
-    _fetch(
-        CriticVerdict.objects.filter(item__dataset=dataset, status="done").values_list(
-            *fields, "confidence", "swapped"
-        ),
-        9,
-    )
-    _fetch(
-        HumanVerdict.objects.filter(item__dataset=dataset).values_list(
-            *fields, "reviewer_id", "revised_score", "revised_preference", "revised_at"
-        ),
-        11,
-    )
+    checkpoint = CriticCheckpoint.objects.filter(is_active=True).first()
+    _verdicts(dataset, checkpoint, {"split": None, "profile": None, "response_model": None})
 
 
 def timed(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
@@ -229,8 +218,8 @@ def main() -> None:
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
         "CRITIC_DESK_VAR": str(work),
         "MEDIA_ROOT": str(work / "media"),
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/2",
-        "REDIS_URL": "redis://127.0.0.1:6379/2",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/7",
+        "REDIS_URL": "redis://127.0.0.1:6379/7",
     }
     os.environ.update(env)
     fresh_database({**os.environ})
@@ -312,7 +301,9 @@ def main() -> None:
         "",
         "These machines have 2 cores shared by four engineers' test runs: the last column is the load average "
         "when each size was measured, and the figures move by 2x with it between runs. Repeat views are served "
-        "from the cache (a fingerprint of the dataset's verdicts: two aggregate queries) until a verdict changes.",
+        "from the cache (a fingerprint of the dataset's verdicts: one aggregate statement over the range of its item "
+        "ids) until a verdict changes. The verdicts are fetched as typed columns (PostgreSQL sends each column as one "
+        "binary string; kinds, profiles and model names as codes).",
     ]
     from bench.report import write_section
 

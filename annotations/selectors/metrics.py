@@ -9,14 +9,14 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from django.contrib.auth.models import User
 from django.core.cache import cache
-from django.core.exceptions import EmptyResultSet, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
@@ -61,17 +61,26 @@ def metrics_forget(*, dataset: Dataset) -> None:
 
 def _fingerprint(dataset: Dataset, checkpoint: CriticCheckpoint | None) -> str:
     """Changes whenever a verdict that the metrics read is added, finished, re-run or revised (or the dataset's
-    metrics are forgotten)."""
-    critic = CriticVerdict.objects.filter(item__dataset=dataset, checkpoint=checkpoint).aggregate(
-        n=Count("pk"), last=Max("pk"), finished=Max("finished_at"), queued=Max("queued_at")
+    metrics are forgotten). Read over the range of the dataset's item ids when they are dense (an index range
+    instead of joining 100k items; the few other items in it can only make it change more often), else exactly."""
+    items = Item._meta.db_table
+    # Table names come from the models, values travel as parameters.
+    in_dataset = (
+        "v.item_id BETWEEN r.lo AND r.hi "  # noqa: S608
+        f"AND (r.hi - r.lo < 2 * r.n OR v.item_id IN (SELECT id FROM {items} WHERE dataset_id = %s))"
     )
-    human = HumanVerdict.objects.filter(item__dataset=dataset).aggregate(
-        n=Count("pk"), last=Max("pk"), revised=Max("revised_at")
+    sql = (
+        f"WITH r AS (SELECT MIN(id) AS lo, MAX(id) AS hi, COUNT(*) AS n FROM {items} WHERE dataset_id = %s) "  # noqa: S608
+        "SELECT 0, COUNT(*), MAX(v.id), MAX(v.finished_at), MAX(v.queued_at) "
+        f"FROM {CriticVerdict._meta.db_table} v, r WHERE v.checkpoint_id = %s AND {in_dataset} "
+        "UNION ALL SELECT 1, COUNT(*), MAX(v.id), MAX(v.revised_at), NULL "
+        f"FROM {HumanVerdict._meta.db_table} v, r WHERE {in_dataset} ORDER BY 1"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [dataset.pk, checkpoint.pk if checkpoint else None, dataset.pk, dataset.pk])
+        seen = cursor.fetchall()
     generation = cache.get(f"metrics-generation:{dataset.pk}")
-    return hashlib.sha256(json.dumps([critic, human, generation], default=str, sort_keys=True).encode()).hexdigest()[
-        :24
-    ]
+    return hashlib.sha256(json.dumps([seen, generation], default=str).encode()).hexdigest()[:24]
 
 
 def agreement_for_dataset(
@@ -141,18 +150,26 @@ def agreement_for_dataset(
 
 @dataclass
 class Columns:
-    """The verdicts as numpy columns (one row per verdict): sections select with masks, no loops over rows."""
+    """The verdicts as numpy columns (one row per verdict): sections select with masks, no loops over rows.
+    kind, profile, model_a and model_b are codes into `names`; preferences are codes into stats.PREFERENCES
+    (-1: none)."""
 
-    item: NDArray[Any]
-    kind: NDArray[Any]
-    profile: NDArray[Any]
-    model_a: NDArray[Any]
-    model_b: NDArray[Any]
+    names: NDArray[np.str_]
+    item: NDArray[np.int64]
+    kind: NDArray[np.int32]
+    profile: NDArray[np.int32]
+    model_a: NDArray[np.int32]
+    model_b: NDArray[np.int32]
     score: NDArray[np.float64]
-    preference: NDArray[Any]
+    preference: NDArray[np.int8]
 
-    def take(self, mask: NDArray[np.bool_]) -> Columns:
-        return Columns(**{k: v[mask] for k, v in vars(self).items()})
+    def take(self, mask: NDArray[np.bool_]) -> Self:
+        return type(self)(**{k: v if k == "names" else v[mask] for k, v in vars(self).items()})
+
+    def code(self, name: str) -> int:
+        """The code of a name (-1 when no row has it)."""
+        found = np.flatnonzero(self.names == name)
+        return int(found[0]) if found.size else -1
 
 
 @dataclass
@@ -160,35 +177,23 @@ class CriticColumns(Columns):
     confidence: NDArray[np.float64]
     swapped: NDArray[np.bool_]
 
-    def take(self, mask: NDArray[np.bool_]) -> CriticColumns:
-        return CriticColumns(**{k: v[mask] for k, v in vars(self).items()})
-
 
 @dataclass
 class HumanColumns(Columns):
-    reviewer: NDArray[Any]
+    reviewer: NDArray[np.int64]
     revised_score: NDArray[np.float64]
-    revised_preference: NDArray[Any]
+    revised_preference: NDArray[np.int8]
     revised: NDArray[np.bool_]
-    # The critic's verdict on the same item, aligned row by row (NaN / None where it has none).
+    # The critic's verdict on the same item, aligned row by row (NaN / -1 where it has none).
     critic_score: NDArray[np.float64]
-    critic_preference: NDArray[Any]
+    critic_preference: NDArray[np.int8]
     critic_confidence: NDArray[np.float64]
     has_critic: NDArray[np.bool_]
 
-    def take(self, mask: NDArray[np.bool_]) -> HumanColumns:
-        return HumanColumns(**{k: v[mask] for k, v in vars(self).items()})
 
-
-def _floats(values: NDArray[Any]) -> NDArray[np.float64]:
-    out = values.copy()
-    out[~_present(values)] = np.nan
-    return out.astype(float)
-
-
-def _present(values: NDArray[Any]) -> NDArray[np.bool_]:
-    nothing = np.full(values.shape, None, dtype=object)
-    return np.asarray(np.not_equal(values, nothing), dtype=np.bool_)
+def _present(codes: NDArray[np.int8]) -> NDArray[np.bool_]:
+    """Where a preference code stands for a preference (-1: none)."""
+    return np.asarray(codes >= 0)
 
 
 def _aligned(values: NDArray[Any], pos: NDArray[Any], has: NDArray[np.bool_], fill: Any) -> NDArray[Any]:
@@ -198,63 +203,193 @@ def _aligned(values: NDArray[Any], pos: NDArray[Any], has: NDArray[np.bool_], fi
     return out
 
 
-def _fetch(query: QuerySet[Any], width: int) -> list[NDArray[Any]]:
-    """A values_list query's columns as numpy arrays: one fetch of all rows (Django's iterator fetches 100 at a
-    time, which costs more than the statistics at 100k rows)."""
-    try:
-        sql, params = query.query.sql_with_params()
-    except EmptyResultSet:  # a query Django knows matches nothing (.none())
-        rows = []
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+def _preference_code(column: str) -> str:
+    return f"CASE {column} WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'tie' THEN 2 ELSE -1 END"
+
+
+# How each column type travels: PostgreSQL's type, what stands for NULL, the wire (big-endian) and numpy dtypes.
+_WIRE: dict[str, tuple[str, str, str, type[np.generic]]] = {
+    "i8": ("int8", "-1", ">i8", np.int64),
+    "f8": ("float8", "'NaN'", ">f8", np.float64),
+    "i2": ("int2", "-1", ">i2", np.int16),
+}
+_DESCRIPTOR = ("kind", "profile", "model_a", "model_b")
+
+
+def _binary_columns(cursor: Any, sql: str, params: list[Any], columns: dict[str, tuple[str, str]]) -> list[Any]:
+    """PostgreSQL: each column of `SELECT ... sql` as one binary string (one per group when sql groups), so that
+    100k rows never become Python tuples; returns the fetched rows, the columns' strings last."""
+    sent = []
+    for e, t in columns.values():
+        pg_type, null = _WIRE[t][:2]
+        sent.append(f"string_agg({pg_type}send(COALESCE(({e})::{pg_type}, {null}::{pg_type})), ''::bytea)")
+    cursor.execute(sql.replace("{columns}", ", ".join(sent)), params)
+    return list(cursor.fetchall())
+
+
+def _decode(rows: list[Any], columns: dict[str, tuple[str, str]], first: int) -> dict[str, Any]:
+    out = {}
+    for j, (name, (_e, t)) in enumerate(columns.items()):
+        raw = b"".join(bytes(row[first + j]) for row in rows if row[first + j] is not None)
+        out[name] = np.frombuffer(raw, dtype=_WIRE[t][2]).astype(_WIRE[t][3])
+    return out
+
+
+def _plain_columns(cursor: Any, sql: str, params: list[Any], columns: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """Other databases (SQLite): plain rows, turned into the same arrays."""
+    cursor.execute(sql.replace("{columns}", ", ".join(e for e, _t in columns.values())), params)
+    rows = cursor.fetchall()
+    table = np.array(rows, dtype=object).reshape(len(rows), len(columns))
+    out = {}
+    for j, (name, (_e, t)) in enumerate(columns.items()):
+        col = table[:, j]
+        if t == "f8":
+            col = np.where(col == None, np.nan, col)  # noqa: E711 (elementwise)
+        out[name] = col.astype(_WIRE[t][3])
+    return out
+
+
+def _items(where: str, params: list[Any]) -> dict[str, Any]:
+    """The matching items' ids (sorted) with their kind, profile and models as codes into "names": grouped by
+    those four in SQL, so each distinct string travels once."""
+    ids: dict[str, tuple[str, str]] = {"id": ("i.id", "i8")}
+    sql = f"SELECT {', '.join(_DESCRIPTOR)}, {{columns}} FROM {Item._meta.db_table} i WHERE {where}"  # noqa: S608
+    groups: list[tuple[str, ...]] = []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            rows = _binary_columns(cursor, sql + " GROUP BY 1, 2, 3, 4", params, ids)
+            groups = [tuple(row[:4]) for row in rows]
+            item = _decode(rows, ids, 4)["id"]
+            sizes = [len(bytes(row[4])) // 8 for row in rows]
+            which = np.repeat(np.arange(len(groups)), sizes)
+        else:
+            cursor.execute(sql.replace("{columns}", "i.id"), params)
             rows = cursor.fetchall()
-    table = np.empty((len(rows), width), dtype=object)
-    if rows:
-        table[:] = rows
-    return [table[:, i] for i in range(width)]
+            lookup: dict[tuple[str, ...], int] = {}
+            codes = [lookup.setdefault(tuple(row[:4]), len(lookup)) for row in rows]
+            groups = list(lookup)
+            item = np.array([row[4] for row in rows], dtype=np.int64)
+            which = np.array(codes, dtype=np.int64)
+    order = np.argsort(item, kind="stable")
+    names = sorted({str(x) for g in groups for x in g})
+    index = {name: i for i, name in enumerate(names)}
+    table = np.array([[index[str(x)] for x in g] for g in groups], dtype=np.int32).reshape(-1, 4)
+    out: dict[str, Any] = {"names": np.array(names, dtype=str), "id": item[order]}
+    for j, key in enumerate(_DESCRIPTOR):
+        out[key] = table[which[order], j]
+    return out
+
+
+def _rows(
+    table: str, where: str, params: list[Any], items: dict[str, Any], item_sql: str, item_params: list[Any],
+    columns: dict[str, tuple[str, str]],
+) -> dict[str, Any]:  # fmt: skip
+    """The verdicts in `table` on `items`, with each item's descriptor codes. When the items' ids are dense (the
+    usual: a dataset is imported in one go), a range of item_id on its index is much cheaper than joining the
+    items again; verdicts in the range on other items are dropped here."""
+    ids = items["id"]
+    columns = {"item": ("v.item_id", "i8"), **columns}
+    where = f"{where} AND v.item_id "
+    if ids.size and (ids[-1] - ids[0] + 1) <= 2 * ids.size:
+        where += "BETWEEN %s AND %s"
+        params = [*params, int(ids[0]), int(ids[-1])]
+    else:
+        where += f"IN ({item_sql})"
+        params = [*params, *item_params]
+    sql = f"SELECT {{columns}} FROM {table} v WHERE {where}"  # noqa: S608
+    with connection.cursor() as cursor:
+        if not ids.size:
+            out = {name: np.zeros(0, dtype=_WIRE[t][3]) for name, (_e, t) in columns.items()}
+        elif connection.vendor == "postgresql":
+            out = _decode(_binary_columns(cursor, sql, params, columns), columns, 0)
+        else:
+            out = _plain_columns(cursor, sql, params, columns)
+    at = np.searchsorted(ids, out["item"]).clip(0, max(ids.size - 1, 0))
+    mine = ids[at] == out["item"] if ids.size else np.zeros(out["item"].size, dtype=bool)
+    out = {name: col[mine] for name, col in out.items()}
+    at = at[mine]
+    out["names"] = items["names"]
+    for key in _DESCRIPTOR:
+        out[key] = items[key][at]
+    return out
+
+
+def _verdicts(
+    dataset: Dataset, checkpoint: CriticCheckpoint | None, filters: dict[str, str | None]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The checkpoint's finished verdicts (shown and swapped) and the reviewers' verdicts on the items that
+    match the filters."""
+    where: list[str] = ["i.dataset_id = %s"]
+    params: list[Any] = [dataset.pk]
+    if filters["split"]:
+        where.append("i.split = %s")
+        params.append(filters["split"])
+    if filters["profile"]:
+        where.append("i.profile = %s")
+        params.append(filters["profile"])
+    if filters["response_model"]:
+        where.append("(i.model_a = %s OR i.model_b = %s)")
+        params += [filters["response_model"]] * 2
+    items = _items(" AND ".join(where), params)
+    item_sql = f"SELECT i.id FROM {Item._meta.db_table} i WHERE {' AND '.join(where)}"  # noqa: S608
+    c = _rows(
+        CriticVerdict._meta.db_table,
+        "v.checkpoint_id = %s AND v.status = %s",
+        [checkpoint.pk if checkpoint else None, JobStatus.DONE],
+        items,
+        item_sql,
+        params,
+        {
+            "score": ("v.score", "f8"),
+            "preference": (_preference_code("v.preference"), "i2"),
+            "confidence": ("v.confidence", "f8"),
+            "swapped": ("CASE WHEN v.swapped THEN 1 ELSE 0 END", "i2"),
+        },
+    )
+    h = _rows(
+        HumanVerdict._meta.db_table,
+        "1 = 1",
+        [],
+        items,
+        item_sql,
+        params,
+        {
+            "score": ("v.score", "f8"),
+            "preference": (_preference_code("v.preference"), "i2"),
+            "reviewer": ("v.reviewer_id", "i8"),
+            "revised_score": ("v.revised_score", "f8"),
+            "revised_preference": (_preference_code("v.revised_preference"), "i2"),
+            "revised": ("CASE WHEN v.revised_at IS NULL THEN 0 ELSE 1 END", "i2"),
+        },
+    )
+    for cols in (c, h):
+        for key in ("preference", "revised_preference"):
+            if key in cols:
+                cols[key] = cols[key].astype(np.int8)
+    c["swapped"] = c["swapped"].astype(bool)
+    h["revised"] = h["revised"].astype(bool)
+    return c, h
 
 
 def _compute(
     dataset: Dataset, checkpoint: CriticCheckpoint | None, filters: dict[str, str | None], include_plots: bool
 ) -> dict[str, Any]:
-    item_q = Q(item__dataset=dataset)
-    if filters["split"]:
-        item_q &= Q(item__split=filters["split"])
-    if filters["profile"]:
-        item_q &= Q(item__profile=filters["profile"])
-    if filters["response_model"]:
-        item_q &= Q(item__model_a=filters["response_model"]) | Q(item__model_b=filters["response_model"])
-    item_fields = ("item_id", "item__kind", "item__profile", "item__model_a", "item__model_b", "score", "preference")
-    critic_query = CriticVerdict.objects.filter(item_q, checkpoint=checkpoint, status=JobStatus.DONE)
-    if checkpoint is None:
-        critic_query = critic_query.none()
-    c = _fetch(critic_query.values_list(*item_fields, "confidence", "swapped"), 9)
-    all_critic = CriticColumns(
-        item=c[0].astype(np.int64), kind=c[1], profile=c[2], model_a=c[3], model_b=c[4], score=_floats(c[5]),
-        preference=c[6], confidence=_floats(c[7]), swapped=c[8].astype(bool),
-    )  # fmt: skip
-    h = _fetch(
-        HumanVerdict.objects.filter(item_q).values_list(
-            *item_fields, "reviewer_id", "revised_score", "revised_preference", "revised_at"
-        ),
-        11,
-    )
+    c, h = _verdicts(dataset, checkpoint, filters)
+    all_critic = CriticColumns(**c)
     critic = all_critic.take(~all_critic.swapped)
     swapped = all_critic.take(all_critic.swapped)
-    h_item = h[0].astype(np.int64)
+    h_item = h["item"]
     order = np.argsort(critic.item, kind="stable")
     at = np.searchsorted(critic.item[order], h_item).clip(0, max(critic.item.size - 1, 0))
     pos = order[at] if critic.item.size else at
     has = (critic.item[pos] == h_item) if critic.item.size else np.zeros(h_item.size, dtype=bool)
     humans = HumanColumns(
-        item=h_item, kind=h[1], profile=h[2], model_a=h[3], model_b=h[4], score=_floats(h[5]), preference=h[6],
-        reviewer=h[7], revised_score=_floats(h[8]), revised_preference=h[9], revised=_present(h[10]),
+        **h,
         critic_score=_aligned(critic.score, pos, has, np.nan),
-        critic_preference=_aligned(critic.preference, pos, has, None),
+        critic_preference=_aligned(critic.preference, pos, has, -1),
         critic_confidence=_aligned(critic.confidence, pos, has, np.nan),
         has_critic=has,
-    )  # fmt: skip
+    )
     everyone = humans
     reviewer_items: NDArray[Any] | None = None
     if filters["reviewer"]:
@@ -298,32 +433,36 @@ def _compute(
     return out
 
 
-def _spans(profiles: NDArray[Any]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Each row's profile score range (lo, hi)."""
-    lo = np.zeros(profiles.size)
-    hi = np.zeros(profiles.size)
-    for name in set(profiles.tolist()):
-        rows = profiles == name
-        lo[rows], hi[rows] = _profile_span(name)
-    return lo, hi
+def _spans(names: NDArray[np.str_], profiles: NDArray[np.int32]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each row's profile score range (lo, hi), profiles as codes into names."""
+    used = np.unique(profiles)
+    table = np.zeros((max(int(used.max()) + 1, 1) if used.size else 1, 2))
+    for code in used.tolist():
+        table[code] = _profile_span(str(names[code]))
+    return table[profiles, 0], table[profiles, 1]
 
 
-def _scaled(profiles: NDArray[Any], *scores: NDArray[np.float64]) -> tuple[str, list[NDArray[np.float64]]]:
+def _scaled(
+    names: NDArray[np.str_], profiles: NDArray[np.int32], *scores: NDArray[np.float64]
+) -> tuple[str, list[NDArray[np.float64]]]:
     """Scores in their profile's units, or as a fraction of the range when profiles with different ranges mix."""
-    names = set(profiles.tolist())
-    if len({_profile_span(p) for p in names}) <= 1:
-        return (next(iter(names)) if names else "none"), list(scores)
-    lo, hi = _spans(profiles)
+    used = [str(names[code]) for code in np.unique(profiles).tolist()]
+    if len({_profile_span(p) for p in used}) <= 1:
+        return (used[0] if used else "none"), list(scores)
+    lo, hi = _spans(names, profiles)
     width = np.where(hi > lo, hi - lo, 1.0)
     return "fraction of range", [(s - lo) / width for s in scores]
 
 
 def _pointwise(humans: HumanColumns) -> tuple[dict[str, Any], list[list[float]]]:
     rows = humans.take(
-        (humans.kind == Kind.POINTWISE) & humans.has_critic & ~np.isnan(humans.score) & ~np.isnan(humans.critic_score)
+        (humans.kind == humans.code(Kind.POINTWISE))
+        & humans.has_critic
+        & ~np.isnan(humans.score)
+        & ~np.isnan(humans.critic_score)
     )
-    name, (h, c) = _scaled(rows.profile, rows.score, rows.critic_score)
-    models = np.where(rows.model_a == "", "unknown model", rows.model_a).astype(str)
+    name, (h, c) = _scaled(rows.names, rows.profile, rows.score, rows.critic_score)
+    models = np.where(rows.names == "", "unknown model", rows.names)[rows.model_a]
     n = int(h.size)
     section: dict[str, Any] = {"n": n, "score_scale": name}
     section.update(stats.pointwise_agreement(h, c, models))
@@ -359,7 +498,7 @@ def _pointwise(humans: HumanColumns) -> tuple[dict[str, Any], list[list[float]]]
 
 def _pairwise(humans: HumanColumns) -> dict[str, Any]:
     rows = humans.take(
-        (humans.kind == Kind.PAIRWISE)
+        (humans.kind == humans.code(Kind.PAIRWISE))
         & humans.has_critic
         & _present(humans.preference)
         & _present(humans.critic_preference)
@@ -371,11 +510,11 @@ def _reviewers(humans: HumanColumns) -> dict[str, Any]:
     out: dict[str, Any] = {}
     levels: tuple[tuple[str, stats.Level], ...] = ((Kind.POINTWISE, "interval"), (Kind.PAIRWISE, "nominal"))
     for kind, level in levels:
-        rows = humans.take(humans.kind == kind)
+        rows = humans.take(humans.kind == humans.code(kind))
         if kind == Kind.POINTWISE:
-            values: NDArray[Any] = _scaled(rows.profile, rows.score)[1][0]
+            values: NDArray[Any] = _scaled(rows.names, rows.profile, rows.score)[1][0]
         else:
-            values = rows.preference.astype(str)
+            values = rows.preference
         alpha = (
             stats.krippendorff_alpha(rows.item, values, level=level)
             if rows.item.size
@@ -389,7 +528,7 @@ def _agreeing(dataset: Dataset, rows: HumanColumns, pointwise: bool, blind: bool
     """The dataset's disagreement rule (as on the reveal): the same preference, or scores within the threshold."""
     if not pointwise:
         return np.asarray(rows.preference == rows.critic_preference, dtype=bool)
-    lo, hi = _spans(rows.profile)
+    lo, hi = _spans(rows.names, rows.profile)
     return np.asarray(np.abs(rows.score - rows.critic_score) <= dataset.disagreement_threshold * (hi - lo))
 
 
@@ -402,7 +541,9 @@ def _calibration(dataset: Dataset, humans: HumanColumns) -> dict[str, Any]:
             if pointwise
             else _present(humans.preference) & _present(humans.critic_preference)
         )
-        rows = humans.take((humans.kind == kind) & humans.has_critic & ~np.isnan(humans.critic_confidence) & verdicts)
+        rows = humans.take(
+            (humans.kind == humans.code(kind)) & humans.has_critic & ~np.isnan(humans.critic_confidence) & verdicts
+        )
         out[str(kind)] = stats.calibration(rows.critic_confidence, _agreeing(dataset, rows, pointwise))
     return out
 
@@ -415,7 +556,7 @@ def _position_bias(critic: CriticColumns, swapped: CriticColumns) -> dict[str, A
         found = (critic.item[pos] == swapped.item) & _present(critic.preference[pos]) & _present(swapped.preference)
         shown_pref, swapped_pref = critic.preference[pos][found], swapped.preference[found]
     else:
-        shown_pref = swapped_pref = np.array([], dtype=object)
+        shown_pref = swapped_pref = np.array([], dtype=np.int8)
     return {
         "n": int(shown_pref.size),
         "flip_rate": stats.rate(shown_pref != swapped_pref, salt=8, reason="no item has a swap check yet"),
@@ -423,7 +564,7 @@ def _position_bias(critic: CriticColumns, swapped: CriticColumns) -> dict[str, A
             "labels": list(stats.PREFERENCES),
             "rows": "as shown",
             "columns": "swapped",
-            "counts": stats.confusion(list(shown_pref), list(swapped_pref)),
+            "counts": stats.confusion(shown_pref, swapped_pref),
         },
     }
 
@@ -431,7 +572,7 @@ def _position_bias(critic: CriticColumns, swapped: CriticColumns) -> dict[str, A
 def _anchoring(humans: HumanColumns) -> dict[str, Any]:
     """Of the verdicts whose reviewer saw the critic's, how many changed after the reveal, and of those how many
     moved toward the critic (pairwise: to its preference; pointwise: closer to its score)."""
-    pw = humans.kind == Kind.POINTWISE
+    pw = humans.kind == humans.code(Kind.POINTWISE)
     blind_s, after_s, critic_s = humans.score, humans.revised_score, humans.critic_score
     paired = humans.has_critic & np.where(
         pw,
@@ -453,11 +594,11 @@ def _anchoring(humans: HumanColumns) -> dict[str, Any]:
 
 
 def _leaderboard(critic: CriticColumns, humans: HumanColumns) -> dict[str, Any]:
-    h = humans.take((humans.kind == Kind.PAIRWISE) & _present(humans.preference))
-    c = critic.take((critic.kind == Kind.PAIRWISE) & _present(critic.preference))
+    h = humans.take((humans.kind == humans.code(Kind.PAIRWISE)) & _present(humans.preference))
+    c = critic.take((critic.kind == critic.code(Kind.PAIRWISE)) & _present(critic.preference))
     boards = {
-        "human": stats.bradley_terry(h.model_a, h.model_b, h.preference),
-        "critic": stats.bradley_terry(c.model_a, c.model_b, c.preference),
+        "human": stats.bradley_terry(h.model_a, h.model_b, h.preference, names=h.names),
+        "critic": stats.bradley_terry(c.model_a, c.model_b, c.preference, names=c.names),
     }
     corr = (
         stats.leaderboard_correlation(boards["human"], boards["critic"])
@@ -484,15 +625,17 @@ def metric_filter_options(*, dataset: Dataset) -> dict[str, list[str]]:
 
 
 def _filter_options(dataset: Dataset) -> dict[str, list[str]]:
-    items = Item.objects.filter(dataset=dataset).order_by()
-    models = set(items.values_list("model_a", flat=True).distinct())
-    models |= set(items.values_list("model_b", flat=True).distinct())
+    # One scan of the items for the three lists (three DISTINCTs each read the whole dataset).
+    combos = list(
+        Item.objects.filter(dataset=dataset).order_by().values_list("profile", "model_a", "model_b").distinct()
+    )
+    models = {a for _p, a, _b in combos} | {b for _p, _a, b in combos}
     judged = CriticVerdict.objects.filter(checkpoint=OuterRef("pk"), item__dataset=dataset)
     reviewer_ids = HumanVerdict.objects.filter(item__dataset=dataset).order_by().values("reviewer_id").distinct()
     return {
         "checkpoints": list(CriticCheckpoint.objects.filter(Exists(judged)).values_list("name", flat=True)),
         "splits": list(Split.values),
-        "profiles": sorted(set(items.values_list("profile", flat=True).distinct())),
+        "profiles": sorted({p for p, _a, _b in combos}),
         "reviewers": sorted(User.objects.filter(pk__in=reviewer_ids).values_list("username", flat=True)),
         "response_models": sorted(models - {""}),
     }
