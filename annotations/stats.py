@@ -91,11 +91,22 @@ def replicates_for(k: int) -> int:
     return max(MIN_B, min(B, MAX_DRAWS // max(1, k)))
 
 
+ROWS_PER_OBSERVATION = 16  # below, drawing rows beats one binomial per cell (measured ~5 ns a row, ~100 a cell)
+
+
 def replicate_weights(counts: NDArray[np.int64], *, salt: int = 0) -> Floats:
-    """Bootstrap replicates as counts over the distinct observations (replicates x K): a multinomial draw of n
-    over the observed frequencies is exactly what resampling the n rows with replacement gives."""
-    n = int(counts.sum())
-    return _rng(salt).multinomial(n, counts / n, size=replicates_for(counts.size)).astype(np.float64)
+    """Bootstrap replicates as counts over the distinct observations (replicates x K), i.e. a multinomial draw of
+    n over the observed frequencies, which is exactly what resampling the n rows with replacement gives. Drawn
+    as such when there are many rows per distinct observation, else by resampling the rows themselves."""
+    n, k = int(counts.sum()), counts.size
+    b, rng = replicates_for(k), _rng(salt)
+    if n >= ROWS_PER_OBSERVATION * k:
+        return rng.multinomial(n, counts / n, size=b).astype(np.float64)
+    owner = np.repeat(np.arange(k), counts)  # the distinct observation of each row
+    out = np.empty((b, k))
+    for r in range(b):
+        out[r] = np.bincount(owner[rng.integers(0, n, n)], minlength=k)
+    return out
 
 
 def _safe_div(num: Floats, den: Floats) -> Floats:

@@ -360,3 +360,19 @@ def test_alpha_on_many_items_uses_the_closed_form_and_still_equals_the_package()
     out = stats.krippendorff_alpha(units, values, level="interval")
     want = krippendorff.alpha(reliability_data=values.reshape(1200, 2).T, level_of_measurement="interval")
     assert out["value"] == pytest.approx(want)
+
+
+@pytest.mark.parametrize("rows_each", [1, 50], ids=["rows resampled", "multinomial"])
+def test_replicates_resample_the_rows(rows_each: int) -> None:
+    """Either way of drawing gives the bootstrap: each replicate has n rows, and each distinct observation's count
+    has the multinomial's mean n p and variance n p (1 - p) (checked to a few standard errors)."""
+    counts = np.random.default_rng(4).integers(1, 2 * rows_each + 1, 400).astype(np.int64)
+    w = stats.replicate_weights(counts, salt=11)
+    n = counts.sum()
+    assert np.all(w.sum(axis=1) == n)
+    p = counts / n
+    b = w.shape[0]
+    mean_se = np.sqrt(n * p * (1 - p) / b)
+    assert np.all(np.abs(w.mean(axis=0) - n * p) < 5 * mean_se)
+    assert abs(w.var(axis=0).sum() / (n * p * (1 - p)).sum() - 1) < 0.1
+    assert stats.replicate_weights(counts, salt=11).tolist() == w.tolist()  # seeded: the same replicates again
