@@ -297,9 +297,10 @@ def main() -> None:
         f"Intervals: {stats.B:,} seeded multinomial replicates over the distinct observations; a statistic whose "
         f"data have more than {stats.MAX_DRAWS // stats.B:,} distinct observations (integer 0-100 scores on both "
         f"sides give thousands of distinct pairs) gets {stats.MAX_DRAWS:,} / that many replicates, never fewer "
-        f"than {stats.MIN_B}.",
+        f"than {stats.MIN_B}. A replicate is drawn as multinomial counts when there are many rows per distinct "
+        "observation, else by resampling the rows themselves (the same distribution, cheaper there).",
         "",
-        "These machines have 2 cores shared by four engineers' test runs: the last column is the load average "
+        "These machines have 2 cores, often shared with other runs: the last column is the load average "
         "when each size was measured, and the figures move by 2x with it between runs. Repeat views are served "
         "from the cache (a fingerprint of the dataset's verdicts: one aggregate statement over the range of its item "
         "ids) until a verdict changes. The verdicts are fetched as typed columns (PostgreSQL sends each column as one "
