@@ -202,6 +202,33 @@ def test_the_result_is_cached_until_a_verdict_changes(scene: Scene, django_asser
     assert agreement_for_dataset(dataset=scene.dataset)["pointwise"] != first["pointwise"]
 
 
+@pytest.mark.parametrize("every", [2, 3], ids=["ids dense enough for a range", "ids too sparse"])
+def test_datasets_whose_items_interleave_are_measured_apart(every: int) -> None:
+    """Items imported into several datasets at once interleave their ids: each dataset's figures come from its own
+    verdicts only, and a new verdict in one is seen at once, whichever way the verdicts are read."""
+    ours, theirs = DatasetFactory(name="ours"), DatasetFactory(name="theirs")
+    critic = CheckpointFactory(is_active=True)
+    rita = UserFactory(username="rita")
+    mine: list[Item] = []
+    for i in range(8 * every):
+        dataset = ours if i % every == 0 else theirs
+        item = ItemFactory(dataset=dataset, external_id=f"p{i}")
+        human, judged = (HUMAN_SCORES[len(mine)], CRITIC_SCORES[len(mine)]) if dataset == ours else (100, 0)
+        CriticVerdict.objects.create(item=item, checkpoint=critic, profile="pointwise", status="done", score=judged)
+        HumanVerdict.objects.create(item=item, reviewer=rita, profile="pointwise", score=human)
+        if dataset == ours:
+            mine.append(item)
+    got = agreement_for_dataset(dataset=ours)["pointwise"]
+    human, judged = [float(x) for x in HUMAN_SCORES[:8]], [float(x) for x in CRITIC_SCORES[:8]]
+    assert got["n"] == 8
+    assert got["pearson"]["value"] == pytest.approx(sps.pearsonr(human, judged).statistic)
+    assert got["mae"]["value"] == pytest.approx(sum(abs(a - b) for a, b in zip(human, judged, strict=True)) / 8)
+    extra = ItemFactory(dataset=ours, external_id="late")
+    CriticVerdict.objects.create(item=extra, checkpoint=critic, profile="pointwise", status="done", score=50)
+    HumanVerdict.objects.create(item=extra, reviewer=rita, profile="pointwise", score=50)
+    assert agreement_for_dataset(dataset=ours)["pointwise"]["n"] == 9
+
+
 def test_no_data_is_undefined_everywhere_never_a_crash() -> None:
     dataset = DatasetFactory()
     m = agreement_for_dataset(dataset=dataset)
