@@ -125,6 +125,7 @@ def main() -> None:
         "MEDIA_ROOT": str(work / "media"),
         "CRITIC_DESK_VAR": str(work),
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/12",
+        "REDIS_URL": "redis://127.0.0.1:6379/13",  # as deployed: the cache that all workers share
         "CRITIC_MODEL": "",
     }
     os.environ.update(env)
