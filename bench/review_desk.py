@@ -71,9 +71,9 @@ class Session:
         return self._request("POST", path, body, htmx=htmx)
 
 
-def load(sessions: list[Session], seconds: float, step) -> dict[str, list[float]]:  # type: ignore[no-untyped-def]
-    """Run `step(session, timings)` in a loop on every session at once for `seconds`; latencies by kind."""
-    timings: dict[str, list[float]] = {}
+def load(sessions: list[Session], seconds: float, step, timings: dict[str, list[float]]) -> None:  # type: ignore[no-untyped-def]
+    """Run `step(session, mine)` in a loop on every session at once for `seconds`, adding the latencies by kind
+    to `timings`."""
     lock = threading.Lock()
     stop = time.monotonic() + seconds
 
@@ -91,7 +91,6 @@ def load(sessions: list[Session], seconds: float, step) -> dict[str, list[float]
         t.start()
     for t in threads:
         t.join()
-    return timings
 
 
 def timed(mine: dict[str, list[float]], kind: str, call):  # type: ignore[no-untyped-def]
@@ -237,16 +236,14 @@ def main() -> None:
         for _ in range(ROUNDS):
             for phase, into, step in (("ping", ping, ping_step), ("desk", desk, review_step)):
                 before = cpu_seconds(server.pid)
-                for kind, values in load(sessions, args.seconds / ROUNDS, step).items():
-                    into.setdefault(kind, []).extend(values)
+                load(sessions, args.seconds / ROUNDS, step, into)
                 for who, seconds in cpu_seconds(server.pid).items():
                     cpu[phase][who] = cpu[phase].get(who, 0.0) + seconds - before.get(who, 0.0)
         # Eight reviewers, taking turns with Label Studio's eight clients in the same way.
         eight: dict[str, list[float]] = {}
         ls: list[float] = []
         for _ in range(ROUNDS):
-            for kind, values in load(sessions[:8], args.seconds / ROUNDS, review_step).items():
-                eight.setdefault(kind, []).extend(values)
+            load(sessions[:8], args.seconds / ROUNDS, review_step, eight)
             if label_studio_run is not None:
                 ls += label_studio_run(args.seconds / ROUNDS)
     finally:
