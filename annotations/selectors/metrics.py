@@ -204,7 +204,9 @@ def _aligned(values: NDArray[Any], pos: NDArray[Any], has: NDArray[np.bool_], fi
 
 
 def _preference_code(column: str) -> str:
-    return f"CASE {column} WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'tie' THEN 2 ELSE -1 END"
+    """SQL giving the preference's index in stats.PREFERENCES (-1: none), the codes stats reads."""
+    cases = " ".join(f"WHEN '{label}' THEN {i}" for i, label in enumerate(stats.PREFERENCES))
+    return f"CASE {column} {cases} ELSE -1 END"
 
 
 # How each column type travels: PostgreSQL's type, what stands for NULL, the wire (big-endian) and numpy dtypes.
