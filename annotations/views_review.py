@@ -14,9 +14,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from annotations.models import Dataset, HumanVerdict, Item
+from annotations.models import HumanVerdict, Item
 from annotations.selectors import datasets as selectors
-from annotations.selectors.review import review_history, review_progress, review_reveal
+from annotations.selectors.review import review_history, review_item, review_progress, review_reveal
 from annotations.services import review
 from annotations.services.judging import checkpoint_from_settings
 
@@ -59,7 +59,7 @@ def _reveal(
     return response
 
 
-def _next(request: HttpRequest, dataset: Dataset) -> HttpResponse:
+def _next(request: HttpRequest, dataset_id: int) -> HttpResponse:
     # The chosen order sticks for the session: "Next", skips and reloads keep it without carrying it around.
     order = request.GET.get("order") or request.session.get("review_order", "default")
     if order not in review.ORDERS:
@@ -68,8 +68,10 @@ def _next(request: HttpRequest, dataset: Dataset) -> HttpResponse:
         request.session["review_order"] = order  # written only when it changes: a session save is a query
     checkpoint = checkpoint_from_settings() if order in review.ORDERS_BY_CRITIC else None
     item = review.review_next(
-        reviewer=_user(request), dataset=dataset, order=order, checkpoint_id=checkpoint.pk if checkpoint else None
+        reviewer=_user(request), dataset_id=dataset_id, order=order, checkpoint_id=checkpoint.pk if checkpoint else None
     )
+    # The item brings its dataset along; when none is left, the dataset is read (or found missing) on its own.
+    dataset = item.dataset if item is not None else selectors.dataset_get(user=_user(request), pk=dataset_id)
     context = {
         "dataset": dataset,
         "item": item,
@@ -95,12 +97,13 @@ def _desk_instead(response: HttpResponse) -> HttpResponse:
 
 @require_GET
 def review_next_view(request: HttpRequest, pk: int) -> HttpResponse:
-    return _next(request, selectors.dataset_get(user=_user(request), pk=pk))
+    selectors.require_active(_user(request))
+    return _next(request, pk)
 
 
 @require_POST
 def review_submit(request: HttpRequest, pk: int) -> HttpResponse:
-    item = selectors.item_get(user=_user(request), pk=pk)
+    item = review_item(user=_user(request), pk=pk)
     try:
         verdict = review.human_verdict_submit(
             reviewer=_user(request),
@@ -125,7 +128,7 @@ def review_submit(request: HttpRequest, pk: int) -> HttpResponse:
         if not _htmx(request):
             raise
         messages.error(request, str(exc))  # the lease went to someone else: say so, and go on to the next item
-        return _desk_instead(_next(request, item.dataset))
+        return _desk_instead(_next(request, item.dataset_id))
     if _htmx(request):
         return _reveal(request, item, verdict, after_submit=True)
     return redirect("review-reveal", pk=item.pk)
@@ -133,20 +136,20 @@ def review_submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def review_reveal_view(request: HttpRequest, pk: int) -> HttpResponse:
-    return _reveal(request, selectors.item_get(user=_user(request), pk=pk))
+    return _reveal(request, review_item(user=_user(request), pk=pk))
 
 
 @require_POST
 def review_skip_view(request: HttpRequest, pk: int) -> HttpResponse:
-    item = selectors.item_get(user=_user(request), pk=pk)
+    item = review_item(user=_user(request), pk=pk)
     review.review_skip(reviewer=_user(request), item=item)
     if _htmx(request):
-        return _next(request, item.dataset)
+        return _next(request, item.dataset_id)
     return redirect("review-next", pk=item.dataset_id)
 
 
 def _own_verdict(request: HttpRequest, pk: int) -> HumanVerdict:
-    item = selectors.item_get(user=_user(request), pk=pk)
+    item = review_item(user=_user(request), pk=pk)
     return get_object_or_404(
         HumanVerdict.objects.select_related("item__dataset", "item__image"), item=item, reviewer=_user(request)
     )

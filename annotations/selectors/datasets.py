@@ -15,13 +15,13 @@ from annotations.permissions import is_admin
 User = AbstractBaseUser | AnonymousUser
 
 
-def _require_active(user: User) -> None:
+def require_active(user: User) -> None:
     if not (user.is_authenticated and user.is_active):
         raise PermissionDenied("Log in to see Critic Desk data.")
 
 
 def dataset_list(*, user: User) -> QuerySet[Dataset]:
-    _require_active(user)
+    require_active(user)
     return Dataset.objects.annotate(
         n_items=Count("items", distinct=True),
         n_pairwise=Count("items", filter=Q(items__kind=Kind.PAIRWISE), distinct=True),
@@ -30,12 +30,12 @@ def dataset_list(*, user: User) -> QuerySet[Dataset]:
 
 
 def dataset_get(*, user: User, pk: int) -> Dataset:
-    _require_active(user)
+    require_active(user)
     return get_object_or_404(Dataset, pk=pk)
 
 
 def item_list(*, user: User, dataset: Dataset, kind: str = "", split: str = "", search: str = "") -> QuerySet[Item]:
-    _require_active(user)
+    require_active(user)
     items = Item.objects.filter(dataset=dataset).select_related("image").order_by("id")
     if kind in Kind.values:
         items = items.filter(kind=kind)
@@ -52,7 +52,7 @@ def item_list(*, user: User, dataset: Dataset, kind: str = "", split: str = "", 
 
 
 def item_get(*, user: User, pk: int) -> Item:
-    _require_active(user)
+    require_active(user)
     return get_object_or_404(Item.objects.select_related("dataset", "image"), pk=pk)
 
 
@@ -66,7 +66,7 @@ def item_verdicts_visible_many(
     *, user: User, items: list[Item]
 ) -> dict[int, tuple[list[HumanVerdict], list[CriticVerdict]]]:
     """item_verdicts_visible for a page of items, in three queries whatever the page size."""
-    _require_active(user)
+    require_active(user)
     ids = [item.pk for item in items]
     humans: dict[int, list[HumanVerdict]] = {pk: [] for pk in ids}
     critics: dict[int, list[CriticVerdict]] = {pk: [] for pk in ids}
@@ -87,10 +87,10 @@ def item_verdicts_visible_many(
 
 def image_get(*, user: User, sha256: str) -> Image:
     """An image the user may see: one shown by an item of a dataset they can see."""
-    _require_active(user)
+    require_active(user)
     return get_object_or_404(Image.objects.filter(items__isnull=False).distinct(), sha256=sha256)
 
 
 def import_job_get(*, user: User, pk: int) -> ImportJob:
-    _require_active(user)
+    require_active(user)
     return get_object_or_404(ImportJob.objects.select_related("dataset", "created_by"), pk=pk)

@@ -6,6 +6,7 @@ reviewers, and a lease that ran out can be taken over by exactly one other revie
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +18,14 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotations.models import Dataset, HumanVerdict, Item, ReviewSkip, ReviewSlot
-from annotations.selectors.review import review_progress_counted, review_progress_forget
+from annotations.selectors.review import (
+    ITEM_COLUMNS,
+    ITEM_TABLES,
+    review_item,
+    review_item_from_row,
+    review_progress_counted,
+    review_progress_forget,
+)
 from critic_worker.profiles import PREFERENCES, PROFILES, get_profile
 
 LEASE = timedelta(minutes=30)
@@ -33,36 +41,39 @@ ORDERS_BY_CRITIC = {"disagreement-first", "least-confident"}  # the orders that 
 DISAGREED = (
     "EXISTS(SELECT 1 FROM annotations_humanverdict h JOIN annotations_criticverdict c ON c.item_id = h.item_id"
     " AND c.checkpoint_id = %s AND c.status = 'done' AND NOT c.swapped WHERE h.item_id = i.id"
-    " AND (h.preference <> c.preference OR ABS(h.score - c.score) > %s * {span})) DESC, i.id"
+    " AND (h.preference <> c.preference OR ABS(h.score - c.score) > d.disagreement_threshold * {span})) DESC, i.id"
 )
 
 
-def _candidates(*, reviewer: User, dataset: Dataset, order: str, checkpoint_id: int | None) -> list[int]:
-    """The first few items this reviewer may take, in the chosen order: not complete, not theirs, not skipped by
-    them, with a free review place. In SQL because it runs on every "next": each condition is a subquery probed
-    per item while the open items are walked in order, so the cost is the few items looked at. (The ORM's Exists
-    becomes an anti-join that reads all of the reviewer's past slots on every request, and building the query
-    took the ORM longer than running it.)"""
+HELD = (
+    "(SELECT s.item_id FROM annotations_reviewslot s JOIN annotations_item h ON h.id = s.item_id"
+    " WHERE s.reviewer_id = %s AND s.leased_until > %s AND h.dataset_id = %s ORDER BY s.created_at LIMIT 1)"
+)
+
+
+def _candidates(
+    *, reviewer: User, dataset_id: int, order: str, checkpoint_id: int | None
+) -> tuple[int | None, list[Sequence[Any]]]:
+    """The item this reviewer holds in the dataset, if any, and the first few items they may take, in the chosen
+    order (rows of ITEM_COLUMNS): not complete, not theirs, not skipped by them, with a free review place.
+
+    In SQL because it runs on every "next": each condition is a subquery probed per item while the open items are
+    walked in order, so the cost is the few items looked at. (The ORM's Exists becomes an anti-join that reads all
+    of the reviewer's past slots on every request, and building the query took the ORM longer than running it.)
+    The held item comes on every row and the dataset's settings are joined in, so that this is one round trip;
+    with no row, the held item is asked for alone."""
+    now = timezone.now()
     where = [
         "i.dataset_id = %s AND NOT i.review_complete",
         "(SELECT 1 FROM annotations_reviewskip k WHERE k.item_id = i.id AND k.reviewer_id = %s) IS NULL",
         # A label of theirs imported from elsewhere counts: one verdict per reviewer and item.
         "(SELECT 1 FROM annotations_humanverdict h WHERE h.item_id = i.id AND h.reviewer_id = %s) IS NULL",
+        "(SELECT 1 FROM annotations_reviewslot s WHERE s.item_id = i.id AND s.reviewer_id = %s) IS NULL",
+        # Fewer than k places taken: committed, or leased and not lapsed.
+        "(SELECT COUNT(*) FROM annotations_reviewslot s WHERE s.item_id = i.id"
+        " AND (s.leased_until IS NULL OR s.leased_until > %s)) < d.review_overlap",
     ]
-    params: list[Any] = [dataset.pk, reviewer.pk, reviewer.pk]
-    if dataset.review_overlap == 1:  # a live slot, or any slot of theirs, rules the item out
-        where.append(
-            "(SELECT 1 FROM annotations_reviewslot s WHERE s.item_id = i.id AND (s.reviewer_id = %s"
-            " OR s.leased_until IS NULL OR s.leased_until > %s) LIMIT 1) IS NULL"
-        )
-        params += [reviewer.pk, timezone.now()]
-    else:
-        where.append("(SELECT 1 FROM annotations_reviewslot s WHERE s.item_id = i.id AND s.reviewer_id = %s) IS NULL")
-        where.append(
-            "(SELECT COUNT(*) FROM annotations_reviewslot s WHERE s.item_id = i.id"
-            " AND (s.leased_until IS NULL OR s.leased_until > %s)) < %s"
-        )
-        params += [reviewer.pk, timezone.now(), dataset.review_overlap]
+    params: list[Any] = [reviewer.pk, now, dataset_id, dataset_id, reviewer.pk, reviewer.pk, reviewer.pk, now]
     order_by = "i.id"
     if order == "least-confident" and checkpoint_id is not None:
         order_by = (
@@ -75,20 +86,20 @@ def _candidates(*, reviewer: User, dataset: Dataset, order: str, checkpoint_id: 
         # times the profile's range.
         spans = [(name, float((p.score_max or 0) - (p.score_min or 0))) for name, p in PROFILES.items()]
         order_by = DISAGREED.format(span="CASE h.profile" + " WHEN %s THEN %s" * len(spans) + " ELSE 0 END")
-        params += [checkpoint_id, dataset.disagreement_threshold, *[value for pair in spans for value in pair]]
-    sql = "SELECT i.id FROM annotations_item i WHERE {} ORDER BY {} LIMIT {}"
+        params += [checkpoint_id, *[value for pair in spans for value in pair]]
+    sql = "SELECT {} AS held, {} FROM {} WHERE {} ORDER BY {} LIMIT {}"
     with connection.cursor() as cursor:
-        cursor.execute(sql.format(" AND ".join(where), order_by, CANDIDATES), params)
-        return [row[0] for row in cursor.fetchall()]
+        cursor.execute(sql.format(HELD, ITEM_COLUMNS, ITEM_TABLES, " AND ".join(where), order_by, CANDIDATES), params)
+        rows = cursor.fetchall()
+        if not rows:
+            cursor.execute(f"SELECT {HELD}", params[:3])
+            return cursor.fetchone()[0], []
+    return rows[0][0], [row[1:] for row in rows]
 
 
 CLAIM = (
     "INSERT INTO annotations_reviewslot (item_id, slot, reviewer_id, leased_until, created_at)"
     " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id"
-)
-HELD = (
-    "SELECT s.item_id FROM annotations_reviewslot s JOIN annotations_item i ON i.id = s.item_id"
-    " WHERE s.reviewer_id = %s AND s.leased_until > %s AND i.dataset_id = %s ORDER BY s.created_at LIMIT 1"
 )
 
 
@@ -116,28 +127,20 @@ def _claim(*, item_id: int, reviewer: User, overlap: int) -> bool:
 
 
 def review_next(
-    *, reviewer: User, dataset: Dataset, order: str = "default", checkpoint_id: int | None = None
+    *, reviewer: User, dataset_id: int, order: str = "default", checkpoint_id: int | None = None
 ) -> Item | None:
-    """The item this reviewer should judge now: the one they hold, or a newly claimed one; None when done."""
-    with connection.cursor() as cursor:
-        cursor.execute(HELD, [reviewer.pk, timezone.now(), dataset.pk])
-        held = cursor.fetchone()
-    item_id = held[0] if held else _claim_next(reviewer=reviewer, dataset=dataset, order=order, critic=checkpoint_id)
-    if item_id is None:
-        return None
-    item = Item.objects.select_related("image").get(pk=item_id)
-    item.dataset = dataset
-    return item
-
-
-def _claim_next(*, reviewer: User, dataset: Dataset, order: str, critic: int | None) -> int | None:
+    """The item this reviewer should judge now (with its dataset): the one they hold, or a newly claimed one; None
+    when nothing is left for them (or there is no such dataset)."""
     for _ in range(3):  # each round looks at fresh candidates, in case others took the first ones
-        candidates = _candidates(reviewer=reviewer, dataset=dataset, order=order, checkpoint_id=critic)
-        if not candidates:
+        held, rows = _candidates(reviewer=reviewer, dataset_id=dataset_id, order=order, checkpoint_id=checkpoint_id)
+        if held is not None:
+            return review_item(user=reviewer, pk=held)
+        for row in rows:
+            item = review_item_from_row(row)
+            if _claim(item_id=item.pk, reviewer=reviewer, overlap=item.dataset.review_overlap):
+                return item
+        if not rows:
             return None
-        for item_id in candidates:
-            if _claim(item_id=item_id, reviewer=reviewer, overlap=dataset.review_overlap):
-                return item_id
     return None
 
 
@@ -154,28 +157,47 @@ def _verdict_fields(item: Item, score: float | None, preference: str | None) -> 
     return {"score": None, "preference": preference}
 
 
+CLOSE = (
+    "UPDATE annotations_reviewslot SET leased_until = NULL"
+    " WHERE item_id = %s AND reviewer_id = %s AND leased_until IS NOT NULL"
+)
+RECORD = (
+    "INSERT INTO annotations_humanverdict (item_id, reviewer_id, profile, score, preference, rationale, source,"
+    " committed_at, justification_flagged, corrected_justification) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " RETURNING id"
+)
+# An item is complete once its k review places hold committed verdicts.
+COMPLETE = (
+    "UPDATE annotations_item SET review_complete = %s WHERE id = %s AND"
+    " (SELECT COUNT(*) FROM annotations_reviewslot s WHERE s.item_id = %s AND s.leased_until IS NULL) >= %s"
+)
+
+
 def human_verdict_submit(
     *, reviewer: User, item: Item, score: float | None = None, preference: str | None = None, rationale: str = ""
 ) -> HumanVerdict:
     """Commit the reviewer's blind verdict. Submitting again (a double click, a retry) returns the first one
-    unchanged; an item this reviewer does not hold is refused."""
+    unchanged; an item this reviewer does not hold is refused. (Plain SQL: this runs on every verdict.)"""
     fields = _verdict_fields(item, score, preference)
-    with transaction.atomic():
+    verdict = HumanVerdict(
+        item=item, reviewer=reviewer, profile=item.profile, rationale=rationale[:10_000], committed_at=timezone.now()
+    )
+    verdict.score, verdict.preference = fields["score"], fields["preference"]  # type: ignore[assignment]
+    with transaction.atomic(), connection.cursor() as cursor:
         # Closing the reviewer's slot (a lapsed lease nobody took over is still theirs) is the guard: of two
         # submits at once, the second waits for the first's row lock, then finds the slot closed.
-        closed = ReviewSlot.objects.filter(item=item, reviewer=reviewer, leased_until__isnull=False)
-        if not closed.update(leased_until=None):
+        cursor.execute(CLOSE, [item.pk, reviewer.pk])
+        if not cursor.rowcount:
             existing = HumanVerdict.objects.filter(item=item, reviewer=reviewer).first()
             if existing is not None:
                 return existing
             raise PermissionDenied("This item is not assigned to you (your lease ran out and it went to someone).")
-        verdict = HumanVerdict.objects.create(
-            item=item, reviewer=reviewer, profile=item.profile, rationale=rationale[:10_000], **fields
-        )
-        overlap = item.dataset.review_overlap
-        if overlap == 1 or ReviewSlot.objects.filter(item=item, leased_until__isnull=True).count() >= overlap:
-            Item.objects.filter(pk=item.pk).update(review_complete=True)
+        values = [verdict.score, verdict.preference, verdict.rationale, str(verdict.source), verdict.committed_at]
+        cursor.execute(RECORD, [item.pk, reviewer.pk, verdict.profile, *values, False, ""])
+        verdict.pk = cursor.fetchone()[0]
+        cursor.execute(COMPLETE, [True, item.pk, item.pk, item.dataset.review_overlap])
         transaction.on_commit(lambda: review_progress_counted(reviewer=reviewer, dataset_id=item.dataset_id))
+    verdict._state.adding = False
     return verdict
 
 

@@ -29,12 +29,12 @@ def test_next_holds_an_item_until_the_verdict_is_in() -> None:
     dataset = DatasetFactory()
     first, second = items(dataset, 2)
     rita = UserFactory()
-    assert review.review_next(reviewer=rita, dataset=dataset) == first
-    assert review.review_next(reviewer=rita, dataset=dataset) == first  # held: the same again
+    assert review.review_next(reviewer=rita, dataset_id=dataset.pk) == first
+    assert review.review_next(reviewer=rita, dataset_id=dataset.pk) == first  # held: the same again
     review.human_verdict_submit(reviewer=rita, item=first, score=40)
-    assert review.review_next(reviewer=rita, dataset=dataset) == second
+    assert review.review_next(reviewer=rita, dataset_id=dataset.pk) == second
     review.human_verdict_submit(reviewer=rita, item=second, score=60)
-    assert review.review_next(reviewer=rita, dataset=dataset) is None
+    assert review.review_next(reviewer=rita, dataset_id=dataset.pk) is None
 
 
 @pytest.mark.django_db
@@ -42,9 +42,9 @@ def test_no_item_gets_more_reviewers_than_the_overlap() -> None:
     dataset = DatasetFactory(review_overlap=2)
     first, second = items(dataset, 2)
     a, b, c = UserFactory(), UserFactory(), UserFactory()
-    assert review.review_next(reviewer=a, dataset=dataset) == first
-    assert review.review_next(reviewer=b, dataset=dataset) == first
-    assert review.review_next(reviewer=c, dataset=dataset) == second  # first has its two reviewers
+    assert review.review_next(reviewer=a, dataset_id=dataset.pk) == first
+    assert review.review_next(reviewer=b, dataset_id=dataset.pk) == first
+    assert review.review_next(reviewer=c, dataset_id=dataset.pk) == second  # first has its two reviewers
     assert ReviewSlot.objects.filter(item=first).count() == 2
 
 
@@ -53,10 +53,10 @@ def test_a_lapsed_lease_goes_to_the_next_reviewer_and_its_holder_cannot_submit()
     dataset = DatasetFactory()
     (only,) = items(dataset, 1)
     slow, quick = UserFactory(), UserFactory()
-    review.review_next(reviewer=slow, dataset=dataset)
-    assert review.review_next(reviewer=quick, dataset=dataset) is None
+    review.review_next(reviewer=slow, dataset_id=dataset.pk)
+    assert review.review_next(reviewer=quick, dataset_id=dataset.pk) is None
     ReviewSlot.objects.update(leased_until=timezone.now() - timedelta(seconds=1))
-    assert review.review_next(reviewer=quick, dataset=dataset) == only
+    assert review.review_next(reviewer=quick, dataset_id=dataset.pk) == only
     with pytest.raises(PermissionDenied):
         review.human_verdict_submit(reviewer=slow, item=only, score=10)
     review.human_verdict_submit(reviewer=quick, item=only, score=90)
@@ -68,7 +68,7 @@ def test_a_lapsed_lease_nobody_took_is_still_yours() -> None:
     dataset = DatasetFactory()
     (only,) = items(dataset, 1)
     rita = UserFactory()
-    review.review_next(reviewer=rita, dataset=dataset)
+    review.review_next(reviewer=rita, dataset_id=dataset.pk)
     ReviewSlot.objects.update(leased_until=timezone.now() - timedelta(hours=1))
     assert review.human_verdict_submit(reviewer=rita, item=only, score=33).score == 33
 
@@ -78,7 +78,7 @@ def test_submitting_twice_records_one_verdict() -> None:
     dataset = DatasetFactory()
     (only,) = items(dataset, 1, PairwiseItemFactory)
     rita = UserFactory()
-    review.review_next(reviewer=rita, dataset=dataset)
+    review.review_next(reviewer=rita, dataset_id=dataset.pk)
     first = review.human_verdict_submit(reviewer=rita, item=only, preference="A")
     again = review.human_verdict_submit(reviewer=rita, item=only, preference="B")  # a retry, a double click
     assert again.pk == first.pk
@@ -99,10 +99,10 @@ def test_a_skipped_item_is_not_offered_again() -> None:
     dataset = DatasetFactory()
     first, second = items(dataset, 2)
     rita = UserFactory()
-    review.review_next(reviewer=rita, dataset=dataset)
+    review.review_next(reviewer=rita, dataset_id=dataset.pk)
     review.review_skip(reviewer=rita, item=first)
-    assert review.review_next(reviewer=rita, dataset=dataset) == second
-    assert review.review_next(reviewer=UserFactory(), dataset=dataset) == first  # free for others
+    assert review.review_next(reviewer=rita, dataset_id=dataset.pk) == second
+    assert review.review_next(reviewer=UserFactory(), dataset_id=dataset.pk) == first  # free for others
 
 
 @pytest.mark.django_db
@@ -117,7 +117,9 @@ def test_least_confident_critic_first() -> None:
     rita = UserFactory()
     order = []
     for _ in range(3):
-        item = review.review_next(reviewer=rita, dataset=dataset, order="least-confident", checkpoint_id=checkpoint.pk)
+        item = review.review_next(
+            reviewer=rita, dataset_id=dataset.pk, order="least-confident", checkpoint_id=checkpoint.pk
+        )
         order.append(item)
         review.human_verdict_submit(reviewer=rita, item=item, score=1)
     assert order == [unsure, sure, unjudged]
@@ -135,7 +137,7 @@ def test_twenty_reviewers_at_once_never_exceed_the_overlap(n_items: int, overlap
     def ask(reviewer) -> None:  # type: ignore[no-untyped-def]
         try:
             barrier.wait()
-            item = review.review_next(reviewer=reviewer, dataset=dataset)
+            item = review.review_next(reviewer=reviewer, dataset_id=dataset.pk)
             got[reviewer.pk] = item.pk if item else None
         finally:
             connection.close()
@@ -254,7 +256,7 @@ def test_with_htmx_a_refused_submit_replaces_the_desk_with_the_reason(reviewer, 
 
     # The lease lapsed and another reviewer took the item: say so, and offer the next one.
     ReviewSlot.objects.update(leased_until=timezone.now() - timedelta(seconds=1))
-    assert review.review_next(reviewer=UserFactory(), dataset=dataset) == first
+    assert review.review_next(reviewer=UserFactory(), dataset_id=dataset.pk) == first
     lost = reviewer_client.post(reverse("review-submit", args=[first.pk]), {"score": "40"}, headers=htmx)
     assert lost["HX-Retarget"] == "#desk"
     page = lost.content.decode()
@@ -316,7 +318,7 @@ def test_disagreement_first() -> None:
     order = []
     for _ in range(4):
         item = review.review_next(
-            reviewer=rita, dataset=dataset, order="disagreement-first", checkpoint_id=checkpoint.pk
+            reviewer=rita, dataset_id=dataset.pk, order="disagreement-first", checkpoint_id=checkpoint.pk
         )
         order.append(item)
         review.human_verdict_submit(reviewer=rita, item=item, score=1)
@@ -342,7 +344,7 @@ def test_items_a_reviewer_already_labelled_elsewhere_are_not_offered_to_them() -
     imported, fresh = items(dataset, 2)
     rita = UserFactory()
     HumanVerdict.objects.create(item=imported, reviewer=rita, profile="pointwise", score=70, source="import")
-    assert review.review_next(reviewer=rita, dataset=dataset) == fresh
+    assert review.review_next(reviewer=rita, dataset_id=dataset.pk) == fresh
 
 
 @pytest.mark.django_db
@@ -352,9 +354,9 @@ def test_raising_the_overlap_in_the_admin_reopens_reviewed_items(admin_client: C
     dataset = DatasetFactory(review_overlap=1)
     item = ItemFactory(dataset=dataset)
     first, second = UserFactory(), UserFactory()
-    assert review.review_next(reviewer=first, dataset=dataset) == item
+    assert review.review_next(reviewer=first, dataset_id=dataset.pk) == item
     review.human_verdict_submit(reviewer=first, item=item, score=50)
-    assert review.review_next(reviewer=second, dataset=dataset) is None  # k = 1: done
+    assert review.review_next(reviewer=second, dataset_id=dataset.pk) is None  # k = 1: done
 
     fields = {k: v for k, v in model_to_dict(dataset).items() if v is not None and k != "created_by"}
     response = admin_client.post(
@@ -362,7 +364,7 @@ def test_raising_the_overlap_in_the_admin_reopens_reviewed_items(admin_client: C
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     dataset.refresh_from_db()
-    assert review.review_next(reviewer=second, dataset=dataset) == item  # reopened for a second reviewer
+    assert review.review_next(reviewer=second, dataset_id=dataset.pk) == item  # reopened for a second reviewer
     review.human_verdict_submit(reviewer=second, item=item, score=40)
     item.refresh_from_db()
     assert item.review_complete
@@ -385,7 +387,7 @@ def test_the_reviewers_count_follows_their_verdicts(reviewer, django_capture_on_
     items(dataset, 3)
     assert review_progress(reviewer=reviewer, dataset=dataset).mine == 0  # counted, then cached
     for expected in (1, 2):
-        item = review.review_next(reviewer=reviewer, dataset=dataset)
+        item = review.review_next(reviewer=reviewer, dataset_id=dataset.pk)
         assert item is not None
         with django_capture_on_commit_callbacks(execute=True):
             review.human_verdict_submit(reviewer=reviewer, item=item, score=10)

@@ -224,7 +224,7 @@ def test_the_whole_loop_from_the_desk_through_the_exporter_to_a_child_that_judge
     # The reviewer, at the desk, disagrees with whatever the random-weight parent said on the pool.
     reviewer = UserFactory(username="rita")
     expected: dict[str, Verdict] = {}
-    while (item := review.review_next(reviewer=reviewer, dataset=dataset)) is not None:
+    while (item := review.review_next(reviewer=reviewer, dataset_id=dataset.pk)) is not None:
         critic = said[item.pk]
         if item.split == "gold":
             review.human_verdict_submit(reviewer=reviewer, item=item, preference="A")

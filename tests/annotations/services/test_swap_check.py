@@ -96,7 +96,9 @@ def test_a_swapped_verdict_does_not_count_in_the_disagreement_order() -> None:
         item=agreed, checkpoint=checkpoint, profile="pairwise", status="done", preference="B", swapped=True
     )
     rita = UserFactory()
-    first = review.review_next(reviewer=rita, dataset=dataset, order="disagreement-first", checkpoint_id=checkpoint.pk)
+    first = review.review_next(
+        reviewer=rita, dataset_id=dataset.pk, order="disagreement-first", checkpoint_id=checkpoint.pk
+    )
     assert first == agreed  # no disagreement anywhere: plain order
 
 
