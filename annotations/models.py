@@ -145,7 +145,9 @@ class Image(models.Model):
 class Item(models.Model):
     """An image, a question and one response (pointwise) or two (pairwise), with the models that wrote them."""
 
-    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="items")
+    # db_index=False here and below: a composite index already leads with the column (each index is one more write
+    # on every verdict, and the review desk writes on every request).
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="items", db_index=False)
     external_id = models.CharField(max_length=200, help_text="Unique within the dataset.")
     image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="items")
     question = models.TextField()
@@ -334,7 +336,7 @@ class HumanVerdict(models.Model):
         DESK = "desk", "Review desk"
         IMPORT = "import", "Imported label"
 
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="human_verdicts")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="human_verdicts", db_index=False)
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="verdicts")
     profile = models.CharField(max_length=32, choices=PROFILE_CHOICES)
     score = models.FloatField(null=True, blank=True)
@@ -467,9 +469,11 @@ class ReviewSlot(models.Model):
     the item, kept for good once their verdict is in. The unique constraints are what guarantee that no item is
     ever assigned to more than k reviewers, however many ask at once."""
 
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="review_slots")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="review_slots", db_index=False)
     slot = models.PositiveSmallIntegerField()
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_slots")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_slots", db_index=False
+    )
     leased_until = models.DateTimeField(null=True, blank=True, help_text="Empty once the verdict is in.")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -183,7 +183,12 @@ def human_verdict_submit(
         item=item, reviewer=reviewer, profile=item.profile, rationale=rationale[:10_000], committed_at=timezone.now()
     )
     verdict.score, verdict.preference = fields["score"], fields["preference"]  # type: ignore[assignment]
+    overlap = item.dataset.review_overlap
     with transaction.atomic(), connection.cursor() as cursor:
+        if overlap > 1:
+            # The last two of an item's k verdicts, committed at once, would each count the other's slot as still
+            # open and neither would mark the item complete: verdicts on one item wait for each other here.
+            list(Item.objects.select_for_update().filter(pk=item.pk).values_list("pk"))
         # Closing the reviewer's slot (a lapsed lease nobody took over is still theirs) is the guard: of two
         # submits at once, the second waits for the first's row lock, then finds the slot closed.
         cursor.execute(CLOSE, [item.pk, reviewer.pk])
@@ -195,7 +200,7 @@ def human_verdict_submit(
         values = [verdict.score, verdict.preference, verdict.rationale, str(verdict.source), verdict.committed_at]
         cursor.execute(RECORD, [item.pk, reviewer.pk, verdict.profile, *values, False, ""])
         verdict.pk = cursor.fetchone()[0]
-        cursor.execute(COMPLETE, [True, item.pk, item.pk, item.dataset.review_overlap])
+        cursor.execute(COMPLETE, [True, item.pk, item.pk, overlap])
         transaction.on_commit(lambda: review_progress_counted(reviewer=reviewer, dataset_id=item.dataset_id))
     verdict._state.adding = False
     return verdict

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import connection
+from django.db import connection, transaction
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
@@ -151,6 +152,34 @@ def test_twenty_reviewers_at_once_never_exceed_the_overlap(n_items: int, overlap
     assert len(assigned) == min(20, n_items * overlap)  # nobody left out while there was room
     assert max(assigned.count(pk) for pk in set(assigned)) <= overlap  # and never more than k per item
     assert ReviewSlot.objects.count() == len(assigned)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_last_two_verdicts_at_once_complete_the_item() -> None:
+    dataset = DatasetFactory(review_overlap=2)
+    (item,) = items(dataset, 1)
+    first, second = UserFactory(), UserFactory()
+    for reviewer in (first, second):
+        assert review.review_next(reviewer=reviewer, dataset_id=dataset.pk) == item
+    written = threading.Event()
+
+    def slow_commit() -> None:  # the first verdict is written, and its transaction stays open a while
+        try:
+            with transaction.atomic():
+                review.human_verdict_submit(reviewer=first, item=Item.objects.get(pk=item.pk), score=5)
+                written.set()
+                time.sleep(0.5)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=slow_commit)
+    thread.start()
+    assert written.wait(10)
+    review.human_verdict_submit(reviewer=second, item=Item.objects.get(pk=item.pk), score=6)
+    thread.join()
+    item.refresh_from_db()
+    assert item.review_complete
+    assert HumanVerdict.objects.filter(item=item).count() == 2
 
 
 # -- pages ------------------------------------------------------------------------------------------------------
