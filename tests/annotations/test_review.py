@@ -322,9 +322,19 @@ def test_queries_per_request_do_not_grow_with_the_dataset(reviewer, htmx: bool) 
             reviewer_client.post(submit_url(page), {"score": "50"})
         counts[size] = (len(next_page), len(submit))
     assert counts[5] == counts[120], counts
-    # user, dataset, held lease, candidates, claim, item (the session comes from the cache)
-    assert counts[5][0] <= 6, counts
-    assert counts[5][1] <= (8 if htmx else 7), counts  # the htmx submit also reads the critic's verdict
+    # The user; the held item, the candidates and the dataset in one; the claim (the session comes from the cache).
+    assert counts[5][0] <= 3, counts
+    # The user, the item, the transaction (begin, close the lease, record, complete, commit); with htmx, the critic.
+    assert counts[5][1] <= (8 if htmx else 7), counts
+
+
+@pytest.mark.django_db
+def test_a_dataset_or_item_that_does_not_exist_is_a_404(reviewer_client: Client) -> None:
+    nowhere = 2**31 - 1
+    assert reviewer_client.get(reverse("review-next", args=[nowhere])).status_code == 404
+    for name in ("review-submit", "review-skip"):
+        assert reviewer_client.post(reverse(name, args=[nowhere]), {"score": "5"}).status_code == 404
+    assert reviewer_client.get(reverse("review-reveal", args=[nowhere])).status_code == 404
 
 
 @pytest.mark.django_db
