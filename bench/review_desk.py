@@ -37,7 +37,8 @@ CPU_USERS = ("gunicorn", "postgres", "clients")
 
 
 class Session:
-    """One reviewer's browser: a keep-alive connection with the session and CSRF cookies."""
+    """One reviewer's browser: a connection (opened again after each response, as the sync workers close it) with the
+    session and CSRF cookies."""
 
     def __init__(self, username: str, password: str) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
@@ -262,13 +263,16 @@ def main() -> None:
     ping_rate = len(ping["ping"]) / args.seconds
     next_rate, submit_rate = len(desk["next"]) / args.seconds, len(desk["submit"]) / args.seconds
     request_rate = next_rate + submit_rate
+    served = {"ping": len(ping["ping"]), "desk": len(desk["next"]) + len(desk["submit"])}
+    per_request = {phase: 1000 * sum(cpu[phase].values()) / n for phase, n in served.items()}
     lines = [
         "## Review desk under load (issue 5)",
         "",
         f"`.venv/bin/python bench/review_desk.py --reviewers {args.reviewers} --seconds {args.seconds:g} --items "
         f"{args.items} --workers {args.workers}`: gunicorn "
         f"with {args.workers} sync workers on PostgreSQL (debug off), {args.reviewers} logged-in reviewers at once "
-        "(Python threads on the same 2-core machine, keep-alive connections), each looping next item -> submit on a "
+        "(Python threads on the same 2-core machine; gunicorn's sync workers close each connection, so every request "
+        "connects anew, as on the deployed server), each looping next item -> submit on a "
         f"pairwise dataset of {args.items:,} items, overlap 1, as the page does it with JavaScript: htmx requests "
         "answered with the desk fragment (next) and the reveal with the critic's panel (submit). Baseline: "
         f"`/ping/`, 200 bytes through the same middleware and login. The two take turns, {ROUNDS} slices each, so "
@@ -290,11 +294,16 @@ def main() -> None:
                 f"{who} {1000 * cpu[phase].get(who, 0.0) / n:.2f}" for who in ("gunicorn", "postgres", "clients")
             )
             for label, phase, n in (
-                ("/ping/", "ping", len(ping["ping"])),
-                ("desk (next and submit alike)", "desk", len(desk["next"]) + len(desk["submit"])),
+                ("/ping/", "ping", served["ping"]),
+                ("desk (next and submit alike)", "desk", served["desk"]),
             )
         )
-        + ".",
+        + ". "
+        + (
+            f"A desk request costs {per_request['desk'] - per_request['ping']:.2f} ms of CPU more than /ping/'s whole "
+            f"{per_request['ping']:.2f} ms (its queries and writes, the lease, the page); half /ping/'s throughput "
+            "would need that extra to be no more than /ping/'s whole request."
+        ),
         "",
         f"SQL queries per request (test client, same code): next item {queries['small'][0]} at 1,000 items and "
         f"{queries['big'][0]} at {args.items:,}; submit {queries['small'][1]} and {queries['big'][1]}.",
