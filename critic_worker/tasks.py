@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotations.services import judging, retraining
+from annotations.services.import_jobs import import_jobs_sweep
 
 if TYPE_CHECKING:
     from critic_worker.engine import CriticEngine, JudgeRequest, JudgeResult
@@ -210,6 +211,8 @@ def sweep_stuck_verdicts() -> int:
         log.warning("requeued %d verdicts stuck past %ss", requeued, settings.CRITIC_STUCK_AFTER)
     if swept := retraining.retraining_jobs_sweep():
         log.warning("swept %d retraining jobs (lost worker or message)", swept)
+    if swept := import_jobs_sweep():
+        log.warning("swept %d import jobs (lost worker or message)", swept)
     return requeued
 
 

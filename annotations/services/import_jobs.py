@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,8 @@ def report_as_dict(report: ImportReport) -> dict[str, Any]:
 
 def import_job_run(*, job_id: int) -> ImportJob | None:
     """Run a queued import once (a repeated message finds it taken and does nothing)."""
-    if not ImportJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(status=JobStatus.RUNNING):
+    started = ImportJob.objects.filter(pk=job_id, status=JobStatus.QUEUED)
+    if not started.update(status=JobStatus.RUNNING, started_at=timezone.now()):
         return None
     job = ImportJob.objects.select_related("dataset", "created_by").get(pk=job_id)
 
@@ -108,3 +110,38 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
                 stored.delete(save=False)
     job.refresh_from_db()
     return job
+
+
+LOST = (
+    "The import stopped before it finished: the worker running it was lost, or it ran past the task time limit"
+    " (CELERY_TASK_TIME_LIMIT). Nothing from it was written; upload the file again."
+)
+
+
+def import_jobs_sweep() -> int:
+    """Fail imports still running past the task time limit (their worker died with them: an import writes all or
+    nothing, so nothing of theirs is in), removing their uploads; wake workers again for imports still queued after
+    CRITIC_STUCK_AFTER (a lost message; a repeat is harmless, starting is guarded). Returns how many it handled."""
+    now = timezone.now()
+    lost = ImportJob.objects.filter(
+        status=JobStatus.RUNNING, started_at__lt=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    )
+    failed = 0
+    for job in lost:
+        if ImportJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+            status=JobStatus.FAILED, error=LOST, finished_at=now
+        ):
+            failed += 1
+            for stored in (job.data_file, job.images_file):
+                if stored:
+                    stored.delete(save=False)
+    from webapp.celery import app
+
+    waiting = list(
+        ImportJob.objects.filter(
+            status=JobStatus.QUEUED, created_at__lt=now - timedelta(seconds=settings.CRITIC_STUCK_AFTER)
+        ).values_list("pk", flat=True)
+    )
+    for job_id in waiting:
+        app.send_task(IMPORT_TASK, args=[job_id])
+    return failed + len(waiting)
