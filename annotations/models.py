@@ -395,6 +395,7 @@ class RetrainingJob(models.Model):
     options = models.JSONField(default=dict, blank=True, help_text="Training options (epochs, learning rate...).")
     stage = models.CharField(max_length=16, blank=True, help_text="training, evaluating, done")
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="The worker running it said it is alive.")
     gate_passed = models.BooleanField(
         null=True, blank=True, help_text="Child not worse than its parent on gold beyond the interval."
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +16,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 
 from annotations.services import judging, retraining
 from annotations.services.import_jobs import import_jobs_sweep
@@ -144,43 +146,74 @@ def _by_checkpoint(jobs: list[judging.VerdictJob]) -> list[list[judging.VerdictJ
     time_limit=settings.RETRAIN_TIME_LIMIT + 60,
 )
 def retrain(self: Any, job_id: int) -> dict[str, Any]:
-    """Fine-tune, register the child, judge gold with the child and the parent, then gate. Thin: the training is
-    critic_worker.training, every decision is in annotations.services.retraining."""
+    """Run a queued retraining job once (a repeated message finds it taken), its worker's heartbeat beside it. Thin:
+    the training is critic_worker.training, every decision is in annotations.services.retraining."""
     plan = retraining.retraining_job_start(job_id=job_id)
     if plan is None:
         return {"started": False}
     worker = (self.request.hostname if self.request else None) or "worker"
     _drop_engine()  # the judging model makes room for training; judging gold loads what it needs
     try:
-        from critic_worker.training import TrainOptions, read_training_rows, train_lora
-
-        rows = read_training_rows(plan.export_path, plan.export_format, image_folder=plan.export_image_folder)
-        retraining.retraining_gold_leak_check(dataset_id=plan.dataset_id, row_ids=[row.id for row in rows])
-        options = TrainOptions(**plan.options, quantization=plan.quantization, device=settings.CRITIC_DEVICE)
-        losses: list[float] = []
-        last_write = 0.0
-
-        def on_step(step: int, total: int, loss: float) -> None:
-            nonlocal last_write
-            losses.append(loss)
-            if step == total or time.monotonic() - last_write > 1:  # at most one write a second
-                retraining.retraining_job_progress(job_id=job_id, losses=losses, total=total)
-                last_write = time.monotonic()
-
-        result = train_lora(plan.base_model, rows, plan.out_dir, options=options, on_step=on_step)
-        child = retraining.retraining_child_register(
-            job_id=job_id,
-            adapter_dir=str(result.adapter_dir),
-            merged_dir=str(result.merged_dir) if result.merged_dir else None,
-        )
-        for checkpoint_id in (plan.base_id, child.pk):
-            _judge_gold(dataset_id=plan.dataset_id, checkpoint_id=checkpoint_id, worker=worker)
-        job = retraining.retraining_job_evaluate(job_id=job_id)
+        with heartbeat(job_id=job_id):
+            return _retrain(plan, job_id=job_id, worker=worker)
     except Exception as exc:
         log.exception("retraining job %s failed", job_id)
         reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else f"{type(exc).__name__}: {exc}"
         retraining.retraining_job_fail(job_id=job_id, error=reason)
         return {"started": True, "status": "failed"}
+
+
+HEARTBEAT_EVERY = 60.0  # seconds; the sweeper fails a job silent for CRITIC_STUCK_AFTER
+
+
+@contextmanager
+def heartbeat(*, job_id: int, every: float = HEARTBEAT_EVERY) -> Iterator[None]:
+    """While the block runs, a thread tells the database every `every` seconds that the job's worker is alive:
+    loading a 7B model or judging gold can be silent for long, and a worker that died says nothing at all."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(every):
+                retraining.retraining_job_heartbeat(job_id=job_id)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"retrain-{job_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _retrain(plan: retraining.RetrainPlan, *, job_id: int, worker: str) -> dict[str, Any]:
+    """Fine-tune, register the child, judge gold with the child and the parent, then gate."""
+    from critic_worker.training import TrainOptions, read_training_rows, train_lora
+
+    rows = read_training_rows(plan.export_path, plan.export_format, image_folder=plan.export_image_folder)
+    retraining.retraining_gold_leak_check(dataset_id=plan.dataset_id, row_ids=[row.id for row in rows])
+    options = TrainOptions(**plan.options, quantization=plan.quantization, device=settings.CRITIC_DEVICE)
+    losses: list[float] = []
+    last_write = 0.0
+
+    def on_step(step: int, total: int, loss: float) -> None:
+        nonlocal last_write
+        losses.append(loss)
+        if step == total or time.monotonic() - last_write > 1:  # at most one write a second
+            retraining.retraining_job_progress(job_id=job_id, losses=losses, total=total)
+            last_write = time.monotonic()
+
+    result = train_lora(plan.base_model, rows, plan.out_dir, options=options, on_step=on_step)
+    child = retraining.retraining_child_register(
+        job_id=job_id,
+        adapter_dir=str(result.adapter_dir),
+        merged_dir=str(result.merged_dir) if result.merged_dir else None,
+    )
+    for checkpoint_id in (plan.base_id, child.pk):
+        _judge_gold(dataset_id=plan.dataset_id, checkpoint_id=checkpoint_id, worker=worker)
+    job = retraining.retraining_job_evaluate(job_id=job_id)
     return {"started": True, "status": job.status, "child": child.pk, "gate_passed": job.gate_passed}
 
 

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from annotations.models import (
@@ -259,13 +259,26 @@ def retraining_gold_leak_check(*, dataset_id: int, row_ids: list[str]) -> None:
         raise ValidationError(f"The export holds {len(leaked)} gold item(s) ({shown}); gold is never trained on.")
 
 
+def retraining_job_heartbeat(*, job_id: int) -> None:
+    """The worker running the job is alive (it says so every minute, whatever the job is doing)."""
+    RetrainingJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(heartbeat_at=timezone.now())
+
+
 def retraining_jobs_sweep() -> int:
-    """Fail jobs running past their time limit (the worker died with them) and wake workers again for jobs still
-    queued after CRITIC_STUCK_AFTER (a lost message; a repeat is harmless: starting is guarded)."""
+    """Fail jobs whose worker stopped — silent for CRITIC_STUCK_AFTER, or running past their time limit — and wake
+    workers again for jobs still queued after CRITIC_STUCK_AFTER (a lost message; a repeat is harmless: starting
+    is guarded)."""
     now = timezone.now()
-    lost = RetrainingJob.objects.filter(
-        status=JobStatus.RUNNING, started_at__lt=now - timedelta(seconds=settings.RETRAIN_TIME_LIMIT + 120)
-    ).update(status=JobStatus.FAILED, error="The worker running this job stopped.", finished_at=now)
+    silent = now - timedelta(seconds=settings.CRITIC_STUCK_AFTER)
+    lost = (
+        RetrainingJob.objects.filter(status=JobStatus.RUNNING)
+        .filter(
+            Q(started_at__lt=now - timedelta(seconds=settings.RETRAIN_TIME_LIMIT + 120))
+            | Q(heartbeat_at__lt=silent)
+            | Q(heartbeat_at__isnull=True, started_at__lt=silent)
+        )
+        .update(status=JobStatus.FAILED, error="The worker running this job stopped.", finished_at=now)
+    )
     waiting = list(
         RetrainingJob.objects.filter(
             status=JobStatus.QUEUED, created_at__lt=now - timedelta(seconds=settings.CRITIC_STUCK_AFTER)

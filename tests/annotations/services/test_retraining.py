@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict, Re
 from annotations.selectors.metrics import agreement_for_dataset
 from annotations.services import retraining
 from annotations.services.exports import export_data_file
+from critic_worker import tasks
 from critic_worker.profiles import Verdict
 from tests.factories import (
     AdminFactory,
@@ -235,3 +237,44 @@ def test_the_sweeper_fails_jobs_past_their_time_limit_and_wakes_workers_for_wait
         (retraining.RETRAIN_TASK, f"[{waiting.pk}]")
     ]
     broker.flushdb()
+
+
+def test_the_sweeper_fails_a_job_whose_worker_went_silent_long_before_its_time_limit(
+    export: TrainingExport,
+    settings,  # type: ignore[no-untyped-def]
+) -> None:
+    settings.RETRAIN_TIME_LIMIT, settings.CRITIC_STUCK_AFTER = 24 * 3600, 600
+    base = CheckpointFactory()
+    hours_ago = timezone.now() - timedelta(hours=2)
+    silent = RetrainingJob.objects.create(
+        export=export, base=base, status="running", started_at=hours_ago, heartbeat_at=hours_ago
+    )
+    never_beat = RetrainingJob.objects.create(export=export, base=base, status="running", started_at=hours_ago)
+    beating = RetrainingJob.objects.create(
+        export=export, base=base, status="running", started_at=hours_ago, heartbeat_at=hours_ago
+    )
+    retraining.retraining_job_heartbeat(job_id=beating.pk)  # its worker is alive, two hours into a long run
+    assert retraining.retraining_jobs_sweep() == 2
+    statuses = dict(RetrainingJob.objects.values_list("pk", "status"))
+    assert statuses == {silent.pk: "failed", never_beat.pk: "failed", beating.pk: "running"}
+    assert RetrainingJob.objects.get(pk=silent.pk).error == "The worker running this job stopped."
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_job_beats_while_its_worker_works_and_stops_when_it_ends(export: TrainingExport) -> None:
+    job = RetrainingJob.objects.create(export=export, base=CheckpointFactory(), status="running")
+
+    def beat() -> Any:
+        return RetrainingJob.objects.get(pk=job.pk).heartbeat_at
+
+    with tasks.heartbeat(job_id=job.pk, every=0.05):
+        deadline = time.monotonic() + 10
+        while beat() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first = beat()
+        assert first is not None
+        time.sleep(0.3)
+        assert beat() > first
+    last = beat()
+    time.sleep(0.3)
+    assert beat() == last  # the thread stopped with the block
