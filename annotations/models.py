@@ -4,6 +4,7 @@ what is allowed to change, and when, lives in services/."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -70,8 +71,8 @@ def verdict_shape(score: str, preference: str, *, required: bool) -> Q:
 
 
 class Dataset(models.Model):
-    name = models.CharField(max_length=200, unique=True)
-    description = models.TextField(blank=True)
+    name = models.CharField(max_length=200, unique=True, validators=[ProhibitNullCharactersValidator()])
+    description = models.TextField(blank=True, validators=[ProhibitNullCharactersValidator()])
     pointwise_profile = models.CharField(
         max_length=32,
         choices=[c for c in PROFILE_CHOICES if c[0] in POINTWISE_PROFILES],
