@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 class RefuseNulCharacters:
     """PostgreSQL's text cannot hold a NUL character (\\0). A request that carries one in a query parameter, a form
     field or a JSON body gets a 400 naming it, instead of a server error wherever the value meets the database
-    (a filter, a search, a note). Services check the text they store as well, for callers that are not requests."""
+    (a filter, a search, a note). Imports and datasets check their text as well, for callers that are not requests."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
