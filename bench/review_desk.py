@@ -1,8 +1,10 @@
 """The review desk under load: next-item and submit requests from simulated reviewers at once, against the app
 under gunicorn (sync workers, 3 as deployed) on PostgreSQL, compared in the same run with a page that only returns
-200 bytes through the same middleware and login (`/ping/`); and the SQL queries per request at two dataset sizes.
+200 bytes through the same middleware and login (`/ping/`) and with the desk's requests doing their database work
+only (a second server, bench/desk_without_pages.py); and the SQL queries per request at two dataset sizes.
 
-    .venv/bin/python bench/review_desk.py [--reviewers 20] [--seconds 15] [--workers 3] [--label-studio VENV]
+    .venv/bin/python bench/review_desk.py [--reviewers 20] [--seconds 15] [--items 100000] [--workers 3]
+        [--label-studio VENV]
 
 With --label-studio, Label Studio's annotation submit is measured with 8 concurrent clients on the same
 machine, and the desk's submit with 8 reviewers beside it. Writes its section of docs/BENCHMARKS.md.
@@ -40,8 +42,9 @@ class Session:
     """One reviewer's browser: a connection (opened again after each response, as the sync workers close it) with the
     session and CSRF cookies."""
 
-    def __init__(self, username: str, password: str) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+    def __init__(self, username: str, password: str, port: int = PORT) -> None:
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.cookies: dict[str, str] = {}
         self.get("/accounts/login/")
         form = f"username={username}&password={password}&csrfmiddlewaretoken={self.cookies['csrftoken']}"
@@ -56,7 +59,7 @@ class Session:
             headers |= {
                 "Content-Type": "application/x-www-form-urlencoded",
                 "X-CSRFToken": self.cookies["csrftoken"],
-                "Referer": f"http://127.0.0.1:{PORT}/",
+                "Referer": f"http://127.0.0.1:{self.port}/",
             }
         self.conn.request(method, path, body=body, headers=headers)
         response = self.conn.getresponse()
@@ -110,7 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reviewers", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--items", type=int, default=20000)
+    parser.add_argument("--items", type=int, default=100_000)
     # As deployed: webapp/gunicorn_conf.py starts GUNICORN_WORKERS, 3 unless set.
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--label-studio", type=Path)
@@ -196,25 +199,26 @@ def main() -> None:
 
     stack = ExitStack()
     label_studio_run = stack.enter_context(label_studio_clients(args.label_studio, work)) if args.label_studio else None
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "webapp.wsgi",
-            "-w",
-            str(args.workers),
-            "-b",
-            f"127.0.0.1:{PORT}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+
+    def gunicorn(port: int, settings: str) -> subprocess.Popen[bytes]:
+        command = ["-m", "gunicorn", "webapp.wsgi", "-w", str(args.workers), "-b", f"127.0.0.1:{port}"]
+        server = subprocess.Popen(
+            [sys.executable, *command, "--log-level", "warning"],
+            cwd=ROOT,
+            env={**env, "DJANGO_SETTINGS_MODULE": settings},
+        )
+        stack.callback(lambda: (server.terminate(), server.wait(timeout=30)))
+        return server
+
+    server = gunicorn(PORT, "webapp.settings.base")
+    # The same app beside it, whose next-item and submit do the same database work and return a few bytes: what
+    # the desk would serve if drawing its pages cost nothing (bench/desk_without_pages_urls.py).
+    bare_server = gunicorn(PORT + 1, "bench.desk_without_pages")
     try:
-        wait_up()
+        wait_up(PORT)
+        wait_up(PORT + 1)
         sessions = [Session(f"r{i}", password) for i in range(args.reviewers)]
+        bare_sessions = [Session(f"r{i}", password, port=PORT + 1) for i in range(args.reviewers)]
 
         def ping_step(session: Session, mine: dict[str, list[float]]) -> bool:
             return timed(mine, "ping", lambda: session.get("/ping/"))[0] == 200
@@ -241,12 +245,18 @@ def main() -> None:
         # the bench runs weighs on both alike.
         ping: dict[str, list[float]] = {}
         desk: dict[str, list[float]] = {}
-        cpu: dict[str, dict[str, float]] = {"ping": {}, "desk": {}}
+        bare: dict[str, list[float]] = {}
+        cpu: dict[str, dict[str, float]] = {"ping": {}, "desk": {}, "bare": {}}
+        phases = (
+            ("ping", ping, ping_step, sessions, server),
+            ("desk", desk, review_step, sessions, server),
+            ("bare", bare, review_step, bare_sessions, bare_server),
+        )
         for _ in range(ROUNDS):
-            for phase, into, step in (("ping", ping, ping_step), ("desk", desk, review_step)):
-                before = cpu_seconds(server.pid)
-                load(sessions, args.seconds / ROUNDS, step, into)
-                for who, seconds in cpu_seconds(server.pid).items():
+            for phase, into, step, who_asks, answering in phases:
+                before = cpu_seconds(answering.pid)
+                load(who_asks, args.seconds / ROUNDS, step, into)
+                for who, seconds in cpu_seconds(answering.pid).items():
                     cpu[phase][who] = cpu[phase].get(who, 0.0) + seconds - before.get(who, 0.0)
         # Eight reviewers, taking turns with Label Studio's eight clients in the same way.
         eight: dict[str, list[float]] = {}
@@ -256,14 +266,14 @@ def main() -> None:
             if label_studio_run is not None:
                 ls += label_studio_run(args.seconds / ROUNDS)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
         stack.close()
 
     ping_rate = len(ping["ping"]) / args.seconds
     next_rate, submit_rate = len(desk["next"]) / args.seconds, len(desk["submit"]) / args.seconds
     request_rate = next_rate + submit_rate
-    served = {"ping": len(ping["ping"]), "desk": len(desk["next"]) + len(desk["submit"])}
+    served = {"ping": len(ping["ping"])}
+    served |= {phase: len(got["next"]) + len(got["submit"]) for phase, got in (("desk", desk), ("bare", bare))}
+    bare_rate = served["bare"] / args.seconds
     per_request = {phase: 1000 * sum(cpu[phase].values()) / n for phase, n in served.items()}
     lines = [
         "## Review desk under load (issue 5)",
@@ -275,8 +285,11 @@ def main() -> None:
         "connects anew, as on the deployed server), each looping next item -> submit on a "
         f"pairwise dataset of {args.items:,} items, overlap 1, as the page does it with JavaScript: htmx requests "
         "answered with the desk fragment (next) and the reveal with the critic's panel (submit). Baseline: "
-        f"`/ping/`, 200 bytes through the same middleware and login. The two take turns, {ROUNDS} slices each, so "
-        "that the machine's changing load weighs on both alike. The tables are vacuumed and analysed after the "
+        f"`/ping/`, 200 bytes through the same middleware and login. Beside them, a second server of the same app "
+        "whose next item and submit do the same database work (the services lease the item and commit the verdict) "
+        "and answer a few bytes instead of the page (`bench/desk_without_pages_urls.py`): how far the desk could go "
+        f"if drawing its pages cost nothing. The three take turns, {ROUNDS} slices each, so "
+        "that the machine's changing load weighs on all alike. The tables are vacuumed and analysed after the "
         f"bulk load, as autovacuum does soon after an import, and the review tables again after {WARM_UP} s of "
         "reviewing (empty when it began), as autovacuum does within its first minute.",
         "",
@@ -286,6 +299,8 @@ def main() -> None:
         f"| next item | {next_rate:,.0f} | {p95(desk['next']):.1f} | |",
         f"| submit | {submit_rate:,.0f} | {p95(desk['submit']):.1f} | |",
         f"| next + submit together | {request_rate:,.0f} | | {request_rate / ping_rate:.2f} |",
+        f"| next + submit without pages (second server) | {bare_rate:,.0f} | {p95(bare['submit']):.1f} | "
+        f"{bare_rate / ping_rate:.2f} |",
         "",
         "CPU per request (ms; gunicorn's processes, PostgreSQL's, the simulated reviewers): "
         + "; ".join(
@@ -296,12 +311,14 @@ def main() -> None:
             for label, phase, n in (
                 ("/ping/", "ping", served["ping"]),
                 ("desk (next and submit alike)", "desk", served["desk"]),
+                ("desk without pages", "bare", served["bare"]),
             )
         )
         + ". "
         + (
             f"A desk request costs {per_request['desk'] - per_request['ping']:.2f} ms of CPU more than /ping/'s whole "
-            f"{per_request['ping']:.2f} ms (its queries and writes, the lease, the page); half /ping/'s throughput "
+            f"{per_request['ping']:.2f} ms (its queries and writes, the lease, the page), "
+            f"{per_request['bare'] - per_request['ping']:.2f} ms more without the page; half /ping/'s throughput "
             "would need that extra to be no more than /ping/'s whole request."
         ),
         "",
@@ -346,11 +363,11 @@ def cpu_seconds(server: int) -> dict[str, float]:
     return out
 
 
-def wait_up() -> None:
+def wait_up(port: int) -> None:
     deadline = time.monotonic() + 60
     while True:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/accounts/login/", timeout=2)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=2)
             return
         except OSError:
             if time.monotonic() > deadline:
