@@ -32,6 +32,13 @@ _BY_ID = "SELECT {} FROM {} WHERE i.id = %s"
 ITEM_BY_ID = _BY_ID.format(ITEM_COLUMNS, ITEM_TABLES)
 CRITIC_FIELDS: tuple[str, ...] = ("id", "item_id", "checkpoint_id", "status", "score", "preference", "confidence")
 CRITIC_FIELDS += ("justification", "forced", "error", "swapped")
+_CRITIC = (
+    "SELECT {}, k.is_demo FROM annotations_criticverdict c JOIN annotations_criticcheckpoint k"
+    " ON k.id = c.checkpoint_id WHERE c.item_id = %s AND NOT c.swapped AND {}"
+)
+_CRITIC_COLUMNS = ", ".join(f"c.{name}" for name in CRITIC_FIELDS)
+CRITIC_OF_CHECKPOINT = _CRITIC.format(_CRITIC_COLUMNS, "k.id = %s")
+CRITIC_OF_ACTIVE = _CRITIC.format(_CRITIC_COLUMNS, "k.is_active")
 
 
 def review_item_from_row(row: Sequence[Any]) -> Item:
@@ -104,12 +111,11 @@ def review_reveal(
 
 def _critic_verdict(*, item: Item, checkpoint: CriticCheckpoint | None) -> CriticVerdict | None:
     """The checkpoint's verdict on the item (the active checkpoint's, by default), never a swap check's."""
-    which = "k.id = %s" if checkpoint is not None else "k.is_active"
-    sql = "SELECT {}, k.is_demo FROM annotations_criticverdict c JOIN annotations_criticcheckpoint k"
-    sql += " ON k.id = c.checkpoint_id WHERE c.item_id = %s AND NOT c.swapped AND {}"
-    columns = ", ".join(f"c.{name}" for name in CRITIC_FIELDS)
     with connection.cursor() as cursor:
-        cursor.execute(sql.format(columns, which), [item.pk] + ([checkpoint.pk] if checkpoint is not None else []))
+        if checkpoint is not None:
+            cursor.execute(CRITIC_OF_CHECKPOINT, [item.pk, checkpoint.pk])
+        else:
+            cursor.execute(CRITIC_OF_ACTIVE, [item.pk])
         row = cursor.fetchone()
     if row is None:
         return None
