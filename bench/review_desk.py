@@ -241,8 +241,8 @@ def main() -> None:
         load(sessions, WARM_UP, review_step, {})
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE annotations_reviewslot, annotations_humanverdict, annotations_reviewskip")
-        # The baseline and the desk take turns in short slices, so that a change in the machine's load while
-        # the bench runs weighs on both alike.
+        # The baseline, the desk and the desk without pages take turns in short slices, so that a change in the
+        # machine's load while the bench runs weighs on all alike.
         ping: dict[str, list[float]] = {}
         desk: dict[str, list[float]] = {}
         bare: dict[str, list[float]] = {}
@@ -304,10 +304,7 @@ def main() -> None:
         "",
         "CPU per request (ms; gunicorn's processes, PostgreSQL's, the simulated reviewers): "
         + "; ".join(
-            f"{label} "
-            + ", ".join(
-                f"{who} {1000 * cpu[phase].get(who, 0.0) / n:.2f}" for who in ("gunicorn", "postgres", "clients")
-            )
+            f"{label} " + ", ".join(f"{who} {1000 * cpu[phase].get(who, 0.0) / n:.2f}" for who in CPU_USERS)
             for label, phase, n in (
                 ("/ping/", "ping", served["ping"]),
                 ("desk (next and submit alike)", "desk", served["desk"]),
