@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotations import views, views_exports, views_metrics, views_retraining, views_review
+from annotations import views, views_exports, views_metrics, views_retraining, views_review, views_users
 
 urlpatterns = [
     path("", views.dataset_list, name="dataset-list"),
@@ -36,4 +36,6 @@ urlpatterns = [
     path("exports/<int:pk>/download/", views_exports.export_download, name="export-download"),
     path("exports/<int:pk>/files/<str:name>", views_exports.export_file_download, name="export-file"),
     path("account/", views.account, name="account"),
+    path("users/", views_users.user_list, name="user-list"),
+    path("users/<int:pk>/<slug:action>/", views_users.user_action, name="user-action"),
 ]

@@ -13,7 +13,8 @@ from tests.factories import CheckpointFactory, ItemFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 # healthz: the container health check polls it without an account; it answers "ok" and reveals no data.
-PUBLIC = {"login", "healthz"}
+# The one-time links of invitations and password resets carry their own signed token.
+PUBLIC = {"login", "healthz", "password_reset_confirm", "password_reset_complete"}
 ADMIN_ONLY = {
     "dataset-new",
     "export-list",
@@ -23,6 +24,7 @@ ADMIN_ONLY = {
     "export-file",
     "retraining-list",
     "retraining-detail",
+    "user-list",
 }
 POST_ONLY = {
     "logout",
@@ -34,6 +36,7 @@ POST_ONLY = {
     "review-correct",
     "export-retrain",
     "retraining-promote",
+    "user-action",  # admin-only too: tests/annotations/test_users.py
 }
 AFTER_OWN_VERDICT = {"review-reveal"}  # 403 until the reviewer has judged the item (tests/annotations/test_review.py)
 ADMIN_PAGES = [
@@ -84,7 +87,9 @@ def url_for(name: str, item) -> str:  # type: ignore[no-untyped-def]
         pk = item.pk
     else:
         pk = item.dataset.pk
-    values = {"sha256": item.image.sha256, "pk": pk, "name": "manifest.json"}
+    if name.startswith("user-"):
+        pk = UserFactory().pk
+    values = {"sha256": item.image.sha256, "pk": pk, "name": "manifest.json", "action": "deactivate"}
     params = app_urls()[name]
     assert set(params) <= set(values), f"teach url_for the parameters of {name}: {params}"
     return reverse(name, kwargs={p: values[p] for p in params})

@@ -17,3 +17,14 @@ def test_healthz_answers_without_a_login() -> None:
 
 def test_healthz_only_reads() -> None:
     assert Client().post("/healthz").status_code == 405
+
+
+def test_the_favicon_is_served_to_anyone(client) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from django.contrib.staticfiles import finders
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"].endswith("annotations/favicon.svg")
+    assert "<svg" in Path(str(finders.find("annotations/favicon.svg"))).read_text()
