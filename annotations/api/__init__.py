@@ -1,0 +1,13 @@
+"""The REST API (django-ninja): token auth, an OpenAPI document at /api/openapi.json, docs at /api/docs.
+Thin, like the views: each endpoint calls one service or selector. Reviewers' tokens cannot reach what only
+administrators may do, and see verdicts on an item only once they have judged it, as on the pages.
+
+One module per area: `auth` (tokens), `base` (the API object and its error answers), `schemas`, and the
+endpoints of `datasets`, `items`, `imports`, `exports` and `metrics`, registered on import below."""
+
+from __future__ import annotations
+
+from annotations.api import datasets, exports, imports, items, metrics  # noqa: F401  (registers the endpoints)
+from annotations.api.base import api
+
+__all__ = ["api"]

@@ -1,0 +1,43 @@
+"""Datasets: list, create (administrators), progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Status
+
+from annotations.api.auth import admin_only
+from annotations.api.base import api
+from annotations.api.schemas import DatasetIn, DatasetOut, ProgressOut
+from annotations.models import HumanVerdict
+from annotations.selectors import datasets as selectors
+from annotations.selectors.judging import critic_progress
+from annotations.services.datasets import dataset_create
+from annotations.services.judging import checkpoint_from_settings
+
+
+@api.get("/datasets", response=list[DatasetOut], tags=["datasets"])
+def list_datasets(request: HttpRequest) -> Any:
+    return selectors.dataset_list(user=request.user)
+
+
+@api.post("/datasets", response={201: DatasetOut}, tags=["datasets"], summary="Create a dataset (administrators)")
+def create_dataset(request: HttpRequest, payload: DatasetIn) -> Any:
+    admin_only(request)
+    return Status(201, dataset_create(created_by=request.user, **payload.dict()))  # type: ignore[arg-type]
+
+
+@api.get("/datasets/{dataset_id}/progress", response=ProgressOut, tags=["datasets"])
+def dataset_progress(request: HttpRequest, dataset_id: int) -> Any:
+    dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
+    progress = critic_progress(dataset=dataset, checkpoint=checkpoint_from_settings())
+    return {
+        "items": progress.items,
+        "checkpoint": progress.checkpoint.name if progress.checkpoint else None,
+        "critic_done": progress.done,
+        "critic_failed": progress.failed,
+        "critic_pending": progress.pending,
+        "critic_forced": progress.forced,
+        "human_verdicts": HumanVerdict.objects.filter(item__dataset=dataset).count(),
+    }

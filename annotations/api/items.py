@@ -1,0 +1,127 @@
+"""Items: read them with the verdicts the caller may see, upload one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from ninja import File, Form, Status
+from ninja.files import UploadedFile
+
+from annotations.api.base import api
+from annotations.api.schemas import ItemOut, ItemPage
+from annotations.models import CriticVerdict, HumanVerdict, Item
+from annotations.selectors import datasets as selectors
+from annotations.services.items import item_create
+
+
+def _item_out(
+    request: HttpRequest, item: Item, verdicts: tuple[list[HumanVerdict], list[CriticVerdict]] | None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": item.pk,
+        "dataset": item.dataset_id,
+        "external_id": item.external_id,
+        "kind": item.kind,
+        "profile": item.profile,
+        "split": item.split,
+        "question": item.question,
+        "reference": item.reference,
+        "response_a": item.response_a,
+        "model_a": item.model_a,
+        "response_b": item.response_b,
+        "model_b": item.model_b,
+        "image_sha256": item.image.sha256,
+        "image_url": request.build_absolute_uri(f"/images/{item.image.sha256}/"),
+    }
+    if verdicts is not None and (verdicts[0] or verdicts[1]):
+        humans, critics = verdicts
+        out["human_verdicts"] = [
+            {
+                "reviewer": v.reviewer.get_username(),
+                "score": v.score,
+                "preference": v.preference,
+                "revised_score": v.revised_score,
+                "revised_preference": v.revised_preference,
+                "source": v.source,
+                "committed_at": v.committed_at,
+            }
+            for v in humans
+        ]
+        out["critic_verdicts"] = [
+            {
+                "checkpoint": v.checkpoint.name,
+                "status": v.status,
+                "score": v.score,
+                "preference": v.preference,
+                "confidence": v.confidence,
+                "probabilities": v.probabilities,
+                "forced": v.forced,
+                "justification": v.justification,
+                "error": v.error,
+            }
+            for v in critics
+        ]
+    return out
+
+
+@api.get("/datasets/{dataset_id}/items", response=ItemPage, tags=["items"])
+def list_items(request: HttpRequest, dataset_id: int, offset: int = 0, limit: int = 50) -> Any:
+    dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
+    limit = max(1, min(limit, 500))
+    items = selectors.item_list(user=request.user, dataset=dataset)
+    page = list(items[offset : offset + limit])
+    visible = selectors.item_verdicts_visible_many(user=request.user, items=page)
+    return {
+        "count": items.count(),
+        "offset": offset,
+        "items": [_item_out(request, item, visible[item.pk]) for item in page],
+    }
+
+
+@api.get("/items/{item_id}", response=ItemOut, tags=["items"])
+def get_item(request: HttpRequest, item_id: int) -> Any:
+    item = selectors.item_get(user=request.user, pk=item_id)
+    return _item_out(request, item, selectors.item_verdicts_visible(user=request.user, item=item))
+
+
+@api.post(
+    "/datasets/{dataset_id}/items",
+    response={201: ItemOut},
+    tags=["items"],
+    summary="Upload one item (multipart: the image and the fields)",
+)
+def upload_item(
+    request: HttpRequest,
+    dataset_id: int,
+    image: File[UploadedFile],
+    question: Form[str],
+    response_a: Form[str],
+    response_b: Form[str] = "",
+    model_a: Form[str] = "",
+    model_b: Form[str] = "",
+    reference: Form[str] = "",
+    external_id: Form[str] = "",
+    profile: Form[str] = "",
+    split: Form[str] = "",
+) -> Any:
+    dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
+    if (image.size or 0) > settings.IMAGE_MAX_BYTES:
+        raise ValidationError({"image": [f"The image is larger than {settings.IMAGE_MAX_BYTES:,} bytes."]})
+    item = item_create(
+        dataset=dataset,
+        image_data=image.read(),
+        question=question,
+        response_a=response_a,
+        response_b=response_b,
+        model_a=model_a,
+        model_b=model_b,
+        reference=reference,
+        external_id=external_id,
+        profile=profile,
+        split=split,
+        created_by=request.user,  # type: ignore[arg-type]
+    )
+    return Status(201, _item_out(request, item, None))
