@@ -483,6 +483,7 @@ def dataset_metrics(
         profile=profile,
         reviewer=reviewer,
         response_model=response_model,
+        viewer=request.user,
     )
 
 
