@@ -53,10 +53,11 @@ def _download(name: str, rows: list[dict[str, Any]] | dict[str, Any], fmt: str, 
 
 @require_GET
 def dataset_metrics(request: HttpRequest, pk: int) -> HttpResponse:
-    """The dashboard; `?format=json` the whole metrics JSON; `?table=NAME&format=csv|json` one of its tables."""
+    """The dashboard; `?format=json` the whole metrics JSON; `?table=NAME&format=csv|json` one of its tables. A
+    reviewer's figures, tables and filter options come only from the items they have judged (blind review)."""
     dataset = selectors.dataset_get(user=request.user, pk=pk)
     filters = {key: request.GET.get(key, "").strip() for key in FILTERS}
-    options = metric_filter_options(dataset=dataset)
+    options = metric_filter_options(dataset=dataset, viewer=request.user)
     errors = []
     if filters["split"] and filters["split"] not in Split.values:
         errors.append(f"Unknown split {filters['split']!r}: choose pool or gold.")
@@ -79,6 +80,7 @@ def dataset_metrics(request: HttpRequest, pk: int) -> HttpResponse:
         reviewer=filters["reviewer"],
         response_model=filters["response_model"],
         include_plots=not fmt,
+        viewer=request.user,
     )
     tables = metric_tables(metrics)
     slug = f"metrics-{dataset.pk}"

@@ -47,7 +47,7 @@ def _reveal(
         "item": item,
         "dataset": item.dataset,
         "reveal": reveal,
-        "orders": review.ORDERS,
+        "orders": review.review_orders(reviewer=_user(request)),
         "progress": review_progress(reviewer=_user(request), dataset=item.dataset),
     }
     if not _htmx(request):
@@ -62,7 +62,8 @@ def _reveal(
 def _next(request: HttpRequest, dataset_id: int) -> HttpResponse:
     # The chosen order sticks for the session: "Next", skips and reloads keep it without carrying it around.
     order = request.GET.get("order") or request.session.get("review_order", "default")
-    if order not in review.ORDERS:
+    orders = review.review_orders(reviewer=_user(request))
+    if order not in orders:  # unknown, or one that reads others' verdicts asked for by a reviewer
         order = "default"
     if request.session.get("review_order") != order:
         request.session["review_order"] = order  # written only when it changes: a session save is a query
@@ -76,7 +77,7 @@ def _next(request: HttpRequest, dataset_id: int) -> HttpResponse:
         "dataset": dataset,
         "item": item,
         "order": order,
-        "orders": review.ORDERS,
+        "orders": orders,
         "progress": review_progress(reviewer=_user(request), dataset=dataset),
         "spec": item.profile_spec if item is not None else None,
     }
@@ -118,7 +119,7 @@ def review_submit(request: HttpRequest, pk: int) -> HttpResponse:
             "item": item,
             "spec": item.profile_spec,
             "errors": exc.messages,
-            "orders": review.ORDERS,
+            "orders": review.review_orders(reviewer=_user(request)),
             "progress": review_progress(reviewer=_user(request), dataset=item.dataset),
         }
         if _htmx(request):  # htmx swaps only 2xx answers: the desk comes back with the error in its form

@@ -37,6 +37,7 @@ def dataset_metrics(
         profile=profile,
         reviewer=reviewer,
         response_model=response_model,
+        viewer=request.user,
     )
 
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.db.models import Exists, OuterRef
 from numpy.typing import NDArray
@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from annotations import stats
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item, JobStatus, Kind, Split
+from annotations.permissions import is_admin
 from annotations.selectors.judging import checkpoint_named
 from critic_worker.profiles import get_profile
 
@@ -34,6 +35,17 @@ HUMANS_COMBINED = (
 SCATTER_MAX = 3000
 HISTOGRAM_BINS = 10
 CACHE_SECONDS = 600
+
+
+def metrics_scope(*, viewer: User | AnonymousUser | None) -> int | None:
+    """Whose judged items the metrics are computed over: None for all items (administrators, and callers with no
+    viewer: the CLI, the retraining gate), else the viewer's id. Blind review: a reviewer sees no figure drawn from
+    a verdict on an item they have not judged themselves. Raises PermissionDenied for anyone not logged in."""
+    if viewer is None or is_admin(viewer):
+        return None
+    if not (viewer.is_authenticated and viewer.is_active):
+        raise PermissionDenied("Log in to see Critic Desk data.")
+    return int(viewer.pk)
 
 
 def _profile_span(profile: str) -> tuple[float, float]:
@@ -92,6 +104,7 @@ def agreement_for_dataset(
     reviewer: str | None = None,
     response_model: str | None = None,
     include_plots: bool = False,
+    viewer: User | AnonymousUser | None = None,
 ) -> dict[str, Any]:
     """Agreement between `checkpoint` (default: the active one; an external judge works the same) and the
     reviewers on `dataset`, restricted to a split (`pool`/`gold`), a prompt profile, one reviewer (by username)
@@ -116,14 +129,18 @@ def agreement_for_dataset(
     - "leaderboard": {"human": {models: [{model, rank, rating}], n}, "critic": {...}, "kendall_tau"}:
       Bradley-Terry ratings (ties half a win) from the reviewers' and from the critic's pairwise verdicts.
 
+    - "view": {"scope": "all" | "judged", "items": the number of items the figures are drawn from}.
+
+    `viewer`: who asks (see metrics_scope): a reviewer's figures come only from the items they have judged.
     With include_plots, "plots" adds the points of the human-vs-critic scatter (at most SCATTER_MAX).
-    Results are cached until a verdict changes."""
+    Results are cached until a verdict changes, per scope: one viewer's result never serves another."""
     if split and split not in Split.values:
         raise ValidationError(f"Unknown split {split!r}: choose {' or '.join(Split.values)}.")
     if checkpoint is None:
         checkpoint = CriticCheckpoint.objects.filter(is_active=True).first()
     filters = {"split": split or None, "profile": profile or None, "reviewer": reviewer or None}
     filters["response_model"] = response_model or None
+    judged_by = metrics_scope(viewer=viewer)
     key = (
         "metrics:"
         + hashlib.sha256(
@@ -133,6 +150,7 @@ def agreement_for_dataset(
                     checkpoint.pk if checkpoint else None,
                     filters,
                     include_plots,
+                    judged_by,
                     _fingerprint(dataset, checkpoint),
                 ]
             ).encode()
@@ -143,7 +161,7 @@ def agreement_for_dataset(
         return cached
     # Small matrices, many of them: BLAS threads only contend (measured ~2x slower with them on 2 cores).
     with threadpool_limits(limits=1):
-        result = _compute(dataset, checkpoint, filters, include_plots)
+        result = _compute(dataset, checkpoint, filters, include_plots, judged_by)
     cache.set(key, result, CACHE_SECONDS)
     return result
 
@@ -317,12 +335,17 @@ def _rows(
 
 
 def _verdicts(
-    dataset: Dataset, checkpoint: CriticCheckpoint | None, filters: dict[str, str | None]
+    dataset: Dataset, checkpoint: CriticCheckpoint | None, filters: dict[str, str | None], judged_by: int | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The checkpoint's finished verdicts (shown and swapped) and the reviewers' verdicts on the items that
-    match the filters."""
+    match the filters (and, with judged_by, that this user has given a verdict on)."""
     where: list[str] = ["i.dataset_id = %s"]
     params: list[Any] = [dataset.pk]
+    if judged_by is not None:
+        where.append(
+            f"EXISTS (SELECT 1 FROM {HumanVerdict._meta.db_table} j WHERE j.item_id = i.id AND j.reviewer_id = %s)"  # noqa: S608
+        )
+        params.append(judged_by)
     if filters["split"]:
         where.append("i.split = %s")
         params.append(filters["split"])
@@ -374,9 +397,15 @@ def _verdicts(
 
 
 def _compute(
-    dataset: Dataset, checkpoint: CriticCheckpoint | None, filters: dict[str, str | None], include_plots: bool
+    dataset: Dataset,
+    checkpoint: CriticCheckpoint | None,
+    filters: dict[str, str | None],
+    include_plots: bool,
+    judged_by: int | None = None,
 ) -> dict[str, Any]:
-    c, h = _verdicts(dataset, checkpoint, filters)
+    c, h = _verdicts(dataset, checkpoint, filters, judged_by)
+    # Under judged_by every fetched item carries the viewer's verdict, so these are exactly the items they judged.
+    seen_items = int(np.union1d(h["item"], c["item"]).size)
     all_critic = CriticColumns(**c)
     critic = all_critic.take(~all_critic.swapped)
     swapped = all_critic.take(all_critic.swapped)
@@ -408,6 +437,7 @@ def _compute(
         "checkpoint": _checkpoint_info(checkpoint),
         "filters": filters,
         "humans_combined": HUMANS_COMBINED,
+        "view": {"scope": "all" if judged_by is None else "judged", "items": seen_items},
         "bootstrap": {
             "replicates": stats.B,
             "seed": stats.SEED,
@@ -615,25 +645,28 @@ def _leaderboard(critic: CriticColumns, humans: HumanColumns) -> dict[str, Any]:
     }
 
 
-def metric_filter_options(*, dataset: Dataset) -> dict[str, list[str]]:
-    """What the dashboard's filters can choose from (unordered DISTINCTs: the items' default order by id would
-    put the id in the DISTINCT and return every row). Kept for a minute: a new model name can wait that long."""
-    key = f"metric-filter-options:{dataset.pk}"
+def metric_filter_options(*, dataset: Dataset, viewer: User | AnonymousUser | None = None) -> dict[str, list[str]]:
+    """What the dashboard's filters can choose from, drawn from the same items as the viewer's metrics (see
+    metrics_scope): a reviewer's lists name no model, reviewer or critic seen only on items they have not judged.
+    Kept for a minute: a new model name can wait that long."""
+    judged_by = metrics_scope(viewer=viewer)
+    key = f"metric-filter-options:{dataset.pk}:{'all' if judged_by is None else judged_by}"
     options = cache.get(key)
     if options is None:
-        options = _filter_options(dataset)
+        options = _filter_options(dataset, judged_by)
         cache.set(key, options, 60)
     return options
 
 
-def _filter_options(dataset: Dataset) -> dict[str, list[str]]:
-    # One scan of the items for the three lists (three DISTINCTs each read the whole dataset).
-    combos = list(
-        Item.objects.filter(dataset=dataset).order_by().values_list("profile", "model_a", "model_b").distinct()
-    )
+def _filter_options(dataset: Dataset, judged_by: int | None) -> dict[str, list[str]]:
+    items = Item.objects.filter(dataset=dataset)
+    if judged_by is not None:
+        items = items.filter(Exists(HumanVerdict.objects.filter(item=OuterRef("pk"), reviewer_id=judged_by)))
+    # One scan of the items for the three lists; unordered, as the default order by id would enter the DISTINCT.
+    combos = list(items.order_by().values_list("profile", "model_a", "model_b").distinct())
     models = {a for _p, a, _b in combos} | {b for _p, _a, b in combos}
-    judged = CriticVerdict.objects.filter(checkpoint=OuterRef("pk"), item__dataset=dataset)
-    reviewer_ids = HumanVerdict.objects.filter(item__dataset=dataset).order_by().values("reviewer_id").distinct()
+    judged = CriticVerdict.objects.filter(checkpoint=OuterRef("pk"), item__in=items)
+    reviewer_ids = HumanVerdict.objects.filter(item__in=items).order_by().values("reviewer_id").distinct()
     return {
         "checkpoints": list(CriticCheckpoint.objects.filter(Exists(judged)).values_list("name", flat=True)),
         "splits": list(Split.values),

@@ -18,6 +18,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotations.models import Dataset, HumanVerdict, Item, ReviewSkip, ReviewSlot
+from annotations.permissions import is_admin
 from annotations.selectors.review import (
     ITEM_COLUMNS,
     ITEM_TABLES,
@@ -36,6 +37,14 @@ ORDERS = {
     "least-confident": "Least confident critic first",
 }
 ORDERS_BY_CRITIC = {"disagreement-first", "least-confident"}  # the orders that read the active critic's verdicts
+
+
+def review_orders(*, reviewer: User) -> dict[str, str]:
+    """The orders this user may choose. Those that read the critic's or other people's verdicts are for
+    administrators (adjudication): to a reviewer, an item's place in them would hint at verdicts not yet seen."""
+    if is_admin(reviewer):
+        return dict(ORDERS)
+    return {name: label for name, label in ORDERS.items() if name not in ORDERS_BY_CRITIC}
 
 
 DISAGREED = (
@@ -130,7 +139,10 @@ def review_next(
     *, reviewer: User, dataset_id: int, order: str = "default", checkpoint_id: int | None = None
 ) -> Item | None:
     """The item this reviewer should judge now (with its dataset): the one they hold, or a newly claimed one; None
-    when nothing is left for them (or there is no such dataset)."""
+    when nothing is left for them (or there is no such dataset). PermissionDenied for an order this user may not
+    choose (review_orders)."""
+    if order in ORDERS_BY_CRITIC and not is_admin(reviewer):
+        raise PermissionDenied("Orders that read the critic's or other people's verdicts are for administrators.")
     for _ in range(3):  # each round looks at fresh candidates, in case others took the first ones
         held, rows = _candidates(reviewer=reviewer, dataset_id=dataset_id, order=order, checkpoint_id=checkpoint_id)
         if held is not None:

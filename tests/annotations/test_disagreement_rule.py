@@ -11,7 +11,7 @@ from annotations.selectors.metrics import agreement_for_dataset
 from annotations.selectors.review import verdict_values_agree
 from annotations.services import review
 from critic_worker.profiles import get_profile
-from tests.factories import CheckpointFactory, DatasetFactory, ItemFactory, UserFactory
+from tests.factories import AdminFactory, CheckpointFactory, DatasetFactory, ItemFactory, UserFactory
 
 
 @pytest.mark.django_db
@@ -36,7 +36,7 @@ def test_the_reveal_the_desk_and_the_metrics_draw_the_disagreement_line_at_the_s
     assert python == [True, True, True, False, False, True, False]
 
     # SQL: a second reviewer skipping through the desk in disagreement-first order sees the disagreements first.
-    seen, other = [], UserFactory()
+    seen, other = [], AdminFactory()  # disagreement-first is adjudication: administrators only
     while (
         item := review.review_next(
             reviewer=other, dataset_id=dataset.pk, order="disagreement-first", checkpoint_id=critic.pk

@@ -281,12 +281,18 @@ def test_critic_metrics_needs_a_checkpoint() -> None:
 
 
 def test_the_api_returns_the_same_json(scene: Scene) -> None:
-    token = api_token_create(user=UserFactory(username="api-reader"))
+    """An administrator's API metrics are the command's (all items); a reviewer who judged nothing gets none."""
+    token = api_token_create(user=UserFactory(username="api-reader", is_staff=True))
     url = f"/api/datasets/{scene.dataset.pk}/metrics"
     assert Client().get(url).status_code == 401
     response = Client().get(url + "?checkpoint=gpt-4o", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert response.json() == json.loads(json.dumps(agreement_for_dataset(dataset=scene.dataset, checkpoint=scene.gpt)))
+    assert response.json()["view"]["scope"] == "all"
+    blind = api_token_create(user=UserFactory(username="api-newcomer"))
+    mine = Client().get(url + "?checkpoint=gpt-4o", headers={"Authorization": f"Bearer {blind}"}).json()
+    assert mine["view"] == {"scope": "judged", "items": 0}
+    assert mine["counts"] == {"critic_verdicts": 0, "human_verdicts": 0, "swap_checks": 0}
     bad = Client().get(url + "?checkpoint=ghost", headers={"Authorization": f"Bearer {token}"})
     assert bad.status_code == 422
     assert "ghost" in bad.content.decode()

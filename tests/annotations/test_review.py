@@ -17,7 +17,14 @@ from django.utils import timezone
 
 from annotations.models import CriticVerdict, HumanVerdict, Item, ReviewSlot
 from annotations.services import review
-from tests.factories import CheckpointFactory, DatasetFactory, ItemFactory, PairwiseItemFactory, UserFactory
+from tests.factories import (
+    AdminFactory,
+    CheckpointFactory,
+    DatasetFactory,
+    ItemFactory,
+    PairwiseItemFactory,
+    UserFactory,
+)
 
 
 def items(dataset, n: int, factory=ItemFactory) -> list[Item]:  # type: ignore[no-untyped-def]
@@ -115,7 +122,7 @@ def test_least_confident_critic_first() -> None:
         CriticVerdict.objects.create(
             item=item, checkpoint=checkpoint, profile="pointwise", status="done", score=5, confidence=confidence
         )
-    rita = UserFactory()
+    rita = AdminFactory()  # orders that read the critic's verdicts are for administrators
     order = []
     for _ in range(3):
         item = review.review_next(
@@ -353,7 +360,7 @@ def test_disagreement_first() -> None:
             item=item, checkpoint=checkpoint, profile="pointwise", status="done", score=critic_score
         )
         HumanVerdict.objects.create(item=item, reviewer=voter, profile="pointwise", score=human_score)
-    rita = UserFactory()
+    rita = AdminFactory()  # adjudication: orders that read others' verdicts are for administrators
     order = []
     for _ in range(4):
         item = review.review_next(
@@ -366,15 +373,29 @@ def test_disagreement_first() -> None:
 
 
 @pytest.mark.django_db
-def test_the_chosen_order_sticks_for_the_session(reviewer_client: Client) -> None:
+def test_the_chosen_order_sticks_for_the_session(admin_client: Client) -> None:
     dataset = DatasetFactory()
     items(dataset, 2)
-    page = reviewer_client.get(reverse("review-next", args=[dataset.pk]), {"order": "least-confident"})
+    page = admin_client.get(reverse("review-next", args=[dataset.pk]), {"order": "least-confident"})
     assert '<option value="least-confident" selected>' in page.content.decode()
-    again = reviewer_client.get(reverse("review-next", args=[dataset.pk]))
+    again = admin_client.get(reverse("review-next", args=[dataset.pk]))
     assert '<option value="least-confident" selected>' in again.content.decode()
-    bogus = reviewer_client.get(reverse("review-next", args=[dataset.pk]), {"order": "nonsense"})
+    bogus = admin_client.get(reverse("review-next", args=[dataset.pk]), {"order": "nonsense"})
     assert '<option value="default" selected>' in bogus.content.decode()
+
+
+@pytest.mark.django_db
+def test_reviewers_cannot_order_by_others_verdicts(reviewer_client: Client, reviewer) -> None:  # type: ignore[no-untyped-def]
+    """Disagreement-first and least-confident read verdicts a reviewer has not seen: they are not offered, asking
+    for them gives the plain order, and the service refuses them."""
+    dataset = DatasetFactory()
+    items(dataset, 2)
+    for order in review.ORDERS_BY_CRITIC:
+        page = reviewer_client.get(reverse("review-next", args=[dataset.pk]), {"order": order}).content.decode()
+        assert f'value="{order}"' not in page
+        assert '<option value="default" selected>' in page
+        with pytest.raises(PermissionDenied):
+            review.review_next(reviewer=reviewer, dataset_id=dataset.pk, order=order, checkpoint_id=None)
 
 
 @pytest.mark.django_db

@@ -15,7 +15,14 @@ from annotations.selectors.datasets import item_verdicts_visible
 from annotations.selectors.judging import critic_progress
 from annotations.selectors.review import review_reveal
 from annotations.services import judging, review
-from tests.factories import CheckpointFactory, DatasetFactory, ItemFactory, PairwiseItemFactory, UserFactory
+from tests.factories import (
+    AdminFactory,
+    CheckpointFactory,
+    DatasetFactory,
+    ItemFactory,
+    PairwiseItemFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -95,7 +102,7 @@ def test_a_swapped_verdict_does_not_count_in_the_disagreement_order() -> None:
     CriticVerdict.objects.create(
         item=agreed, checkpoint=checkpoint, profile="pairwise", status="done", preference="B", swapped=True
     )
-    rita = UserFactory()
+    rita = AdminFactory()  # disagreement-first is for administrators
     first = review.review_next(
         reviewer=rita, dataset_id=dataset.pk, order="disagreement-first", checkpoint_id=checkpoint.pk
     )
