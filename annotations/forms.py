@@ -86,6 +86,13 @@ class ImportForm(forms.Form):
         required=False, choices=[("", "Dataset default"), *((n, f"{n}: {p.title}") for n, p in PROFILES.items())]
     )
     update = forms.BooleanField(required=False, help_text="Update items whose id exists instead of refusing them.")
+    whole_prompt = forms.BooleanField(
+        required=False,
+        label="Keep unrecognised critic prompts whole",
+        help_text="LLaVA JSON and llava-critic-113k rows whose critic prompt is in a shape the importer does not "
+        "recognise are refused; with this, each becomes an item whose question is the whole prompt, with its "
+        "verdict.",
+    )
 
 
 class ExportForm(forms.Form):

@@ -160,6 +160,11 @@ class Item(models.Model):
     response_b = models.TextField(blank=True)
     model_b = models.CharField(max_length=200, blank=True)
     split = models.CharField(max_length=8, choices=Split.choices, default=Split.POOL)
+    context = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Earlier turns of the conversation: a list of {"role": "user"|"assistant"|"context", "text": ...}.',
+    )
     review_complete = models.BooleanField(
         default=False, help_text="All of the dataset's review places hold a verdict (kept by the review service)."
     )
@@ -197,6 +202,11 @@ class Item(models.Model):
     @property
     def profile_spec(self) -> Profile:
         return get_profile(self.profile)
+
+    @property
+    def context_turns(self) -> tuple[tuple[str, str], ...]:
+        """The earlier turns as PromptInput takes them."""
+        return tuple((str(t.get("role", "")), str(t.get("text", ""))) for t in self.context or [])
 
 
 class TrainingExport(models.Model):
@@ -428,6 +438,9 @@ class ImportJob(models.Model):
     images_file = models.FileField(max_length=300, blank=True)
     profile = models.CharField(max_length=32, blank=True)
     update = models.BooleanField(default=False)
+    whole_prompt = models.BooleanField(
+        default=False, help_text="Import critic rows whose prompt cannot be split as whole-prompt items."
+    )
     stage = models.CharField(max_length=16, blank=True)
     rows_done = models.PositiveIntegerField(default=0)
     rows_total = models.PositiveIntegerField(default=0)

@@ -167,6 +167,7 @@ def dataset_import(request: HttpRequest, pk: int) -> HttpResponse:
                 fmt=form.cleaned_data["format"],
                 profile=form.cleaned_data["profile"],
                 update=form.cleaned_data["update"],
+                whole_prompt=form.cleaned_data["whole_prompt"],
             )
         except ValidationError as exc:
             form.add_error(None, exc)

@@ -90,9 +90,10 @@ class JudgeRequest:
     response_a: str
     response_b: str = ""
     reference: str = ""
+    context: tuple[tuple[str, str], ...] = ()  # earlier turns, (role, text)
 
     def prompt_input(self) -> PromptInput:
-        return PromptInput(self.question, self.response_a, self.response_b, self.reference)
+        return PromptInput(self.question, self.response_a, self.response_b, self.reference, self.context)
 
 
 @dataclass(frozen=True)

@@ -58,10 +58,31 @@ def format_score(score: float) -> str:
 
 @dataclass(frozen=True)
 class PromptInput:
+    """What a profile's prompt is filled with. `context` holds the conversation's earlier turns as (role, text)
+    pairs, role "user" or "assistant" (or "context" for a note the original judge was given, such as LLaVA-Bench's
+    image captions); empty for a single-turn item."""
+
     question: str
     response_a: str
     response_b: str = ""
     reference: str = ""
+    context: tuple[tuple[str, str], ...] = ()
+
+
+# An item imported with its critic prompt whole (the prompt could not be split): its question is that prompt, and
+# its responses are this marker; the critic is given the prompt verbatim.
+WHOLE_PROMPT_RESPONSE = "(inside the critic prompt above)"
+CONTEXT_HEADER = "Earlier turns of this conversation, for context:"
+CONTEXT_ROLES = {"user": "User", "assistant": "Assistant", "context": "Context"}
+
+
+def context_block(context: tuple[tuple[str, str], ...]) -> str:
+    """The earlier turns as the text put before a profile's prompt: a header line, then one `Role: text` block per
+    turn, then a blank line. Empty when there are none, so that single-turn prompts are unchanged byte for byte."""
+    if not context:
+        return ""
+    turns = "\n".join(f"{CONTEXT_ROLES.get(role, role.title())}: {text}" for role, text in context)
+    return f"{CONTEXT_HEADER}\n{turns}\n\n"
 
 
 NUMBER = r"(-?\d{1,3}(?:\.\d+)?)"
@@ -97,8 +118,12 @@ class Profile:
         return self.kind == "pointwise"
 
     def prompt(self, item: PromptInput) -> str:
-        """The user turn's text after the image, exactly as the critic sees it."""
-        return self.template.format(
+        """The user turn's text after the image, exactly as the critic sees it: the conversation's earlier turns
+        first when the item has any (`context_block`), then the template filled in, or the whole critic prompt of an
+        item imported whole (`WHOLE_PROMPT_RESPONSE`)."""
+        if item.response_a == WHOLE_PROMPT_RESPONSE:
+            return context_block(item.context) + item.question
+        return context_block(item.context) + self.template.format(
             question=item.question, response_a=item.response_a, response_b=item.response_b, reference=item.reference
         )
 

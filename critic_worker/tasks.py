@@ -107,6 +107,7 @@ def _request(job: judging.VerdictJob) -> JudgeRequest:
         response_a=job.response_a,
         response_b=job.response_b,
         reference=job.reference,
+        context=job.context,
     )
 
 

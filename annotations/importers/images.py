@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import re
 import stat
+import unicodedata
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -47,6 +49,26 @@ def _safe_relative(ref: str) -> PurePosixPath:
     return path
 
 
+def _nfc(name: str) -> str:
+    """Names compared in NFC: macOS writes file names decomposed (NFD), the rows name them composed."""
+    return unicodedata.normalize("NFC", name)
+
+
+def _entry_name(info: zipfile.ZipInfo) -> str:
+    """The entry's name as its writer meant it. Without the UTF-8 flag zipfile decodes names as cp437, but macOS
+    Finder (and others) write UTF-8 there without setting the flag: re-decode when the bytes are valid UTF-8."""
+    name = info.filename
+    if not info.flag_bits & 0x800:
+        with contextlib.suppress(UnicodeError):  # a real cp437 name stays as read
+            name = name.encode("cp437").decode("utf-8")
+    return _nfc(name)
+
+
+def _is_finder_metadata(name: str) -> bool:
+    """`__MACOSX/` and `._name` entries hold macOS resource forks, not images."""
+    return name.startswith("__MACOSX/") or PurePosixPath(name).name.startswith("._")
+
+
 class ImageSource:
     """Images named by relative paths."""
 
@@ -66,17 +88,26 @@ class FolderImages(ImageSource):
 
     def read(self, ref: str) -> bytes:
         relative = _safe_relative(ref)
-        path = self.root / relative
         current = self.root
         for part in relative.parts:  # refuse a symlink anywhere on the way, not only one that escapes
-            current = current / part
+            current = self._child(current, part)
             if current.is_symlink():
                 raise ImageRefError(f"{ref!r} is a symbolic link")
+        path = current
         if not path.is_file():
             raise ImageRefError(f"{ref!r} is not in {self.description}")
         if path.stat().st_size > settings.IMAGE_MAX_BYTES:
             raise ImageRefError(f"{ref!r} is larger than {settings.IMAGE_MAX_BYTES:,} bytes")
         return path.read_bytes()
+
+    @staticmethod
+    def _child(folder: Path, part: str) -> Path:
+        """The entry of the folder called `part`, or the one whose name is the same in NFC (a decomposed name)."""
+        child = folder / part
+        if child.exists() or child.is_symlink() or not folder.is_dir():
+            return child
+        wanted = _nfc(part)
+        return next((entry for entry in folder.iterdir() if _nfc(entry.name) == wanted), child)
 
 
 class ZipImages(ImageSource):
@@ -91,9 +122,9 @@ class ZipImages(ImageSource):
         self.entries: dict[str, zipfile.ZipInfo] = {}
         total = 0
         for info in self.zip.infolist():
-            if info.is_dir():
+            if info.is_dir() or _is_finder_metadata(info.filename):
                 continue
-            name = _safe_relative(info.filename).as_posix()  # raises for absolute paths and ".."
+            name = _safe_relative(_entry_name(info)).as_posix()  # raises for absolute paths and ".."
             if stat.S_ISLNK(info.external_attr >> 16):
                 raise ImageRefError(f"the archive holds a symbolic link: {info.filename!r}")
             total += info.file_size
@@ -102,7 +133,7 @@ class ZipImages(ImageSource):
             self.entries[name] = info
 
     def read(self, ref: str) -> bytes:
-        info = self.entries.get(_safe_relative(ref).as_posix())
+        info = self.entries.get(_nfc(_safe_relative(ref).as_posix()))
         if info is None:
             raise ImageRefError(f"{ref!r} is not in {self.description}")
         limit = settings.IMAGE_MAX_BYTES

@@ -38,8 +38,10 @@ def import_job_create(
     fmt: str = "auto",
     profile: str = "",
     update: bool = False,
+    whole_prompt: bool = False,
 ) -> ImportJob:
-    """Keep the uploaded files and queue the import; the checks of the data itself happen in the job."""
+    """Keep the uploaded files and queue the import; the checks of the data itself happen in the job.
+    `whole_prompt`: critic rows whose prompt cannot be split are kept whole instead of refused."""
     errors: dict[str, list[str]] = {}
     limit = settings.IMPORT_MAX_FILE_BYTES
     for field_name, upload in (("data_file", data_file), ("images_file", images_file)):
@@ -58,6 +60,7 @@ def import_job_create(
         format=fmt,
         profile=profile,
         update=update,
+        whole_prompt=whole_prompt,
         data_file=_save(data_file, folder),
         images_file=_save(images_file, folder) if images_file is not None else "",
     )
@@ -91,6 +94,7 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
             images=images,
             profile=job.profile,
             update=job.update,
+            whole_prompt=job.whole_prompt,
             created_by=job.created_by,
             progress=progress,
         )

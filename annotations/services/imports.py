@@ -1,5 +1,5 @@
 """Bulk import: the whole file is checked before anything is written; on any problem nothing is imported and
-the report names every problem by row and field (the first 100, then a count).
+the report names every problem by row and field (the first 100, then a count), and counts refused rows by reason.
 
 Two passes over the file, each a stream, so memory stays flat as the file grows: the first checks every row
 and every image (each distinct image decoded once; new ones are stored as content-addressed files, removed
@@ -20,62 +20,27 @@ from django.db import connection, transaction
 
 from annotations.importers.formats import FORMATS, Row, count_rows, detect_format, read_rows
 from annotations.importers.images import ImageRefError, ImageSource, data_uri_bytes, image_source, is_data_uri
-from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Image, Item, JobStatus, Kind
+from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Image, Item, Kind
 from annotations.selectors.metrics import metrics_forget
 from annotations.services.images import image_check, image_discard_files, image_unsaved
+from annotations.services.import_report import ImportReport, Problem
+from annotations.services.import_verdicts import (
+    judge_checkpoints,
+    judge_name,
+    judge_names_check,
+    judge_verdict,
+    judges_check,
+    labels_check,
+    whole_prompt_settle,
+)
 from annotations.services.items import item_default_external_id, item_shape, item_split_for
-from critic_worker.profiles import PREFERENCES, get_profile
+from critic_worker.profiles import get_profile
 
-MAX_REPORTED = 100
+__all__ = ["ImportReport", "Problem", "items_import"]
 CHUNK = 1000
 Progress = Callable[[str, int, int], None]
-
-
-@dataclass(frozen=True)
-class Problem:
-    row: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"row {self.row}" if self.row else "file"
-        return f"{where}, {self.field}: {self.message}"
-
-
-@dataclass
-class ImportReport:
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    images_new: int = 0
-    images_known: int = 0
-    labels: int = 0
-    reviewers_created: int = 0
-    judge_verdicts: int = 0
-    judge_unreadable: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    problem_count: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.problem_count == 0
-
-    def add(self, row: int, field_name: str, message: str) -> None:
-        self.problem_count += 1
-        if len(self.problems) < MAX_REPORTED:
-            self.problems.append(Problem(row, field_name, message))
-
-    def summary(self) -> str:
-        if not self.ok:
-            more = self.problem_count - len(self.problems)
-            return f"{self.problem_count} problems in {self.rows} rows; nothing was imported" + (
-                f" (the first {len(self.problems)} are listed, {more} more)" if more else ""
-            )
-        return (
-            f"{self.rows} rows: {self.created} items created, {self.updated} updated; images: {self.images_new} "
-            f"new, {self.images_known} already stored; {self.labels} human labels; {self.judge_verdicts} "
-            f"external verdicts ({self.judge_unreadable} unreadable)"
-        )
+# The judge a conversation's gpt turn is credited to when the import names none.
+DEFAULT_JUDGES = {"llava-critic-parquet": "gpt-4o", "llava-json": "llava-json-gpt"}
 
 
 @dataclass
@@ -92,6 +57,20 @@ class _Plan:
     first_seen: dict[str, int] = field(default_factory=dict)  # item id -> the row that has it
     existing_ids: set[str] = field(default_factory=set)
     reviewers: set[str] = field(default_factory=set)
+    judges: dict[str, int] = field(default_factory=dict)  # judge name -> the first row naming it
+
+
+@dataclass(frozen=True)
+class _Options:
+    """How the file is read and written, as the request gave it."""
+
+    path: Path
+    fmt: str
+    profile: str  # for rows that name none ("" = the dataset's default for the kind)
+    judge: str  # for judge verdicts that name none
+    update: bool
+    whole_prompt: bool
+    created_by: User | None
 
 
 def items_import(
@@ -103,11 +82,16 @@ def items_import(
     profile: str = "",
     judge: str = "",
     update: bool = False,
+    whole_prompt: bool = False,
     created_by: User | None = None,
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import a file of items into the dataset, all or nothing. Raises ValidationError for a bad request
-    (unknown format, unreadable archive); problems in the data come back in the report."""
+    (unknown format, unreadable archive); problems in the data come back in the report.
+
+    `judge` names the judge of verdicts that name none (default for LLaVA JSON `llava-json-gpt`, for
+    llava-critic-113k parquet `gpt-4o`); `whole_prompt` keeps critic rows whose prompt cannot be split as
+    whole-prompt items instead of refusing them."""
     fmt = detect_format(path) if fmt == "auto" else fmt
     if fmt not in FORMATS:
         raise ValidationError(f"Unknown format {fmt!r}; use one of {', '.join(FORMATS)} or auto.")
@@ -116,7 +100,15 @@ def items_import(
             get_profile(profile)
         except KeyError as exc:
             raise ValidationError(str(exc.args[0])) from None
-    judge = judge or ("gpt-4o" if fmt == "llava-critic-parquet" else "llava-json-gpt" if fmt == "llava-json" else "")
+    options = _Options(
+        path=path,
+        fmt=fmt,
+        profile=profile,
+        judge=judge.strip() or DEFAULT_JUDGES.get(fmt, ""),
+        update=update,
+        whole_prompt=whole_prompt,
+        created_by=created_by,
+    )
     try:
         source = image_source(images)
     except ImageRefError as exc:
@@ -125,17 +117,20 @@ def items_import(
     report, plan = ImportReport(), _Plan()
     tick = progress or (lambda stage, done, of: None)
     try:
-        for row in read_rows(path, fmt):
+        for row in _rows(options):
             report.rows += 1
-            _check(row, dataset=dataset, default_profile=profile, source=source, plan=plan, report=report)
+            _check(row, dataset=dataset, options=options, source=source, plan=plan, report=report)
             if report.rows % 500 == 0:
                 tick("checking", report.rows, total)
+        if report.rows == 0 and report.ok:
+            report.add(0, "file", "has no rows: nothing to import")
         _drop_already_stored(plan)
         _check_existing(dataset, plan, report, update)
+        judge_names_check(names=plan.judges, report=report)
         tick("checking", report.rows, total)
         if report.ok:
             with transaction.atomic():
-                _write(path, fmt, dataset, plan, report, profile, judge, update, created_by, tick, total)
+                _write(dataset, plan, report, options, tick, total)
             _refresh_statistics(report)
             metrics_forget(dataset=dataset)  # an update can change labels and splits in place
     except BaseException:
@@ -146,6 +141,13 @@ def items_import(
     if not report.ok:
         _discard(plan)
     return report
+
+
+def _rows(options: _Options) -> Iterator[Row]:
+    """The file's rows, a whole-prompt row settled on the profile that reads its verdict (the same in both passes)."""
+    for row in read_rows(options.path, options.fmt, whole_prompt=options.whole_prompt):
+        whole_prompt_settle(row)
+        yield row
 
 
 def _drop_already_stored(plan: _Plan) -> None:
@@ -205,11 +207,14 @@ def _row_id(row: Row, sha: str) -> str:
 
 
 def _check(
-    row: Row, *, dataset: Dataset, default_profile: str, source: ImageSource, plan: _Plan, report: ImportReport
+    row: Row, *, dataset: Dataset, options: _Options, source: ImageSource, plan: _Plan, report: ImportReport
 ) -> None:
     for field_name, message in row.problems:
         report.add(row.number, field_name, message)
-    if any(f in {"line", "row", "file"} for f, _ in row.problems):
+    if row.refused:
+        report.count_refused(row.refused)
+        return
+    if any(f in {"line", "row", "file", "header"} for f, _ in row.problems):
         return
     shape = item_shape(
         dataset=dataset,
@@ -220,7 +225,7 @@ def _check(
         model_b=row.model_b,
         reference=row.reference,
         external_id=row.external_id,
-        profile=row.profile or default_profile,
+        profile=row.profile or options.profile,
         split=row.split,
     )
     for field_name, messages in shape.problems.items():
@@ -241,26 +246,8 @@ def _check(
             else:
                 plan.first_seen[row_id] = row.number
     spec = get_profile(shape.profile) if "profile" not in shape.problems else None
-    for label in row.labels:
-        plan.reviewers.add(label.reviewer)
-        where = "human_labels"
-        if len(label.reviewer) > 150:
-            report.add(row.number, where, "a reviewer name is longer than 150 characters")
-        if spec is None:
-            continue
-        if spec.is_pointwise:
-            if label.score is None or label.preference is not None:
-                report.add(row.number, where, f"{label.reviewer}: profile {spec.name} takes a score, not a preference")
-            elif not spec.in_range(label.score):
-                report.add(
-                    row.number,
-                    where,
-                    f"{label.reviewer}: score {label.score:g} is outside {spec.score_min:g}-{spec.score_max:g}",
-                )
-        elif label.preference not in PREFERENCES or label.score is not None:
-            report.add(row.number, where, f"{label.reviewer}: profile {spec.name} takes a preference A, B or tie")
-    if len({label.reviewer for label in row.labels}) < len(row.labels):
-        report.add(row.number, "human_labels", "one reviewer labels an item once")
+    labels_check(row, spec=spec, report=report, reviewers=plan.reviewers)
+    judges_check(row, spec=spec, report=report, default=options.judge, names=plan.judges)
 
 
 def _check_existing(dataset: Dataset, plan: _Plan, report: ImportReport, update: bool) -> None:
@@ -274,27 +261,15 @@ def _check_existing(dataset: Dataset, plan: _Plan, report: ImportReport, update:
             report.add(plan.first_seen[row_id], "id", f"dataset {dataset.name!r} already has {row_id!r} (--update)")
 
 
-def _checked_rows(path: Path, fmt: str, plan: _Plan) -> Iterator[tuple[Row, str, str]]:
+def _checked_rows(options: _Options, plan: _Plan) -> Iterator[tuple[Row, str, str]]:
     """The file's rows again, once checked: each with its item id and its image's sha256."""
-    for row in read_rows(path, fmt):
+    for row in _rows(options):
         ref, inline = _image_key(row)
         sha = plan.images[ref].sha256 if ref else hashlib.sha256(inline or b"").hexdigest()
         yield row, _row_id(row, sha), sha
 
 
-def _write(
-    path: Path,
-    fmt: str,
-    dataset: Dataset,
-    plan: _Plan,
-    report: ImportReport,
-    profile: str,
-    judge: str,
-    update: bool,
-    created_by: User | None,
-    tick: Progress,
-    total: int,
-) -> None:
+def _write(dataset: Dataset, plan: _Plan, report: ImportReport, options: _Options, tick: Progress, total: int) -> None:
     new_images = [e.unsaved for key, e in plan.images.items() if e.unsaved is not None and key == e.sha256]
     Image.objects.bulk_create(new_images, batch_size=CHUNK)
     report.images_new = len(new_images)
@@ -306,24 +281,38 @@ def _write(
     sha_list = list(shas)
     for start in range(0, len(sha_list), 5000):
         image_ids.update(Image.objects.filter(sha256__in=sha_list[start : start + 5000]).values_list("sha256", "pk"))
-    reviewers = _reviewers(plan.reviewers, report)
-    checkpoint = None
-    if judge:
-        checkpoint, _ = CriticCheckpoint.objects.get_or_create(name=judge, defaults={"is_external": True})
-
-    existing = plan.existing_ids if update else set()
+    context = _WriteContext(
+        dataset=dataset,
+        image_ids=image_ids,
+        reviewers=_reviewers(plan.reviewers, report),
+        checkpoints=judge_checkpoints(set(plan.judges)),
+        existing=plan.existing_ids if options.update else set(),
+        options=options,
+        report=report,
+    )
     chunk: list[tuple[Row, str, str]] = []
     written = 0
-    for checked in _checked_rows(path, fmt, plan):
+    for checked in _checked_rows(options, plan):
         chunk.append(checked)
         if len(chunk) == CHUNK:
-            _write_chunk(chunk, dataset, image_ids, reviewers, checkpoint, report, profile, existing, created_by)
+            _write_chunk(chunk, context)
             written += len(chunk)
             chunk = []
             tick("writing", written, total)
     if chunk:
-        _write_chunk(chunk, dataset, image_ids, reviewers, checkpoint, report, profile, existing, created_by)
+        _write_chunk(chunk, context)
         tick("writing", written + len(chunk), total)
+
+
+@dataclass(frozen=True)
+class _WriteContext:
+    dataset: Dataset
+    image_ids: dict[str, int]
+    reviewers: dict[str, int]
+    checkpoints: dict[str, CriticCheckpoint]
+    existing: set[str]
+    options: _Options
+    report: ImportReport
 
 
 def _reviewers(names: set[str], report: ImportReport) -> dict[str, int]:
@@ -338,96 +327,84 @@ def _reviewers(names: set[str], report: ImportReport) -> dict[str, int]:
     return dict(users.objects.filter(username__in=names).values_list("username", "pk"))
 
 
-def _write_chunk(
-    chunk: list[tuple[Row, str, str]],
-    dataset: Dataset,
-    image_ids: dict[str, int],
-    reviewers: dict[str, int],
-    checkpoint: CriticCheckpoint | None,
-    report: ImportReport,
-    profile: str,
-    existing: set[str],
-    created_by: User | None,
-) -> None:
-    items: list[Item] = []
-    for row, row_id, sha in chunk:
-        kind = Kind.PAIRWISE if row.response_b.strip() else Kind.POINTWISE
-        default = dataset.pairwise_profile if kind == Kind.PAIRWISE else dataset.pointwise_profile
-        items.append(
-            Item(
-                dataset=dataset,
-                external_id=row_id,
-                image_id=image_ids[sha],
-                question=row.question,
-                reference=row.reference,
-                kind=kind,
-                profile=row.profile or profile or default,
-                response_a=row.response_a,
-                model_a=row.model_a.strip(),
-                response_b=row.response_b,
-                model_b=row.model_b.strip(),
-                split=row.split or item_split_for(dataset=dataset, external_id=row_id),
-                created_by=created_by,
-            )
-        )
+def _item(row: Row, row_id: str, sha: str, context: _WriteContext) -> Item:
+    dataset, report = context.dataset, context.report
+    kind = Kind.PAIRWISE if row.response_b.strip() else Kind.POINTWISE
+    default = dataset.pairwise_profile if kind == Kind.PAIRWISE else dataset.pointwise_profile
+    profile = row.profile or context.options.profile or default
+    report.count_item(kind, profile)
+    report.whole_prompt += row.whole_prompt
+    report.with_context += bool(row.context)
+    report.plain_conversations += row.plain_conversation
+    return Item(
+        dataset=dataset,
+        external_id=row_id,
+        image_id=context.image_ids[sha],
+        question=row.question,
+        reference=row.reference,
+        kind=kind,
+        profile=profile,
+        response_a=row.response_a,
+        model_a=row.model_a.strip(),
+        response_b=row.response_b,
+        model_b=row.model_b.strip(),
+        split=row.split or item_split_for(dataset=dataset, external_id=row_id),
+        context=row.context,
+        created_by=context.options.created_by,
+    )
+
+
+UPDATED_FIELDS = [
+    "image",
+    "question",
+    "reference",
+    "kind",
+    "profile",
+    "response_a",
+    "model_a",
+    "response_b",
+    "model_b",
+    "split",
+    "context",
+]
+
+
+def _write_chunk(chunk: list[tuple[Row, str, str]], context: _WriteContext) -> None:
+    report, existing = context.report, context.existing
+    items = [_item(row, row_id, sha, context) for row, row_id, sha in chunk]
     fresh = [i for i in items if i.external_id not in existing]
     Item.objects.bulk_create(fresh)
     report.created += len(fresh)
     if existing:
         stale = [i for i in items if i.external_id in existing]
         by_id = dict(
-            Item.objects.filter(dataset=dataset, external_id__in=[i.external_id for i in stale]).values_list(
+            Item.objects.filter(dataset=context.dataset, external_id__in=[i.external_id for i in stale]).values_list(
                 "external_id", "pk"
             )
         )
         for item in stale:
             item.pk = by_id[item.external_id]
-        Item.objects.bulk_update(
-            stale,
-            [
-                "image",
-                "question",
-                "reference",
-                "kind",
-                "profile",
-                "response_a",
-                "model_a",
-                "response_b",
-                "model_b",
-                "split",
-            ],
-        )
+        Item.objects.bulk_update(stale, UPDATED_FIELDS)
         report.updated += len(stale)
-    labels, verdicts = [], []
+    labels: list[HumanVerdict] = []
+    verdicts: list[CriticVerdict] = []
     for (row, _, _), item in zip(chunk, items, strict=True):
         spec = get_profile(item.profile)
         for label in row.labels:
             labels.append(
                 HumanVerdict(
                     item_id=item.pk,
-                    reviewer_id=reviewers[label.reviewer],
+                    reviewer_id=context.reviewers[label.reviewer],
                     profile=item.profile,
                     score=label.score,
                     preference=label.preference,
                     source=HumanVerdict.Source.IMPORT,
                 )
             )
-        if checkpoint is not None and row.judge_text:
-            verdict = spec.parse(row.judge_text)
-            report.judge_verdicts += 1
-            report.judge_unreadable += verdict is None
+        for entry in row.judges:
+            checkpoint = context.checkpoints[judge_name(entry, context.options.judge)]
             verdicts.append(
-                CriticVerdict(
-                    item_id=item.pk,
-                    checkpoint=checkpoint,
-                    profile=item.profile,
-                    status=JobStatus.DONE if verdict else JobStatus.FAILED,
-                    score=verdict.score if verdict else None,
-                    preference=verdict.preference if verdict else None,
-                    justification=verdict.justification if verdict else "",
-                    raw_output=row.judge_text,
-                    error="" if verdict else "the judge's text holds no verdict this profile can read",
-                )
+                judge_verdict(entry=entry, item_id=item.pk, profile=spec, checkpoint=checkpoint, report=report)
             )
     HumanVerdict.objects.bulk_create(
         labels,
@@ -439,6 +416,15 @@ def _write_chunk(
         verdicts,
         update_conflicts=True,
         unique_fields=["item", "checkpoint", "swapped"],
-        update_fields=["profile", "status", "score", "preference", "justification", "raw_output", "error"],
+        update_fields=[
+            "profile",
+            "status",
+            "score",
+            "preference",
+            "confidence",
+            "justification",
+            "raw_output",
+            "error",
+        ],
     )
     report.labels += len(labels)

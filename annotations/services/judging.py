@@ -177,6 +177,7 @@ class VerdictJob:
     response_b: str
     reference: str
     swapped: bool = False  # a swap check: response_a and response_b above are already exchanged
+    context: tuple[tuple[str, str], ...] = ()  # the item's earlier turns (PromptInput.context)
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,7 @@ def verdicts_claim(*, verdict_ids: list[int], worker: str) -> Claim:
             response_b=v.item.response_a if v.swapped else v.item.response_b,
             reference=v.item.reference,
             swapped=v.swapped,
+            context=v.item.context_turns,
         )
         for v in rows.order_by("pk")
     ]

@@ -31,6 +31,12 @@ class Command(BaseCommand):
             help="name of the external judge whose verdicts the file holds (default for llava-critic parquet: gpt-4o)",
         )
         parser.add_argument("--update", action="store_true", help="update items whose id exists instead of refusing")
+        parser.add_argument(
+            "--whole-prompt",
+            action="store_true",
+            help="keep LLaVA JSON / parquet critic rows whose prompt is in an unrecognised shape as whole-prompt items "
+            "(the prompt as the question, with the verdict) instead of refusing them",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["path"]
@@ -55,6 +61,7 @@ class Command(BaseCommand):
                 profile=options["profile"],
                 judge=options["judge"],
                 update=options["update"],
+                whole_prompt=options["whole_prompt"],
                 progress=progress,
             )
         except (ValidationError, ValueError) as exc:

@@ -185,7 +185,7 @@ def test_the_importer_reads_an_exported_prompt_back(world, media_root: Path) -> 
     rows = {r["id"]: r for r in read_rows(export, media_root)}
     parsed = parse_critic_prompt(rows["w2__pairwise"]["human"]["value"])
     assert parsed is not None
-    assert (parsed["question"], parsed["a"], parsed["b"]) == (
+    assert (parsed.question, parsed.response_a, parsed.response_b) == (
         "How many circles are there?",
         "Three circles.",
         "Four circles.",

@@ -1,0 +1,286 @@
+"""JSONL and CSV: one item per line or row, in the contract's field names (README, "Importing data"), with human
+labels and other judges' verdicts collected elsewhere."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from annotations.importers.rows import JudgeEntry, Label, Row
+
+TEXT_FIELDS = ("id", "question", "reference", "split", "profile", "reviewer", "model", "model_a", "model_b")
+KNOWN_FIELDS = {
+    *TEXT_FIELDS,
+    "image",
+    "response",
+    "response_a",
+    "response_b",
+    "human_score",
+    "human_preference",
+    "human_labels",
+    "judge",
+    "judge_score",
+    "judge_preference",
+    "judge_output",
+    "judge_confidence",
+    "judges",
+}
+JUDGE_KEYS = ("judge", "judge_score", "judge_preference", "judge_output", "judge_confidence")
+DELIMITERS = ",;\t|"
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
+
+
+def _text(row: Row, data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        row.problem(key, f"must be text, not {type(value).__name__}")
+        return ""
+    return str(value)
+
+
+def _number(row: Row, key: str, value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        row.problem(key, "must be a number, not true/false")
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        row.problem(key, f"must be a number, not {value!r}")
+        return None
+
+
+def _json_list(row: Row, data: dict[str, Any], key: str) -> Any:
+    """The field's list; a CSV cell holds it as JSON text."""
+    value = data.get(key)
+    if isinstance(value, str) and value.strip():
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            row.problem(key, "is not a JSON list")
+            return None
+    return value
+
+
+def from_fields(number: int, data: Any) -> Row:
+    """A row from a JSON object or a CSV row's cells (names as in the contract)."""
+    row = Row(number=number)
+    if not isinstance(data, dict):
+        row.problem("line", f"must be a JSON object, not {type(data).__name__}")
+        return row
+    row.external_id = _text(row, data, "id")
+    row.image_ref = _text(row, data, "image")
+    row.question = _text(row, data, "question")
+    row.reference = _text(row, data, "reference")
+    row.split = _text(row, data, "split")
+    row.profile = _text(row, data, "profile")
+    single = any(data.get(k) not in (None, "") for k in ("response", "model"))
+    paired = any(data.get(k) not in (None, "") for k in ("response_a", "response_b", "model_a", "model_b"))
+    if single and paired:
+        row.problem("response", "give response (one) or response_a and response_b (two), not both")
+    if single:
+        row.response_a, row.model_a = _text(row, data, "response"), _text(row, data, "model")
+    else:
+        row.response_a, row.model_a = _text(row, data, "response_a"), _text(row, data, "model_a")
+        row.response_b, row.model_b = _text(row, data, "response_b"), _text(row, data, "model_b")
+        if paired and not row.response_b:
+            row.problem("response_b", "response_a needs response_b (or use response for one response)")
+    _labels(row, data)
+    _judges(row, data)
+    return row
+
+
+def _labels(row: Row, data: dict[str, Any]) -> None:
+    one = {k: data.get(k) for k in ("human_score", "human_preference", "reviewer") if data.get(k) not in (None, "")}
+    many = _json_list(row, data, "human_labels")
+    if one and many:
+        row.problem("human_labels", "give human_labels, or human_score/human_preference with reviewer, not both")
+        return
+    entries: list[Any] = []
+    if one:
+        if "reviewer" not in one:
+            row.problem("reviewer", "a human label needs the reviewer who gave it")
+            return
+        entries = [
+            {"reviewer": one["reviewer"], "score": one.get("human_score"), "preference": one.get("human_preference")}
+        ]
+    elif many not in (None, ""):
+        if not isinstance(many, list):
+            row.problem("human_labels", "must be a list of {reviewer, score} or {reviewer, preference}")
+            return
+        entries = many
+    for i, entry in enumerate(entries):
+        where = "human_labels" if many else "human_score"
+        if not isinstance(entry, dict) or not str(entry.get("reviewer") or "").strip():
+            row.problem(where, f"label {i + 1} needs a reviewer")
+            continue
+        preference = entry.get("preference")
+        if preference is not None and not isinstance(preference, str):
+            row.problem(where, f"label {i + 1}: preference must be A, B or tie")
+            continue
+        row.labels.append(
+            Label(
+                reviewer=str(entry["reviewer"]).strip(),
+                score=_number(row, where, entry.get("score")),
+                preference=preference or None,
+            )
+        )
+
+
+def _judges(row: Row, data: dict[str, Any]) -> None:
+    """`judge` with `judge_score` | `judge_preference` | `judge_output` (+ `judge_confidence`), or `judges`: a list
+    of objects with those keys (or the short `name`, `score`, `preference`, `output`, `confidence`)."""
+    one = {k: data[k] for k in JUDGE_KEYS if data.get(k) not in (None, "")}
+    many = _json_list(row, data, "judges")
+    if one and many not in (None, "", []):
+        row.problem("judges", "give judges, or judge with judge_score/judge_preference/judge_output, not both")
+        return
+    if one:
+        _judge(row, one, where="judge", prefix="judge_")
+        return
+    if many in (None, ""):
+        return
+    if not isinstance(many, list):
+        row.problem("judges", "must be a list of {judge, judge_score | judge_preference | judge_output}")
+        return
+    for i, entry in enumerate(many, start=1):
+        where = f"judges[{i}]"
+        if not isinstance(entry, dict):
+            row.problem(where, f"must be an object, not {type(entry).__name__}")
+            continue
+        short = {k: entry[k] for k in ("name", "score", "preference", "output", "confidence") if k in entry}
+        long = {k: entry[k] for k in JUDGE_KEYS if k in entry}
+        unknown = sorted(set(entry) - set(short) - set(long))
+        if unknown:
+            row.problem(where, f"unknown keys {unknown}")
+            continue
+        if short and long:
+            row.problem(where, "use judge/judge_score/... or name/score/..., not both")
+            continue
+        long = long or {("judge" if k == "name" else f"judge_{k}"): v for k, v in short.items()}
+        if not str(long.get("judge") or "").strip():
+            row.problem(where, "needs the judge's name")
+            continue
+        _judge(row, long, where=where, prefix="judge_")
+    names = [j.name for j in row.judges if j.name]
+    if len(set(names)) < len(names):
+        row.problem("judges", "one judge gives an item one verdict: a judge is named twice")
+
+
+def _judge(row: Row, entry: dict[str, Any], *, where: str, prefix: str) -> None:
+    name = entry.get("judge")
+    if name is not None and not isinstance(name, str):
+        row.problem(where, "the judge's name must be text")
+        return
+    name = (name or "").strip()
+    if len(name) > 200:
+        row.problem(where, "the judge's name is longer than 200 characters")
+        return
+    given = [k for k in ("score", "preference", "output") if entry.get(prefix + k) not in (None, "")]
+    if len(given) != 1:
+        row.problem(
+            where,
+            f"a judge's verdict needs one of {prefix}score, {prefix}preference or {prefix}output"
+            + (f", not {' and '.join(prefix + k for k in given)}" if given else ""),
+        )
+        return
+    preference, output = entry.get(prefix + "preference"), entry.get(prefix + "output")
+    if preference is not None and not isinstance(preference, str):
+        row.problem(where, "the judge's preference must be A, B or tie")
+        return
+    if output is not None and not isinstance(output, str):
+        row.problem(where, "the judge's output must be text")
+        return
+    judge = JudgeEntry(
+        name=name,
+        score=_number(row, where, entry.get(prefix + "score")),
+        preference=preference or None,
+        output=output or "",
+        confidence=_number(row, where, entry.get(prefix + "confidence")),
+        where=where,
+    )
+    if judge.confidence is not None and not 0 <= judge.confidence <= 1:
+        row.problem(where, f"judge_confidence {judge.confidence:g} is not a probability between 0 and 1")
+        return
+    row.judges.append(judge)
+
+
+def read_jsonl(path: Path) -> Iterator[Row]:
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark, as Windows tools write
+                raw = raw[3:]
+            if not raw.strip():
+                continue
+            try:
+                data = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                row = Row(number=number)
+                row.problem("line", f"is not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})")
+                yield row
+                continue
+            yield from_fields(number, data)
+
+
+def csv_delimiter(header: str, *, suffix: str = "") -> tuple[str, str]:
+    """The header line's delimiter among , ; tab and | (csv.Sniffer restricted to them), and "" or the reason it
+    cannot be told. A header that splits into no known field name by any of them is refused with that reason."""
+    if suffix == ".tsv":
+        return "\t", ""
+    try:
+        delimiter = csv.Sniffer().sniff(header, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        delimiter = ","
+    names = {name.strip() for name in next(csv.reader([header], delimiter=delimiter), [])}
+    if names & KNOWN_FIELDS:
+        return delimiter, ""
+    for other in DELIMITERS:
+        if {name.strip() for name in header.split(other)} & KNOWN_FIELDS:
+            return other, ""
+    return delimiter, (
+        f"the header line {header[:120]!r} names none of the import fields (id, image, question, response, ...) "
+        f"whichever delimiter separates it ({', '.join(_DELIMITER_NAMES.values())}); is this the right file?"
+    )
+
+
+def read_csv(path: Path) -> Iterator[Row]:
+    with path.open(newline="", encoding="utf-8-sig", errors="strict") as f:
+        try:
+            header = f.readline()
+        except UnicodeDecodeError as exc:
+            row = Row(number=1)
+            row.problem("file", f"is not UTF-8 text ({exc.reason})")
+            yield row
+            return
+        if not header.strip():
+            return
+        delimiter, problem = csv_delimiter(header.rstrip("\r\n"), suffix=path.suffix.lower())
+        if problem:
+            row = Row(number=1)
+            row.problem("header", problem)
+            yield row
+            return
+        f.seek(0)  # utf-8-sig skips the byte-order mark again
+        reader = csv.DictReader(f, delimiter=delimiter)
+        try:
+            for data in reader:
+                if None in data:  # more cells than the header has names
+                    row = Row(number=reader.line_num)
+                    row.problem(
+                        "line",
+                        f"has {len(reader.fieldnames or []) + len(data[None])} cells, the header "
+                        f"names {len(reader.fieldnames or [])} (delimiter: {_DELIMITER_NAMES[delimiter]})",
+                    )
+                    yield row
+                    continue
+                yield from_fields(reader.line_num, {k.strip(): v for k, v in data.items() if k and k.strip()})
+        except (csv.Error, UnicodeDecodeError) as exc:
+            row = Row(number=reader.line_num)
+            row.problem("line", f"cannot be read as CSV ({exc})")
+            yield row

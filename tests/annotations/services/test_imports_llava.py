@@ -1,0 +1,314 @@
+"""LLaVA JSON and llava-critic-113k rows are never silently misread: critic prompts in the public shapes are split
+into their parts with the profile that reads their verdict; a critic prompt in another shape is refused (or, when
+asked, kept whole with its verdict); earlier turns become the item's context and reach the critic's prompt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from annotations.importers.critic_prompts import CAPTION_QUESTION, parse_critic_prompt
+from annotations.models import CriticVerdict, Item
+from annotations.services.imports import items_import
+from critic_worker.profiles import (
+    WHOLE_PROMPT_RESPONSE,
+    PromptInput,
+    context_block,
+    get_profile,
+    user_turn,
+)
+from tests.annotations.services.import_files import (
+    conversation,
+    image_folder,
+    parquet_row,
+    write_llava_json,
+    write_parquet,
+)
+from tests.factories import DatasetFactory
+
+pytestmark = pytest.mark.django_db
+
+FIVE_FACTORS = (
+    "You are provided with an image and a question for this image. Please review the corresponding response{s} "
+    "based on the following 5 factors: 1. Accuracy in Object Description: check the objects named. 2. Accuracy in "
+    "Depicting Relationships: check how objects relate. 3. Accuracy in Describing Attributes: check colours and "
+    "sizes. 4. Helpfulness: does it help the user. 5. Ethical Considerations: is it safe and fair. "
+)
+FIVE_FACTOR_POINTWISE = (
+    FIVE_FACTORS.format(s="")
+    + "From 0 to 100, how much do you rate for this response in terms of the correct and comprehensive description of "
+    'the image?\nProvide a few lines for explanation and the rate number at last after "Final Score:".\n'
+    "Your task is provided as follows:\nQuestion: [{question}]\nResponse: [{response}]\n"
+)
+FIVE_FACTOR_ANSWERS = (
+    FIVE_FACTORS.format(s="s")
+    + "You need to choose which response is better for the given question and provide a clear conclusion such as "
+    '"Answer 1 is better." and "Answer 2 is better.".\nYour task is provided as follows:\n'
+    "Question: [{question}]\nAnswer 1: [{a}]\nAnswer 2: [{b}]"
+)
+FIVE_FACTOR_RESPONSES = (
+    FIVE_FACTORS.format(s="s") + "Decide which response is better.\nYour task is provided as follows:\n"
+    "Question: [{question}]\nResponse 1: [{a}]\nResponse 2: [{b}]\n"
+)
+CAPTION = (
+    "Text Caption: {caption}\nFrom 0 to 100, how much do you rate for this Text Caption in terms of the correct and "
+    "comprehensive description of the image?\nDo not let one attribute dominate the rating.\n"
+    'Provide a few lines for explanation and the rate number at last after "Final Score:".'
+)
+WILDVISION = (
+    "Please act as an impartial judge and evaluate the responses of two AI assistants to the user prompt below. "
+    "Output your final verdict with a label: [[A>>B]], [[A>B]], [[A=B]], [[B>A]] or [[B>>A]].\n\n"
+    "<|User Prompt|>\n{question}\n\n<|The Start of Assistant A's Answer|>\n{a}\n<|The End of Assistant A's Answer|>"
+    "\n\n<|The Start of Assistant B's Answer|>\n{b}\n<|The End of Assistant B's Answer|>"
+)
+LLAVA_BENCH = (
+    "[Context]\n{note}\n\n[Question]\n{question}\n\n[Assistant 1]\n{reference}\n\n[End of Assistant 1]\n\n"
+    "[Assistant 2]\n{a}\n\n[End of Assistant 2]\n\n[System]\nWe would like your feedback on the two assistants. "
+    "Each receives an overall score on a scale of 1 to 10. Please first output a single line containing only two "
+    "values indicating the scores for Assistant 1 and 2, respectively.\n\n"
+)
+UNKNOWN_CRITIC = (
+    "You are an impartial judge. Evaluate the quality of the answer below and give it an overall score.\n"
+    "<q>{question}</q>\n<a>{a}</a>"
+)
+
+
+def card(profile: str, question: str, a: str, b: str = "") -> str:
+    return user_turn(get_profile(profile), PromptInput(question, a, b))
+
+
+SHAPES = {
+    # name: (human turn, gpt turn, expected (question, a, b, reference), profile, verdict)
+    "model card pointwise": (
+        card("pointwise", "What is on the table?", "A red apple."),
+        "Accurate and complete. Score: 82/100",
+        ("What is on the table?", "A red apple.", "", ""),
+        "pointwise",
+        82.0,
+    ),
+    "model card pairwise": (
+        card("pairwise", "How many cats?", "Two cats.", "Three cats."),
+        "The second response is better because there are three.",
+        ("How many cats?", "Two cats.", "Three cats.", ""),
+        "pairwise",
+        "B",
+    ),
+    "caption": (
+        "<image>\n" + CAPTION.format(caption="A brown dog runs on green grass."),
+        "The dog and grass are right; the ball is missing.\nFinal Score: 72",
+        (CAPTION_QUESTION, "A brown dog runs on green grass.", "", ""),
+        "caption",
+        72.0,
+    ),
+    "five factors, bare Response": (
+        "<image>\n" + FIVE_FACTOR_POINTWISE.format(question="What is on the table?", response="A red apple."),
+        "The object is right.\nFinal Score: 85",
+        ("What is on the table?", "A red apple.", "", ""),
+        "caption",
+        85.0,
+    ),
+    "five factors, Answer 1 and 2": (
+        "<image>\n" + FIVE_FACTOR_ANSWERS.format(question="Which sign?", a="A stop sign.", b="A yield sign."),
+        "Answer 1 is better. The sign is octagonal and red.",
+        ("Which sign?", "A stop sign.", "A yield sign.", ""),
+        "pairwise",
+        "A",
+    ),
+    "five factors, Response 1 and 2": (
+        "<image>\n" + FIVE_FACTOR_RESPONSES.format(question="Is it raining?", a="Yes.", b="No, it is sunny."),
+        "The better response: [2]\nThe sky is clear.",
+        ("Is it raining?", "Yes.", "No, it is sunny.", ""),
+        "pairwise",
+        "B",
+    ),
+    "wildvision": (
+        "<image>\n" + WILDVISION.format(question="Describe the scene.", a="A beach.", b="A busy beach at noon."),
+        "Both mention the beach; B adds the time.\nMy final verdict is: [[B>A]]",
+        ("Describe the scene.", "A beach.", "A busy beach at noon.", ""),
+        "wildvision",
+        "B",
+    ),
+    "llava-bench": (
+        "<image>\n"
+        + LLAVA_BENCH.format(
+            note="A kitchen with a kettle.", question="What is boiling?", reference="The kettle.", a="Some water."
+        ),
+        "9 6\nAssistant 2 is vague.",
+        ("What is boiling?", "Some water.", "", "The kettle."),
+        "llava-bench",
+        6.0,
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_each_public_prompt_shape_is_split_into_its_parts(shape: str) -> None:
+    human, _, (question, a, b, reference), _profile, _ = SHAPES[shape]
+    parsed = parse_critic_prompt(human)
+    assert parsed is not None
+    assert (parsed.question, parsed.response_a, parsed.response_b, parsed.reference) == (question, a, b, reference)
+
+
+def test_a_bracketed_response_that_quotes_labels_is_not_cut_short() -> None:
+    response = "Steps:\nAnswer: 4\nQuestion: none left"
+    parsed = parse_critic_prompt(FIVE_FACTOR_POINTWISE.format(question="What is 2+2?", response=response))
+    assert parsed is not None
+    assert (parsed.question, parsed.response_a) == ("What is 2+2?", response)
+
+
+def test_a_plain_question_is_not_taken_for_a_critic_prompt() -> None:
+    assert parse_critic_prompt("<image>\nQuestion: what is shown?\nAnswer: a short phrase please.") is None
+
+
+def test_113k_rows_of_every_shape_become_items_with_the_judges_verdict_read_by_their_profile(tmp_path: Path) -> None:
+    data = [parquet_row(f"r{i}", human, gpt, shade=i) for i, (human, gpt, *_) in enumerate(SHAPES.values())]
+    report = items_import(dataset=DatasetFactory(), path=write_parquet(tmp_path / "critic.parquet", data))
+    assert report.ok, report.problems
+    for i, (name, (_, gpt, (question, a, b, reference), profile, verdict)) in enumerate(SHAPES.items()):
+        item = Item.objects.get(external_id=f"r{i}")
+        assert (item.question, item.response_a, item.response_b, item.reference) == (question, a, b, reference), name
+        assert item.profile == profile, name
+        judged = CriticVerdict.objects.get(item=item, checkpoint__name="gpt-4o")
+        assert (judged.status, judged.raw_output) == ("done", gpt), name
+        assert (judged.score if isinstance(verdict, float) else judged.preference) == verdict, name
+    assert report.items == {
+        "pointwise": {"pointwise": 1, "caption": 2, "llava-bench": 1},
+        "pairwise": {"pairwise": 3, "wildvision": 1},
+    }
+    assert report.judges == {"gpt-4o": {"verdicts": 8, "unreadable": 0}}
+    bench = Item.objects.get(profile="llava-bench")
+    assert bench.context == [{"role": "context", "text": "A kitchen with a kettle."}]  # the captions, not dropped
+
+
+def test_a_113k_row_whose_prompt_cannot_be_split_is_refused_with_its_row_and_reason(tmp_path: Path) -> None:
+    data = [
+        parquet_row("ok", *SHAPES["caption"][:2]),
+        parquet_row("odd", UNKNOWN_CRITIC.format(question="What is it?", a="A cat."), "Overall score: 70"),
+    ]
+    report = items_import(dataset=DatasetFactory(), path=write_parquet(tmp_path / "c.parquet", data))
+    assert not report.ok
+    assert next(str(p) for p in report.problems).startswith("row 2, conversations: the human turn is a critic prompt")
+    assert report.refused == {"critic prompt not recognised": 1}
+    assert "rows refused: 1 critic prompt not recognised" in report.summary()
+    assert Item.objects.count() == 0
+
+
+def test_with_the_whole_prompt_option_it_is_kept_whole_with_its_verdict_and_counted(tmp_path: Path) -> None:
+    prompt = UNKNOWN_CRITIC.format(question="What is it?", a="A cat.")
+    pair_prompt = "Act as an impartial judge: which of the two answers is better?\n(1) A cat. (2) A dog."
+    data = [
+        parquet_row("odd", "<image>\n" + prompt, "Overall score: 70"),
+        parquet_row("pair", "<image>\n" + pair_prompt, "Response 2 is better: it is a dog."),
+    ]
+    report = items_import(dataset=DatasetFactory(), path=write_parquet(tmp_path / "c.parquet", data), whole_prompt=True)
+    assert report.ok, report.problems
+    assert report.whole_prompt == 2
+    odd, pair = Item.objects.get(external_id="odd"), Item.objects.get(external_id="pair")
+    assert (odd.question, odd.response_a, odd.profile, odd.kind) == (
+        prompt,
+        WHOLE_PROMPT_RESPONSE,
+        "pointwise",
+        "pointwise",
+    )
+    assert (pair.profile, pair.response_b) == ("pairwise", WHOLE_PROMPT_RESPONSE)
+    assert CriticVerdict.objects.get(item=odd).score == 70
+    assert CriticVerdict.objects.get(item=pair).preference == "B"
+    # The critic is given the prompt as it was, not wrapped in a template.
+    assert get_profile(odd.profile).prompt(PromptInput(odd.question, odd.response_a)) == prompt
+
+
+def test_a_whole_prompt_whose_verdict_no_profile_reads_is_still_refused(tmp_path: Path) -> None:
+    data = [parquet_row("odd", UNKNOWN_CRITIC.format(question="Q?", a="A."), "I cannot decide.")]
+    report = items_import(dataset=DatasetFactory(), path=write_parquet(tmp_path / "c.parquet", data), whole_prompt=True)
+    assert report.refused == {"critic prompt and verdict not recognised": 1}
+    assert Item.objects.count() == 0
+
+
+def test_llava_json_critic_prompts_are_read_and_unknown_ones_refused_not_made_questions(tmp_path: Path) -> None:
+    folder = image_folder(tmp_path, 1)
+    rows = [
+        {"id": "plain", "image": "imgs/0.png", "conversations": conversation("<image>\nWhat colour?", "Blue.")},
+        {
+            "id": "five",
+            "image": "imgs/0.png",
+            "conversations": conversation(*SHAPES["five factors, bare Response"][:2]),
+        },
+        {
+            "id": "odd",
+            "image": "imgs/0.png",
+            "conversations": conversation("<image>\n" + UNKNOWN_CRITIC.format(question="Q?", a="A."), "Score: 5"),
+        },
+    ]
+    report = items_import(dataset=DatasetFactory(), path=write_llava_json(tmp_path / "l.json", rows), images=folder)
+    assert report.refused == {"critic prompt not recognised": 1}
+    assert [p.row for p in report.problems] == [3]
+    rows.pop()
+    report = items_import(dataset=DatasetFactory(), path=write_llava_json(tmp_path / "l.json", rows), images=folder)
+    assert report.ok, report.problems
+    assert report.plain_conversations == 1
+    assert Item.objects.get(external_id="five").profile == "caption"
+    assert CriticVerdict.objects.get(item__external_id="five", checkpoint__name="llava-json-gpt").score == 85
+
+
+def test_rows_with_several_images_are_refused_and_counted(tmp_path: Path) -> None:
+    folder = image_folder(tmp_path, 2)
+    rows = [
+        {"id": "two", "image": ["imgs/0.png", "imgs/1.png"], "conversations": conversation("<image>\nQ", "A")},
+        {"id": "tokens", "image": "imgs/0.png", "conversations": conversation("<image>\n<image>\nCompare.", "Same.")},
+        {"id": "one", "image": ["imgs/0.png"], "conversations": conversation("<image>\nQ", "A")},
+    ]
+    report = items_import(dataset=DatasetFactory(), path=write_llava_json(tmp_path / "l.json", rows), images=folder)
+    assert report.refused == {"several images": 2}
+    assert [(p.row, p.field) for p in report.problems] == [(1, "image"), (2, "conversations")]
+    assert "several images cannot be imported yet" in report.problems[0].message
+
+
+MULTI_TURN = conversation("<image>\nWhat animal is this?", "A cat.", "What colour is it?", "Orange with white paws.")
+
+
+def test_earlier_turns_become_the_items_context_and_reach_the_critics_prompt(tmp_path: Path) -> None:
+    rows = [{"id": "chat", "image": "imgs/0.png", "conversations": MULTI_TURN}]
+    path = write_llava_json(tmp_path / "l.json", rows)
+    report = items_import(dataset=DatasetFactory(), path=path, images=image_folder(tmp_path, 1))
+    assert report.ok, report.problems
+    assert report.with_context == 1
+    item = Item.objects.get()
+    assert (item.question, item.response_a) == ("What colour is it?", "Orange with white paws.")
+    assert item.context == [{"role": "user", "text": "What animal is this?"}, {"role": "assistant", "text": "A cat."}]
+    profile = get_profile(item.profile)
+    bare = PromptInput(item.question, item.response_a)
+    prompt = profile.prompt(PromptInput(item.question, item.response_a, context=item.context_turns))
+    assert (
+        prompt == "Earlier turns of this conversation, for context:\nUser: What animal is this?\nAssistant: "
+        "A cat.\n\n" + profile.prompt(bare)
+    )
+    assert context_block(()) == ""
+    assert profile.prompt(bare) == profile.template.format(
+        question=item.question, response_a=item.response_a, response_b="", reference=""
+    )  # items without context: the prompt is byte for byte what it was
+
+
+def test_a_critic_row_after_earlier_turns_keeps_them_as_context(tmp_path: Path) -> None:
+    human, gpt = SHAPES["model card pairwise"][:2]
+    rows = [{"id": "c", "image": "imgs/0.png", "conversations": conversation("Hello.", "Hi!", human, gpt)}]
+    path = write_llava_json(tmp_path / "l.json", rows)
+    report = items_import(dataset=DatasetFactory(), path=path, images=image_folder(tmp_path, 1))
+    assert report.ok, report.problems
+    item = Item.objects.get()
+    assert (item.profile, item.response_b) == ("pairwise", "Three cats.")
+    assert item.context == [{"role": "user", "text": "Hello."}, {"role": "assistant", "text": "Hi!"}]
+
+
+def test_the_item_page_and_the_desk_show_the_context(tmp_path: Path, admin_client: Client) -> None:
+    dataset = DatasetFactory(name="chat")
+    rows = [{"id": "chat", "image": "imgs/0.png", "conversations": MULTI_TURN}]
+    items_import(dataset=dataset, path=write_llava_json(tmp_path / "l.json", rows), images=image_folder(tmp_path, 1))
+    item = Item.objects.get()
+    page = admin_client.get(f"/items/{item.pk}/").content.decode()
+    assert "Earlier in the conversation" in page
+    assert "What animal is this?" in page
+    desk = admin_client.get(f"/datasets/{dataset.pk}/review/", follow=True).content.decode()
+    assert "What animal is this?" in desk
+    assert "A cat." in desk
