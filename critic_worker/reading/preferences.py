@@ -116,11 +116,14 @@ def _side(m: re.Match[str], n: str = "") -> str | None:
     return "A" if word in _FIRST else "B"
 
 
-def _drop(s: Sentence, start: int, end: int, *, tie: bool = False) -> bool:
+_AFTER_HYPOTHETICAL = re.compile(r"^\s*(?:would|could|might)\b", re.I)
+
+
+def _drop(s: Sentence, start: int, end: int) -> bool:
     text = s.text
-    if (not tie and negated(text, start)) or hypothetical(text, start) or conceded(text, start):
+    if negated(text, start) or hypothetical(text, start) or conceded(text, start):
         return True
-    return retracted(text, end)
+    return retracted(text, end) or bool(_AFTER_HYPOTHETICAL.match(text[end:]))
 
 
 def _statements(cleaned: str, five_way: bool) -> list[Statement]:
@@ -134,15 +137,15 @@ def _statements(cleaned: str, five_way: bool) -> list[Statement]:
         copied_list = len(codes) >= 3
         for m in _FIVE_WAY.finditer(s.text):
             code = m["code"].replace(" ", "")
-            if code in _FIVE_WAY_VALUES and not copied_list and not _drop(s, m.start(), m.end(), tie=True):
+            if code in _FIVE_WAY_VALUES and not copied_list and not _drop(s, m.start(), m.end()):
                 value, strong = _FIVE_WAY_VALUES[code]
                 add(s, m, 3, value, strong)
         for m in _LETTER.finditer(s.text):
-            if not _drop(s, m.start(), m.end(), tie=True):
+            if not _drop(s, m.start(), m.end()):
                 code = m["code"].upper()
                 add(s, m, 3, {"A": "A", "B": "B"}.get(code, "tie"))
         for m in _LABELLED.finditer(s.text):
-            if _drop(s, m.start(), m.end(), tie=True):
+            if _drop(s, m.start(), m.end()):
                 continue
             if m["tie"]:
                 add(s, m, 3, "tie")
@@ -169,7 +172,7 @@ def _statements(cleaned: str, five_way: bool) -> list[Statement]:
                 continue
             add(s, m, 3 if concluding(s.text, m.start()) else 2, side)
         for m in _TIE.finditer(s.text):
-            if _drop(s, m.start(), m.end(), tie=True) or negated(s.text, m.start()):
+            if _drop(s, m.start(), m.end()):
                 continue
             what = (m["what"] or m["what2"] or "").lower()
             overall = not (m["how"] or m["what2"]) or what in _TIE_OVERALL or not what
@@ -183,7 +186,7 @@ def read_preference(text: str, *, five_way: bool = False, allow_tie: bool = True
     WildVision's strength (A>>B is strong); without allow_tie, a tie is unreadable."""
     cleaned = clean(text)
     statements = _statements(cleaned, five_way)
-    winner, why = decide(statements, what="preference")
+    winner, why = decide(statements, what="preference", text=cleaned)
     if winner is None:
         if not statements and (hedge := HEDGE.search(cleaned)):
             return unreadable(f"only a hedge ({quote(hedge.group(0))}), no preference is stated")

@@ -58,11 +58,11 @@ _PROSE = re.compile(
     r"\b(?:rate|rated|rating|score|scored|scores|scoring|grade|graded|give|gives|giving|gave|assign|assigns|"
     r"assigned|award|awards|awarded|deserves?|deserving|earns?|earned|merits?|receives?|received|gets?|warrants?)\b"
     r"(?:\s+(?:it|this|that|the|a|an|response|answer|caption|description|output|one|solid|strong|low|high|fair|"
-    r"final|overall|total|score|rating|grade|mark|of|as|at|with|about|around|approximately|roughly|me|"
-    r"[a-z]+'s)){0,6}\s*:?\s*" + NUM + _FOLLOW,
+    r"final|overall|total|score|rating|grade|mark|of|as|at|with|about|around|approximately|roughly|me|text|"
+    r"[a-z]+'s)){0,6}\s*" + NUM + _FOLLOW,
     re.I,
 )
-_BARE = re.compile(NUM + r"(?=\s*(?:points?\s*)?(?:/\s*\d|out\s+of\s+\d))", re.I)
+_BARE = re.compile(NUM + r"(?=\s*(?:points?\s*)?(?:/\s*\d|out\s+of\s+\d|on\s+(?:a|the)\s+(?:scale|\d)))", re.I)
 _VERDICT_QUALIFIERS = {
     "final", "overall", "total", "my", "the", "a", "an", "its", "your", "our", "global", "aggregate", "weighted",
     "general", "composite", "combined", "this", "response's", "answer's", "caption's", "description's", "given",
@@ -82,7 +82,7 @@ _AFTER_HYPOTHETICAL = re.compile(
 _RANGE_AFTER = re.compile(r"^\s*(?:-|to|or|and)\s*(?P<other>-?\d{1,4}(?:\.\d+)?)(?![\w])", re.I)
 _SCALE_AFTER = re.compile(
     r"^\s*(?:points?\s*)?(?:"
-    r"/\s*(?P<slash>\d{1,4}(?:\.\d+)?)(?![\d.])"
+    r"/\s*(?P<slash>\d{1,4}(?:\.\d+)?)(?!\d|\.\d)"
     r"|\(?\s*out\s+of\s+(?:a\s+(?:possible|maximum|max)\s+(?:of\s+)?)?(?P<outof>\d{1,4})\s*\)?"
     r"|(?P<pct>%)"
     r"|(?:points?\s+)?(?:on|in)\s+(?:a|the)\s+(?:scale|range)\s+(?:of|from)\s+(?P<a>-?\d{1,4})\s*(?:to|-)\s*(?P<b>\d{1,4})"
@@ -207,11 +207,13 @@ def score_statements(cleaned: str, lo: float, hi: float) -> list[Statement]:
     """Every statement of a score in the cleaned text, its value already on [lo, hi] (or with its problem)."""
     mentions = _mentions(cleaned)
     doc_scale = next(iter(mentions)) if len(mentions) == 1 else None
-    found: dict[int, Statement] = {}  # by the number's position: the most explicit reading of each number
+    found: dict[int, Statement] = {}  # by the number's position: the first (most explicit) pattern that read it
+    seen: set[int] = set()
 
     def keep(statement: Statement | None, num_position: int) -> None:
-        if statement is not None and (num_position not in found or found[num_position].tier < statement.tier):
+        if num_position not in seen and statement is not None:
             found[num_position] = statement
+        seen.add(num_position)
 
     for s in sentences(cleaned):
         for m in _LABEL.finditer(s.text):
@@ -234,10 +236,11 @@ def score_statements(cleaned: str, lo: float, hi: float) -> list[Statement]:
 
 def read_score(text: str, *, lo: float, hi: float) -> Reading:
     """Read a pointwise verdict on the range [lo, hi] out of free text (the module docstring says how)."""
-    statements = score_statements(clean(text), lo, hi)
+    cleaned = clean(text)
+    statements = score_statements(cleaned, lo, hi)
     if statements and all(st.tier == 0 for st in statements):
         return unreadable(f"only per-aspect scores ({quote(statements[-1].quote)}), no overall score")
-    winner, why = decide([st for st in statements if st.tier > 0], what="score")
+    winner, why = decide([st for st in statements if st.tier > 0], what="score", text=cleaned)
     if winner is None:
         return unreadable(why)
     assert isinstance(winner.value, float)
@@ -280,7 +283,7 @@ def read_two_scores(text: str, *, lo: float, hi: float) -> Reading:
             value, problem = on_profile(float(named["num"]), scale, lo, hi)
             said = s.text[named.start() : named.end("num") + used]
             found.append(Statement(3, s.offset + named.start(), s.line, said, value, problem=problem))
-    winner, why = decide(found, what="score of Assistant 2")
+    winner, why = decide(found, what="score of Assistant 2", text=cleaned)
     if winner is None:
         return unreadable(f"the first line does not hold two scores and {why}" if not found else why)
     assert isinstance(winner.value, float)

@@ -89,6 +89,7 @@ _HYPOTHETICAL = re.compile(
     r"hypothetically|ask(?:s|ed)?|determine|decide|evaluate|judge|question\s+is|let's\s+see|let\s+us\s+see)\b",
     re.I,
 )
+_CONDITION = re.compile(r"(?<!even\s)(?<!as\s)\b(?:if|unless)\b", re.I)
 _CONCESSION = re.compile(r"\b(?:although|though|even\s+though|even\s+if|while|whereas|despite|albeit|granted)\b", re.I)
 _CONCLUSION = re.compile(
     r"\b(?:overall|in\s+conclusion|in\s+summary|to\s+conclude|to\s+sum\s+up|in\s+sum|all\s+in\s+all|"
@@ -97,6 +98,12 @@ _CONCLUSION = re.compile(
 )
 _RETRACTION = re.compile(
     r"^[^.!?;]{0,40}?(?:\.\.\.|-|,|\s)\s*(?:no(?!\s+(?:doubt|question))\b|wait\b|actually\b|scratch\s+that|correction)",
+    re.I,
+)
+# Words between two differing statements on one line that make the later one a revision, not a contradiction.
+REVISION = re.compile(
+    r"\b(?:but|however|on\s+reflection|actually|after|instead|rather|in\s+fact|no|final(?:ly)?|overall|"
+    r"in\s+conclusion|therefore|so|thus|ultimately|reconsider\w*|correction|wait|initially|at\s+first)\b",
     re.I,
 )
 HEDGE = re.compile(
@@ -118,8 +125,9 @@ def negated(sentence: str, start: int) -> bool:
 
 
 def hypothetical(sentence: str, start: int) -> bool:
-    """'if it were more detailed it would be better', 'we must decide whether Response 1 is better'."""
-    return bool(_HYPOTHETICAL.search(clause_before(sentence, start)))
+    """'if it were more detailed it would be better', 'we must decide whether Response 1 is better', and the
+    consequence of a condition earlier in the sentence ('If it had named the breed, it would get 95')."""
+    return bool(_HYPOTHETICAL.search(clause_before(sentence, start)) or _CONDITION.search(sentence[:start]))
 
 
 def conceded(sentence: str, start: int) -> bool:
