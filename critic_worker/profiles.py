@@ -1,8 +1,9 @@
 """Prompt profiles: one per LLaVA-Critic prompt family. Django-free and torch-free.
 
 A profile is a prompt template, the verdict's shape (a score on a closed range, or a preference among
-A / B / tie), a parser that reads a verdict out of the critic's free text, and a renderer that writes a verdict
-back in the same output shape: ``parse(render(v)) == v``. Each profile also lists its *verdict lines*, the
+A / B / tie), a reader that reads a verdict out of the critic's free text (``read`` gives the verdict or why there
+is none; one reader per output family, in critic_worker/reading), and a renderer that writes a verdict back in the
+same output shape: ``parse(render(v)) == v``. Each profile also lists its *verdict lines*, the
 canonical phrase for every possible verdict, which the engine scores directly to read the critic's confidence
 and, when the free text cannot be parsed, to force a choice.
 
@@ -12,48 +13,17 @@ cannot be stored by any code path.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from critic_worker.reading.preferences import read_preference
+from critic_worker.reading.scores import read_score, read_two_scores
+from critic_worker.verdicts import PREFERENCES, Reading, Verdict, format_score, unreadable
+
 Kind = Literal["pointwise", "pairwise"]
-PREFERENCES: tuple[str, ...] = ("A", "B", "tie")
 SYSTEM_PROMPT = "You are a helpful assistant."  # LLaVA-NeXT's qwen_1_5 conversation template
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A verdict: a score (pointwise profiles) or a preference A / B / tie (pairwise), with its justification.
-
-    ``strong`` keeps WildVision's five-way strength (A>>B against A>B); other profiles leave it False."""
-
-    score: float | None = None
-    preference: str | None = None
-    justification: str = ""
-    strong: bool = False
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "justification", self.justification.strip())
-        if (self.score is None) == (self.preference is None):
-            raise ValueError("a verdict has a score or a preference, not both and not neither")
-        if self.preference is not None and self.preference not in PREFERENCES:
-            raise ValueError(f"preference must be one of {PREFERENCES}, not {self.preference!r}")
-        if self.score is not None:
-            if not math.isfinite(self.score):
-                raise ValueError("a score must be a finite number")
-            object.__setattr__(self, "score", round(float(self.score), 2))
-
-    @property
-    def label(self) -> str:
-        """The verdict as one word: the score as written, or the preference."""
-        return format_score(self.score) if self.score is not None else str(self.preference)
-
-
-def format_score(score: float) -> str:
-    """85.0 -> '85', 7.5 -> '7.5'; scores carry at most two decimals."""
-    return str(int(score)) if float(score).is_integer() else f"{score:.2f}".rstrip("0")
 
 
 @dataclass(frozen=True)
@@ -85,20 +55,6 @@ def context_block(context: tuple[tuple[str, str], ...]) -> str:
     return f"{CONTEXT_HEADER}\n{turns}\n\n"
 
 
-NUMBER = r"(-?\d{1,3}(?:\.\d+)?)"
-
-
-def _last(patterns: list[re.Pattern[str]], text: str) -> re.Match[str] | None:
-    """The match that ends last in the text, over several patterns."""
-    found = [m for p in patterns for m in p.finditer(text)]
-    return max(found, key=lambda m: m.end(), default=None)
-
-
-def _first(patterns: list[re.Pattern[str]], text: str) -> re.Match[str] | None:
-    found = [m for p in patterns for m in p.finditer(text)]
-    return min(found, key=lambda m: m.start(), default=None)
-
-
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -110,7 +66,7 @@ class Profile:
     needs_reference: bool = False
     # Where the canonical verdict line stands in the output: first (then the reasons) or last (after them).
     verdict_first: bool = False
-    _parse: Callable[[Profile, str], Verdict | None] = field(default=lambda self, text: None, repr=False)
+    _read: Callable[[Profile, str], Reading] = field(default=lambda self, text: unreadable("no reader"), repr=False)
     _verdict_line: Callable[[Profile, Verdict], str] = field(default=lambda self, v: "", repr=False)
 
     @property
@@ -146,13 +102,22 @@ class Profile:
         parts = [line, verdict.justification] if self.verdict_first else [verdict.justification, line]
         return "\n".join(part for part in parts if part)
 
-    def parse(self, text: str) -> Verdict | None:
-        """Read the verdict out of the critic's text; None when there is none. Never raises."""
+    def read(self, text: str) -> Reading:
+        """Read the verdict out of the critic's text: the verdict (or None) and the reason. Never raises.
+
+        Text in the renderer's own shape is read back exactly (with its justification); any other text goes to
+        the family's reader (critic_worker/reading), which reads as a careful person does or says why it cannot."""
         try:
             canonical = self._canonical(text)
-            return canonical if canonical is not None else self._parse(self, text)
-        except Exception:
-            return None
+            if canonical is not None:
+                return Reading(canonical, "the profile's own verdict line")
+            return self._read(self, text)
+        except Exception as exc:  # a reader bug must not stop a worker: the forced path takes over
+            return unreadable(f"the reader failed: {type(exc).__name__}")
+
+    def parse(self, text: str) -> Verdict | None:
+        """The verdict read from the critic's text; None when it is unreadable (``read`` says why). Never raises."""
+        return self.read(text).verdict
 
     def _canonical(self, text: str) -> Verdict | None:
         """Text in the renderer's own shape: the verdict line first or last, the justification around it."""
@@ -163,7 +128,7 @@ class Profile:
         if self.kind == "pairwise":
             candidates = self.verdicts()
         else:
-            numbers = [float(n) for n in re.findall(NUMBER, line)]
+            numbers = [float(n) for n in re.findall(r"(-?\d{1,3}(?:\.\d+)?)", line)]
             candidates = [Verdict(score=n) for n in numbers if self.in_range(n)]
         for verdict in candidates:
             if self.verdict_line(verdict) == line:
@@ -236,96 +201,21 @@ WILDVISION_TEMPLATE = (
 # ---------------------------------------------------------------------------------------------------------------
 # Parsers of free text (after the canonical shape was tried) and the canonical verdict lines.
 
-_SCORE_PATTERNS = [
-    re.compile(r"final\s+score\s*[:\uff1a]?\s*\**\s*" + NUMBER, re.I),
-    re.compile(r"\bscore\s*(?:is|of|:|=)?\s*\**\s*" + NUMBER + r"(?:\s*/\s*100|\s+out\s+of\s+100)?", re.I),
-    re.compile(NUMBER + r"\s*(?:/\s*100|out\s+of\s+100|points)\b", re.I),
-    re.compile(r"\brat(?:e|ed|ing)\s+(?:it|this(?:\s+response)?|the\s+response)?\s*(?:a|as|at|:)?\s*" + NUMBER, re.I),
-]
-
-
-def _parse_score(profile: Profile, text: str) -> Verdict | None:
-    match = _last(_SCORE_PATTERNS, text)
-    if match is None:
-        return None
-    score = float(match.group(1))
-    return Verdict(score=score, justification=text) if profile.in_range(score) else None
-
 
 def _score_line(prefix: str, suffix: str = "") -> Callable[[Profile, Verdict], str]:
     return lambda profile, v: f"{prefix}{format_score(v.score or 0)}{suffix}"
 
 
-_FINAL_SCORE = re.compile(r"final\s+score\s*[:\uff1a]\s*\**\s*" + NUMBER, re.I)
+def _read_score(profile: Profile, text: str) -> Reading:
+    return read_score(text, lo=float(profile.score_min or 0), hi=float(profile.score_max or 0))
 
 
-def _parse_final_score(profile: Profile, text: str) -> Verdict | None:
-    match = _last([_FINAL_SCORE], text) or _last(_SCORE_PATTERNS, text)
-    if match is None:
-        return None
-    score = float(match.group(1))
-    return Verdict(score=score, justification=text) if profile.in_range(score) else None
+def _read_two_scores(profile: Profile, text: str) -> Reading:
+    return read_two_scores(text, lo=float(profile.score_min or 0), hi=float(profile.score_max or 0))
 
 
-_TWO_SCORES = re.compile(r"^\s*\**\s*" + NUMBER + r"\s*(?:,|\s)\s*" + NUMBER + r"\s*\**\s*$", re.M)
-_ASSISTANT_2 = re.compile(r"assistant\s*2\D{0,20}?" + NUMBER, re.I)
-
-
-def _parse_llava_bench(profile: Profile, text: str) -> Verdict | None:
-    match = _first([_TWO_SCORES], text)
-    score = float(match.group(2)) if match else None
-    if score is None and (named := _first([_ASSISTANT_2], text)):
-        score = float(named.group(1))
-    if score is None or not profile.in_range(score):
-        return None
-    return Verdict(score=score, justification=text)
-
-
-_ORDINAL = {"first": "A", "1": "A", "a": "A", "one": "A", "second": "B", "2": "B", "b": "B", "two": "B"}
-_PAIR_PATTERNS = [
-    re.compile(
-        r"\b(?:the\s+)?(first|second)\s+(?:response|answer)\s+(?:is|was)\s+(?:clearly\s+|slightly\s+)?"
-        r"(?:better|superior|preferred|more\s+accurate)",
-        re.I,
-    ),
-    re.compile(
-        r"\b(?:response|answer|assistant)\s*\[?(1|2|a|b|one|two)\]?\s+(?:is|was)\s+(?:clearly\s+|slightly\s+)?"
-        r"(?:better|superior|preferred|more\s+accurate)",
-        re.I,
-    ),
-    re.compile(r"\bbetter\s+(?:response|answer)\s*(?:is)?\s*[:\-]?\s*\[?\s*(?:the\s+)?(first|second|1|2|a|b)\b", re.I),
-    re.compile(r"\b(?:i\s+)?prefer\s+(?:the\s+)?(first|second)\s+(?:response|answer)", re.I),
-    re.compile(r"\b(?:response|answer)\s*(1|2|a|b)\s+(?:outperforms|wins)", re.I),
-]
-_TIE_PATTERNS = [
-    re.compile(
-        r"\b(?:equally\s+(?:good|bad|helpful|accurate|well|poor|valid)|"
-        r"both\s+(?:responses|answers)\s+are\s+(?:equally|similarly|comparably)|it\s*'?s\s+a\s+tie|"
-        r"\bis\s+a\s+tie\b|\[\[A=B\]\])",
-        re.I,
-    ),
-]
-_WILDVISION = re.compile(r"\[\[\s*(A>>B|A>B|A=B|B>A|B>>A)\s*\]\]")
-_WILDVISION_VERDICTS = {
-    "A>>B": ("A", True),
-    "A>B": ("A", False),
-    "A=B": ("tie", False),
-    "B>A": ("B", False),
-    "B>>A": ("B", True),
-}
-
-
-def _parse_pairwise(profile: Profile, text: str) -> Verdict | None:
-    # The verdict comes first in this family's outputs ("Response 2 is better than Response 1 because ...").
-    label = _first([*_PAIR_PATTERNS, *_TIE_PATTERNS, _WILDVISION], text)
-    if label is None:
-        return None
-    if label.re in _TIE_PATTERNS:
-        return Verdict(preference="tie", justification=text)
-    if label.re is _WILDVISION:
-        preference, _ = _WILDVISION_VERDICTS[label.group(1)]
-        return Verdict(preference=preference, justification=text)
-    return Verdict(preference=_ORDINAL[label.group(1).lower()], justification=text)
+def _read_pairwise(profile: Profile, text: str) -> Reading:
+    return read_preference(text)
 
 
 def _pairwise_line(profile: Profile, v: Verdict) -> str:
@@ -336,18 +226,21 @@ def _pairwise_line(profile: Profile, v: Verdict) -> str:
     }[v.preference or ""]
 
 
-def _parse_wildvision(profile: Profile, text: str) -> Verdict | None:
-    match = _last([_WILDVISION], text)
-    if match is None:
-        return None
-    preference, strong = _WILDVISION_VERDICTS[match.group(1)]
-    return Verdict(preference=preference, strong=strong, justification=text)
+def _read_wildvision(profile: Profile, text: str) -> Reading:
+    return read_preference(text, five_way=True)
+
+
+_WILDVISION_CODES = {
+    ("A", True): "A>>B",
+    ("A", False): "A>B",
+    ("tie", False): "A=B",
+    ("B", False): "B>A",
+    ("B", True): "B>>A",
+}
 
 
 def _wildvision_line(profile: Profile, v: Verdict) -> str:
-    code = {("A", True): "A>>B", ("A", False): "A>B", ("tie", False): "A=B", ("B", False): "B>A", ("B", True): "B>>A"}[
-        (v.preference or "", v.strong and v.preference != "tie")
-    ]
+    code = _WILDVISION_CODES[(v.preference or "", v.strong and v.preference != "tie")]
     return f"My final verdict is: [[{code}]]"
 
 
@@ -361,7 +254,7 @@ PROFILES: dict[str, Profile] = {
             POINTWISE_TEMPLATE,
             0,
             100,
-            _parse=_parse_score,
+            _read=_read_score,
             _verdict_line=_score_line("Score: ", "/100"),
         ),
         Profile(
@@ -371,7 +264,7 @@ PROFILES: dict[str, Profile] = {
             CAPTION_TEMPLATE,
             0,
             100,
-            _parse=_parse_final_score,
+            _read=_read_score,
             _verdict_line=_score_line("Final Score: "),
         ),
         Profile(
@@ -383,7 +276,7 @@ PROFILES: dict[str, Profile] = {
             10,
             needs_reference=True,
             verdict_first=True,
-            _parse=_parse_llava_bench,
+            _read=_read_two_scores,
             _verdict_line=_score_line("10 "),
         ),
         Profile(
@@ -392,7 +285,7 @@ PROFILES: dict[str, Profile] = {
             "First or second response (model card)",
             PAIRWISE_TEMPLATE,
             verdict_first=True,
-            _parse=_parse_pairwise,
+            _read=_read_pairwise,
             _verdict_line=_pairwise_line,
         ),
         Profile(
@@ -400,7 +293,7 @@ PROFILES: dict[str, Profile] = {
             "pairwise",
             "WildVision, [[A>B]] ... [[B>A]]",
             WILDVISION_TEMPLATE,
-            _parse=_parse_wildvision,
+            _read=_read_wildvision,
             _verdict_line=_wildvision_line,
         ),
     )

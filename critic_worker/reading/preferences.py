@@ -1,0 +1,198 @@
+"""Reading a preference (A / B / tie) out of a critic's free text: the first/second family ("Response 2 is better
+than Response 1 because ...", "The better response: [1]") and WildVision's five-way labels ([[A>>B]] ... [[B>>A]]).
+
+How a preference is read:
+1. Statements are found. Labelled: "[[B>A]]", "[[A]]"/"[[B]]"/"[[C]]" (MLLM-as-a-Judge, C a tie),
+   "The better response: [second]", "Verdict: Response B", "Winner: Answer 1", "Final verdict: tie", and any
+   statement said as a conclusion ("Overall, Response 2 is better", "Response 2 is better overall"). In prose:
+   "<response> is (clearly/slightly/...) better/superior/preferred [than <other>]", "<response> is worse" (the other
+   one wins), "I prefer <response>", "<response> outperforms ...", and ties ("both are equally good", "it's a tie",
+   "neither is better", "no clear winner"). Weaker: a comparison on one aspect ("Response 1 is more accurate",
+   "Response 2 is better at naming colours", "both are equally detailed").
+   Responses are named as first/second, Response/Answer/Assistant/Output 1/2, A/B, one/two.
+2. Statements that are not verdicts are dropped: negated ("I cannot say Response 1 is better"), hypothetical
+   ("if Response 1 were longer it would be better", "we must decide whether ..."), conceded ("Although Response 1
+   is more accurate, ..."), taken back ("Response 1 is better than... no, ..."), and the label list a critic copies
+   from its instructions (three or more different five-way labels on one line).
+3. The most explicit kind wins, the last of them (the conclusion); two different ones on its line make the text
+   ambiguous. Only hedges ("hard to say which is better") read as unreadable.
+"""
+
+from __future__ import annotations
+
+import re
+
+from critic_worker.reading.decide import decide
+from critic_worker.reading.text import (
+    HEDGE,
+    Sentence,
+    Statement,
+    clean,
+    conceded,
+    concluding,
+    hypothetical,
+    negated,
+    quote,
+    retracted,
+    sentences,
+)
+from critic_worker.verdicts import Reading, Verdict, unreadable
+
+_FIRST = {"first", "former", "1", "a", "one", "i"}
+_NOUN = r"(?:response|answer|assistant|output|model|candidate|option|caption|description|reply)"
+# A response named: "the first response", "Response 2", "Assistant B's answer", "answer [1]", "B" before "is".
+_REF = (
+    r"(?:the\s+)?(?:(?P<ord{n}>first|second|former|latter)(?:\s+(?:" + _NOUN + r"|one))?"
+    r"|" + _NOUN + r"\s*\[?\s*(?P<id{n}>[12AB]|one|two)\b\s*\]?(?:'s\s+(?:answer|response))?"
+    r"|(?P<bare{n}>\b[AB]\b)(?=\s+is\b))"
+)
+REF = _REF.format(n="")
+REF2 = _REF.format(n="2")
+_DEGREE = (
+    r"(?:(?:clearly|slightly|much|significantly|far|marginally|somewhat|definitely|substantially|considerably|"
+    r"a\s+bit|a\s+little|noticeably|vastly|certainly|generally|overall|the|still|indeed|evidently|obviously)\s+)*"
+)
+_STRONG = re.compile(r"\b(?:significantly|much|far|substantially|vastly|considerably|clearly)\b", re.I)
+_BETTER = (
+    r"(?P<better>better|superior|preferred|preferable|stronger|the\s+(?:better|best|preferred|stronger|superior|"
+    r"winner)(?:\s+(?:one|response|answer|choice|option|of\s+the\s+two))?)"
+)
+_WORSE = r"(?P<worse>worse|inferior|weaker|the\s+(?:worse|weaker)(?:\s+(?:one|response|answer))?)"
+_ASPECT_MORE = (
+    r"(?P<more>more|less)\s+(?:accurate|helpful|detailed|complete|correct|relevant|precise|informative|"
+    r"comprehensive|faithful|concise|thorough|grounded|specific)"
+)
+_COMPARE = re.compile(
+    REF + r"\s+(?:is|was|remains|'s|stands\s+out\s+as|seems|appears)\s+" + _DEGREE
+    + r"(?:" + _BETTER + r"|" + _WORSE + r"|" + _ASPECT_MORE + r")(?P<after>\s+(?:overall|at|in|for|regarding|"
+    r"when|with\s+respect|about|on)\b)?",
+    re.I,
+)  # fmt: skip
+_VERB = re.compile(
+    r"\b(?:i\s+)?(?:would\s+)?(?:prefer|choose|pick|select|favou?r|recommend|go\s+with)\s+" + REF
+    + r"|" + REF2 + r"\s+(?:outperforms|wins|beats|is\s+preferred|edges\s+out|surpasses|excels)\b",
+    re.I,
+)  # fmt: skip
+_TIE_WORDS = r"(?:tie|tied|draw|equal|equally\s+good|neither|both|none|same|a\s*=\s*b|c)"
+_VALUE = r"(?:" + REF + r"|\[?\s*(?P<code>[12AB])\s*\]?(?![\w])|(?P<tie>" + _TIE_WORDS + r"))"
+_LABELLED = re.compile(
+    r"\b(?:(?:the\s+)?(?:better|best|preferred|winning|stronger)\s+(?:" + _NOUN + r"|one)|(?:final\s+)?verdict|"
+    r"decision|(?:final\s+)?choice|winner|preference|final\s+answer|conclusion|judge?ment)"
+    r"(?:\s+is)?\s*(?::|=|-|\bis\b)?\s*(?:\[\s*)?" + _VALUE,
+    re.I,
+)
+_FIVE_WAY = re.compile(r"\[\[\s*(?P<code>A\s*>>\s*B|B\s*>>\s*A|[AB]\s*[<>=]\s*[AB])\s*\]\]")
+_LETTER = re.compile(r"\[\[\s*(?P<code>A|B|C|tie)\s*\]\]", re.I)
+_FIVE_WAY_VALUES = {
+    "A>>B": ("A", True),
+    "A>B": ("A", False),
+    "B<A": ("A", False),
+    "A=B": ("tie", False),
+    "B>A": ("B", False),
+    "A<B": ("B", False),
+    "B>>A": ("B", True),
+}
+_TIE = re.compile(
+    r"\b(?:both|the\s+two)(?:\s+(?:responses|answers|assistants|outputs|ones|captions|descriptions))?\s+(?:are|were)\s+"
+    r"(?:(?:about|roughly|almost|essentially|more\s+or\s+less)\s+)?(?P<how>equally|similarly|comparably|equal|"
+    r"comparable|equivalent|on\s+par|of\s+(?:similar|equal|the\s+same)\s+quality|about\s+the\s+same|tied|"
+    r"the\s+same)(?:\s+(?P<what>\w+))?"
+    r"|\bequally\s+(?P<what2>\w+)"
+    r"|\b(?:it'?s|it\s+is|this\s+is|that\s+is|result\s+is)\s+(?:a\s+)?(?:tie|draw)\b"
+    r"|\bneither\s+(?:" + _NOUN + r"|one)?\s*is\s+(?:clearly\s+|significantly\s+|really\s+)?better"
+    r"|\bno\s+(?:clear\s+)?winner\b|\bthey\s+are\s+(?:equally\s+good|equal|comparable|equivalent|on\s+par|tied)",
+    re.I,
+)
+_TIE_OVERALL = {"good", "bad", "well", "poor", "strong", "weak", "helpful", "valid", "matched", "preferable", "fine"}
+
+
+def _side(m: re.Match[str], n: str = "") -> str | None:
+    word = m[f"ord{n}"] or m[f"id{n}"] or m[f"bare{n}"]
+    if word is None:
+        return None
+    word = word.lower()
+    if word in ("latter",):
+        return "B"
+    return "A" if word in _FIRST else "B"
+
+
+_AFTER_HYPOTHETICAL = re.compile(r"^\s*(?:would|could|might)\b", re.I)
+
+
+def _drop(s: Sentence, start: int, end: int) -> bool:
+    text = s.text
+    if negated(text, start) or hypothetical(text, start) or conceded(text, start):
+        return True
+    return retracted(text, end) or bool(_AFTER_HYPOTHETICAL.match(text[end:]))
+
+
+def _statements(cleaned: str, five_way: bool) -> list[Statement]:
+    found: list[Statement] = []
+
+    def add(s: Sentence, m: re.Match[str], tier: int, value: str, strong: bool = False) -> None:
+        found.append(Statement(tier, s.offset + m.start(), s.line, m.group(0), value, strong and value != "tie"))
+
+    for s in sentences(cleaned):
+        codes = {c["code"].replace(" ", "") for c in _FIVE_WAY.finditer(s.text)}
+        copied_list = len(codes) >= 3
+        for m in _FIVE_WAY.finditer(s.text):
+            code = m["code"].replace(" ", "")
+            if code in _FIVE_WAY_VALUES and not copied_list and not _drop(s, m.start(), m.end()):
+                value, strong = _FIVE_WAY_VALUES[code]
+                add(s, m, 3, value, strong)
+        for m in _LETTER.finditer(s.text):
+            if not _drop(s, m.start(), m.end()):
+                code = m["code"].upper()
+                add(s, m, 3, {"A": "A", "B": "B"}.get(code, "tie"))
+        for m in _LABELLED.finditer(s.text):
+            if _drop(s, m.start(), m.end()):
+                continue
+            if m["tie"]:
+                add(s, m, 3, "tie")
+            elif m["code"]:
+                add(s, m, 3, "A" if m["code"].upper() in ("1", "A") else "B")
+            elif side := _side(m):
+                add(s, m, 3, side)
+        for m in _COMPARE.finditer(s.text):
+            if _drop(s, m.start(), m.end()) or (side := _side(m)) is None:
+                continue
+            after = (m["after"] or "").strip().lower()
+            if m["more"]:
+                tier = 2 if concluding(s.text, m.start()) else 1
+                wins = side if m["more"].lower() == "more" else {"A": "B", "B": "A"}[side]
+            else:
+                tier = 1 if after and after != "overall" else 2
+                if after == "overall" or (tier == 2 and concluding(s.text, m.start())):
+                    tier = 3
+                wins = side if m["better"] else {"A": "B", "B": "A"}[side]
+            add(s, m, tier, wins, bool(_STRONG.search(m.group(0))))
+        for m in _VERB.finditer(s.text):
+            side = _side(m) or _side(m, "2")
+            if side is None or _drop(s, m.start(), m.end()):
+                continue
+            add(s, m, 3 if concluding(s.text, m.start()) else 2, side)
+        for m in _TIE.finditer(s.text):
+            if _drop(s, m.start(), m.end()):
+                continue
+            what = (m["what"] or m["what2"] or "").lower()
+            overall = not (m["how"] or m["what2"]) or what in _TIE_OVERALL or not what
+            tier = (3 if concluding(s.text, m.start()) else 2) if overall else 1
+            add(s, m, tier, "tie")
+    return found
+
+
+def read_preference(text: str, *, five_way: bool = False, allow_tie: bool = True) -> Reading:
+    """Read a pairwise verdict out of free text (the module docstring says how). With five_way, the verdict keeps
+    WildVision's strength (A>>B is strong); without allow_tie, a tie is unreadable."""
+    cleaned = clean(text)
+    statements = _statements(cleaned, five_way)
+    winner, why = decide(statements, what="preference", text=cleaned)
+    if winner is None:
+        if not statements and (hedge := HEDGE.search(cleaned)):
+            return unreadable(f"only a hedge ({quote(hedge.group(0))}), no preference is stated")
+        return unreadable(why)
+    assert isinstance(winner.value, str)
+    if winner.value == "tie" and not allow_tie:
+        return unreadable(f"{quote(winner.quote)} is a tie, which this profile does not allow")
+    verdict = Verdict(preference=winner.value, strong=five_way and winner.strong, justification=text)
+    return Reading(verdict, f"read {quote(winner.quote)} as {verdict.preference}")

@@ -1,0 +1,172 @@
+"""What every verdict reader shares: the text as a careful person reads it (markdown and punctuation out of the way),
+its sentences, and the small tests of a sentence's wording that decide whether a statement is a verdict at all
+(negated, hypothetical, conceded, retracted, or said in the critic's conclusion).
+
+All patterns here are linear (no nested unbounded repeats), so reading a long output costs time proportional to it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+# A number as a verdict writes it: 85, 8.5, -3 (not part of a word, a date or a version like 1.2.3).
+NUM = r"(?<![\w.])(-?\d{1,4}(?:\.\d+)?)(?![\w]|\.\d)"
+
+_EMPHASIS = re.compile(r"\*+|(?<!\w)_+|_+(?!\w)|`+|</?(?:b|strong|em|i|u|mark)>", re.I)
+_LINE_MARKUP = re.compile(r"^[ \t]*(?:#{1,6}[ \t]*|>[ \t]*|(?:[-+•◦▪][ \t]+)|(?:\d{1,2}[.)][ \t]+(?=[A-Za-z])))+", re.M)
+_LATEX = re.compile(r"\\(?:boxed|textbf|mathbf|text|emph)\{([^{}]{0,40})\}")
+_MATH_DELIMS = re.compile(r"\\[()\[\]]|\$+")
+_SPACES = re.compile(r"[ \t\u00a0]+")
+# A line that is only a label ("### Final Score", "**Verdict:**"), its value on the next line.
+_BARE_LABEL = re.compile(
+    r"^(?:(?:final|overall|total|my)\s+)?(?:score|rating|grade|verdict|judge?ment|decision|better\s+response|"
+    r"preferred\s+response|winner|final\s+verdict|evaluation)\s*[:\-]?$",
+    re.I,
+)
+
+
+def clean(text: str) -> str:
+    """The text with markdown emphasis, headers, bullets, quotes, LaTeX wrappers and odd spacing removed, and full-
+    width punctuation folded (NFKC), one line per line; a label alone on its line is joined to its value."""
+    text = unicodedata.normalize("NFKC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = _LATEX.sub(r"\1", text)
+    text = _MATH_DELIMS.sub(" ", text)
+    text = _EMPHASIS.sub("", text)
+    text = _LINE_MARKUP.sub("", text)
+    text = text.replace("\u2013", "-").replace("\u2014", " - ").replace("\u2212", "-").replace("\u2026", "...")
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    joined: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if _BARE_LABEL.match(line):
+            j = i + 1
+            while j < len(lines) and not lines[j]:
+                j += 1
+            if j < len(lines) and len(lines[j]) <= 60:
+                joined.append(f"{line.rstrip(':- ')}: {lines[j]}")
+                i = j + 1
+                continue
+        joined.append(line)
+        i += 1
+    return "\n".join(joined)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of the cleaned text: its words, its line number and its offset in the whole text."""
+
+    text: str
+    line: int
+    offset: int
+
+
+# A sentence ends at . ! ? or ; before a space, not at an ellipsis (a critic trailing off is still mid-thought).
+_SENTENCE = re.compile(r"\S.*?(?:(?:(?<!\.)\.(?!\.)|[!?;])+(?=\s|$)|$)")
+
+
+def sentences(cleaned: str) -> Iterator[Sentence]:
+    offset = 0
+    for number, line in enumerate(cleaned.split("\n")):
+        for m in _SENTENCE.finditer(line):
+            yield Sentence(m.group(0), number, offset + m.start())
+        offset += len(line) + 1
+
+
+# -- the wording around a statement ----------------------------------------------------------------------------
+
+_CLAUSE_BREAK = re.compile(r",|;|:|\bbut\b|\bhowever\b|\byet\b|\bwhereas\b|\bthough\b| - ", re.I)
+_NEGATION = re.compile(
+    r"\b(?:not|never|cannot|can\s*not|neither|nor|hardly|barely|without|no(?!\s+(?:doubt|question)))\b|n't\b|\bnt\b",
+    re.I,
+)
+_NOT_REALLY_NEGATION = re.compile(r"\bnot\s+only\b|\bno\s+doubt\b|\bwithout\s+(?:a\s+)?doubt\b", re.I)
+_HYPOTHETICAL = re.compile(
+    r"\b(?:if|unless|whether|were|could|might|should|would\s+(?:have|be)|wish|suppose|supposing|assuming|imagine|"
+    r"hypothetically|ask(?:s|ed)?|determine|decide|evaluate|judge|question\s+is|let's\s+see|let\s+us\s+see)\b",
+    re.I,
+)
+_CONDITION = re.compile(r"(?<!even\s)(?<!as\s)\b(?:if|unless)\b", re.I)
+_CONCESSION = re.compile(r"\b(?:although|though|even\s+though|even\s+if|while|whereas|despite|albeit|granted)\b", re.I)
+_CONCLUSION = re.compile(
+    r"\b(?:overall|in\s+conclusion|in\s+summary|to\s+conclude|to\s+sum\s+up|in\s+sum|all\s+in\s+all|"
+    r"all\s+things\s+considered|final(?:ly)?|therefore|thus|hence|consequently|in\s+the\s+end|ultimately|verdict)\b",
+    re.I,
+)
+_RETRACTION = re.compile(
+    r"^[^.!?;]{0,40}?(?:\.\.\.|-|,|\s)\s*(?:no(?!\s+(?:doubt|question))\b|wait\b|actually\b|scratch\s+that|correction)",
+    re.I,
+)
+# Words between two differing statements on one line that make the later one a revision, not a contradiction.
+REVISION = re.compile(
+    r"\b(?:but|however|on\s+reflection|actually|after|instead|rather|in\s+fact|no|final(?:ly)?|overall|"
+    r"in\s+conclusion|therefore|so|thus|ultimately|reconsider\w*|correction|wait|initially|at\s+first)\b",
+    re.I,
+)
+HEDGE = re.compile(
+    r"\b(?:hard|difficult|impossible)\s+to\s+(?:say|tell|decide|determine|choose|judge)|\bdepends\s+on\b|"
+    r"\b(?:cannot|can't|can\s+not)\s+(?:decide|choose|determine|tell)|\bnot\s+sure\b|\bunclear\b",
+    re.I,
+)
+
+
+def clause_before(sentence: str, start: int) -> str:
+    """The words of the statement's own clause before it (after the last comma, 'but', 'however', ...)."""
+    return _CLAUSE_BREAK.split(sentence[:start])[-1]
+
+
+def negated(sentence: str, start: int) -> bool:
+    """'I cannot say Response 1 is better', 'I would not give it 90': a negation in the statement's clause."""
+    clause = _NOT_REALLY_NEGATION.sub(" ", clause_before(sentence, start))
+    return bool(_NEGATION.search(clause))
+
+
+def hypothetical(sentence: str, start: int) -> bool:
+    """'if it were more detailed it would be better', 'we must decide whether Response 1 is better', and the
+    consequence of a condition earlier in the sentence ('If it had named the breed, it would get 95')."""
+    return bool(_HYPOTHETICAL.search(clause_before(sentence, start)) or _CONDITION.search(sentence[:start]))
+
+
+def conceded(sentence: str, start: int) -> bool:
+    """Inside a concessive clause ('Although Response 1 is more accurate, ...') that has not ended yet."""
+    before = sentence[:start]
+    last = max(_CONCESSION.finditer(before), key=lambda m: m.start(), default=None)
+    return last is not None and "," not in before[last.end() :]
+
+
+def retracted(sentence: str, end: int) -> bool:
+    """Taken back right after it is said: 'Response 1 is better than... no, Response 2 is'."""
+    return bool(_RETRACTION.match(sentence[end:]))
+
+
+def concluding(sentence: str, start: int) -> bool:
+    """Said as the critic's conclusion: 'Overall, ...', 'In conclusion ...', 'Therefore ...'."""
+    return bool(_CONCLUSION.search(sentence[:start]))
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a verdict in the text. ``tier`` orders how explicit it is (3 labelled or concluding,
+    2 a verdict in prose, 1 a weaker comparison or a bare number on a scale, 0 a per-aspect score); ``value`` is
+    the score already on the profile's range or the preference; ``problem``, when set, makes the text unreadable
+    if this statement is the one that decides."""
+
+    tier: int
+    position: int
+    line: int
+    quote: str
+    value: float | str | None = None
+    strong: bool = False
+    problem: str = ""
+    notes: list[str] = field(default_factory=list, compare=False)
+
+
+TIER_NAMES = {3: "labelled", 2: "stated", 1: "weaker", 0: "per-aspect"}
+
+
+def quote(text: str, limit: int = 80) -> str:
+    text = text.strip()
+    return repr(text if len(text) <= limit else text[: limit - 1] + "\u2026")
