@@ -23,7 +23,11 @@ def whole_prompt_settle(row: Row) -> None:
     if not row.whole_prompt or row.profile or not row.judges:
         return
     text = row.judges[0].output
+    # WildVision's profile reads prose too; it is the right one only for a text in its own five-way labels.
+    five_way = "[[" in text
     for name in row.whole_prompt_profiles:
+        if name == "wildvision" and not five_way:
+            continue
         profile = get_profile(name)
         if read_verdict(profile=profile, text=text) is not None:
             row.profile = name
