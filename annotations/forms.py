@@ -66,6 +66,7 @@ class DatasetForm(forms.ModelForm):
             "review_overlap",
             "disagreement_threshold",
             "gold_fraction",
+            "judge_new_items",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 

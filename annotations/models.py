@@ -95,6 +95,10 @@ class Dataset(models.Model):
         default=0.0,
         help_text="Share of new items placed in the frozen gold split when an upload does not say.",
     )
+    judge_new_items = models.BooleanField(
+        default=True,
+        help_text="Queue new items for the active critic as they arrive (uploads and imports).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

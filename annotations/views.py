@@ -25,6 +25,7 @@ from annotations.services.import_jobs import import_job_create
 from annotations.services.items import item_create
 from annotations.services.judging import checkpoint_from_settings, checkpoint_resolve, verdicts_queue
 from annotations.services.tokens import api_token_create
+from annotations.wording import counted
 
 ITEMS_PER_PAGE = 25
 
@@ -60,7 +61,7 @@ def dataset_judge(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"Queued {result.queued} items for {result.checkpoint.name}.")
+        messages.success(request, f"Queued {counted(result.queued, 'item')} for {result.checkpoint.name}.")
     if request.htmx:  # type: ignore[attr-defined]
         return _critic_panel(request, dataset)
     return redirect("dataset-detail", pk=dataset.pk)
@@ -103,7 +104,8 @@ def item_new(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, f"Item {item.external_id!r} added to {dataset.name}.")
+            queued = " and queued for the critic" if item.critic_verdicts.exists() else ""
+            messages.success(request, f"Item {item.external_id!r} added to {dataset.name}{queued}.")
             return redirect("item-detail", pk=item.pk)
     status = 400 if form.is_bound else 200
     return render(request, "annotations/item_new.html", {"dataset": dataset, "form": form}, status=status)

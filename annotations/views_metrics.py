@@ -24,6 +24,7 @@ from annotations.selectors.metrics import (
     metrics_checkpoint,
 )
 from annotations.services.judging import checkpoint_resolve, swap_checks_queue
+from annotations.wording import counted
 
 FILTERS = ("checkpoint", "split", "profile", "reviewer", "response_model")
 
@@ -122,6 +123,6 @@ def dataset_swap_check(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(
-            request, f"Queued a swap check of {result.queued} pairwise items for {result.checkpoint.name}."
+            request, f"Queued a swap check of {counted(result.queued, 'pairwise item')} for {result.checkpoint.name}."
         )
     return redirect("dataset-detail", pk=dataset.pk)

@@ -6,23 +6,54 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from annotations.forms_retraining import RetrainForm
 from annotations.models import TrainingExport
 from annotations.permissions import admin_required
 from annotations.selectors import retraining as selectors
-from annotations.services.retraining import retraining_job_create, retraining_job_promote
+from annotations.services.retraining import (
+    TRAINABLE_FORMATS,
+    retraining_base_resolve,
+    retraining_job_create,
+    retraining_job_promote,
+)
 
 
 @admin_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def export_retrain(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the form with the defaults. POST: the same form, then a confirmation of what will run; POST with
+    `confirm`: queue the job."""
     export = get_object_or_404(TrainingExport, pk=pk)
-    try:
-        job = retraining_job_create(export=export, created_by=request.user)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    if export.format not in TRAINABLE_FORMATS:
+        messages.error(
+            request, f"Export #{export.number} is {export.format}: retraining reads llava-json or llava-critic-parquet."
+        )
         return redirect("export-list")
+    try:
+        default_base = retraining_base_resolve(export=export)
+    except ValidationError:
+        default_base = None
+    form = RetrainForm(request.POST or None, initial={"base": default_base})
+    context = {"export": export, "form": form, "confirming": False}
+    if request.method == "GET" or not form.is_valid():
+        return render(request, "annotations/retrain_new.html", context, status=400 if form.is_bound else 200)
+    if "edit" in request.POST:
+        return render(request, "annotations/retrain_new.html", context)
+    if "confirm" not in request.POST:
+        context |= {"confirming": True, "base": form.cleaned_data["base"], "options": form.summary()}
+        return render(request, "annotations/retrain_new.html", context)
+    try:
+        job = retraining_job_create(
+            export=export,
+            base=form.cleaned_data["base"],
+            created_by=request.user,  # type: ignore[arg-type]
+            options=form.options(),
+        )
+    except ValidationError as exc:
+        form.add_error(None, exc)
+        return render(request, "annotations/retrain_new.html", context, status=400)
     messages.success(request, f"Retraining {job.base.name} on export #{export.number}: queued on the critic worker.")
     return redirect("retraining-detail", pk=job.pk)
 

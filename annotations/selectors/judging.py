@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 
-from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, JobStatus
+from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, JobStatus, Kind
 
 
 def checkpoint_named(*, name: str) -> CriticCheckpoint:
@@ -26,10 +26,21 @@ class CriticProgress:
     done: int = 0
     failed: int = 0
     forced: int = 0
+    # The swap check (the pairwise items judged again with A and B exchanged), on the same checkpoint.
+    pairwise_items: int = 0
+    swap_pending: int = 0
+    swap_done: int = 0
+    swap_failed: int = 0
 
     @property
     def pending(self) -> int:
-        return self.queued + self.running
+        """Verdicts and swap checks still to come: the panel polls while there are any."""
+        return self.queued + self.running + self.swap_pending
+
+    @property
+    def swap_missing(self) -> int:
+        """Pairwise items with no swap check at all: what the swap-check button would queue."""
+        return self.pairwise_items - self.swap_pending - self.swap_done - self.swap_failed
 
     @property
     def missing(self) -> int:
@@ -45,12 +56,8 @@ def critic_progress(*, dataset: Dataset, checkpoint: CriticCheckpoint | None) ->
     items = dataset.items.count()
     if checkpoint is None:
         return CriticProgress(checkpoint=None, items=items)
-    counts = dict(
-        CriticVerdict.objects.filter(item__dataset=dataset, checkpoint=checkpoint, swapped=False)
-        .values_list("status")
-        .annotate(n=Count("pk"))
-        .values_list("status", "n")
-    )
+    counts = _status_counts(dataset=dataset, checkpoint=checkpoint, swapped=False)
+    swaps = _status_counts(dataset=dataset, checkpoint=checkpoint, swapped=True)
     forced = CriticVerdict.objects.filter(
         item__dataset=dataset, checkpoint=checkpoint, status=JobStatus.DONE, forced=True, swapped=False
     ).count()
@@ -62,4 +69,17 @@ def critic_progress(*, dataset: Dataset, checkpoint: CriticCheckpoint | None) ->
         done=counts.get(JobStatus.DONE, 0),
         failed=counts.get(JobStatus.FAILED, 0),
         forced=forced,
+        pairwise_items=dataset.items.filter(kind=Kind.PAIRWISE).count(),
+        swap_pending=swaps.get(JobStatus.QUEUED, 0) + swaps.get(JobStatus.RUNNING, 0),
+        swap_done=swaps.get(JobStatus.DONE, 0),
+        swap_failed=swaps.get(JobStatus.FAILED, 0),
+    )
+
+
+def _status_counts(*, dataset: Dataset, checkpoint: CriticCheckpoint, swapped: bool) -> dict[str, int]:
+    return dict(
+        CriticVerdict.objects.filter(item__dataset=dataset, checkpoint=checkpoint, swapped=swapped)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from annotations.wording import counted
+
 MAX_REPORTED = 100
 
 
@@ -42,6 +44,8 @@ class ImportReport:
     whole_prompt: int = 0  # critic rows kept whole (their prompt could not be split)
     with_context: int = 0  # items with earlier turns
     plain_conversations: int = 0  # LLaVA conversations that are not critic rows: question and answer
+    queued: int = 0  # items queued for the active critic after the import (the dataset's judge_new_items)
+    queued_for: str = ""  # that critic's name
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
 
@@ -95,10 +99,11 @@ class ImportReport:
             if n
         ]
         return (
-            f"{self.rows} rows: {self.created} items created, {self.updated} updated"
+            f"{counted(self.rows, 'row')}: {counted(self.created, 'item')} created, {self.updated} updated"
             + (f" ({by_profile})" if by_profile else "")
             + (f"; {', '.join(extras)}" if extras else "")
             + f"; images: {self.images_new} new, {self.images_known} already stored; {self.labels} human labels; "
             f"{self.judge_verdicts} external verdicts ({self.judge_unreadable} unreadable)"
             + (f": {by_judge}" if by_judge else "")
+            + (f"; {counted(self.queued, 'item')} queued for the critic {self.queued_for}" if self.queued else "")
         )

@@ -34,6 +34,7 @@ from annotations.services.import_verdicts import (
     whole_prompt_settle,
 )
 from annotations.services.items import item_default_external_id, item_shape, item_split_for
+from annotations.services.judging import verdicts_queue_new_items
 from critic_worker.profiles import get_profile
 
 __all__ = ["ImportReport", "Problem", "items_import"]
@@ -133,6 +134,9 @@ def items_import(
                 _write(dataset, plan, report, options, tick, total)
             _refresh_statistics(report)
             metrics_forget(dataset=dataset)  # an update can change labels and splits in place
+            queued = verdicts_queue_new_items(dataset=dataset)
+            if queued is not None:
+                report.queued, report.queued_for = queued.queued, queued.checkpoint.name
     except BaseException:
         _discard(plan)
         raise

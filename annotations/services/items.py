@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 
 from annotations.models import Dataset, Item, Kind, Split
 from annotations.services.images import CheckedImage, image_check, image_discard_files, image_store
+from annotations.services.judging import verdicts_queue_new_items
 from critic_worker.profiles import PROFILES
 
 MAX_TEXT_CHARS = 100_000
@@ -146,7 +147,7 @@ def item_create(
     try:
         with transaction.atomic():
             image, created = image_store(checked=checked)
-            return Item.objects.create(
+            item = Item.objects.create(
                 dataset=dataset,
                 external_id=external_id,
                 image=image,
@@ -161,6 +162,8 @@ def item_create(
                 split=split or item_split_for(dataset=dataset, external_id=external_id),
                 created_by=created_by,
             )
+            verdicts_queue_new_items(dataset=dataset)
+            return item
     except IntegrityError:
         if image is not None and created:
             image_discard_files(image=image)

@@ -85,8 +85,23 @@ def _send(verdict_ids: list[int]) -> int:
     return len(batches)
 
 
-def verdicts_queue(*, dataset: Dataset, checkpoint: CriticCheckpoint, only_missing: bool = True) -> QueueResult:
-    """Queue the dataset's items for the checkpoint: those without a finished verdict (only_missing), or all."""
+def verdicts_queue_new_items(*, dataset: Dataset) -> QueueResult | None:
+    """After an upload or an import: queue the dataset's items that have no verdict of the active critic yet, when
+    the dataset says so (`judge_new_items`, on by default) and a critic is configured; None when nothing was asked.
+    Failed verdicts are left for a person to retry (the dataset page's button)."""
+    if not dataset.judge_new_items:
+        return None
+    checkpoint = checkpoint_from_settings()
+    if checkpoint is None or checkpoint.is_external:
+        return None
+    return verdicts_queue(dataset=dataset, checkpoint=checkpoint, only_missing=True, retry_failed=False)
+
+
+def verdicts_queue(
+    *, dataset: Dataset, checkpoint: CriticCheckpoint, only_missing: bool = True, retry_failed: bool = True
+) -> QueueResult:
+    """Queue the dataset's items for the checkpoint: those without a finished verdict (only_missing), or all.
+    `retry_failed=False` leaves failed verdicts as they are (only items never queued are added)."""
     if checkpoint.is_external:
         raise ValidationError(f"{checkpoint.name!r} is an external judge: its verdicts are imported.")
     now = timezone.now()
@@ -102,7 +117,8 @@ def verdicts_queue(*, dataset: Dataset, checkpoint: CriticCheckpoint, only_missi
         )
         redo = CriticVerdict.objects.filter(item__dataset=dataset, checkpoint=checkpoint, swapped=False)
         redo = redo.filter(status=JobStatus.FAILED) if only_missing else redo.exclude(status=JobStatus.RUNNING)
-        redo.exclude(queued_at=now).update(**verdict_requeue_fields(now))
+        if retry_failed or not only_missing:
+            redo.exclude(queued_at=now).update(**verdict_requeue_fields(now))
         ids = list(
             CriticVerdict.objects.filter(
                 item__dataset=dataset, checkpoint=checkpoint, status=JobStatus.QUEUED, queued_at=now, swapped=False

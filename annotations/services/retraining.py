@@ -39,7 +39,7 @@ from annotations.services.judging import checkpoint_from_settings, verdict_reque
 RETRAIN_TASK = "critic_worker.tasks.retrain"  # routed to the `critic` queue in webapp/celery.py
 TRAINABLE_FORMATS = (TrainingExport.Format.LLAVA_JSON, TrainingExport.Format.LLAVA_CRITIC_PARQUET)
 # Defaults of a run; a job's `options` overrides any of them (critic_worker.training.TrainOptions).
-DEFAULT_OPTIONS: dict[str, Any] = {"epochs": 3, "batch_size": 4, "learning_rate": 2e-4, "merge": False}
+DEFAULT_OPTIONS: dict[str, Any] = {"epochs": 3, "batch_size": 4, "learning_rate": 2e-4, "lora_rank": 16, "merge": False}
 OPTION_TYPES: dict[str, type] = {
     "epochs": int,
     "max_steps": int,

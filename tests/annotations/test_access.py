@@ -24,6 +24,7 @@ ADMIN_ONLY = {
     "export-file",
     "retraining-list",
     "retraining-detail",
+    "export-retrain",
     "user-list",
 }
 POST_ONLY = {
@@ -34,7 +35,6 @@ POST_ONLY = {
     "review-skip",
     "review-revise",
     "review-correct",
-    "export-retrain",
     "retraining-promote",
     "user-action",  # admin-only too: tests/annotations/test_users.py
 }
@@ -74,15 +74,15 @@ def finished_export(item) -> TrainingExport:  # type: ignore[no-untyped-def]
 
 def url_for(name: str, item) -> str:  # type: ignore[no-untyped-def]
     """A URL for an existing object; the object's kind is read from the URL's name."""
-    if name.startswith("export-") and "pk" in app_urls()[name]:
+    if name == "export-retrain":
+        pk = TrainingExport.objects.create(number=1, dataset=item.dataset, format="llava-json").pk
+    elif name.startswith("export-") and "pk" in app_urls()[name]:
         pk = finished_export(item).pk
     elif name.startswith("import-"):
         pk = ImportJob.objects.create(dataset=item.dataset, created_by=UserFactory(), data_file="x.jsonl").pk
     elif name.startswith("retraining-") and name != "retraining-list":
         export = TrainingExport.objects.create(number=1, dataset=item.dataset, format="llava-json")
         pk = RetrainingJob.objects.create(export=export, base=CheckpointFactory()).pk
-    elif name == "export-retrain":
-        pk = TrainingExport.objects.create(number=1, dataset=item.dataset, format="llava-json").pk
     elif name.startswith("item-") and name != "item-new":
         pk = item.pk
     else:

@@ -64,9 +64,18 @@ def test_reviewers_get_403_on_every_retraining_page_and_action(
 def test_the_retrain_button_queues_a_job_and_shows_it(admin_client: Client, export: TrainingExport) -> None:
     CheckpointFactory(name="active-one", is_active=True)
     page = admin_client.get(reverse("export-list")).content.decode()
-    assert f'action="{reverse("export-retrain", args=[export.pk])}"' in page
-    response = admin_client.post(reverse("export-retrain", args=[export.pk]))
+    assert f'href="{reverse("export-retrain", args=[export.pk])}"' in page
+    url = reverse("export-retrain", args=[export.pk])
+    form = admin_client.get(url).content.decode()
+    assert 'name="epochs" value="3"' in form
+    assert 'name="lora_rank" value="16"' in form
+    fields = {"base": export.source_checkpoint.pk, "epochs": 2, "learning_rate": 1e-4, "lora_rank": 8, "batch_size": 4}
+    confirm = admin_client.post(url, fields).content.decode()
+    assert "Start this run?" in confirm
+    assert not RetrainingJob.objects.exists()  # not before the confirmation
+    response = admin_client.post(url, {**fields, "confirm": "1"})
     job = RetrainingJob.objects.get()
+    assert (job.options["epochs"], job.options["learning_rate"], job.options["lora_rank"]) == (2, 1e-4, 8)
     assert (job.status, job.base, job.export) == ("queued", export.source_checkpoint, export)
     assert response["Location"] == reverse("retraining-detail", args=[job.pk])
     detail = admin_client.get(response["Location"]).content.decode()
@@ -82,8 +91,9 @@ def test_an_export_that_cannot_be_trained_on_is_refused_with_the_reason(
 ) -> None:
     CheckpointFactory(is_active=True)
     TrainingExport.objects.filter(pk=export.pk).update(format="dpo-jsonl")
-    response = admin_client.post(reverse("export-retrain", args=[export.pk]), follow=True)
+    response = admin_client.get(reverse("export-retrain", args=[export.pk]), follow=True)
     assert "retraining reads llava-json or llava-critic-parquet" in response.content.decode()
+    assert "Retrain…" not in admin_client.get(reverse("export-list")).content.decode()
     assert not RetrainingJob.objects.exists()
 
 
@@ -164,3 +174,20 @@ def test_the_admin_cannot_activate_a_child_that_the_gate_refused(admin_client: C
 
     form = admin_client.get(reverse("admin:annotations_criticcheckpoint_change", args=[job.child.pk]))
     assert 'name="is_active"' not in form.content.decode()  # no tick box that would skip the gate
+
+
+def test_the_retrain_form_refuses_bad_options_with_the_field(admin_client: Client, export: TrainingExport) -> None:
+    url = reverse("export-retrain", args=[export.pk])
+    fields = {
+        "base": export.source_checkpoint.pk,
+        "epochs": 0,
+        "learning_rate": "fast",
+        "lora_rank": 8,
+        "batch_size": 4,
+    }
+    response = admin_client.post(url, {**fields, "confirm": "1"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "greater than or equal to 1" in page
+    assert "Enter a number" in page
+    assert not RetrainingJob.objects.exists()

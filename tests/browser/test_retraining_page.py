@@ -36,9 +36,19 @@ def test_follow_a_retraining_job_live_and_override_the_gate(admin_page: Page, li
     export_for(pool.dataset, [(pool, Verdict(preference="A", justification="Right."))], checkpoint=parent)
 
     page.goto(f"{live_server.url}/exports/")
-    page.get_by_role("button", name="Retrain").click()
+    page.get_by_role("link", name="Retrain…").click()
+    expect(page.get_by_label("Epochs")).to_have_value("3")
+    page.get_by_label("Max steps").fill("6")
+    page.get_by_role("button", name="Review and confirm").click()
+    expect(page.get_by_text("Start this run?")).to_be_visible()
+    assert not RetrainingJob.objects.exists()
+    page.get_by_role("button", name="Change").click()
+    expect(page.get_by_label("Max steps")).to_have_value("6")  # what was typed survives
+    page.get_by_role("button", name="Review and confirm").click()
+    page.get_by_role("button", name="Start retraining").click()
     expect(page.get_by_text("queued on the critic worker")).to_be_visible()
     job = RetrainingJob.objects.get()
+    assert job.options["max_steps"] == 6
 
     # The worker's side, through the same service calls the task makes; the page follows without a reload.
     retraining.retraining_job_start(job_id=job.pk)

@@ -132,5 +132,5 @@ def test_admins_queue_it_from_the_dataset_page(admin_client: Client, reviewer_cl
     assert reviewer_client.post(url).status_code == 403
     assert not CriticVerdict.objects.exists()
     response = admin_client.post(url, follow=True)
-    assert "Queued a swap check of 1 pairwise items" in response.content.decode()
+    assert "Queued a swap check of 1 pairwise item for" in response.content.decode()
     assert CriticVerdict.objects.filter(swapped=True).count() == 1
