@@ -11,10 +11,13 @@ from django.test import Client
 
 from annotations.importers.critic_prompts import CAPTION_QUESTION, parse_critic_prompt
 from annotations.models import CriticVerdict, Item
+from annotations.services import judging
 from annotations.services.imports import items_import
+from critic_worker import tasks
 from critic_worker.profiles import (
     WHOLE_PROMPT_RESPONSE,
     PromptInput,
+    chat_prompt,
     context_block,
     get_profile,
     user_turn,
@@ -26,7 +29,7 @@ from tests.annotations.services.import_files import (
     write_llava_json,
     write_parquet,
 )
-from tests.factories import DatasetFactory
+from tests.factories import CheckpointFactory, DatasetFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -312,3 +315,16 @@ def test_the_item_page_and_the_desk_show_the_context(tmp_path: Path, admin_clien
     desk = admin_client.get(f"/datasets/{dataset.pk}/review/", follow=True).content.decode()
     assert "What animal is this?" in desk
     assert "A cat." in desk
+
+
+def test_the_critic_is_given_the_items_context(tmp_path: Path) -> None:
+    dataset = DatasetFactory()
+    rows = [{"id": "chat", "image": "imgs/0.png", "conversations": MULTI_TURN}]
+    items_import(dataset=dataset, path=write_llava_json(tmp_path / "l.json", rows), images=image_folder(tmp_path, 1))
+    checkpoint = CheckpointFactory(model="some/critic")
+    judging.verdicts_queue(dataset=dataset, checkpoint=checkpoint)
+    claim = judging.verdicts_claim(verdict_ids=list(CriticVerdict.objects.values_list("pk", flat=True)), worker="t")
+    request = tasks._request(claim.jobs[0])  # what the worker hands the engine
+    prompt = chat_prompt(get_profile(request.profile), request.prompt_input())
+    assert "<|im_start|>user\n<image>\nEarlier turns of this conversation, for context:\nUser: What animal" in prompt
+    assert "Assistant: A cat.\n\n" in prompt
