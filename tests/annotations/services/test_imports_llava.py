@@ -4,14 +4,16 @@ asked, kept whole with its verdict); earlier turns become the item's context and
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from django.test import Client
 
 from annotations.importers.critic_prompts import CAPTION_QUESTION, parse_critic_prompt
-from annotations.models import CriticVerdict, Item
+from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict, Item
 from annotations.services import judging
+from annotations.services.exports import training_export_create, training_export_run
 from annotations.services.imports import items_import
 from critic_worker import tasks
 from critic_worker.profiles import (
@@ -29,7 +31,7 @@ from tests.annotations.services.import_files import (
     write_llava_json,
     write_parquet,
 )
-from tests.factories import CheckpointFactory, DatasetFactory
+from tests.factories import CheckpointFactory, DatasetFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -328,3 +330,24 @@ def test_the_critic_is_given_the_items_context(tmp_path: Path) -> None:
     prompt = chat_prompt(get_profile(request.profile), request.prompt_input())
     assert "<|im_start|>user\n<image>\nEarlier turns of this conversation, for context:\nUser: What animal" in prompt
     assert "Assistant: A cat.\n\n" in prompt
+
+
+def test_a_training_export_of_an_item_with_context_holds_the_prompt_the_critic_saw(
+    tmp_path: Path, media_root: Path
+) -> None:
+    dataset = DatasetFactory()
+    human, gpt = SHAPES["model card pairwise"][:2]  # the judge prefers B
+    rows = [{"id": "c", "image": "imgs/0.png", "conversations": conversation("Hello.", "Hi!", human, gpt)}]
+    items_import(dataset=dataset, path=write_llava_json(tmp_path / "l.json", rows), images=image_folder(tmp_path, 1))
+    item = Item.objects.get()
+    HumanVerdict.objects.create(item=item, reviewer=UserFactory(), profile=item.profile, preference="A")
+    export = training_export_create(
+        dataset=dataset, fmt="llava-json", checkpoint=CriticCheckpoint.objects.get(name="llava-json-gpt")
+    )
+    done = training_export_run(export_id=export.pk)
+    assert done is not None
+    assert done.status == "done", done.error
+    (row,) = json.loads((media_root / done.path / done.manifest["data_file"]).read_text())
+    expected = PromptInput(item.question, item.response_a, item.response_b, context=item.context_turns)
+    assert row["conversations"][0]["value"] == user_turn(get_profile("pairwise"), expected)
+    assert "User: Hello.\nAssistant: Hi!\n\n" in row["conversations"][0]["value"]
