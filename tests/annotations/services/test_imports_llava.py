@@ -163,8 +163,23 @@ def test_a_bracketed_response_that_quotes_labels_is_not_cut_short() -> None:
     assert (parsed.question, parsed.response_a) == ("What is 2+2?", response)
 
 
-def test_a_plain_question_is_not_taken_for_a_critic_prompt() -> None:
-    assert parse_critic_prompt("<image>\nQuestion: what is shown?\nAnswer: a short phrase please.") is None
+PLAIN_QUESTIONS = [
+    "Question: what is shown?\nAnswer: a short phrase please.",
+    "What is the final score on the scoreboard?",
+    "Evaluate the quality of this photo and rate its sharpness.",
+    "Question: What score did the team get?\nAnswer: Give the number.",
+]
+
+
+@pytest.mark.parametrize("question", PLAIN_QUESTIONS)
+def test_plain_questions_are_not_taken_for_critic_prompts(tmp_path: Path, question: str) -> None:
+    assert parse_critic_prompt(question) is None
+    rows = [{"id": "q", "image": "imgs/0.png", "conversations": conversation("<image>\n" + question, "Some answer.")}]
+    path = write_llava_json(tmp_path / "l.json", rows)
+    report = items_import(dataset=DatasetFactory(), path=path, images=image_folder(tmp_path, 1))
+    assert report.ok, report.problems
+    assert report.plain_conversations == 1
+    assert Item.objects.get().question == question
 
 
 def test_113k_rows_of_every_shape_become_items_with_the_judges_verdict_read_by_their_profile(tmp_path: Path) -> None:
