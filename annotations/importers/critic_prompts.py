@@ -74,11 +74,12 @@ _JUDGING = re.compile(
     re.I,
 )
 
-# Phrases only critic prompts use: a row holding one is never taken for a plain question.
+# Phrases only critic prompts use (not "final score" or "evaluate the quality of" alone: plain questions ask those):
+# a row holding one is never taken for a plain question.
 _CRITIC_MARKERS = re.compile(
-    r"unbiased and fair judge|impartial judge|please review the corresponding response|evaluate the quality of|"
-    r"Score the response out of|Final Score|how much do you rate|Text Caption:|\[\[A>B\]\]|<\|User Prompt\|>|"
-    r"\[Assistant 1\]|\[End of Assistant|The first response:|The LMM response:|^\s*(?:Response|Answer) [12AB]\s*:",
+    r"unbiased and fair judge|impartial judge|please review the corresponding responses?\b|Score the response out of|"
+    r"rate number at last after|how much do you rate for this|Text Caption:|\[\[A>B\]\]|<\|User Prompt\|>|"
+    r"\[End of Assistant 1\]|^\s*The first response:|^\s*The LMM response:|^\s*(?:Response|Answer) [12AB]\s*:\s*\[",
     re.I | re.M,
 )
 
@@ -92,16 +93,19 @@ def _key(label: str) -> str:
     return next(key for key, pattern in _KEYS if re.fullmatch(pattern, label, re.I))
 
 
-def _labelled(text: str) -> dict[str, str] | None:
-    """`Label: [value]` parts. A label inside a bracketed value (a response quoting "Answer:") is not a boundary:
-    a bracketed value ends only where its closing bracket is followed by the next label."""
+def _labelled(text: str) -> tuple[dict[str, str], bool] | None:
+    """`Label: [value]` parts, and whether every value was bracketed. A label inside a bracketed value (a response
+    quoting "Answer:") is not a boundary: a bracketed value ends only where its closing bracket is followed by the
+    next label."""
     text = _END.sub("", text)
     marks = list(_LABEL.finditer(text))
     found: dict[str, str] = {}
+    all_bracketed = True
     i = 0
     while i < len(marks):
         start = marks[i].end()
         bracketed = text[start:].lstrip().startswith("[")
+        all_bracketed = all_bracketed and bracketed
         j = i + 1
         while bracketed and j < len(marks) and not text[start : marks[j].start()].rstrip().endswith("]"):
             j += 1
@@ -115,7 +119,7 @@ def _labelled(text: str) -> dict[str, str] | None:
         i = j
     if not found.get("question") or not found.get("a") or ("b" in found and not found["b"]):
         return None
-    return found
+    return found, all_bracketed
 
 
 def parse_critic_prompt(text: str) -> CriticPrompt | None:
@@ -139,9 +143,12 @@ def parse_critic_prompt(text: str) -> CriticPrompt | None:
         return CriticPrompt("caption", question or CAPTION_QUESTION, _unbracket(match["a"]), profile="caption")
     if not _JUDGING.search(text):
         return None
-    parts = _labelled(text)
-    if parts is None:
+    labelled = _labelled(text)
+    if labelled is None:
         return None
+    parts, bracketed = labelled
+    if not bracketed and not looks_like_critic_prompt(text):
+        return None  # "Question: ... Answer: ..." in a plain instruction is not a critic prompt
     pairwise = "b" in parts
     profile = "pairwise" if pairwise else "caption" if _FINAL_SCORE.search(text) else ""
     return CriticPrompt(

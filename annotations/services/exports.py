@@ -202,6 +202,7 @@ _JOINED = {
     "reference": "item__reference",
     "response_a": "item__response_a",
     "response_b": "item__response_b",
+    "context": "item__context",
     "image_file": "item__image__file",
     "sha256": "item__image__sha256",
     "h_profile": "item__human_verdicts__profile",
@@ -326,7 +327,8 @@ def export_rows(
             tally.left_out["agreements_without_corrected_justification"] += 1
             continue
         verdict = Verdict(score=human[0], preference=human[1], justification=corrected or rationale)
-        prompt = PromptInput(first["question"], first["response_a"], first["response_b"], first["reference"])
+        context = tuple((t["role"], t["text"]) for t in first["context"] or [])  # earlier turns, as the critic saw
+        prompt = PromptInput(first["question"], first["response_a"], first["response_b"], first["reference"], context)
         critic_text = ""
         if dpo:
             critic_text = first["raw_output"].strip() or spec.render(

@@ -13,32 +13,29 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
 from annotations.importers.formats import FORMATS, Row, count_rows, detect_format, read_rows
 from annotations.importers.images import ImageRefError, ImageSource, data_uri_bytes, image_source, is_data_uri
-from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Image, Item, Kind
+from annotations.models import Dataset, Image, Item
 from annotations.selectors.metrics import metrics_forget
 from annotations.services.images import image_check, image_discard_files, image_unsaved
 from annotations.services.import_report import ImportReport, Problem
 from annotations.services.import_verdicts import (
     judge_checkpoints,
-    judge_name,
     judge_names_check,
-    judge_verdict,
     judges_check,
     labels_check,
     whole_prompt_settle,
 )
-from annotations.services.items import item_default_external_id, item_shape, item_split_for
+from annotations.services.import_write import CHUNK, WriteTarget, reviewers_ensure, rows_write
+from annotations.services.items import item_default_external_id, item_shape
 from annotations.services.judging import verdicts_queue_new_items
 from critic_worker.profiles import get_profile
 
 __all__ = ["ImportReport", "Problem", "items_import"]
-CHUNK = 1000
 Progress = Callable[[str, int, int], None]
 # The judge a conversation's gpt turn is credited to when the import names none.
 DEFAULT_JUDGES = {"llava-critic-parquet": "gpt-4o", "llava-json": "llava-json-gpt"}
@@ -285,150 +282,19 @@ def _write(dataset: Dataset, plan: _Plan, report: ImportReport, options: _Option
     sha_list = list(shas)
     for start in range(0, len(sha_list), 5000):
         image_ids.update(Image.objects.filter(sha256__in=sha_list[start : start + 5000]).values_list("sha256", "pk"))
-    context = _WriteContext(
-        dataset=dataset,
-        image_ids=image_ids,
-        reviewers=_reviewers(plan.reviewers, report),
-        checkpoints=judge_checkpoints(set(plan.judges)),
-        existing=plan.existing_ids if options.update else set(),
-        options=options,
-        report=report,
+    rows_write(
+        rows=_checked_rows(options, plan),
+        target=WriteTarget(
+            dataset=dataset,
+            image_ids=image_ids,
+            reviewers=reviewers_ensure(names=plan.reviewers, report=report),
+            checkpoints=judge_checkpoints(set(plan.judges)),
+            existing=plan.existing_ids if options.update else set(),
+            profile=options.profile,
+            judge=options.judge,
+            created_by=options.created_by,
+            report=report,
+        ),
+        tick=tick,
+        total=total,
     )
-    chunk: list[tuple[Row, str, str]] = []
-    written = 0
-    for checked in _checked_rows(options, plan):
-        chunk.append(checked)
-        if len(chunk) == CHUNK:
-            _write_chunk(chunk, context)
-            written += len(chunk)
-            chunk = []
-            tick("writing", written, total)
-    if chunk:
-        _write_chunk(chunk, context)
-        tick("writing", written + len(chunk), total)
-
-
-@dataclass(frozen=True)
-class _WriteContext:
-    dataset: Dataset
-    image_ids: dict[str, int]
-    reviewers: dict[str, int]
-    checkpoints: dict[str, CriticCheckpoint]
-    existing: set[str]
-    options: _Options
-    report: ImportReport
-
-
-def _reviewers(names: set[str], report: ImportReport) -> dict[str, int]:
-    """Accounts for the reviewers named in labels; those who do not exist become inactive accounts."""
-    users = get_user_model()
-    known = dict(users.objects.filter(username__in=names).values_list("username", "pk"))
-    missing = [users(username=name, is_active=False) for name in sorted(names - set(known))]
-    for user in missing:
-        user.set_unusable_password()
-    users.objects.bulk_create(missing)
-    report.reviewers_created = len(missing)
-    return dict(users.objects.filter(username__in=names).values_list("username", "pk"))
-
-
-def _item(row: Row, row_id: str, sha: str, context: _WriteContext) -> Item:
-    dataset, report = context.dataset, context.report
-    kind = Kind.PAIRWISE if row.response_b.strip() else Kind.POINTWISE
-    default = dataset.pairwise_profile if kind == Kind.PAIRWISE else dataset.pointwise_profile
-    profile = row.profile or context.options.profile or default
-    report.count_item(kind, profile)
-    report.whole_prompt += row.whole_prompt
-    report.with_context += bool(row.context)
-    report.plain_conversations += row.plain_conversation
-    return Item(
-        dataset=dataset,
-        external_id=row_id,
-        image_id=context.image_ids[sha],
-        question=row.question,
-        reference=row.reference,
-        kind=kind,
-        profile=profile,
-        response_a=row.response_a,
-        model_a=row.model_a.strip(),
-        response_b=row.response_b,
-        model_b=row.model_b.strip(),
-        split=row.split or item_split_for(dataset=dataset, external_id=row_id),
-        context=row.context,
-        created_by=context.options.created_by,
-    )
-
-
-UPDATED_FIELDS = [
-    "image",
-    "question",
-    "reference",
-    "kind",
-    "profile",
-    "response_a",
-    "model_a",
-    "response_b",
-    "model_b",
-    "split",
-    "context",
-]
-
-
-def _write_chunk(chunk: list[tuple[Row, str, str]], context: _WriteContext) -> None:
-    report, existing = context.report, context.existing
-    items = [_item(row, row_id, sha, context) for row, row_id, sha in chunk]
-    fresh = [i for i in items if i.external_id not in existing]
-    Item.objects.bulk_create(fresh)
-    report.created += len(fresh)
-    if existing:
-        stale = [i for i in items if i.external_id in existing]
-        by_id = dict(
-            Item.objects.filter(dataset=context.dataset, external_id__in=[i.external_id for i in stale]).values_list(
-                "external_id", "pk"
-            )
-        )
-        for item in stale:
-            item.pk = by_id[item.external_id]
-        Item.objects.bulk_update(stale, UPDATED_FIELDS)
-        report.updated += len(stale)
-    labels: list[HumanVerdict] = []
-    verdicts: list[CriticVerdict] = []
-    for (row, _, _), item in zip(chunk, items, strict=True):
-        spec = get_profile(item.profile)
-        for label in row.labels:
-            labels.append(
-                HumanVerdict(
-                    item_id=item.pk,
-                    reviewer_id=context.reviewers[label.reviewer],
-                    profile=item.profile,
-                    score=label.score,
-                    preference=label.preference,
-                    source=HumanVerdict.Source.IMPORT,
-                )
-            )
-        for entry in row.judges:
-            checkpoint = context.checkpoints[judge_name(entry, context.options.judge)]
-            verdicts.append(
-                judge_verdict(entry=entry, item_id=item.pk, profile=spec, checkpoint=checkpoint, report=report)
-            )
-    HumanVerdict.objects.bulk_create(
-        labels,
-        update_conflicts=True,
-        unique_fields=["item", "reviewer"],
-        update_fields=["profile", "score", "preference", "source"],
-    )
-    CriticVerdict.objects.bulk_create(
-        verdicts,
-        update_conflicts=True,
-        unique_fields=["item", "checkpoint", "swapped"],
-        update_fields=[
-            "profile",
-            "status",
-            "score",
-            "preference",
-            "confidence",
-            "justification",
-            "raw_output",
-            "error",
-        ],
-    )
-    report.labels += len(labels)

@@ -21,23 +21,12 @@ from django.core.exceptions import ValidationError
 from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict, Image, Item
 from annotations.services.imports import items_import
 from critic_worker.profiles import PromptInput, Verdict, get_profile
+from tests.annotations.services.import_files import image_folder, write_jsonl, write_parquet
 from tests.conftest import stored_files
 from tests.factories import DatasetFactory, ItemFactory
 from tests.images import png_bomb_bytes, png_bytes
 
 pytestmark = pytest.mark.django_db
-
-
-def write_jsonl(path: Path, rows: list[Any]) -> Path:
-    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
-    return path
-
-
-def image_folder(root: Path, n: int) -> Path:
-    (root / "imgs").mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        (root / "imgs" / f"{i}.png").write_bytes(png_bytes(colour=(i * 20 % 256, 40, 90)))
-    return root
 
 
 def rows(n: int) -> list[dict[str, Any]]:
@@ -187,19 +176,6 @@ def critic_row(i: int, *, pairwise: bool) -> dict[str, Any]:
         ],
         "image": {"bytes": png_bytes(colour=(i, i, i)), "path": f"{i}.png"},
     }
-
-
-def write_parquet(path: Path, data: list[dict[str, Any]]) -> Path:
-    schema = pa.schema(
-        [
-            ("id", pa.string()),
-            ("source", pa.string()),
-            ("conversations", pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))),
-            ("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
-        ]
-    )
-    pq.write_table(pa.Table.from_pylist(data, schema=schema), path)
-    return path
 
 
 def test_llava_critic_parquet_with_embedded_images(tmp_path: Path) -> None:

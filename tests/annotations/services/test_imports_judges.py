@@ -157,7 +157,7 @@ def test_an_existing_external_judge_is_reused_and_measured_as_a_checkpoint(tmp_p
     assert metrics["pointwise"]["pearson"]["value"] == pytest.approx(stats.pearsonr(judged, humans).statistic)
 
 
-def test_the_cli_and_an_import_job_take_judges_from_the_file(tmp_path: Path) -> None:
+def test_the_cli_and_an_import_job_take_judges_from_the_file(tmp_path: Path, admin_client: Client) -> None:
     rows = [point(0, judge="cli-judge", judge_score=40)]
     path = write_jsonl(tmp_path / "j.jsonl", rows)
     out = StringIO()
@@ -179,6 +179,9 @@ def test_the_cli_and_an_import_job_take_judges_from_the_file(tmp_path: Path) -> 
     assert finished.status == "done", finished.error
     assert finished.report["judges"] == {"job-judge": {"verdicts": 1, "unreadable": 0}}
     assert CriticVerdict.objects.get(checkpoint__name="job-judge").score == 40
+    page = admin_client.get(f"/imports/{job.pk}/").content.decode()  # the result page counts them
+    assert "<td>judge verdicts</td><td>job-judge</td><td>1</td>" in page
+    assert "<td>items</td><td>pointwise · pointwise</td><td>1</td>" in page
 
 
 def test_the_import_page_offers_the_whole_prompt_option(admin_client: Client) -> None:

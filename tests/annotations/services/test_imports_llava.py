@@ -4,17 +4,22 @@ asked, kept whole with its verdict); earlier turns become the item's context and
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from django.test import Client
 
 from annotations.importers.critic_prompts import CAPTION_QUESTION, parse_critic_prompt
-from annotations.models import CriticVerdict, Item
+from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict, Item
+from annotations.services import judging
+from annotations.services.exports import training_export_create, training_export_run
 from annotations.services.imports import items_import
+from critic_worker import tasks
 from critic_worker.profiles import (
     WHOLE_PROMPT_RESPONSE,
     PromptInput,
+    chat_prompt,
     context_block,
     get_profile,
     user_turn,
@@ -26,7 +31,7 @@ from tests.annotations.services.import_files import (
     write_llava_json,
     write_parquet,
 )
-from tests.factories import DatasetFactory
+from tests.factories import CheckpointFactory, DatasetFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -158,8 +163,23 @@ def test_a_bracketed_response_that_quotes_labels_is_not_cut_short() -> None:
     assert (parsed.question, parsed.response_a) == ("What is 2+2?", response)
 
 
-def test_a_plain_question_is_not_taken_for_a_critic_prompt() -> None:
-    assert parse_critic_prompt("<image>\nQuestion: what is shown?\nAnswer: a short phrase please.") is None
+PLAIN_QUESTIONS = [
+    "Question: what is shown?\nAnswer: a short phrase please.",
+    "What is the final score on the scoreboard?",
+    "Evaluate the quality of this photo and rate its sharpness.",
+    "Question: What score did the team get?\nAnswer: Give the number.",
+]
+
+
+@pytest.mark.parametrize("question", PLAIN_QUESTIONS)
+def test_plain_questions_are_not_taken_for_critic_prompts(tmp_path: Path, question: str) -> None:
+    assert parse_critic_prompt(question) is None
+    rows = [{"id": "q", "image": "imgs/0.png", "conversations": conversation("<image>\n" + question, "Some answer.")}]
+    path = write_llava_json(tmp_path / "l.json", rows)
+    report = items_import(dataset=DatasetFactory(), path=path, images=image_folder(tmp_path, 1))
+    assert report.ok, report.problems
+    assert report.plain_conversations == 1
+    assert Item.objects.get().question == question
 
 
 def test_113k_rows_of_every_shape_become_items_with_the_judges_verdict_read_by_their_profile(tmp_path: Path) -> None:
@@ -312,3 +332,37 @@ def test_the_item_page_and_the_desk_show_the_context(tmp_path: Path, admin_clien
     desk = admin_client.get(f"/datasets/{dataset.pk}/review/", follow=True).content.decode()
     assert "What animal is this?" in desk
     assert "A cat." in desk
+
+
+def test_the_critic_is_given_the_items_context(tmp_path: Path) -> None:
+    dataset = DatasetFactory()
+    rows = [{"id": "chat", "image": "imgs/0.png", "conversations": MULTI_TURN}]
+    items_import(dataset=dataset, path=write_llava_json(tmp_path / "l.json", rows), images=image_folder(tmp_path, 1))
+    checkpoint = CheckpointFactory(model="some/critic")
+    judging.verdicts_queue(dataset=dataset, checkpoint=checkpoint)
+    claim = judging.verdicts_claim(verdict_ids=list(CriticVerdict.objects.values_list("pk", flat=True)), worker="t")
+    request = tasks._request(claim.jobs[0])  # what the worker hands the engine
+    prompt = chat_prompt(get_profile(request.profile), request.prompt_input())
+    assert "<|im_start|>user\n<image>\nEarlier turns of this conversation, for context:\nUser: What animal" in prompt
+    assert "Assistant: A cat.\n\n" in prompt
+
+
+def test_a_training_export_of_an_item_with_context_holds_the_prompt_the_critic_saw(
+    tmp_path: Path, media_root: Path
+) -> None:
+    dataset = DatasetFactory()
+    human, gpt = SHAPES["model card pairwise"][:2]  # the judge prefers B
+    rows = [{"id": "c", "image": "imgs/0.png", "conversations": conversation("Hello.", "Hi!", human, gpt)}]
+    items_import(dataset=dataset, path=write_llava_json(tmp_path / "l.json", rows), images=image_folder(tmp_path, 1))
+    item = Item.objects.get()
+    HumanVerdict.objects.create(item=item, reviewer=UserFactory(), profile=item.profile, preference="A")
+    export = training_export_create(
+        dataset=dataset, fmt="llava-json", checkpoint=CriticCheckpoint.objects.get(name="llava-json-gpt")
+    )
+    done = training_export_run(export_id=export.pk)
+    assert done is not None
+    assert done.status == "done", done.error
+    (row,) = json.loads((media_root / done.path / done.manifest["data_file"]).read_text())
+    expected = PromptInput(item.question, item.response_a, item.response_b, context=item.context_turns)
+    assert row["conversations"][0]["value"] == user_turn(get_profile("pairwise"), expected)
+    assert "User: Hello.\nAssistant: Hi!\n\n" in row["conversations"][0]["value"]
