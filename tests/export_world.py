@@ -81,12 +81,13 @@ def build_export_world() -> dict[str, Any]:
     human(item, rita, preference="B", revised_preference="A", revised_at=timezone.now(), rationale="A is right.")
     expected["wv3__wildvision"] = Verdict(preference="A", justification="A is right.")
 
-    # llava-bench with a reference; two reviewers who agree (3 and 4: within 10% of 1-10): their mean
+    # llava-bench with a reference; two reviewers who agree (3 and 3.5: within 10% of 1-10): their median 3.25,
+    # rounded to the profile's whole points
     item = ItemFactory(dataset=dataset, external_id="lb4", profile="llava-bench", reference="A red square.")
     critic(item, checkpoint, score=9)
     human(item, rita, score=3, rationale="Wrong colour.")
     human(item, sam, score=3.5)
-    expected["lb4__llava-bench"] = Verdict(score=3.25, justification="Wrong colour.")
+    expected["lb4__llava-bench"] = Verdict(score=3, justification="Wrong colour.")
 
     # caption: agreement (80 against 82), exported only with agreements
     item = ItemFactory(dataset=dataset, external_id="c5", profile="caption")

@@ -65,19 +65,24 @@ def review_item(*, user: AnyUser, pk: int) -> Item:
 class Reveal:
     human: HumanVerdict
     critic: CriticVerdict | None
-    agrees: bool | None  # None while the critic's verdict is not in
+    agrees: bool | None  # the reviewer's current verdict (revised, if revised); None while the critic's is not in
+    blind_agrees: bool | None = None  # the blind verdict's agreement, which a revision leaves on record
 
     @property
     def waiting(self) -> bool:
         return self.critic is None or self.critic.status in ("queued", "running")
 
 
-def verdicts_agree(*, human: HumanVerdict, critic: CriticVerdict, dataset: Dataset) -> bool:
-    """The dataset's disagreement rule: another preference, or scores further apart than the threshold."""
+def verdicts_agree(*, human: HumanVerdict, critic: CriticVerdict, dataset: Dataset, blind: bool = False) -> bool:
+    """The dataset's disagreement rule: another preference, or scores further apart than the threshold. The
+    reviewer's current verdict (their revision after the reveal, if any) unless `blind`."""
+    mine = (human.score, human.preference)
+    if not blind and human.revised_at is not None:
+        mine = (human.revised_score, human.revised_preference)
     return verdict_values_agree(
         profile=human.profile,
         threshold=dataset.disagreement_threshold,
-        first=(human.score, human.preference),
+        first=mine,
         second=(critic.score, critic.preference),
     )
 
@@ -103,10 +108,11 @@ def review_reveal(
     if human is None:
         return None
     critic = _critic_verdict(item=item, checkpoint=checkpoint)
-    agrees = None
+    agrees = blind_agrees = None
     if critic is not None and critic.status == "done":
         agrees = verdicts_agree(human=human, critic=critic, dataset=item.dataset)
-    return Reveal(human=human, critic=critic, agrees=agrees)
+        blind_agrees = verdicts_agree(human=human, critic=critic, dataset=item.dataset, blind=True)
+    return Reveal(human=human, critic=critic, agrees=agrees, blind_agrees=blind_agrees)
 
 
 def _critic_verdict(*, item: Item, checkpoint: CriticCheckpoint | None) -> CriticVerdict | None:

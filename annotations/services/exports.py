@@ -45,6 +45,7 @@ from annotations.models import (
     TrainingExport,
 )
 from annotations.selectors.review import verdict_values_agree
+from annotations.services.verdict_combine import combine_rule, preferences_combine, scores_combine
 from critic_worker.profiles import PROFILES, PromptInput, Verdict, user_turn
 
 EXPORT_TASK = "annotations.tasks.export_run"
@@ -280,21 +281,30 @@ class ExportRow(NamedTuple):
 def _consensus(
     humans: list[dict[str, Any]], *, profile: str, threshold: float
 ) -> tuple[tuple[float | None, str | None], str, str] | None:
-    """The reviewers' verdict on an item, with the first corrected justification and the first rationale among
-    them; None when they disagree with each other (the dataset's rule, between every two of them)."""
-    if len(humans) == 1:  # the usual case, kept cheap
-        h = humans[0]
-        return _human_value(h), h["h_corrected"], h["h_rationale"]
+    """The reviewers' verdict on an item as one value the profile can produce (verdict_combine's rule), with the
+    first corrected justification and the first rationale among the reviewers who hold it; None when their
+    verdicts cannot be combined (no majority preference, or scores further apart than the dataset's rule)."""
+    spec = PROFILES[profile]
     values = [_human_value(h) for h in humans]
-    for a, b in itertools.combinations(values, 2):
-        if not verdict_values_agree(profile=profile, threshold=threshold, first=a, second=b):
+    if spec.is_pointwise:
+        if len(values) > 1 and not all(
+            verdict_values_agree(profile=profile, threshold=threshold, first=a, second=b)
+            for a, b in itertools.combinations(values, 2)
+        ):
             return None
-    verdict = values[0]
-    if verdict[0] is not None:
-        scores = [v[0] for v in values if v[0] is not None]
-        verdict = (sum(scores) / len(scores), None)
-    corrected = next((h["h_corrected"] for h in humans if h["h_corrected"].strip()), "")
-    rationale = next((h["h_rationale"] for h in humans if h["h_rationale"].strip()), "")
+        verdict: tuple[float | None, str | None] = (
+            scores_combine(scores=[v[0] for v in values if v[0] is not None], profile=spec),
+            None,
+        )
+        holders = humans
+    else:
+        preference = preferences_combine(preferences=[v[1] for v in values if v[1] is not None])
+        if preference is None:
+            return None
+        verdict = (None, preference)
+        holders = [h for h, v in zip(humans, values, strict=True) if v[1] == preference]
+    corrected = next((h["h_corrected"] for h in holders if h["h_corrected"].strip()), "")
+    rationale = next((h["h_rationale"] for h in holders if h["h_rationale"].strip()), "")
     return verdict, corrected, rationale
 
 
@@ -676,6 +686,7 @@ def _write(export: TrainingExport, folder: Path) -> dict[str, Any]:
             "images": sum(1 for _ in images.iterdir()) if images.exists() else 0,
         },
         "left_out": dict(sorted(left_out.items())),
+        "reviewers_combined": combine_rule(threshold=dataset.disagreement_threshold),
         "merged_with": merged,
         "files": files,
         "images_named_by": "the SHA-256 of their bytes" if images.exists() else None,

@@ -1,59 +1,103 @@
-// Keyboard for the review desk: 1/2/3 or arrows choose, Enter submits, S skips, N goes to the next item.
+// Keyboard for the review desk. Before the verdict: 1/2/3 (or ← ↓ →) choose a response, digits type a score
+// (a digit after any other key starts a new number), ← → move it, Enter submits (or says what is missing), S skips
+// without recording anything. After the reveal: N goes to the next item. R (model-text.js) shows raw text.
 (function () {
   "use strict";
-  function typing(event) {
-    const t = event.target;
-    return t && (t.tagName === "TEXTAREA" || (t.tagName === "INPUT" && t.type !== "radio" && t.type !== "range"));
-  }
+  var PAIRWISE_KEYS = {"1": "A", "2": "tie", "3": "B", "ArrowLeft": "A", "ArrowDown": "tie", "ArrowRight": "B"};
+  var typedDigits = false;  // whether the last key typed the score, so that the next digit extends it
+
   function form() { return document.getElementById("verdict"); }
+  function score() { return document.getElementById("score"); }
+  // Keys in these go to the field itself; the score box is the desk's own and follows the desk's keys.
+  function writing(target) {
+    if (!target || target.id === "score") return false;
+    if (target.isContentEditable || target.tagName === "TEXTAREA" || target.tagName === "SELECT") return true;
+    return target.tagName === "INPUT" && ["radio", "range", "checkbox", "button", "submit"].indexOf(target.type) < 0;
+  }
+  function missing(text) {
+    var hint = document.getElementById("verdict-missing");
+    if (!hint) return;
+    hint.textContent = text || "";
+    hint.hidden = !text;
+  }
   function choose(value) {
-    const radio = document.querySelector('#verdict input[name="preference"][value="' + value + '"]');
-    if (radio) { radio.checked = true; radio.focus(); }
+    var radio = document.querySelector('#verdict input[name="preference"][value="' + value + '"]');
+    if (radio) { radio.checked = true; radio.focus(); missing(""); }
+  }
+  function setScore(value) {
+    var box = score();
+    box.value = value;
+    var range = document.getElementById("score-range");
+    if (range) range.value = value;
+    missing("");
+  }
+  function typeDigit(digit, extend) {
+    var box = score(), max = Number(box.max);
+    var next = extend && box.value !== "" ? box.value + digit : digit;
+    if (Number(next) > max) next = digit;  // past the top of the range: a new number begins
+    setScore(String(Number(next)));
   }
   function nudge(delta) {
-    const score = document.getElementById("score");
-    if (!score) return false;
-    const min = Number(score.min), max = Number(score.max);
-    const now = score.value === "" ? Math.round((min + max) / 2) : Number(score.value) + delta;
-    score.value = String(Math.min(max, Math.max(min, now)));
-    sync(score.value);
-    return true;
+    var box = score(), min = Number(box.min), max = Number(box.max);
+    var now = box.value === "" ? Math.round((min + max) / 2) : Number(box.value) + delta;
+    setScore(String(Math.min(max, Math.max(min, now))));
   }
-  function sync(value) {
-    const range = document.getElementById("score-range");
-    if (range) range.value = value;
+  function chosen(f) {
+    if (f.querySelector('input[name="preference"]')) return f.querySelector('input[name="preference"]:checked') !== null;
+    var box = score();
+    return box.value !== "" && box.checkValidity();
   }
+  function submit(f) {
+    if (!chosen(f)) {
+      var source = f.querySelector("[data-missing]");
+      missing(source ? source.getAttribute("data-missing") : "Give your verdict first.");
+      return;
+    }
+    missing("");
+    f.requestSubmit(f.querySelector('button[type="submit"].primary'));
+  }
+  function skip(f) {
+    // The skip button posts to its own URL (hx-post): a click, not a submit of the verdict form.
+    var button = f.querySelector("button.skip");
+    if (button) button.click();
+  }
+
   document.addEventListener("input", function (event) {
-    if (event.target.id === "score-range") document.getElementById("score").value = event.target.value;
-    if (event.target.id === "score") sync(event.target.value);
+    if (event.target.id === "score-range") { score().value = event.target.value; missing(""); typedDigits = false; }
+    if (event.target.id === "score") {
+      var range = document.getElementById("score-range");
+      if (range) range.value = event.target.value;
+    }
+  });
+  document.addEventListener("change", function (event) {
+    if (event.target.id === "order") event.target.form.submit();  // the order applies when chosen
   });
   document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    const f = form();
+    if (event.ctrlKey || event.metaKey || event.altKey || event.key === "Shift") return;
+    var f = form();
+    var target = event.target;
     if (!f) {  // after the reveal
-      if ((event.key === "n" || event.key === "N") && !typing(event)) {
-        const next = document.getElementById("next");
+      if ((event.key === "n" || event.key === "N") && !writing(target)) {
+        var next = document.getElementById("next");
         if (next) { event.preventDefault(); next.click(); }
       }
       return;
     }
-    if (event.key === "Enter" && event.target.tagName !== "TEXTAREA") {
-      event.preventDefault();
-      f.requestSubmit(f.querySelector('button[type="submit"].primary'));
-      return;
+    if (writing(target)) return;  // the rationale: Enter is a new line there, letters are text
+    var pairwise = f.querySelector('input[name="preference"]') !== null;
+    var key = event.key;
+    var extend = typedDigits;
+    typedDigits = false;
+    if (key === "Enter") { event.preventDefault(); submit(f); }
+    else if (key === "s" || key === "S") { event.preventDefault(); skip(f); }
+    else if (pairwise && PAIRWISE_KEYS[key]) { event.preventDefault(); choose(PAIRWISE_KEYS[key]); }
+    else if (pairwise) { return; }
+    else if (/^[0-9]$/.test(key)) { event.preventDefault(); typeDigit(key, extend); typedDigits = true; }
+    else if (key === "Backspace") {
+      if (target.id !== "score") { event.preventDefault(); setScore(score().value.slice(0, -1)); }
+      typedDigits = true;  // what is left is still being typed
     }
-    if (typing(event)) return;
-    const pairwise = f.querySelector('input[name="preference"]') !== null;
-    if (pairwise && ({"1": "A", "2": "tie", "3": "B"})[event.key]) { choose(({"1": "A", "2": "tie", "3": "B"})[event.key]); event.preventDefault(); }
-    else if (pairwise && event.key === "ArrowLeft") { choose("A"); event.preventDefault(); }
-    else if (pairwise && event.key === "ArrowRight") { choose("B"); event.preventDefault(); }
-    else if (pairwise && event.key === "ArrowDown") { choose("tie"); event.preventDefault(); }
-    else if (!pairwise && /^[0-9]$/.test(event.key)) { const s = document.getElementById("score"); s.focus(); }
-    else if (!pairwise && (event.key === "ArrowRight" || event.key === "ArrowUp")) { if (nudge(1)) event.preventDefault(); }
-    else if (!pairwise && (event.key === "ArrowLeft" || event.key === "ArrowDown")) { if (nudge(-1)) event.preventDefault(); }
-    else if (event.key === "s" || event.key === "S") {
-      event.preventDefault();
-      f.requestSubmit(f.querySelector('button[formaction]'));
-    }
+    else if (key === "ArrowRight" || key === "ArrowUp") { event.preventDefault(); nudge(1); }
+    else if (key === "ArrowLeft" || key === "ArrowDown") { event.preventDefault(); nudge(-1); }
   });
 })();

@@ -1,0 +1,226 @@
+"""Model text (questions, responses, the critic's justification) as HTML: CommonMark, with TeX math kept verbatim
+for KaTeX, and never markup from the text itself.
+
+The parser is markdown-it-py (CommonMark 0.31, https://spec.commonmark.org/, linear time by design) with
+mdit-py-plugins' dollarmath for `$..$` and `$$..$$` (Pandoc's rule: no space inside the delimiters, no digit after
+the closing one, so "$5 and $10" stays prose). `\\(..\\)` and `\\[..\\]` are read here, because texmath's rule for
+them rescans the rest of the text at every opener (quadratic on a run of openers). A math span becomes an element
+whose text is the source with its delimiters and whose `data-tex` is the TeX for KaTeX, so that a page without
+JavaScript still shows exactly what the critic read.
+
+Two departures from CommonMark, both for text that models write: a single newline is a line break (as the critic's
+own line structure is), and a `*` after a digit opens no emphasis and one before a digit closes none ("2*3*4 = 24"
+is arithmetic, as the `_` rule already keeps "e_it_x" a name). Raw HTML is never passed through (html=False) and
+the result is cleaned once more by nh3 (an allow-list of tags and attributes; links only to http, https, mailto),
+so a fault in a render rule here cannot become markup either. Images are not rendered: a response cannot make the
+reviewer's browser fetch anything."""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, MutableMapping, Sequence
+from typing import Any
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.rules_block import StateBlock
+from markdown_it.rules_inline import StateInline
+from markdown_it.token import Token
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+ALLOWED_TAGS = {"p", "br", "strong", "em", "del", "s", "code", "pre", "ul", "ol", "li", "blockquote", "hr", "a"}
+ALLOWED_TAGS |= {"h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td", "span", "div"}
+ALLOWED_ATTRIBUTES = {"a": {"href"}, "span": {"class", "data-tex"}, "div": {"class", "data-tex"}, "ol": {"start"}}
+ALLOWED_ATTRIBUTES |= {"p": {"class"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+LINK_REL = "nofollow noopener noreferrer"
+
+# (opening, closing, display) for the backslash delimiters LaTeX and most chat models use.
+BACKSLASH_MATH = (("\\(", "\\)", False), ("\\[", "\\]", True))
+
+
+def _math_html(*, tex: str, source: str, display: bool, block: bool) -> str:
+    # Display math inside a paragraph stays a span (a div there would end the paragraph); CSS sets it apart.
+    tag, kind = "div" if block else "span", "math display" if display else "math inline"
+    return f'<{tag} class="{kind}" data-tex="{escapeHtml(tex)}">{escapeHtml(source)}</{tag}>'
+
+
+class _Closer:
+    """Where the next closing delimiter stands at or after a position, found once per run of openers: the inline
+    rule asks at every opener, and a plain `find` each time would be quadratic on text with many openers."""
+
+    def __init__(self, src: str, closing: str) -> None:
+        self.src, self.closing = src, closing
+        self.asked, self.found = -1, -1
+
+    def at_or_after(self, pos: int) -> int:
+        # The first closer at or after an earlier position is also the first one at or after any later position
+        # up to it; past it (or with none found), search again.
+        if self.asked != -1 and self.asked <= pos and (self.found == -1 or pos <= self.found):
+            return self.found
+        self.asked, self.found = pos, self.src.find(self.closing, pos)
+        return self.found
+
+
+def _closer(env: MutableMapping[Any, Any], src: str, closing: str) -> _Closer:
+    key = ("math-closer", id(src), closing)
+    closer = env.get(key)
+    if not isinstance(closer, _Closer) or closer.src is not src:
+        closer = env[key] = _Closer(src, closing)
+    return closer
+
+
+def _backslash_inline(state: StateInline, silent: bool) -> bool:
+    src, pos = state.src, state.pos
+    if not src.startswith("\\", pos):
+        return False
+    for opening, closing, display in BACKSLASH_MATH:
+        if not src.startswith(opening, pos):
+            continue
+        end = _closer(state.env, src, closing).at_or_after(pos + 2)
+        if end == -1 or end >= state.posMax or end == pos + 2:
+            return False
+        if not silent:
+            token = state.push("math_backslash", "math", 0)
+            token.content, token.markup, token.info = src[pos + 2 : end], opening, "display" if display else ""
+        state.pos = end + 2
+        return True
+    return False
+
+
+def _backslash_block(state: StateBlock, start_line: int, end_line: int, silent: bool) -> bool:
+    """`\\[` at the start of a line, its `\\]` at the end of a later (or the same) line of this block."""
+    begin = state.bMarks[start_line] + state.tShift[start_line]
+    if state.sCount[start_line] - state.blkIndent >= 4 or not state.src.startswith("\\[", begin):
+        return False
+    end = _closer(state.env, state.src, "\\]").at_or_after(begin + 2)
+    if end == -1:
+        return False
+    line = bisect.bisect_left(state.eMarks, end, start_line, end_line)  # the line holding the closer
+    if line >= end_line or state.src[end + 2 : state.eMarks[line]].strip():
+        return False
+    if not silent:
+        token = state.push("math_backslash", "math", 0)
+        token.block, token.map = True, [start_line, line + 1]
+        token.content, token.markup, token.info = state.src[begin + 2 : end], "\\[", "display"
+    state.line = line + 1
+    return True
+
+
+def _digit(char: str) -> bool:
+    return "0" <= char <= "9"
+
+
+def _arithmetic_asterisks(tokenize: Callable[[StateInline, bool], bool]) -> Callable[[StateInline, bool], bool]:
+    """CommonMark's emphasis rule, except that a `*` run after a digit opens nothing and one before a digit
+    closes nothing."""
+
+    def rule(state: StateInline, silent: bool) -> bool:
+        start, before = state.pos, len(state.delimiters)
+        if not tokenize(state, silent):
+            return False
+        if state.src[start] == "*":
+            previous = state.src[start - 1] if start > 0 else ""
+            following = state.src[state.pos] if state.pos < state.posMax else ""
+            for delimiter in state.delimiters[before:]:
+                delimiter.open = delimiter.open and not _digit(previous)
+                delimiter.close = delimiter.close and not _digit(following)
+        return True
+
+    return rule
+
+
+def _render_math(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    token = tokens[idx]
+    display = token.block or token.info == "display" or token.type == "math_inline_double"
+    opening = token.markup or ("$$" if display else "$")
+    closing = {"\\(": "\\)", "\\[": "\\]"}.get(opening, opening)
+    source = f"{opening}{token.content}{closing}"
+    return _math_html(tex=token.content, source=source, display=display, block=token.block)
+
+
+class TooMuchMarkup(Exception):
+    """The render ran past its deadline."""
+
+
+DEADLINE = "model-text-deadline"
+FALLBACK_NOTE = "Shown as plain text: it holds more markup than the page renders in time (the raw view is exact)."
+BUDGET_S = 0.06  # seconds of parsing one text may take before it is shown as plain text instead
+
+
+def _inline_deadline(state: StateInline, silent: bool) -> bool:
+    """First of the inline rules, so tried at every step of the inline parser (re-scans of link labels too):
+    stops a render that ran past its deadline. Never matches."""
+    if time.perf_counter() > state.env.get(DEADLINE, math.inf):
+        raise TooMuchMarkup
+    return False
+
+
+def _block_deadline(state: StateBlock, start_line: int, end_line: int, silent: bool) -> bool:
+    """The same at every line the block parser looks at."""
+    if time.perf_counter() > state.env.get(DEADLINE, math.inf):
+        raise TooMuchMarkup
+    return False
+
+
+def build_parser() -> MarkdownIt:
+    """The parser every page uses (one per thread: markdown-it's state is not shared across threads)."""
+    md = MarkdownIt("commonmark", {"html": False, "breaks": True, "linkify": False, "typographer": False})
+    md.enable(["table", "strikethrough"])
+    md.disable("image")
+    dollarmath_plugin(md, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True)
+    md.inline.ruler.before("escape", "math_backslash", _backslash_inline)
+    md.inline.ruler.before(md.inline.ruler.get_all_rules()[0], "deadline", _inline_deadline)
+    md.block.ruler.before(
+        md.block.ruler.get_all_rules()[0],
+        "deadline",
+        _block_deadline,
+        {"alt": ["paragraph", "reference", "blockquote", "list"]},
+    )
+    md.block.ruler.before("fence", "math_backslash", _backslash_block, {"alt": ["paragraph", "blockquote"]})
+    emphasis = md.inline.ruler.__rules__[md.inline.ruler.__find__("emphasis")].fn
+    md.inline.ruler.at("emphasis", _arithmetic_asterisks(emphasis))
+    for name in ("math_inline", "math_inline_double", "math_block", "math_block_label", "math_backslash"):
+        md.add_render_rule(name, _render_math)
+    return md
+
+
+_local = threading.local()
+
+
+def _parser() -> MarkdownIt:
+    md = getattr(_local, "md", None)
+    if md is None:
+        md = _local.md = build_parser()
+    return md
+
+
+# One line of prose the parser would leave as it is: it starts with a letter and holds nothing markdown, math or
+# HTML reads (emphasis, code, links, headings, lists, quotes, tables, entities, escapes, breaks, dollars).
+PLAIN = re.compile(r"[^\W\d_][^\\`*_\[\]#<>&|~=+$\s]*(?: [^\\`*_\[\]#<>&|~=+$\s]+)*")
+
+
+def model_text_html(text: str) -> str:
+    """The text as HTML (a str of block elements), safe to insert into a page. Never raises for any str.
+
+    Plain one-line text (most questions, short answers) becomes its paragraph without the parser, which costs
+    more than the rest of a desk page; tests/annotations/test_markdown.py holds the two ways equal."""
+    text = text or ""
+    if PLAIN.fullmatch(text):
+        return f"<p>{text}</p>\n"
+    try:
+        html = _parser().render(text, {DEADLINE: time.perf_counter() + BUDGET_S})
+    except TooMuchMarkup:
+        return plain_text_html(text)
+    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES, link_rel=LINK_REL)
+
+
+def plain_text_html(text: str) -> str:
+    """The text as escaped paragraphs with its line breaks, for a text whose markup takes too long to parse."""
+    lines = escapeHtml(text).replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>\n")
+    return f'<p class="plain-fallback">{FALLBACK_NOTE}</p>\n<p>{lines}</p>\n'
