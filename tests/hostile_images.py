@@ -5,6 +5,7 @@ specs: EXIF 2.3 orientation, PNG alpha compositing, sample scaling), never by th
 from __future__ import annotations
 
 import io
+import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -171,24 +172,85 @@ def colour_cases() -> list[Hostile]:
     ]
 
 
+def _s15(value: float) -> bytes:
+    return struct.pack(">i", round(value * 65536))
+
+
+def _xyz(x: float, y: float, z: float) -> bytes:
+    return b"XYZ " + bytes(4) + _s15(x) + _s15(y) + _s15(z)
+
+
+def linear_light_icc(name: str = "Linear light, sRGB primaries (test)") -> bytes:
+    """An ICC v2 matrix/TRC display profile (ICC.1:2001-04): sRGB's primaries adapted to D50 (IEC 61966-2-1 with the
+    Bradford transform) and a gamma 1.0 tone curve, i.e. samples proportional to light."""
+    text = name.encode("ascii") + b"\0"
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(text)) + text + bytes(8) + bytes(3) + bytes(67)
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, 0x0100) + bytes(2)  # one u8Fixed8 gamma: 1.0
+    tags = [
+        (b"desc", desc),
+        (b"wtpt", _xyz(0.9642, 1.0, 0.8249)),
+        (b"rXYZ", _xyz(0.4360747, 0.2225045, 0.0139322)),
+        (b"gXYZ", _xyz(0.3850649, 0.7168786, 0.0971045)),
+        (b"bXYZ", _xyz(0.1430804, 0.0606169, 0.7141733)),
+        (b"rTRC", curve),
+        (b"gTRC", curve),
+        (b"bTRC", curve),
+    ]
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = struct.pack(">I", len(tags)), b""
+    for signature, data in tags:
+        data += bytes(-len(data) % 4)
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    header = struct.pack(">I", offset + len(body)) + bytes(4) + struct.pack(">I", 0x02100000)
+    header += b"mntrRGB XYZ " + bytes(12) + b"acsp" + bytes(28) + _s15(0.9642) + _s15(1.0) + _s15(0.8249) + bytes(48)
+    return header + table + body
+
+
+def srgb_encoded(linear: np.ndarray) -> np.ndarray:
+    """IEC 61966-2-1: the sRGB transfer function, from light (0-1) to 8-bit samples."""
+    x = linear.astype(np.float64)
+    return np.rint(np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055) * 255).astype(np.uint8)
+
+
+def icc_cases() -> list[Hostile]:
+    ramp = np.tile(np.arange(256, dtype=np.uint8), (4, 1))
+    image = Image.fromarray(np.dstack([ramp, ramp[:, ::-1], np.full_like(ramp, 128)]))
+    expected = srgb_encoded(np.asarray(image) / 255)
+    data = encode(image, "PNG", icc_profile=linear_light_icc())
+    return [Hostile("png-icc-linear-light", data, expected, 0.5, "converted from ICC profile")]
+
+
 def animated_cases() -> list[Hostile]:
-    frames = [Image.new("RGB", (W, H), colour) for colour in (RED, BLUE, GREEN)]
+    def frames() -> list[Image.Image]:  # new ones for each file: a save leaves its options on the appended frames
+        return [Image.new("RGB", (W, H), colour) for colour in (RED, BLUE, GREEN)]
+
     first = np.zeros((H, W, 3), np.uint8)
     first[:] = RED
-    options = {"save_all": True, "append_images": frames[1:], "duration": 100, "loop": 0}
+
+    def options() -> dict[str, object]:
+        return {"save_all": True, "append_images": frames()[1:], "duration": 100, "loop": 0}
+
     return [
-        Hostile("gif-animated", encode(frames[0], "GIF", **options), first, 0, "animated GIF: first of 3 frames"),
+        Hostile("gif-animated", encode(frames()[0], "GIF", **options()), first, 0, "animated GIF: first of 3 frames"),
         Hostile(
             "webp-animated",
-            encode(frames[0], "WEBP", lossless=True, **options),
+            encode(frames()[0], "WEBP", lossless=True, **options()),
             first,
             0,
             "animated WEBP: first of 3 frames",
         ),
-        Hostile("apng", encode(frames[0], "PNG", **options), first, 0, "animated PNG: first of 3 frames"),
+        Hostile("apng", encode(frames()[0], "PNG", **options()), first, 0, "animated PNG: first of 3 frames"),
+        Hostile(
+            "jpeg-mpo",
+            encode(frames()[0], "MPO", save_all=True, append_images=frames()[1:]),
+            first,
+            3.0,
+            "multi-picture JPEG (MPO): first of 3 pictures",
+        ),
         Hostile(
             "tiff-pages",
-            encode(frames[0], "TIFF", save_all=True, append_images=frames[1:]),
+            encode(frames()[0], "TIFF", save_all=True, append_images=frames()[1:]),
             first,
             0,
             "first of 3 pages",
@@ -198,7 +260,7 @@ def animated_cases() -> list[Hostile]:
 
 def hostile_images() -> list[Hostile]:
     """Every kind, as files of the formats Critic Desk accepts."""
-    return exif_cases() + transparency_cases() + depth_cases() + colour_cases() + animated_cases()
+    return exif_cases() + transparency_cases() + depth_cases() + colour_cases() + icc_cases() + animated_cases()
 
 
 def pixels(data: bytes) -> np.ndarray:

@@ -4,7 +4,8 @@ Made once, at ingest, by `image_normalize`; the browser, the thumbnail, the crit
 read it, never the original. Pure Pillow and numpy (no Django), so the rule can be read and tested on its own.
 
 The rule, in order (README, "How images are normalised"):
-1. the first frame of an animated image (or the first page of a multi-page TIFF);
+1. the first frame of an animated image (the first page of a multi-page TIFF, the first picture of an MPO: the
+   JPEG that phones write with a depth or gain map beside the photo);
 2. EXIF orientation applied (`PIL.ImageOps.exif_transpose`, as browsers do since CSS image-orientation: from-image);
 3. samples wider than 8 bits scaled to 0-255 by their range: 16-bit by 0-65535, 32-bit integers by 0-65535 when
    they fit in it and else by their own minimum and maximum, floats by 0.0-1.0 when they fit in it and else by their
@@ -36,6 +37,7 @@ _ORIENTATIONS = {
 }
 _HIGH_BIT = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+_SEVERAL = {"TIFF": ("multi-page TIFF", "pages"), "MPO": ("multi-picture JPEG (MPO)", "pictures")}
 _ICC_SPACES = {"RGB ": ("RGB", "RGBA"), "GRAY": ("L", "LA"), "CMYK": ("CMYK",)}
 
 
@@ -60,8 +62,7 @@ def image_normalize(*, image: Image.Image) -> NormalizedImage:
     fmt = image.format or "image"
     if frames > 1:
         image.seek(0)
-        what = "pages" if fmt in {"TIFF", "MPO"} else "frames"
-        kind = f"multi-page {fmt}" if what == "pages" else f"animated {fmt}"
+        kind, what = _SEVERAL.get(fmt, (f"animated {fmt}", "frames"))
         notes.append(f"{kind}: first of {frames} {what} shown to everyone")
     image.load()
     icc = image.info.get("icc_profile")

@@ -19,7 +19,8 @@ from PIL import UnidentifiedImageError
 from annotations.models import Image
 from annotations.services.image_rendition import NormalizedImage, image_normalize
 
-ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
+# MPO is how Pillow names a JPEG that carries more pictures (phones add depth and gain maps): a JPEG to everyone else.
+ALLOWED_FORMATS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
 THUMBNAIL_SIZE = (320, 320)
 
 

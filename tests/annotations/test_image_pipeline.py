@@ -35,7 +35,7 @@ from tests.hostile_images import Hostile, difference, hostile_images, pixels
 pytestmark = pytest.mark.django_db
 
 CASES = {case.name: case for case in hostile_images()}
-EXT = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
+EXT = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
 THUMB_TOLERANCE = 12.0  # lossy WebP thumbnails: far below what a turn, a flip or a black background costs
 
 
