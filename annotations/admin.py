@@ -70,7 +70,8 @@ class ImageAdmin(admin.ModelAdmin):
     list_display = ["preview", "sha256", "format", "width", "height", "size_bytes", "created_at"]
     list_filter = ["format"]
     search_fields = ["sha256"]
-    readonly_fields = ["sha256", "file", "thumbnail", "width", "height", "format", "size_bytes", "created_at"]
+    readonly_fields = ["sha256", "file", "normalized", "normalized_sha256", "normalization_note", "thumbnail"]
+    readonly_fields += ["width", "height", "format", "size_bytes", "created_at"]
 
     @admin.display(description="image")
     def preview(self, obj: Image) -> str:

@@ -16,7 +16,7 @@ from critic_worker.profiles import PROFILES
 
 
 class ItemUploadForm(forms.Form):
-    image = forms.FileField(help_text="JPEG, PNG, WebP, GIF or BMP.")
+    image = forms.FileField(help_text="JPEG, PNG, WebP, GIF, BMP or TIFF.")
     question = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
     response_a = forms.CharField(label="Response", widget=forms.Textarea(attrs={"rows": 5}))
     model_a = forms.CharField(label="Model that wrote it", required=False, max_length=MAX_NAME_CHARS)

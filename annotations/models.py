@@ -126,11 +126,24 @@ class Dataset(models.Model):
 
 
 class Image(models.Model):
-    """An image, stored once whatever the number of items that show it: addressed by the SHA-256 of its bytes."""
+    """An image, stored once whatever the number of items that show it: addressed by the SHA-256 of its bytes.
+
+    `file` is the original as uploaded, kept and never decoded again; `normalized` is its one rendition (PNG,
+    upright 8-bit RGB on white, made at ingest) that the pages, the thumbnail, the critic and the exports use.
+    width and height are the rendition's (an EXIF rotation swaps the original's)."""
 
     sha256 = models.CharField(max_length=64, unique=True)
-    file = models.FileField(max_length=200)
-    thumbnail = models.FileField(max_length=200, blank=True, help_text="Made on first view.")
+    file = models.FileField(max_length=200, help_text="The original bytes, as uploaded.")
+    normalized = models.FileField(
+        max_length=200, help_text="The rendition everyone sees (PNG, upright 8-bit RGB on white), made at ingest."
+    )
+    normalized_sha256 = models.CharField(
+        max_length=64, blank=True, help_text="The SHA-256 of the rendition's PNG (exports name its file by it)."
+    )
+    normalization_note = models.CharField(
+        max_length=500, blank=True, help_text="What normalising changed; empty when the original needed nothing."
+    )
+    thumbnail = models.FileField(max_length=200, blank=True, help_text="Made from the rendition on first view.")
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     format = models.CharField(max_length=8)

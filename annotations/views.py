@@ -9,13 +9,13 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotations.forms import DatasetForm, ImportForm, ItemUploadForm
-from annotations.models import Dataset, Kind, Split, TrainingExport
+from annotations.models import Dataset, Image, Kind, Split, TrainingExport
 from annotations.permissions import admin_required
 from annotations.selectors import datasets as selectors
 from annotations.selectors.judging import critic_progress
@@ -136,14 +136,22 @@ def _private_file(file: FieldFile) -> HttpResponseBase:
     return response
 
 
+def _seen_image(request: HttpRequest, sha256: str) -> Image:
+    image = selectors.image_get(user=request.user, sha256=sha256)
+    if not image.normalized:
+        raise Http404("This image has no rendition: its original could not be read.")
+    return image
+
+
 @require_GET
 def image_file(request: HttpRequest, sha256: str) -> HttpResponseBase:
-    return _private_file(selectors.image_get(user=request.user, sha256=sha256).file)
+    """The image as everyone sees it: its normalised rendition (PNG), never the original."""
+    return _private_file(_seen_image(request, sha256).normalized)
 
 
 @require_GET
 def image_thumbnail(request: HttpRequest, sha256: str) -> HttpResponseBase:
-    image = selectors.image_get(user=request.user, sha256=sha256)
+    image = _seen_image(request, sha256)
     image_thumbnail_ensure(image=image)
     return _private_file(image.thumbnail)
 

@@ -57,6 +57,7 @@ def main() -> None:
     from django.core.management import call_command
 
     from annotations.models import Dataset
+    from annotations.selectors.images import image_normalized_png
     from annotations.services import judging
     from annotations.services.items import item_create
     from critic_worker.engine import CriticEngine, JudgeRequest
@@ -85,7 +86,7 @@ def main() -> None:
     warm, measured = dataset("warm-up", 8), dataset("measured", args.items)
     requests = [
         JudgeRequest(
-            image=Path(item.image.file.path).read_bytes(),
+            image=image_normalized_png(image=item.image),  # what the worker hands the engine
             profile=item.profile,
             question=item.question,
             response_a=item.response_a,

@@ -100,8 +100,10 @@ def _judge_claim(claim: judging.Claim) -> tuple[int, int]:
 def _request(job: judging.VerdictJob) -> JudgeRequest:
     from critic_worker.engine import JudgeRequest
 
+    if not job.image_path:
+        raise FileNotFoundError("the image has no normalised rendition (its original could not be read)")
     return JudgeRequest(
-        image=Path(job.image_path).read_bytes(),
+        image=Path(job.image_path).read_bytes(),  # the normalised PNG, the one picture everyone sees
         profile=job.profile,
         question=job.question,
         response_a=job.response_a,

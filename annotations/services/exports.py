@@ -9,7 +9,8 @@ A row's human turn is the prompt the critic saw (critic_worker.profiles.user_tur
 was made with and the item's response order); its gpt turn is the reviewers' verdict (the revision when they
 revised after the reveal) rendered by that profile's renderer, with the corrected justification when a reviewer
 wrote one, else their rationale, so that profile.parse(gpt turn) gives back the human verdict. This is what
-retraining reads: the llava-json and parquet rows are {id, image, conversations: [human, gpt]}.
+retraining reads: the llava-json and parquet rows are {id, image, conversations: [human, gpt]}. Every image is
+the item's normalised rendition (PNG, upright 8-bit RGB on white), the picture the critic and the reviewers saw.
 """
 
 from __future__ import annotations
@@ -204,8 +205,8 @@ _JOINED = {
     "response_a": "item__response_a",
     "response_b": "item__response_b",
     "context": "item__context",
-    "image_file": "item__image__file",
-    "sha256": "item__image__sha256",
+    "image_file": "item__image__normalized",  # the rendition everyone sees, never the original
+    "sha256": "item__image__normalized_sha256",
     "h_profile": "item__human_verdicts__profile",
     "h_score": "item__human_verdicts__score",
     "h_preference": "item__human_verdicts__preference",
@@ -270,8 +271,8 @@ class ExportRow(NamedTuple):
 
     id: str
     profile: str
-    sha256: str
-    image_file: str
+    sha256: str  # of the image's rendition (the PNG the export holds)
+    image_file: str  # the rendition's storage name
     human_turn: str
     gpt_turn: str
     critic_text: str  # the critic's own text (DPO's rejected side); empty for the other formats
@@ -690,6 +691,8 @@ def _write(export: TrainingExport, folder: Path) -> dict[str, Any]:
         "merged_with": merged,
         "files": files,
         "images_named_by": "the SHA-256 of their bytes" if images.exists() else None,
+        "images_are": "each item's normalised rendition (PNG, upright 8-bit RGB on white), as the critic saw it"
+        + ("; merged rows keep their file's own images" if merged else ""),
         "created_at": timezone.now().isoformat(),
         "created_by": export.created_by.get_username() if export.created_by else None,
     }

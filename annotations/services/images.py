@@ -1,4 +1,5 @@
-"""Images: checked whole before anything is stored, then stored once by the SHA-256 of their bytes."""
+"""Images: checked whole before anything is stored, then stored once by the SHA-256 of their bytes, beside their
+normalised rendition (annotations.services.image_rendition), the one picture every consumer uses."""
 
 from __future__ import annotations
 
@@ -13,23 +14,27 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from PIL import Image as PILImage
-from PIL import ImageOps, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from annotations.models import Image
+from annotations.services.image_rendition import NormalizedImage, image_normalize
 
-ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp"}
+# MPO is how Pillow names a JPEG that carries more pictures (phones add depth and gain maps): a JPEG to everyone else.
+ALLOWED_FORMATS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
 THUMBNAIL_SIZE = (320, 320)
 
 
 @dataclass(frozen=True)
 class CheckedImage:
-    """Image bytes that decoded completely within the limits, with what is known about them."""
+    """Image bytes that decoded completely within the limits, with what is known about them and their rendition.
+    width and height are the original's, as its header gives them; the rendition's may be swapped by EXIF."""
 
     data: bytes
     sha256: str
     format: str
     width: int
     height: int
+    normalized: NormalizedImage
 
 
 def _megabytes(n: int) -> str:
@@ -37,7 +42,8 @@ def _megabytes(n: int) -> str:
 
 
 def image_check(*, data: bytes) -> CheckedImage:
-    """Decode the whole image under the size and pixel limits; raise ValidationError with the reason."""
+    """Decode the whole image under the size and pixel limits and make its rendition (image_normalize); raise
+    ValidationError with the reason. The limits are checked on the header, before a pixel is decoded."""
     if not data:
         raise ValidationError("The image file is empty.", code="empty")
     if len(data) > settings.IMAGE_MAX_BYTES:
@@ -52,7 +58,7 @@ def image_check(*, data: bytes) -> CheckedImage:
                 fmt, (width, height) = probe.format or "", probe.size
                 if fmt not in ALLOWED_FORMATS:
                     raise ValidationError(
-                        f"{fmt or 'This'} images are not accepted; use JPEG, PNG, WebP, GIF or BMP.",
+                        f"{fmt or 'This'} images are not accepted; use JPEG, PNG, WebP, GIF, BMP or TIFF.",
                         code="format",
                     )
                 # The header alone gives the size: refuse a decompression bomb before decoding a pixel.
@@ -64,7 +70,7 @@ def image_check(*, data: bytes) -> CheckedImage:
                     )
                 probe.verify()  # checksums and structure (PNG CRCs, ...)
             with PILImage.open(io.BytesIO(data)) as im:
-                im.load()  # every pixel: a truncated file fails here
+                normalized = image_normalize(image=im)  # decodes every pixel: a truncated file fails here
         except ValidationError:
             raise
         except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
@@ -81,6 +87,7 @@ def image_check(*, data: bytes) -> CheckedImage:
         format=fmt,
         width=width,
         height=height,
+        normalized=normalized,
     )
 
 
@@ -103,27 +110,40 @@ def image_store(*, checked: CheckedImage) -> tuple[Image, bool]:
 
 
 def image_unsaved(*, checked: CheckedImage) -> Image:
-    """Write the image's file (content-addressed) and return its row, not saved yet."""
+    """Write the image's files (the original and its rendition, both named by the original's SHA-256) and return
+    its row, not saved yet."""
     sha = checked.sha256
     name = f"images/{sha[:2]}/{sha}.{ALLOWED_FORMATS[checked.format]}"  # 256 folders: spread, few to create
+    normalized = checked.normalized
+    original = default_storage.save(name, ContentFile(checked.data))
+    try:
+        rendition = default_storage.save(normalized_name(sha256=sha), ContentFile(normalized.png))
+    except BaseException:
+        default_storage.delete(original)
+        raise
     return Image(
         sha256=sha,
-        file=default_storage.save(name, ContentFile(checked.data)),
-        width=checked.width,
-        height=checked.height,
+        file=original,
+        normalized=rendition,
+        normalized_sha256=hashlib.sha256(normalized.png).hexdigest(),
+        width=normalized.width,
+        height=normalized.height,
+        normalization_note=normalized.note[:500],
         format=checked.format,
         size_bytes=len(checked.data),
     )
 
 
+def normalized_name(*, sha256: str) -> str:
+    """Where an image's rendition is stored: under normalized/, by the SHA-256 of its original."""
+    return f"normalized/{sha256[:2]}/{sha256}.png"
+
+
 def image_thumbnail_ensure(*, image: Image) -> str:
-    """The storage name of the image's thumbnail, made on first use (imports skip it: it is half their cost)."""
+    """The storage name of the image's thumbnail, made from its rendition on first use (imports skip it)."""
     if image.thumbnail:
         return str(image.thumbnail.name)
-    with image.file.open("rb") as f, PILImage.open(f) as im:
-        thumb = ImageOps.exif_transpose(im)
-        if thumb.mode not in ("RGB", "RGBA"):
-            thumb = thumb.convert("RGBA" if "transparency" in thumb.info or "A" in thumb.mode else "RGB")
+    with image.normalized.open("rb") as f, PILImage.open(f) as thumb:
         thumb.thumbnail(THUMBNAIL_SIZE)
         out = io.BytesIO()
         thumb.save(out, format="WEBP", quality=80)
@@ -138,6 +158,6 @@ def image_thumbnail_ensure(*, image: Image) -> str:
 
 def image_discard_files(*, image: Image) -> None:
     """Remove the files of an image whose row was rolled back."""
-    for name in (image.file.name, image.thumbnail.name):
+    for name in (image.file.name, image.normalized.name, image.thumbnail.name):
         if name and default_storage.exists(name):
             default_storage.delete(name)

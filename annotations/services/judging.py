@@ -16,6 +16,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, Item, JobStatus, Kind
+from annotations.selectors.images import NoRendition, image_normalized_path, item_images
 from annotations.selectors.judging import checkpoint_named
 from critic_worker.checkpoint_info import is_random_weight_critic
 
@@ -187,7 +188,7 @@ class VerdictJob:
     revision: str
     quantization: str
     profile: str
-    image_path: str
+    image_path: str  # the normalised rendition's PNG ("" when the image has none): never the original
     question: str
     response_a: str
     response_b: str
@@ -219,7 +220,7 @@ def verdicts_claim(*, verdict_ids: list[int], worker: str) -> Claim:
             revision=v.checkpoint.revision,
             quantization=v.checkpoint.quantization,
             profile=v.profile,
-            image_path=v.item.image.file.path,
+            image_path=_rendition_path(v.item),
             question=v.item.question,
             # A swap check shows the critic the item's second response first.
             response_a=v.item.response_b if v.swapped else v.item.response_a,
@@ -231,6 +232,13 @@ def verdicts_claim(*, verdict_ids: list[int], worker: str) -> Claim:
         for v in rows.order_by("pk")
     ]
     return Claim(token=token, jobs=jobs)
+
+
+def _rendition_path(item: Item) -> str:
+    try:
+        return str(image_normalized_path(image=item_images(item=item)[0]))
+    except NoRendition:
+        return ""
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,11 @@ def test_images_are_served_to_logged_in_users(reviewer_client: Client) -> None:
     response = reviewer_client.get(reverse("image-file", args=[item.image.sha256]))
     assert response.status_code == 200
     assert response["Content-Type"] == "image/png"
-    assert b"".join(response.streaming_content) == png_bytes()
+    served = b"".join(response.streaming_content)  # the rendition: the same pixels as the plain RGB PNG uploaded
+    assert served == Path(item.image.normalized.path).read_bytes()
+    with PILImage.open(io.BytesIO(served)) as im, PILImage.open(io.BytesIO(png_bytes())) as uploaded:
+        assert im.mode == "RGB"
+        assert im.tobytes() == uploaded.tobytes()
     assert "private" in response["Cache-Control"]
     thumb = reviewer_client.get(reverse("image-thumbnail", args=[item.image.sha256]))
     assert thumb["Content-Type"] == "image/webp"
@@ -141,7 +145,7 @@ def test_images_can_be_handed_to_the_web_server(reviewer_client: Client, setting
     settings.MEDIA_ACCEL_REDIRECT_PREFIX = "/protected-media/"
     item = ItemFactory()
     response = reviewer_client.get(reverse("image-file", args=[item.image.sha256]))
-    assert response["X-Accel-Redirect"] == "/protected-media/" + item.image.file.name
+    assert response["X-Accel-Redirect"] == "/protected-media/" + item.image.normalized.name
     assert response.content == b""
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from annotations.models import CriticVerdict
+from annotations.models import CriticVerdict, Image
 from annotations.services import judging
 from annotations.services.images import image_check, image_store
 from critic_worker import tasks
@@ -53,17 +53,22 @@ def test_an_image_that_cannot_be_read_fails_with_its_reason(checkpoint) -> None:
     damaged = ItemFactory(dataset=dataset, image=stored_image((1, 2, 3)))
     missing = ItemFactory(dataset=dataset, image=stored_image((4, 5, 6)))
     fine = ItemFactory(dataset=dataset, image=stored_image((7, 8, 9)))
-    Path(damaged.image.file.path).write_bytes(b"damaged on disk")
-    Path(missing.image.file.path).unlink()
+    no_rendition = ItemFactory(dataset=dataset, image=stored_image((10, 11, 12)))
+    # The critic reads the rendition, never the original: damage that one.
+    Path(damaged.image.normalized.path).write_bytes(b"damaged on disk")
+    Path(missing.image.normalized.path).unlink()
+    Image.objects.filter(pk=no_rendition.image_id).update(normalized="")
+    Path(fine.image.file.path).unlink()  # the original is not needed to judge
     judging.verdicts_queue(dataset=dataset, checkpoint=checkpoint)
     outcome = tasks.judge_batch(list(CriticVerdict.objects.values_list("pk", flat=True)))
-    assert outcome == {"claimed": 3, "done": 1, "failed": 2}
+    assert outcome == {"claimed": 4, "done": 1, "failed": 3}
     by_item = {v.item_id: v for v in CriticVerdict.objects.all()}
     assert by_item[damaged.pk].status == "failed"
     assert "unreadable image" in by_item[damaged.pk].error
     assert by_item[missing.pk].status == "failed"
     assert "No such file" in by_item[missing.pk].error
     assert by_item[fine.pk].status == "done"
+    assert "no normalised rendition" in by_item[no_rendition.pk].error
 
 
 def test_the_web_process_never_imports_torch() -> None:

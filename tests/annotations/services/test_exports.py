@@ -105,8 +105,8 @@ def test_each_format_holds_exactly_the_corrected_disagreements(world, media_root
         assert row["human"]["value"].startswith("<image>\n")
         assert row["gpt"]["from"] == "gpt"
         assert spec.parse(row["gpt"]["value"]) == expected[row["id"]]
-        assert row["image"] == item.image.file.read()
-        item.image.file.close()
+        assert row["image"] == item.image.normalized.read()  # the rendition everyone saw, not the original
+        item.image.normalized.close()
         if fmt == "dpo-jsonl":
             assert (
                 row["rejected"]
@@ -172,11 +172,11 @@ def test_the_parquet_has_the_llava_critic_113k_features(world, media_root: Path)
     assert json.loads(schema.metadata[b"huggingface"])["info"]["features"] == HF_FEATURES
     table = pq.read_table(path)
     assert set(table.column("source").to_pylist()) == {"critic-desk:charts"}
-    shas = set(world["dataset"].items.values_list("image__sha256", flat=True))
+    shas = set(world["dataset"].items.values_list("image__normalized_sha256", flat=True))
     for image in table.column("image").to_pylist():
         sha, _, ext = image["path"].partition(".")
         assert sha in shas
-        assert ext in {"png", "jpg", "jpeg"}
+        assert ext == "png"  # the renditions, whatever the originals were (the world has a JPEG)
         assert hashlib.sha256(image["bytes"]).hexdigest() == sha
 
 
@@ -273,7 +273,7 @@ def test_bad_requests_are_refused_and_change_nothing(world, tmp_path: Path) -> N
 
 def test_a_failed_export_says_why_and_leaves_no_files(world, media_root: Path) -> None:  # type: ignore[no-untyped-def]
     export = training_export_create(dataset=world["dataset"], fmt="llava-json")
-    (media_root / world["dataset"].items.get(external_id="p1").image.file.name).unlink()
+    (media_root / world["dataset"].items.get(external_id="p1").image.normalized.name).unlink()
     done = training_export_run(export_id=export.pk)
     assert done is not None
     assert done.status == JobStatus.FAILED

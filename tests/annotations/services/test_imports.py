@@ -57,7 +57,7 @@ def test_jsonl_with_a_folder(tmp_path: Path, media_root: Path) -> None:
     item = Item.objects.get(external_id="q1")
     assert (item.response_a, item.response_b, item.model_a, item.model_b) == ("A1", "B1", "m1", "m2")
     assert Image.objects.count() == 3  # stored once each, for ten items
-    assert len(stored_files(media_root)) == 3  # one file per image (thumbnails are made on first view)
+    assert len(stored_files(media_root)) == 6  # each image and its rendition (thumbnails are made on first view)
 
 
 def test_jsonl_with_a_zip_and_data_uris(tmp_path: Path) -> None:

@@ -27,7 +27,8 @@ def test_one_response_makes_a_pointwise_item_with_the_dataset_profile(media_root
     )
     assert (item.kind, item.profile, item.split) == ("pointwise", "caption", "pool")
     assert (item.image.width, item.image.height, item.image.format) == (64, 48, "PNG")
-    assert len(stored_files(media_root)) == 1  # the image (its thumbnail is made on first view)
+    # the original and its rendition (the thumbnail is made on first view)
+    assert len(stored_files(media_root)) == 2
 
 
 def test_two_responses_make_a_pairwise_item() -> None:
@@ -49,7 +50,7 @@ def test_the_same_image_is_stored_once(media_root: Path) -> None:
     second = item_create(dataset=DatasetFactory(), image_data=data, question="Q2", response_a="R")
     assert first.image_id == second.image_id
     assert Image.objects.count() == 1
-    assert len(stored_files(media_root)) == 1
+    assert len(stored_files(media_root)) == 2  # the original and its rendition, once
 
 
 def test_uploading_the_same_item_twice_is_a_duplicate() -> None:

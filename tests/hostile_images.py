@@ -1,0 +1,275 @@
+"""Image files of the kinds that decode differently in a browser and in a plain `Image.open(...).convert("RGB")`,
+each made with Pillow here, with the picture a person sees on a white page worked out independently (numpy and the
+specs: EXIF 2.3 orientation, PNG alpha compositing, sample scaling), never by the code under test."""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+W, H = 48, 32
+RED, GREEN, BLUE, YELLOW = (220, 30, 30), (30, 160, 60), (40, 60, 200), (240, 200, 40)
+WHITE, BLACK = (255, 255, 255), (0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Hostile:
+    name: str
+    data: bytes
+    expected: np.ndarray  # (height, width, 3) uint8: the upright picture on white
+    tolerance: float  # largest mean absolute difference per sample allowed (lossy encodings), 0 for exact
+    note: str  # a part of the note the item page shows; "" when the original needs nothing said
+
+
+def upright() -> np.ndarray:
+    """A picture that no flip or turn leaves unchanged: four coloured quadrants, wider than tall."""
+    out = np.zeros((H, W, 3), np.uint8)
+    out[: H // 2, : W // 2], out[: H // 2, W // 2 :] = RED, GREEN
+    out[H // 2 :, : W // 2], out[H // 2 :, W // 2 :] = BLUE, YELLOW
+    return out
+
+
+# EXIF 2.3, tag 0x0112: how the stored rows must be turned to be seen upright. Here, the inverse: from the upright
+# picture to the rows a camera stores (np.rot90 turns anticlockwise).
+STORED_FOR_ORIENTATION = {
+    2: lambda a: a[:, ::-1],  # mirrored left to right
+    3: lambda a: np.rot90(a, 2),
+    4: lambda a: a[::-1],  # mirrored top to bottom
+    5: lambda a: a.transpose(1, 0, 2),  # mirrored, then turned 270° clockwise: the transpose
+    6: lambda a: np.rot90(a, 1),  # shown after turning 90° clockwise: stored turned anticlockwise
+    7: lambda a: np.rot90(a, 1)[:, ::-1],  # mirrored, then turned 90° clockwise
+    8: lambda a: np.rot90(a, -1),  # shown after turning 90° anticlockwise
+}
+
+
+def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format=fmt, **options)
+    return out.getvalue()
+
+
+def on_white(rgba: np.ndarray) -> np.ndarray:
+    """PNG spec, 12.4 alpha channel: composite = alpha * foreground + (1 - alpha) * background, background white."""
+    alpha = rgba[..., 3:4].astype(np.float64) / 255
+    return np.rint(rgba[..., :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
+
+
+def grey(values: np.ndarray) -> np.ndarray:
+    return np.repeat(values[..., None], 3, axis=2).astype(np.uint8)
+
+
+def _exif(orientation: int) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif
+
+
+def exif_cases() -> list[Hostile]:
+    cases = []
+    for orientation, stored in STORED_FOR_ORIENTATION.items():
+        rows = Image.fromarray(np.ascontiguousarray(stored(upright())))
+        data = encode(rows, "JPEG", quality=95, subsampling=0, exif=_exif(orientation))
+        cases.append(Hostile(f"jpeg-exif-{orientation}", data, upright(), 4.0, f"EXIF orientation {orientation}"))
+    rows = Image.fromarray(np.ascontiguousarray(STORED_FOR_ORIENTATION[6](upright())))
+    cases.append(Hostile("png-exif-6", encode(rows, "PNG", exif=_exif(6)), upright(), 0, "EXIF orientation 6"))
+    return cases
+
+
+def transparency_cases() -> list[Hostile]:
+    # Black text on a transparent background: all black for a plain convert("RGB").
+    text = np.zeros((H, W, 4), np.uint8)
+    text[8:24, 10:38] = (0, 0, 0, 255)
+    text[26:30, 4:44] = (255, 0, 0, 128)  # half-transparent red
+    text[2:6, 2:46] = (30, 90, 200, 40)
+    rgba = Image.fromarray(text, "RGBA")
+
+    palette = Image.new("P", (W, H), 0)
+    palette.putpalette([0, 0, 0, 20, 40, 220, 10, 200, 10])
+    palette.paste(1, (0, 0, W // 2, H))
+    palette.paste(2, (W // 2, H // 2, W, H))
+    alphas = (0, 255, 100)  # tRNS: index 0 transparent, 1 opaque, 2 partly
+    entries = np.array([[0, 0, 0], [20, 40, 220], [10, 200, 10]], np.uint8)
+    indices = np.asarray(palette)
+    palette_expected = on_white(np.dstack([entries[indices], np.array(alphas, np.uint8)[indices]]))
+
+    la = np.zeros((H, W, 2), np.uint8)
+    la[..., 0] = 40
+    la[..., 1] = np.linspace(0, 255, W).astype(np.uint8)[None, :]
+    la_expected = on_white(np.dstack([grey(la[..., 0]), la[..., 1]]))
+
+    grey_trns = np.full((H, W), 90, np.uint8)
+    grey_trns[:, : W // 3] = 7  # the tRNS grey: transparent
+    rgb_trns = upright().copy()
+    rgb_trns[H // 2 :, : W // 2] = (1, 2, 3)  # the tRNS colour: transparent
+    rgb_trns_expected = rgb_trns.copy()
+    rgb_trns_expected[H // 2 :, : W // 2] = WHITE
+    grey_trns_expected = grey(np.where(grey_trns == 7, 255, grey_trns))
+
+    gif = Image.new("P", (W, H), 0)
+    gif.putpalette([9, 9, 9, *RED])
+    gif.paste(1, (0, 0, W // 2, H))
+    gif_expected = np.zeros((H, W, 3), np.uint8)
+    gif_expected[:] = WHITE
+    gif_expected[:, : W // 2] = RED
+    return [
+        Hostile("png-rgba-text", encode(rgba, "PNG"), on_white(text), 0.5, "transparency composited on white"),
+        Hostile("webp-rgba", encode(rgba, "WEBP", lossless=True), on_white(text), 0.5, "composited on white"),
+        Hostile("png-palette-trns", encode(palette, "PNG", transparency=bytes(alphas)), palette_expected, 0.5, "white"),
+        Hostile("png-la", encode(Image.fromarray(la, "LA"), "PNG"), la_expected, 0.5, "composited on white"),
+        Hostile(
+            "png-grey-trns", encode(Image.fromarray(grey_trns), "PNG", transparency=7), grey_trns_expected, 0, "white"
+        ),
+        Hostile(
+            "png-rgb-trns",
+            encode(Image.fromarray(rgb_trns), "PNG", transparency=(1, 2, 3)),
+            rgb_trns_expected,
+            0,
+            "white",
+        ),
+        Hostile("gif-transparent-index", encode(gif, "GIF", transparency=0), gif_expected, 0, "composited on white"),
+    ]
+
+
+def depth_cases() -> list[Hostile]:
+    ramp16 = np.tile(np.linspace(0, 65535, 256).round().astype(np.uint16), (8, 1))
+    ramp16_expected = grey(np.rint(ramp16 / 65535 * 255))
+    ramp32 = np.tile(np.linspace(-1000, 1_000_000, 200).round().astype(np.int32), (6, 1))
+    ramp32_expected = grey(np.rint((ramp32 - ramp32.min()) / (ramp32.max() - ramp32.min()) * 255))
+    unit = np.tile(np.linspace(0, 1, 100, dtype=np.float32), (5, 1))
+    unit_expected = grey(np.rint(unit.astype(np.float64) * 255))
+    wide = np.tile(np.linspace(-5, 5, 100, dtype=np.float32), (5, 1))
+    wide_expected = grey(np.rint((wide.astype(np.float64) + 5) / 10 * 255))
+    bits = np.indices((H, W)).sum(axis=0) % 2 == 0
+    one_bit = Image.fromarray(bits)
+    return [
+        Hostile("png-grey16", encode(Image.fromarray(ramp16), "PNG"), ramp16_expected, 0, "16-bit greyscale"),
+        Hostile("tiff-grey16", encode(Image.fromarray(ramp16), "TIFF"), ramp16_expected, 0, "16-bit greyscale"),
+        Hostile("tiff-int32", encode(Image.fromarray(ramp32, "I"), "TIFF"), ramp32_expected, 0, "own range"),
+        Hostile("tiff-float-unit", encode(Image.fromarray(unit, "F"), "TIFF"), unit_expected, 0, "0.0-1.0"),
+        Hostile("tiff-float-wide", encode(Image.fromarray(wide, "F"), "TIFF"), wide_expected, 0, "own range"),
+        Hostile("png-1bit", encode(one_bit, "PNG"), grey(np.where(bits, 255, 0)), 0, ""),
+        Hostile("bmp-1bit", encode(one_bit, "BMP"), grey(np.where(bits, 255, 0)), 0, ""),
+    ]
+
+
+def colour_cases() -> list[Hostile]:
+    # Solid inks, whose RGB every CMYK convention agrees on; Pillow writes CMYK JPEGs Adobe-style (inverted).
+    inks = [(255, 0, 0, 0), (0, 255, 0, 0), (0, 0, 255, 0), (0, 0, 0, 255), (0, 0, 0, 0), (0, 0, 0, 0)]
+    seen = [(0, 255, 255), (255, 0, 255), (255, 255, 0), BLACK, WHITE, WHITE]
+    cmyk = np.zeros((16, 16 * len(inks), 4), np.uint8)
+    expected = np.zeros((16, 16 * len(inks), 3), np.uint8)
+    for i, (ink, rgb) in enumerate(zip(inks, seen, strict=True)):
+        cmyk[:, 16 * i : 16 * (i + 1)] = ink
+        expected[:, 16 * i : 16 * (i + 1)] = rgb
+    data = encode(Image.fromarray(cmyk, "CMYK"), "JPEG", quality=95)
+    return [
+        Hostile("jpeg-cmyk", data, expected, 6.0, "CMYK converted to RGB"),
+        Hostile("bmp-plain", encode(Image.fromarray(upright()), "BMP"), upright(), 0, ""),
+    ]
+
+
+def _s15(value: float) -> bytes:
+    return struct.pack(">i", round(value * 65536))
+
+
+def _xyz(x: float, y: float, z: float) -> bytes:
+    return b"XYZ " + bytes(4) + _s15(x) + _s15(y) + _s15(z)
+
+
+def linear_light_icc(name: str = "Linear light, sRGB primaries (test)") -> bytes:
+    """An ICC v2 matrix/TRC display profile (ICC.1:2001-04): sRGB's primaries adapted to D50 (IEC 61966-2-1 with the
+    Bradford transform) and a gamma 1.0 tone curve, i.e. samples proportional to light."""
+    text = name.encode("ascii") + b"\0"
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(text)) + text + bytes(8) + bytes(3) + bytes(67)
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, 0x0100) + bytes(2)  # one u8Fixed8 gamma: 1.0
+    tags = [
+        (b"desc", desc),
+        (b"wtpt", _xyz(0.9642, 1.0, 0.8249)),
+        (b"rXYZ", _xyz(0.4360747, 0.2225045, 0.0139322)),
+        (b"gXYZ", _xyz(0.3850649, 0.7168786, 0.0971045)),
+        (b"bXYZ", _xyz(0.1430804, 0.0606169, 0.7141733)),
+        (b"rTRC", curve),
+        (b"gTRC", curve),
+        (b"bTRC", curve),
+    ]
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = struct.pack(">I", len(tags)), b""
+    for signature, data in tags:
+        data += bytes(-len(data) % 4)
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    header = struct.pack(">I", offset + len(body)) + bytes(4) + struct.pack(">I", 0x02100000)
+    header += b"mntrRGB XYZ " + bytes(12) + b"acsp" + bytes(28) + _s15(0.9642) + _s15(1.0) + _s15(0.8249) + bytes(48)
+    return header + table + body
+
+
+def srgb_encoded(linear: np.ndarray) -> np.ndarray:
+    """IEC 61966-2-1: the sRGB transfer function, from light (0-1) to 8-bit samples."""
+    x = linear.astype(np.float64)
+    return np.rint(np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055) * 255).astype(np.uint8)
+
+
+def icc_cases() -> list[Hostile]:
+    ramp = np.tile(np.arange(256, dtype=np.uint8), (4, 1))
+    image = Image.fromarray(np.dstack([ramp, ramp[:, ::-1], np.full_like(ramp, 128)]))
+    expected = srgb_encoded(np.asarray(image) / 255)
+    data = encode(image, "PNG", icc_profile=linear_light_icc())
+    return [Hostile("png-icc-linear-light", data, expected, 0.5, "converted from ICC profile")]
+
+
+def animated_cases() -> list[Hostile]:
+    def frames() -> list[Image.Image]:  # new ones for each file: a save leaves its options on the appended frames
+        return [Image.new("RGB", (W, H), colour) for colour in (RED, BLUE, GREEN)]
+
+    first = np.zeros((H, W, 3), np.uint8)
+    first[:] = RED
+
+    def options() -> dict[str, object]:
+        return {"save_all": True, "append_images": frames()[1:], "duration": 100, "loop": 0}
+
+    return [
+        Hostile("gif-animated", encode(frames()[0], "GIF", **options()), first, 0, "animated GIF: first of 3 frames"),
+        Hostile(
+            "webp-animated",
+            encode(frames()[0], "WEBP", lossless=True, **options()),
+            first,
+            0,
+            "animated WEBP: first of 3 frames",
+        ),
+        Hostile("apng", encode(frames()[0], "PNG", **options()), first, 0, "animated PNG: first of 3 frames"),
+        Hostile(
+            "jpeg-mpo",
+            encode(frames()[0], "MPO", save_all=True, append_images=frames()[1:]),
+            first,
+            3.0,
+            "multi-picture JPEG (MPO): first of 3 pictures",
+        ),
+        Hostile(
+            "tiff-pages",
+            encode(frames()[0], "TIFF", save_all=True, append_images=frames()[1:]),
+            first,
+            0,
+            "first of 3 pages",
+        ),
+    ]
+
+
+def hostile_images() -> list[Hostile]:
+    """Every kind, as files of the formats Critic Desk accepts."""
+    return exif_cases() + transparency_cases() + depth_cases() + colour_cases() + icc_cases() + animated_cases()
+
+
+def pixels(data: bytes) -> np.ndarray:
+    """Decoded RGB samples of a PNG or WebP the app produced (no conversion: it must already be RGB)."""
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.mode == "RGB", im.mode
+        return np.asarray(im)
+
+
+def difference(got: np.ndarray, expected: np.ndarray) -> float:
+    assert got.shape == expected.shape, (got.shape, expected.shape)
+    return float(np.abs(got.astype(np.int16) - expected.astype(np.int16)).mean())
