@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,264 +15,749 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='CriticCheckpoint',
+            name="CriticCheckpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('model', models.CharField(blank=True, help_text='Path or hub id; empty for an external judge.', max_length=500)),
-                ('revision', models.CharField(blank=True, max_length=100)),
-                ('quantization', models.CharField(choices=[('nf4', 'Nf4'), ('int8', 'Int8'), ('none', 'None')], default='nf4', max_length=8)),
-                ('is_external', models.BooleanField(default=False, help_text='Verdicts imported from another judge (e.g. GPT-4o).')),
-                ('is_demo', models.BooleanField(default=False, help_text='A random-weight model: its verdicts mean nothing.')),
-                ('is_active', models.BooleanField(default=False, help_text='The checkpoint new judging and reviews use.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='annotations.criticcheckpoint')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200, unique=True)),
+                (
+                    "model",
+                    models.CharField(
+                        blank=True, help_text="Path or hub id; empty for an external judge.", max_length=500
+                    ),
+                ),
+                ("revision", models.CharField(blank=True, max_length=100)),
+                (
+                    "quantization",
+                    models.CharField(
+                        choices=[("nf4", "Nf4"), ("int8", "Int8"), ("none", "None")], default="nf4", max_length=8
+                    ),
+                ),
+                (
+                    "is_external",
+                    models.BooleanField(default=False, help_text="Verdicts imported from another judge (e.g. GPT-4o)."),
+                ),
+                (
+                    "is_demo",
+                    models.BooleanField(default=False, help_text="A random-weight model: its verdicts mean nothing."),
+                ),
+                (
+                    "is_active",
+                    models.BooleanField(default=False, help_text="The checkpoint new judging and reviews use."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="annotations.criticcheckpoint",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Dataset',
+            name="Dataset",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('pointwise_profile', models.CharField(choices=[('pointwise', 'pointwise: Score out of 100 (model card)'), ('caption', 'caption: Detailed caption, Final Score 0-100'), ('llava-bench', 'llava-bench: LLaVA-Bench, 1-10 against a reference')], default='pointwise', help_text='Prompt profile for items with one response, unless an item names its own.', max_length=32)),
-                ('pairwise_profile', models.CharField(choices=[('pairwise', 'pairwise: First or second response (model card)'), ('wildvision', 'wildvision: WildVision, [[A>B]] ... [[B>A]]')], default='pairwise', help_text='Prompt profile for items with two responses, unless an item names its own.', max_length=32)),
-                ('review_overlap', models.PositiveSmallIntegerField(default=1, help_text='How many reviewers judge each item (k).')),
-                ('disagreement_threshold', models.FloatField(default=0.1, help_text="A human score and the critic's disagree when they differ by more than this fraction of the profile's score range (0.1 = 10 points on 0-100).")),
-                ('gold_fraction', models.FloatField(default=0.0, help_text='Share of new items placed in the frozen gold split when an upload does not say.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "pointwise_profile",
+                    models.CharField(
+                        choices=[
+                            ("pointwise", "pointwise: Score out of 100 (model card)"),
+                            ("caption", "caption: Detailed caption, Final Score 0-100"),
+                            ("llava-bench", "llava-bench: LLaVA-Bench, 1-10 against a reference"),
+                        ],
+                        default="pointwise",
+                        help_text="Prompt profile for items with one response, unless an item names its own.",
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "pairwise_profile",
+                    models.CharField(
+                        choices=[
+                            ("pairwise", "pairwise: First or second response (model card)"),
+                            ("wildvision", "wildvision: WildVision, [[A>B]] ... [[B>A]]"),
+                        ],
+                        default="pairwise",
+                        help_text="Prompt profile for items with two responses, unless an item names its own.",
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "review_overlap",
+                    models.PositiveSmallIntegerField(default=1, help_text="How many reviewers judge each item (k)."),
+                ),
+                (
+                    "disagreement_threshold",
+                    models.FloatField(
+                        default=0.1,
+                        help_text="A human score and the critic's disagree when they differ by more than this fraction of the profile's score range (0.1 = 10 points on 0-100).",
+                    ),
+                ),
+                (
+                    "gold_fraction",
+                    models.FloatField(
+                        default=0.0,
+                        help_text="Share of new items placed in the frozen gold split when an upload does not say.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Image',
+            name="Image",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sha256', models.CharField(max_length=64, unique=True)),
-                ('file', models.FileField(max_length=200, upload_to='')),
-                ('thumbnail', models.FileField(max_length=200, upload_to='')),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('format', models.CharField(max_length=8)),
-                ('size_bytes', models.PositiveBigIntegerField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sha256", models.CharField(max_length=64, unique=True)),
+                ("file", models.FileField(max_length=200, upload_to="")),
+                ("thumbnail", models.FileField(max_length=200, upload_to="")),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                ("format", models.CharField(max_length=8)),
+                ("size_bytes", models.PositiveBigIntegerField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('sha256__regex', '^[0-9a-f]{64}$')), name='image_sha256_hex'), models.CheckConstraint(condition=models.Q(('height__gt', 0), ('width__gt', 0)), name='image_has_pixels')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("sha256__regex", "^[0-9a-f]{64}$")), name="image_sha256_hex"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("height__gt", 0), ("width__gt", 0)), name="image_has_pixels"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Item',
+            name="Item",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(help_text='Unique within the dataset.', max_length=200)),
-                ('question', models.TextField()),
-                ('reference', models.TextField(blank=True, help_text='Optional reference answer.')),
-                ('kind', models.CharField(choices=[('pointwise', 'Pointwise (one response, a score)'), ('pairwise', 'Pairwise (two responses, a preference)')], max_length=16)),
-                ('profile', models.CharField(choices=[('pointwise', 'pointwise: Score out of 100 (model card)'), ('caption', 'caption: Detailed caption, Final Score 0-100'), ('llava-bench', 'llava-bench: LLaVA-Bench, 1-10 against a reference'), ('pairwise', 'pairwise: First or second response (model card)'), ('wildvision', 'wildvision: WildVision, [[A>B]] ... [[B>A]]')], max_length=32)),
-                ('response_a', models.TextField()),
-                ('model_a', models.CharField(blank=True, max_length=200)),
-                ('response_b', models.TextField(blank=True)),
-                ('model_b', models.CharField(blank=True, max_length=200)),
-                ('split', models.CharField(choices=[('pool', 'Pool'), ('gold', 'Gold (frozen, never exported for training)')], default='pool', max_length=8)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='annotations.dataset')),
-                ('image', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='items', to='annotations.image')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("external_id", models.CharField(help_text="Unique within the dataset.", max_length=200)),
+                ("question", models.TextField()),
+                ("reference", models.TextField(blank=True, help_text="Optional reference answer.")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("pointwise", "Pointwise (one response, a score)"),
+                            ("pairwise", "Pairwise (two responses, a preference)"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "profile",
+                    models.CharField(
+                        choices=[
+                            ("pointwise", "pointwise: Score out of 100 (model card)"),
+                            ("caption", "caption: Detailed caption, Final Score 0-100"),
+                            ("llava-bench", "llava-bench: LLaVA-Bench, 1-10 against a reference"),
+                            ("pairwise", "pairwise: First or second response (model card)"),
+                            ("wildvision", "wildvision: WildVision, [[A>B]] ... [[B>A]]"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("response_a", models.TextField()),
+                ("model_a", models.CharField(blank=True, max_length=200)),
+                ("response_b", models.TextField(blank=True)),
+                ("model_b", models.CharField(blank=True, max_length=200)),
+                (
+                    "split",
+                    models.CharField(
+                        choices=[("pool", "Pool"), ("gold", "Gold (frozen, never exported for training)")],
+                        default="pool",
+                        max_length=8,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="items", to="annotations.dataset"
+                    ),
+                ),
+                (
+                    "image",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="items", to="annotations.image"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='HumanVerdict',
+            name="HumanVerdict",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('profile', models.CharField(choices=[('pointwise', 'pointwise: Score out of 100 (model card)'), ('caption', 'caption: Detailed caption, Final Score 0-100'), ('llava-bench', 'llava-bench: LLaVA-Bench, 1-10 against a reference'), ('pairwise', 'pairwise: First or second response (model card)'), ('wildvision', 'wildvision: WildVision, [[A>B]] ... [[B>A]]')], max_length=32)),
-                ('score', models.FloatField(blank=True, null=True)),
-                ('preference', models.CharField(blank=True, choices=[('A', 'A is better'), ('B', 'B is better'), ('tie', 'Tie')], max_length=3, null=True)),
-                ('rationale', models.TextField(blank=True)),
-                ('source', models.CharField(choices=[('desk', 'Review desk'), ('import', 'Imported label')], default='desk', max_length=8)),
-                ('committed_at', models.DateTimeField(auto_now_add=True)),
-                ('revised_score', models.FloatField(blank=True, null=True)),
-                ('revised_preference', models.CharField(blank=True, choices=[('A', 'A is better'), ('B', 'B is better'), ('tie', 'Tie')], max_length=3, null=True)),
-                ('revised_at', models.DateTimeField(blank=True, null=True)),
-                ('justification_flagged', models.BooleanField(default=False, help_text="The reviewer marked the critic's justification wrong.")),
-                ('corrected_justification', models.TextField(blank=True)),
-                ('reviewer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='verdicts', to=settings.AUTH_USER_MODEL)),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='human_verdicts', to='annotations.item')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "profile",
+                    models.CharField(
+                        choices=[
+                            ("pointwise", "pointwise: Score out of 100 (model card)"),
+                            ("caption", "caption: Detailed caption, Final Score 0-100"),
+                            ("llava-bench", "llava-bench: LLaVA-Bench, 1-10 against a reference"),
+                            ("pairwise", "pairwise: First or second response (model card)"),
+                            ("wildvision", "wildvision: WildVision, [[A>B]] ... [[B>A]]"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("score", models.FloatField(blank=True, null=True)),
+                (
+                    "preference",
+                    models.CharField(
+                        blank=True,
+                        choices=[("A", "A is better"), ("B", "B is better"), ("tie", "Tie")],
+                        max_length=3,
+                        null=True,
+                    ),
+                ),
+                ("rationale", models.TextField(blank=True)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("desk", "Review desk"), ("import", "Imported label")], default="desk", max_length=8
+                    ),
+                ),
+                ("committed_at", models.DateTimeField(auto_now_add=True)),
+                ("revised_score", models.FloatField(blank=True, null=True)),
+                (
+                    "revised_preference",
+                    models.CharField(
+                        blank=True,
+                        choices=[("A", "A is better"), ("B", "B is better"), ("tie", "Tie")],
+                        max_length=3,
+                        null=True,
+                    ),
+                ),
+                ("revised_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "justification_flagged",
+                    models.BooleanField(
+                        default=False, help_text="The reviewer marked the critic's justification wrong."
+                    ),
+                ),
+                ("corrected_justification", models.TextField(blank=True)),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="verdicts",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="human_verdicts",
+                        to="annotations.item",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='CriticVerdict',
+            name="CriticVerdict",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('profile', models.CharField(choices=[('pointwise', 'pointwise: Score out of 100 (model card)'), ('caption', 'caption: Detailed caption, Final Score 0-100'), ('llava-bench', 'llava-bench: LLaVA-Bench, 1-10 against a reference'), ('pairwise', 'pairwise: First or second response (model card)'), ('wildvision', 'wildvision: WildVision, [[A>B]] ... [[B>A]]')], max_length=32)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='queued', max_length=8)),
-                ('score', models.FloatField(blank=True, null=True)),
-                ('preference', models.CharField(blank=True, choices=[('A', 'A is better'), ('B', 'B is better'), ('tie', 'Tie')], max_length=3, null=True)),
-                ('confidence', models.FloatField(blank=True, help_text='Probability the critic gave its verdict.', null=True)),
-                ('probabilities', models.JSONField(blank=True, default=dict, help_text='Probability of each verdict.')),
-                ('expected_score', models.FloatField(blank=True, help_text='Mean score under those probabilities.', null=True)),
-                ('justification', models.TextField(blank=True)),
-                ('raw_output', models.TextField(blank=True)),
-                ('forced', models.BooleanField(default=False, help_text='Read from the logits: the free text did not parse.')),
-                ('error', models.TextField(blank=True)),
-                ('latency_ms', models.FloatField(blank=True, null=True)),
-                ('worker', models.CharField(blank=True, max_length=200)),
-                ('claim', models.CharField(blank=True, help_text='Which run of a worker holds it while running.', max_length=32)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('queued_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('checkpoint', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='verdicts', to='annotations.criticcheckpoint')),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='critic_verdicts', to='annotations.item')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "profile",
+                    models.CharField(
+                        choices=[
+                            ("pointwise", "pointwise: Score out of 100 (model card)"),
+                            ("caption", "caption: Detailed caption, Final Score 0-100"),
+                            ("llava-bench", "llava-bench: LLaVA-Bench, 1-10 against a reference"),
+                            ("pairwise", "pairwise: First or second response (model card)"),
+                            ("wildvision", "wildvision: WildVision, [[A>B]] ... [[B>A]]"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("queued", "Queued"), ("running", "Running"), ("done", "Done"), ("failed", "Failed")],
+                        default="queued",
+                        max_length=8,
+                    ),
+                ),
+                ("score", models.FloatField(blank=True, null=True)),
+                (
+                    "preference",
+                    models.CharField(
+                        blank=True,
+                        choices=[("A", "A is better"), ("B", "B is better"), ("tie", "Tie")],
+                        max_length=3,
+                        null=True,
+                    ),
+                ),
+                (
+                    "confidence",
+                    models.FloatField(blank=True, help_text="Probability the critic gave its verdict.", null=True),
+                ),
+                ("probabilities", models.JSONField(blank=True, default=dict, help_text="Probability of each verdict.")),
+                (
+                    "expected_score",
+                    models.FloatField(blank=True, help_text="Mean score under those probabilities.", null=True),
+                ),
+                ("justification", models.TextField(blank=True)),
+                ("raw_output", models.TextField(blank=True)),
+                (
+                    "forced",
+                    models.BooleanField(default=False, help_text="Read from the logits: the free text did not parse."),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("latency_ms", models.FloatField(blank=True, null=True)),
+                ("worker", models.CharField(blank=True, max_length=200)),
+                (
+                    "claim",
+                    models.CharField(
+                        blank=True, help_text="Which run of a worker holds it while running.", max_length=32
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("queued_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "checkpoint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="verdicts",
+                        to="annotations.criticcheckpoint",
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="critic_verdicts",
+                        to="annotations.item",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TrainingExport',
+            name="TrainingExport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField(help_text='Version, counted across all exports.', unique=True)),
-                ('format', models.CharField(choices=[('llava-critic-parquet', 'Llava Critic Parquet'), ('llava-json', 'Llava Json'), ('dpo-jsonl', 'Dpo Jsonl')], max_length=32)),
-                ('filters', models.JSONField(blank=True, default=dict)),
-                ('manifest', models.JSONField(blank=True, default=dict)),
-                ('path', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='exports', to='annotations.dataset')),
-                ('source_checkpoint', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='annotations.criticcheckpoint')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.PositiveIntegerField(help_text="Version, counted across all exports.", unique=True)),
+                (
+                    "format",
+                    models.CharField(
+                        choices=[
+                            ("llava-critic-parquet", "Llava Critic Parquet"),
+                            ("llava-json", "Llava Json"),
+                            ("dpo-jsonl", "Dpo Jsonl"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("filters", models.JSONField(blank=True, default=dict)),
+                ("manifest", models.JSONField(blank=True, default=dict)),
+                ("path", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="exports", to="annotations.dataset"
+                    ),
+                ),
+                (
+                    "source_checkpoint",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="annotations.criticcheckpoint",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-number'],
+                "ordering": ["-number"],
             },
         ),
         migrations.CreateModel(
-            name='RetrainingJob',
+            name="RetrainingJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='queued', max_length=8)),
-                ('progress', models.FloatField(default=0.0)),
-                ('loss_log', models.JSONField(blank=True, default=list)),
-                ('gold_metrics', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True)),
-                ('promotion_override_reason', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('base', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='annotations.criticcheckpoint')),
-                ('child', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='annotations.criticcheckpoint')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('export', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='retraining_jobs', to='annotations.trainingexport')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("queued", "Queued"), ("running", "Running"), ("done", "Done"), ("failed", "Failed")],
+                        default="queued",
+                        max_length=8,
+                    ),
+                ),
+                ("progress", models.FloatField(default=0.0)),
+                ("loss_log", models.JSONField(blank=True, default=list)),
+                ("gold_metrics", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True)),
+                ("promotion_override_reason", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "base",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="annotations.criticcheckpoint"
+                    ),
+                ),
+                (
+                    "child",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="annotations.criticcheckpoint",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "export",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="retraining_jobs",
+                        to="annotations.trainingexport",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.AddField(
-            model_name='criticcheckpoint',
-            name='training_export',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='annotations.trainingexport'),
+            model_name="criticcheckpoint",
+            name="training_export",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="annotations.trainingexport",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dataset',
-            constraint=models.CheckConstraint(condition=models.Q(('review_overlap__gte', 1)), name='dataset_overlap_at_least_1'),
+            model_name="dataset",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("review_overlap__gte", 1)), name="dataset_overlap_at_least_1"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dataset',
-            constraint=models.CheckConstraint(condition=models.Q(('disagreement_threshold__gte', 0), ('disagreement_threshold__lte', 1)), name='dataset_threshold_fraction'),
+            model_name="dataset",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("disagreement_threshold__gte", 0), ("disagreement_threshold__lte", 1)),
+                name="dataset_threshold_fraction",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dataset',
-            constraint=models.CheckConstraint(condition=models.Q(('gold_fraction__gte', 0), ('gold_fraction__lte', 1)), name='dataset_gold_fraction'),
+            model_name="dataset",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("gold_fraction__gte", 0), ("gold_fraction__lte", 1)), name="dataset_gold_fraction"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dataset',
-            constraint=models.CheckConstraint(condition=models.Q(('pairwise_profile__in', ['pairwise', 'wildvision']), ('pointwise_profile__in', ['pointwise', 'caption', 'llava-bench'])), name='dataset_profiles_fit_kind'),
+            model_name="dataset",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("pairwise_profile__in", ["pairwise", "wildvision"]),
+                    ("pointwise_profile__in", ["pointwise", "caption", "llava-bench"]),
+                ),
+                name="dataset_profiles_fit_kind",
+            ),
         ),
         migrations.AddIndex(
-            model_name='item',
-            index=models.Index(fields=['dataset', 'split'], name='item_dataset_split'),
+            model_name="item",
+            index=models.Index(fields=["dataset", "split"], name="item_dataset_split"),
         ),
         migrations.AddConstraint(
-            model_name='item',
-            constraint=models.UniqueConstraint(fields=('dataset', 'external_id'), name='item_id_unique_in_dataset'),
+            model_name="item",
+            constraint=models.UniqueConstraint(fields=("dataset", "external_id"), name="item_id_unique_in_dataset"),
         ),
         migrations.AddConstraint(
-            model_name='item',
-            constraint=models.CheckConstraint(condition=models.Q(('external_id', ''), _negated=True), name='item_external_id_present'),
+            model_name="item",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("external_id", ""), _negated=True), name="item_external_id_present"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='item',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('question', ''), _negated=True), models.Q(('response_a', ''), _negated=True)), name='item_has_text'),
+            model_name="item",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("question", ""), _negated=True), models.Q(("response_a", ""), _negated=True)
+                ),
+                name="item_has_text",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='item',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'pointwise'), ('model_b', ''), ('profile__in', ['pointwise', 'caption', 'llava-bench']), ('response_b', '')), models.Q(('kind', 'pairwise'), ('profile__in', ['pairwise', 'wildvision']), models.Q(('response_b', ''), _negated=True)), _connector='OR'), name='item_responses_fit_kind'),
+            model_name="item",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("kind", "pointwise"),
+                        ("model_b", ""),
+                        ("profile__in", ["pointwise", "caption", "llava-bench"]),
+                        ("response_b", ""),
+                    ),
+                    models.Q(
+                        ("kind", "pairwise"),
+                        ("profile__in", ["pairwise", "wildvision"]),
+                        models.Q(("response_b", ""), _negated=True),
+                    ),
+                    _connector="OR",
+                ),
+                name="item_responses_fit_kind",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='item',
-            constraint=models.CheckConstraint(condition=models.Q(('split__in', ['pool', 'gold'])), name='item_split_valid'),
+            model_name="item",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("split__in", ["pool", "gold"])), name="item_split_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='humanverdict',
-            constraint=models.UniqueConstraint(fields=('item', 'reviewer'), name='one_human_verdict_per_reviewer'),
+            model_name="humanverdict",
+            constraint=models.UniqueConstraint(fields=("item", "reviewer"), name="one_human_verdict_per_reviewer"),
         ),
         migrations.AddConstraint(
-            model_name='humanverdict',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('preference__in', ('A', 'B', 'tie')), ('preference__isnull', False), ('profile__in', ['pairwise', 'wildvision']), ('score__isnull', True)), models.Q(('preference__isnull', True), ('profile', 'pointwise'), ('score__gte', 0), ('score__isnull', False), ('score__lte', 100)), models.Q(('preference__isnull', True), ('profile', 'caption'), ('score__gte', 0), ('score__isnull', False), ('score__lte', 100)), models.Q(('preference__isnull', True), ('profile', 'llava-bench'), ('score__gte', 1), ('score__isnull', False), ('score__lte', 10)), _connector='OR'), name='human_verdict_fits_profile'),
+            model_name="humanverdict",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("preference__in", ("A", "B", "tie")),
+                        ("preference__isnull", False),
+                        ("profile__in", ["pairwise", "wildvision"]),
+                        ("score__isnull", True),
+                    ),
+                    models.Q(
+                        ("preference__isnull", True),
+                        ("profile", "pointwise"),
+                        ("score__gte", 0),
+                        ("score__isnull", False),
+                        ("score__lte", 100),
+                    ),
+                    models.Q(
+                        ("preference__isnull", True),
+                        ("profile", "caption"),
+                        ("score__gte", 0),
+                        ("score__isnull", False),
+                        ("score__lte", 100),
+                    ),
+                    models.Q(
+                        ("preference__isnull", True),
+                        ("profile", "llava-bench"),
+                        ("score__gte", 1),
+                        ("score__isnull", False),
+                        ("score__lte", 10),
+                    ),
+                    _connector="OR",
+                ),
+                name="human_verdict_fits_profile",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='humanverdict',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('profile__in', ['pairwise', 'wildvision']), ('revised_preference__in', ('A', 'B', 'tie')), ('revised_preference__isnull', False), ('revised_score__isnull', True)), models.Q(('profile', 'pointwise'), ('revised_preference__isnull', True), ('revised_score__gte', 0), ('revised_score__isnull', False), ('revised_score__lte', 100)), models.Q(('profile', 'caption'), ('revised_preference__isnull', True), ('revised_score__gte', 0), ('revised_score__isnull', False), ('revised_score__lte', 100)), models.Q(('profile', 'llava-bench'), ('revised_preference__isnull', True), ('revised_score__gte', 1), ('revised_score__isnull', False), ('revised_score__lte', 10)), models.Q(('revised_preference__isnull', True), ('revised_score__isnull', True)), _connector='OR'), name='human_revision_fits_profile'),
+            model_name="humanverdict",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("profile__in", ["pairwise", "wildvision"]),
+                        ("revised_preference__in", ("A", "B", "tie")),
+                        ("revised_preference__isnull", False),
+                        ("revised_score__isnull", True),
+                    ),
+                    models.Q(
+                        ("profile", "pointwise"),
+                        ("revised_preference__isnull", True),
+                        ("revised_score__gte", 0),
+                        ("revised_score__isnull", False),
+                        ("revised_score__lte", 100),
+                    ),
+                    models.Q(
+                        ("profile", "caption"),
+                        ("revised_preference__isnull", True),
+                        ("revised_score__gte", 0),
+                        ("revised_score__isnull", False),
+                        ("revised_score__lte", 100),
+                    ),
+                    models.Q(
+                        ("profile", "llava-bench"),
+                        ("revised_preference__isnull", True),
+                        ("revised_score__gte", 1),
+                        ("revised_score__isnull", False),
+                        ("revised_score__lte", 10),
+                    ),
+                    models.Q(("revised_preference__isnull", True), ("revised_score__isnull", True)),
+                    _connector="OR",
+                ),
+                name="human_revision_fits_profile",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='humanverdict',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('revised_at__isnull', True), ('revised_preference__isnull', True), ('revised_score__isnull', True)), ('revised_at__isnull', False), _connector='OR'), name='human_revision_dated'),
+            model_name="humanverdict",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("revised_at__isnull", True),
+                        ("revised_preference__isnull", True),
+                        ("revised_score__isnull", True),
+                    ),
+                    ("revised_at__isnull", False),
+                    _connector="OR",
+                ),
+                name="human_revision_dated",
+            ),
         ),
         migrations.AddIndex(
-            model_name='criticverdict',
-            index=models.Index(fields=['checkpoint', 'status'], name='critic_verdict_status'),
+            model_name="criticverdict",
+            index=models.Index(fields=["checkpoint", "status"], name="critic_verdict_status"),
         ),
         migrations.AddConstraint(
-            model_name='criticverdict',
-            constraint=models.UniqueConstraint(fields=('item', 'checkpoint'), name='one_critic_verdict_per_item'),
+            model_name="criticverdict",
+            constraint=models.UniqueConstraint(fields=("item", "checkpoint"), name="one_critic_verdict_per_item"),
         ),
         migrations.AddConstraint(
-            model_name='criticverdict',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['queued', 'running', 'done', 'failed'])), name='critic_status_valid'),
+            model_name="criticverdict",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["queued", "running", "done", "failed"])), name="critic_status_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='criticverdict',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('preference__in', ('A', 'B', 'tie')), ('preference__isnull', False), ('profile__in', ['pairwise', 'wildvision']), ('score__isnull', True)), models.Q(('preference__isnull', True), ('profile', 'pointwise'), ('score__gte', 0), ('score__isnull', False), ('score__lte', 100)), models.Q(('preference__isnull', True), ('profile', 'caption'), ('score__gte', 0), ('score__isnull', False), ('score__lte', 100)), models.Q(('preference__isnull', True), ('profile', 'llava-bench'), ('score__gte', 1), ('score__isnull', False), ('score__lte', 10)), models.Q(('preference__isnull', True), ('score__isnull', True)), _connector='OR'), name='critic_verdict_fits_profile'),
+            model_name="criticverdict",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("preference__in", ("A", "B", "tie")),
+                        ("preference__isnull", False),
+                        ("profile__in", ["pairwise", "wildvision"]),
+                        ("score__isnull", True),
+                    ),
+                    models.Q(
+                        ("preference__isnull", True),
+                        ("profile", "pointwise"),
+                        ("score__gte", 0),
+                        ("score__isnull", False),
+                        ("score__lte", 100),
+                    ),
+                    models.Q(
+                        ("preference__isnull", True),
+                        ("profile", "caption"),
+                        ("score__gte", 0),
+                        ("score__isnull", False),
+                        ("score__lte", 100),
+                    ),
+                    models.Q(
+                        ("preference__isnull", True),
+                        ("profile", "llava-bench"),
+                        ("score__gte", 1),
+                        ("score__isnull", False),
+                        ("score__lte", 10),
+                    ),
+                    models.Q(("preference__isnull", True), ("score__isnull", True)),
+                    _connector="OR",
+                ),
+                name="critic_verdict_fits_profile",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='criticverdict',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'done'), _negated=True), ('score__isnull', False), ('preference__isnull', False), _connector='OR'), name='critic_done_has_verdict'),
+            model_name="criticverdict",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "done"), _negated=True),
+                    ("score__isnull", False),
+                    ("preference__isnull", False),
+                    _connector="OR",
+                ),
+                name="critic_done_has_verdict",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='criticverdict',
-            constraint=models.CheckConstraint(condition=models.Q(('confidence__isnull', True), models.Q(('confidence__gte', 0), ('confidence__lte', 1)), _connector='OR'), name='critic_confidence_probability'),
+            model_name="criticverdict",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("confidence__isnull", True),
+                    models.Q(("confidence__gte", 0), ("confidence__lte", 1)),
+                    _connector="OR",
+                ),
+                name="critic_confidence_probability",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='retrainingjob',
-            constraint=models.CheckConstraint(condition=models.Q(('progress__gte', 0), ('progress__lte', 1)), name='retraining_progress'),
+            model_name="retrainingjob",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("progress__gte", 0), ("progress__lte", 1)), name="retraining_progress"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='criticcheckpoint',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_active', True)), fields=('is_active',), name='one_active_checkpoint'),
+            model_name="criticcheckpoint",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_active", True)), fields=("is_active",), name="one_active_checkpoint"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='criticcheckpoint',
-            constraint=models.CheckConstraint(condition=models.Q(('is_external', True), models.Q(('model', ''), _negated=True), _connector='OR'), name='checkpoint_model_unless_external'),
+            model_name="criticcheckpoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("is_external", True), models.Q(("model", ""), _negated=True), _connector="OR"),
+                name="checkpoint_model_unless_external",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='criticcheckpoint',
-            constraint=models.CheckConstraint(condition=models.Q(('quantization__in', ['nf4', 'int8', 'none'])), name='checkpoint_quant'),
+            model_name="criticcheckpoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("quantization__in", ["nf4", "int8", "none"])), name="checkpoint_quant"
+            ),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0002_import_jobs_and_api_tokens'),
+        ("annotations", "0002_import_jobs_and_api_tokens"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='image',
-            name='thumbnail',
-            field=models.FileField(blank=True, help_text='Made on first view.', max_length=200, upload_to=''),
+            model_name="image",
+            name="thumbnail",
+            field=models.FileField(blank=True, help_text="Made on first view.", max_length=200, upload_to=""),
         ),
     ]

@@ -6,38 +6,65 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0003_thumbnails_on_first_view'),
+        ("annotations", "0003_thumbnails_on_first_view"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReviewSkip',
+            name="ReviewSkip",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='review_skips', to='annotations.item')),
-                ('reviewer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="review_skips", to="annotations.item"
+                    ),
+                ),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('item', 'reviewer'), name='one_skip_per_reviewer')],
+                "constraints": [models.UniqueConstraint(fields=("item", "reviewer"), name="one_skip_per_reviewer")],
             },
         ),
         migrations.CreateModel(
-            name='ReviewSlot',
+            name="ReviewSlot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slot', models.PositiveSmallIntegerField()),
-                ('leased_until', models.DateTimeField(blank=True, help_text='Empty once the verdict is in.', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='review_slots', to='annotations.item')),
-                ('reviewer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='review_slots', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("slot", models.PositiveSmallIntegerField()),
+                (
+                    "leased_until",
+                    models.DateTimeField(blank=True, help_text="Empty once the verdict is in.", null=True),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="review_slots", to="annotations.item"
+                    ),
+                ),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="review_slots",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['reviewer', 'leased_until'], name='slot_reviewer_lease')],
-                'constraints': [models.UniqueConstraint(fields=('item', 'slot'), name='one_reviewer_per_slot'), models.UniqueConstraint(fields=('item', 'reviewer'), name='one_slot_per_reviewer')],
+                "indexes": [models.Index(fields=["reviewer", "leased_until"], name="slot_reviewer_lease")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("item", "slot"), name="one_reviewer_per_slot"),
+                    models.UniqueConstraint(fields=("item", "reviewer"), name="one_slot_per_reviewer"),
+                ],
             },
         ),
     ]

@@ -5,20 +5,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0004_review_slots'),
+        ("annotations", "0004_review_slots"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='item',
-            name='review_complete',
-            field=models.BooleanField(default=False, help_text="All of the dataset's review places hold a verdict (kept by the review service)."),
+            model_name="item",
+            name="review_complete",
+            field=models.BooleanField(
+                default=False,
+                help_text="All of the dataset's review places hold a verdict (kept by the review service).",
+            ),
         ),
         migrations.AddIndex(
-            model_name='item',
-            index=models.Index(condition=models.Q(('review_complete', False)), fields=['dataset', 'id'], name='item_open_for_review'),
+            model_name="item",
+            index=models.Index(
+                condition=models.Q(("review_complete", False)), fields=["dataset", "id"], name="item_open_for_review"
+            ),
         ),
     ]

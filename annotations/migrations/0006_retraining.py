@@ -6,60 +6,70 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0005_review_complete'),
+        ("annotations", "0005_review_complete"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='criticcheckpoint',
-            name='adapter_path',
-            field=models.CharField(blank=True, help_text='The LoRA adapter it was trained as.', max_length=500),
+            model_name="criticcheckpoint",
+            name="adapter_path",
+            field=models.CharField(blank=True, help_text="The LoRA adapter it was trained as.", max_length=500),
         ),
         migrations.AddField(
-            model_name='criticcheckpoint',
-            name='merged_path',
-            field=models.CharField(blank=True, help_text='Full weights with the adapter merged.', max_length=500),
+            model_name="criticcheckpoint",
+            name="merged_path",
+            field=models.CharField(blank=True, help_text="Full weights with the adapter merged.", max_length=500),
         ),
         migrations.AddField(
-            model_name='retrainingjob',
-            name='gate_passed',
-            field=models.BooleanField(blank=True, help_text='Child not worse than its parent on gold beyond the interval.', null=True),
+            model_name="retrainingjob",
+            name="gate_passed",
+            field=models.BooleanField(
+                blank=True, help_text="Child not worse than its parent on gold beyond the interval.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='retrainingjob',
-            name='gate_report',
-            field=models.JSONField(blank=True, default=list, help_text='Each statistic the gate compared.'),
+            model_name="retrainingjob",
+            name="gate_report",
+            field=models.JSONField(blank=True, default=list, help_text="Each statistic the gate compared."),
         ),
         migrations.AddField(
-            model_name='retrainingjob',
-            name='options',
-            field=models.JSONField(blank=True, default=dict, help_text='Training options (epochs, learning rate...).'),
+            model_name="retrainingjob",
+            name="options",
+            field=models.JSONField(blank=True, default=dict, help_text="Training options (epochs, learning rate...)."),
         ),
         migrations.AddField(
-            model_name='retrainingjob',
-            name='promoted_at',
+            model_name="retrainingjob",
+            name="promoted_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='retrainingjob',
-            name='promoted_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="retrainingjob",
+            name="promoted_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='retrainingjob',
-            name='stage',
-            field=models.CharField(blank=True, help_text='training, evaluating, done', max_length=16),
+            model_name="retrainingjob",
+            name="stage",
+            field=models.CharField(blank=True, help_text="training, evaluating, done", max_length=16),
         ),
         migrations.AddField(
-            model_name='retrainingjob',
-            name='started_at',
+            model_name="retrainingjob",
+            name="started_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddConstraint(
-            model_name='retrainingjob',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['queued', 'running', 'done', 'failed'])), name='retraining_status_valid'),
+            model_name="retrainingjob",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["queued", "running", "done", "failed"])),
+                name="retraining_status_valid",
+            ),
         ),
     ]

@@ -5,40 +5,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0006_retraining'),
+        ("annotations", "0006_retraining"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='trainingexport',
-            name='error',
+            model_name="trainingexport",
+            name="error",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='trainingexport',
-            name='finished_at',
+            model_name="trainingexport",
+            name="finished_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='trainingexport',
-            name='items_done',
-            field=models.PositiveIntegerField(default=0, help_text='Reviewed items looked at so far.'),
+            model_name="trainingexport",
+            name="items_done",
+            field=models.PositiveIntegerField(default=0, help_text="Reviewed items looked at so far."),
         ),
         migrations.AddField(
-            model_name='trainingexport',
-            name='items_total',
+            model_name="trainingexport",
+            name="items_total",
             field=models.PositiveIntegerField(default=0, help_text="Reviewed items with the critic's verdict."),
         ),
         migrations.AddField(
-            model_name='trainingexport',
-            name='status',
-            field=models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='done', max_length=8),
+            model_name="trainingexport",
+            name="status",
+            field=models.CharField(
+                choices=[("queued", "Queued"), ("running", "Running"), ("done", "Done"), ("failed", "Failed")],
+                default="done",
+                max_length=8,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='trainingexport',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['queued', 'running', 'done', 'failed'])), name='export_status_valid'),
+            model_name="trainingexport",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["queued", "running", "done", "failed"])), name="export_status_valid"
+            ),
         ),
     ]

@@ -4,23 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0007_export_jobs'),
+        ("annotations", "0007_export_jobs"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='criticverdict',
-            name='one_critic_verdict_per_item',
+            model_name="criticverdict",
+            name="one_critic_verdict_per_item",
         ),
         migrations.AddField(
-            model_name='criticverdict',
-            name='swapped',
-            field=models.BooleanField(default=False, help_text="A swap check: judged with the two responses exchanged, the preference stored in the item's own order. Never shown as the critic's verdict; it measures position bias."),
+            model_name="criticverdict",
+            name="swapped",
+            field=models.BooleanField(
+                default=False,
+                help_text="A swap check: judged with the two responses exchanged, the preference stored in the item's own order. Never shown as the critic's verdict; it measures position bias.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='criticverdict',
-            constraint=models.UniqueConstraint(fields=('item', 'checkpoint', 'swapped'), name='one_critic_verdict_per_item'),
+            model_name="criticverdict",
+            constraint=models.UniqueConstraint(
+                fields=("item", "checkpoint", "swapped"), name="one_critic_verdict_per_item"
+            ),
         ),
     ]

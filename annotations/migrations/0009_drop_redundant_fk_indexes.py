@@ -6,31 +6,50 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0008_swap_check'),
+        ("annotations", "0008_swap_check"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='humanverdict',
-            name='item',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='human_verdicts', to='annotations.item'),
+            model_name="humanverdict",
+            name="item",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="human_verdicts",
+                to="annotations.item",
+            ),
         ),
         migrations.AlterField(
-            model_name='item',
-            name='dataset',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='items', to='annotations.dataset'),
+            model_name="item",
+            name="dataset",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="items",
+                to="annotations.dataset",
+            ),
         ),
         migrations.AlterField(
-            model_name='reviewslot',
-            name='item',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='review_slots', to='annotations.item'),
+            model_name="reviewslot",
+            name="item",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="review_slots",
+                to="annotations.item",
+            ),
         ),
         migrations.AlterField(
-            model_name='reviewslot',
-            name='reviewer',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='review_slots', to=settings.AUTH_USER_MODEL),
+            model_name="reviewslot",
+            name="reviewer",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="review_slots",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
     ]

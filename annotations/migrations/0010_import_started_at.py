@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0009_drop_redundant_fk_indexes'),
+        ("annotations", "0009_drop_redundant_fk_indexes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='importjob',
-            name='started_at',
+            model_name="importjob",
+            name="started_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

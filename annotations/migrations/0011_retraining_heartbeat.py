@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0010_import_started_at'),
+        ("annotations", "0010_import_started_at"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='retrainingjob',
-            name='heartbeat_at',
-            field=models.DateTimeField(blank=True, help_text='The worker running it said it is alive.', null=True),
+            model_name="retrainingjob",
+            name="heartbeat_at",
+            field=models.DateTimeField(blank=True, help_text="The worker running it said it is alive.", null=True),
         ),
     ]

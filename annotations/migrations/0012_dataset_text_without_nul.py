@@ -5,20 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0011_retraining_heartbeat'),
+        ("annotations", "0011_retraining_heartbeat"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='dataset',
-            name='description',
+            model_name="dataset",
+            name="description",
             field=models.TextField(blank=True, validators=[django.core.validators.ProhibitNullCharactersValidator()]),
         ),
         migrations.AlterField(
-            model_name='dataset',
-            name='name',
-            field=models.CharField(max_length=200, unique=True, validators=[django.core.validators.ProhibitNullCharactersValidator()]),
+            model_name="dataset",
+            name="name",
+            field=models.CharField(
+                max_length=200, unique=True, validators=[django.core.validators.ProhibitNullCharactersValidator()]
+            ),
         ),
     ]

@@ -4,20 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0012_dataset_text_without_nul'),
+        ("annotations", "0012_dataset_text_without_nul"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='importjob',
-            name='whole_prompt',
-            field=models.BooleanField(default=False, help_text='Import critic rows whose prompt cannot be split as whole-prompt items.'),
+            model_name="importjob",
+            name="whole_prompt",
+            field=models.BooleanField(
+                default=False, help_text="Import critic rows whose prompt cannot be split as whole-prompt items."
+            ),
         ),
         migrations.AddField(
-            model_name='item',
-            name='context',
-            field=models.JSONField(blank=True, default=list, help_text='Earlier turns of the conversation: a list of {"role": "user"|"assistant"|"context", "text": ...}.'),
+            model_name="item",
+            name="context",
+            field=models.JSONField(
+                blank=True,
+                default=list,
+                help_text='Earlier turns of the conversation: a list of {"role": "user"|"assistant"|"context", "text": ...}.',
+            ),
         ),
     ]

@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0013_imports_context'),
+        ("annotations", "0013_imports_context"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='dataset',
-            name='judge_new_items',
-            field=models.BooleanField(default=True, help_text='Queue new items for the active critic as they arrive (uploads and imports).'),
+            model_name="dataset",
+            name="judge_new_items",
+            field=models.BooleanField(
+                default=True, help_text="Queue new items for the active critic as they arrive (uploads and imports)."
+            ),
         ),
     ]
