@@ -15,13 +15,15 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 
 from annotations.importers.formats import FORMATS, Row, count_rows, detect_format, read_rows
 from annotations.importers.images import ImageRefError, ImageSource, data_uri_bytes, image_source, is_data_uri
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Image, Item, JobStatus, Kind
+from annotations.permissions import acts_as_admin
 from annotations.selectors.metrics import metrics_forget
+from annotations.services import import_rights
 from annotations.services.images import image_check, image_discard_files, image_unsaved
 from annotations.services.items import item_default_external_id, item_shape, item_split_for
 from critic_worker.profiles import PREFERENCES, get_profile
@@ -53,6 +55,7 @@ class ImportReport:
     reviewers_created: int = 0
     judge_verdicts: int = 0
     judge_unreadable: int = 0
+    desk_verdicts_kept: int = 0  # labels left out: the reviewer's desk verdict stands (services/import_rights.py)
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
 
@@ -75,7 +78,7 @@ class ImportReport:
             f"{self.rows} rows: {self.created} items created, {self.updated} updated; images: {self.images_new} "
             f"new, {self.images_known} already stored; {self.labels} human labels; {self.judge_verdicts} "
             f"external verdicts ({self.judge_unreadable} unreadable)"
-        )
+        ) + (f"; {self.desk_verdicts_kept} labels left out: desk verdicts stand" if self.desk_verdicts_kept else "")
 
 
 @dataclass
@@ -107,7 +110,8 @@ def items_import(
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import a file of items into the dataset, all or nothing. Raises ValidationError for a bad request
-    (unknown format, unreadable archive); problems in the data come back in the report."""
+    (unknown format, unreadable archive, an import `created_by` may not make: services/import_rights.py); problems
+    in the data come back in the report. created_by None: a shell command's operator, with an administrator's rights."""
     fmt = detect_format(path) if fmt == "auto" else fmt
     if fmt not in FORMATS:
         raise ValidationError(f"Unknown format {fmt!r}; use one of {', '.join(FORMATS)} or auto.")
@@ -117,6 +121,11 @@ def items_import(
         except KeyError as exc:
             raise ValidationError(str(exc.args[0])) from None
     judge = judge or ("gpt-4o" if fmt == "llava-critic-parquet" else "llava-json-gpt" if fmt == "llava-json" else "")
+    try:
+        import_rights.import_request_check(user=created_by, update=update, judge=judge)
+    except PermissionDenied as exc:
+        raise ValidationError(str(exc)) from None
+    admin = acts_as_admin(created_by)
     try:
         source = image_source(images)
     except ImageRefError as exc:
@@ -128,10 +137,17 @@ def items_import(
         for row in read_rows(path, fmt):
             report.rows += 1
             _check(row, dataset=dataset, default_profile=profile, source=source, plan=plan, report=report)
+            import_rights.row_rights_check(row, admin=admin, report=report)
             if report.rows % 500 == 0:
                 tick("checking", report.rows, total)
         _drop_already_stored(plan)
         _check_existing(dataset, plan, report, update)
+        if update and plan.existing_ids and report.ok:
+            rows = _checked_rows(path, fmt, plan)
+            import_rights.locked_content_check(
+                rows=rows, dataset=dataset, existing=plan.existing_ids, profile=profile, first_seen=plan.first_seen,
+                report=report,
+            )  # fmt: skip
         tick("checking", report.rows, total)
         if report.ok:
             with transaction.atomic():
@@ -429,6 +445,7 @@ def _write_chunk(
                     error="" if verdict else "the judge's text holds no verdict this profile can read",
                 )
             )
+    labels = import_rights.labels_without_desk_verdicts(labels, report)
     HumanVerdict.objects.bulk_create(
         labels,
         update_conflicts=True,
