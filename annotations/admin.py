@@ -22,6 +22,7 @@ from annotations.models import (
     TrainingExport,
 )
 from annotations.services.exports import training_export_queue
+from annotations.services.import_rights import CONTENT_FIELDS, item_content_locked
 from annotations.services.retraining import checkpoint_activate
 from annotations.services.review import dataset_overlap_apply
 
@@ -86,6 +87,12 @@ class ItemAdmin(admin.ModelAdmin):
     list_select_related = ["dataset"]
     raw_id_fields = ["image"]
     readonly_fields = ["created_at", "created_by"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Item | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and item_content_locked(item=obj):  # verdicts were given on what it shows
+            fields += CONTENT_FIELDS
+        return fields
 
 
 @admin.register(CriticCheckpoint)

@@ -54,6 +54,11 @@ def row_rights_check(row: Row, *, admin: bool, report: ImportReport) -> None:
         report.add(row.number, "split", GOLD_FOR_ADMINS)
 
 
+def item_content_locked(*, item: Item) -> bool:
+    """Whether the item has a verdict (human or critic), so that its CONTENT_FIELDS may no longer change."""
+    return HumanVerdict.objects.filter(item=item).exists() or CriticVerdict.objects.filter(item=item).exists()
+
+
 def _digest(value: object) -> bytes:
     return hashlib.blake2b(str(value).encode(), digest_size=8).digest()
 
