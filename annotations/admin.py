@@ -73,6 +73,9 @@ class ImageAdmin(admin.ModelAdmin):
     search_fields = ["sha256"]
     readonly_fields = ["sha256", "file", "thumbnail", "width", "height", "format", "size_bytes", "created_at"]
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # images come with items (upload, import): checked, normalised and stored by the app
+
     @admin.display(description="image")
     def preview(self, obj: Image) -> str:
         url = reverse("image-thumbnail", args=[obj.sha256])
@@ -161,6 +164,9 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_display = ["id", "dataset", "created_by", "status", "rows_done", "rows_total", "created_at"]
     list_filter = ["status", "dataset"]
     readonly_fields = [f.name for f in ImportJob._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # started by an upload on a dataset's import page or the API
 
 
 @admin.register(ApiToken)
