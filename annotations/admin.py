@@ -22,6 +22,7 @@ from annotations.models import (
     TrainingExport,
 )
 from annotations.services.exports import training_export_queue
+from annotations.services.import_rights import CONTENT_FIELDS, item_content_locked
 from annotations.services.retraining import checkpoint_activate
 from annotations.services.review import dataset_overlap_apply
 
@@ -73,6 +74,9 @@ class ImageAdmin(admin.ModelAdmin):
     readonly_fields = ["sha256", "file", "normalized", "normalized_sha256", "normalization_note", "thumbnail"]
     readonly_fields += ["width", "height", "format", "size_bytes", "created_at"]
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # images come with items (upload, import): checked, normalised and stored by the app
+
     @admin.display(description="image")
     def preview(self, obj: Image) -> str:
         url = reverse("image-thumbnail", args=[obj.sha256])
@@ -87,6 +91,12 @@ class ItemAdmin(admin.ModelAdmin):
     list_select_related = ["dataset"]
     raw_id_fields = ["image"]
     readonly_fields = ["created_at", "created_by"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Item | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and item_content_locked(item=obj):  # verdicts were given on what it shows
+            fields += CONTENT_FIELDS
+        return fields
 
 
 @admin.register(CriticCheckpoint)
@@ -155,6 +165,9 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_display = ["id", "dataset", "created_by", "status", "rows_done", "rows_total", "created_at"]
     list_filter = ["status", "dataset"]
     readonly_fields = [f.name for f in ImportJob._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # started by an upload on a dataset's import page or the API
 
 
 @admin.register(ApiToken)

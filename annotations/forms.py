@@ -40,6 +40,13 @@ class ItemUploadForm(forms.Form):
     )
     split = forms.ChoiceField(required=False, choices=[("", "By the dataset's split policy"), *Split.choices])
 
+    def __init__(self, *args: Any, gold: bool = True, **kwargs: Any) -> None:
+        """gold: whether to offer the gold split (only administrators put items there; the service enforces it)."""
+        super().__init__(*args, **kwargs)
+        if not gold:
+            field = self.fields["split"]
+            field.choices = [c for c in field.choices if c[0] != Split.GOLD]  # type: ignore[attr-defined]
+
     def clean_image(self) -> CheckedImage:
         upload = self.cleaned_data["image"]
         if upload.size > settings.IMAGE_MAX_BYTES:  # refused before a byte is read
@@ -86,7 +93,11 @@ class ImportForm(forms.Form):
     profile = forms.ChoiceField(
         required=False, choices=[("", "Dataset default"), *((n, f"{n}: {p.title}") for n, p in PROFILES.items())]
     )
-    update = forms.BooleanField(required=False, help_text="Update items whose id exists instead of refusing them.")
+    update = forms.BooleanField(
+        required=False,
+        help_text="Update items whose id exists instead of refusing them (administrators; an item that has verdicts "
+        "keeps its content).",
+    )
     whole_prompt = forms.BooleanField(
         required=False,
         label="Keep unrecognised critic prompts whole",
@@ -94,6 +105,12 @@ class ImportForm(forms.Form):
         "recognise are refused; with this, each becomes an item whose question is the whole prompt, with its "
         "verdict.",
     )
+
+    def __init__(self, *args: Any, admin: bool = True, **kwargs: Any) -> None:
+        """admin: whether to offer updating items (only administrators may; the service enforces it)."""
+        super().__init__(*args, **kwargs)
+        if not admin:
+            del self.fields["update"]
 
 
 class ExportForm(forms.Form):

@@ -17,6 +17,12 @@ def is_admin(user: AbstractBaseUser | AnonymousUser) -> bool:
     return bool(user.is_authenticated and user.is_active and getattr(user, "is_staff", False))
 
 
+def acts_as_admin(user: AbstractBaseUser | AnonymousUser | None) -> bool:
+    """For services that an administrator or a shell command (no user: whoever runs manage.py has the server) may
+    do, and a reviewer may not."""
+    return user is None or is_admin(user)
+
+
 def admin_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """403 for anyone logged in who is not an administrator (the login middleware handles the anonymous)."""
 

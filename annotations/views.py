@@ -16,13 +16,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from annotations.forms import DatasetForm, ImportForm, ItemUploadForm
 from annotations.models import Dataset, Image, Kind, Split, TrainingExport
-from annotations.permissions import admin_required
+from annotations.permissions import admin_required, is_admin
 from annotations.selectors import datasets as selectors
 from annotations.selectors.judging import critic_progress
 from annotations.services.datasets import dataset_create
 from annotations.services.images import image_thumbnail_ensure
 from annotations.services.import_jobs import import_job_create
-from annotations.services.items import item_create
+from annotations.services.items import gold_allowed, item_create
 from annotations.services.judging import checkpoint_from_settings, checkpoint_resolve, verdicts_queue
 from annotations.services.tokens import api_token_create
 from annotations.wording import counted
@@ -90,6 +90,7 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "kinds": Kind.choices,
         "splits": Split.choices,
         "progress": critic_progress(dataset=dataset, checkpoint=checkpoint_from_settings()),
+        "splits_held": selectors.dataset_split_counts(dataset=dataset),
     }
     return render(request, template, context)
 
@@ -97,7 +98,7 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def item_new(request: HttpRequest, pk: int) -> HttpResponse:
     dataset = selectors.dataset_get(user=request.user, pk=pk)
-    form = ItemUploadForm(request.POST or None, request.FILES or None)
+    form = ItemUploadForm(request.POST or None, request.FILES or None, gold=gold_allowed(user=request.user))  # type: ignore[arg-type]
     if request.method == "POST" and form.is_valid():
         try:
             item = item_create(dataset=dataset, created_by=request.user, **form.item_fields())  # type: ignore[arg-type]
@@ -166,7 +167,7 @@ def export_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def dataset_import(request: HttpRequest, pk: int) -> HttpResponse:
     dataset = selectors.dataset_get(user=request.user, pk=pk)
-    form = ImportForm(request.POST or None, request.FILES or None)
+    form = ImportForm(request.POST or None, request.FILES or None, admin=is_admin(request.user))
     if request.method == "POST" and form.is_valid():
         try:
             job = import_job_create(
@@ -176,7 +177,7 @@ def dataset_import(request: HttpRequest, pk: int) -> HttpResponse:
                 images_file=form.cleaned_data["images_file"],
                 fmt=form.cleaned_data["format"],
                 profile=form.cleaned_data["profile"],
-                update=form.cleaned_data["update"],
+                update=form.cleaned_data.get("update", False),
                 whole_prompt=form.cleaned_data["whole_prompt"],
             )
         except ValidationError as exc:

@@ -4,9 +4,13 @@ is a change in one place."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.query import ModelIterable
 from django.shortcuts import get_object_or_404
 
 from annotations.models import CriticVerdict, Dataset, HumanVerdict, Image, ImportJob, Item, Kind
@@ -34,26 +38,64 @@ def dataset_get(*, user: User, pk: int) -> Dataset:
     return get_object_or_404(Dataset, pk=pk)
 
 
+class _ItemsAsSeen(ModelIterable):
+    """Items as the asking user may see them: on an item they have not judged (annotation `seen`), a reviewer is not
+    told which models wrote the responses, as the desk does not tell them before their verdict is in."""
+
+    def __iter__(self) -> Iterator[Item]:
+        for item in super().__iter__():
+            item.models_hidden = not item.seen
+            if item.models_hidden:
+                item.model_a = item.model_b = ""
+            yield item
+
+
+def _items_seen_by(user: User) -> QuerySet[Item]:
+    """Items with `seen`: True for an administrator, else whether this user has given a verdict on the item."""
+    items = Item.objects.all()
+    if is_admin(user):
+        items = items.annotate(seen=Value(True, output_field=BooleanField()))
+    else:
+        items = items.annotate(seen=Exists(HumanVerdict.objects.filter(item=OuterRef("pk"), reviewer_id=user.pk)))
+    items._iterable_class = _ItemsAsSeen
+    return items
+
+
 def item_list(*, user: User, dataset: Dataset, kind: str = "", split: str = "", search: str = "") -> QuerySet[Item]:
+    """The dataset's items as this user may see them (see _ItemsAsSeen); the search matches the response models'
+    names only on items whose names the user may see."""
     require_active(user)
-    items = Item.objects.filter(dataset=dataset).select_related("image").order_by("id")
+    items = _items_seen_by(user).filter(dataset=dataset).select_related("image").order_by("id")
     if kind in Kind.values:
         items = items.filter(kind=kind)
     if split:
         items = items.filter(split=split)
     if search:
-        items = items.filter(
-            Q(external_id__icontains=search)
-            | Q(question__icontains=search)
-            | Q(model_a__icontains=search)
-            | Q(model_b__icontains=search)
-        )
+        models = Q(model_a__icontains=search) | Q(model_b__icontains=search)
+        items = items.filter(Q(external_id__icontains=search) | Q(question__icontains=search) | (Q(seen=True) & models))
     return items
 
 
 def item_get(*, user: User, pk: int) -> Item:
     require_active(user)
-    return get_object_or_404(Item.objects.select_related("dataset", "image"), pk=pk)
+    return get_object_or_404(_items_seen_by(user).select_related("dataset", "image"), pk=pk)
+
+
+@dataclass(frozen=True)
+class SplitCounts:
+    items: int
+    gold: int
+
+    @property
+    def gold_share(self) -> float:
+        return self.gold / self.items if self.items else 0.0
+
+
+def dataset_split_counts(*, dataset: Dataset) -> SplitCounts:
+    """How many items the dataset holds and how many of them are in the gold split (what is there, whatever the
+    policy that put them there)."""
+    counts = Item.objects.filter(dataset=dataset).aggregate(items=Count("pk"), gold=Count("pk", filter=Q(split="gold")))
+    return SplitCounts(items=counts["items"], gold=counts["gold"])
 
 
 def item_verdicts_visible(*, user: User, item: Item) -> tuple[list[HumanVerdict], list[CriticVerdict]]:

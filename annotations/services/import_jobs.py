@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from annotations.importers.formats import FORMATS
 from annotations.models import Dataset, ImportJob, JobStatus
+from annotations.services import import_rights
 from annotations.services.imports import ImportReport, items_import
 from critic_worker.profiles import PROFILES
 
@@ -41,7 +42,9 @@ def import_job_create(
     whole_prompt: bool = False,
 ) -> ImportJob:
     """Keep the uploaded files and queue the import; the checks of the data itself happen in the job.
-    `whole_prompt`: critic rows whose prompt cannot be split are kept whole instead of refused."""
+    `whole_prompt`: critic rows whose prompt cannot be split are kept whole instead of refused. An import this
+    user may not make (update by a reviewer) is PermissionDenied before anything is kept."""
+    import_rights.import_request_check(user=user, update=update)
     errors: dict[str, list[str]] = {}
     limit = settings.IMPORT_MAX_FILE_BYTES
     for field_name, upload in (("data_file", data_file), ("images_file", images_file)):

@@ -44,6 +44,7 @@ class ImportReport:
     whole_prompt: int = 0  # critic rows kept whole (their prompt could not be split)
     with_context: int = 0  # items with earlier turns
     plain_conversations: int = 0  # LLaVA conversations that are not critic rows: question and answer
+    desk_verdicts_kept: int = 0  # labels left out: the reviewer's desk verdict stands (services/import_rights.py)
     queued: int = 0  # items queued for the active critic after the import (the dataset's judge_new_items)
     queued_for: str = ""  # that critic's name
     problems: list[Problem] = field(default_factory=list)
@@ -105,5 +106,6 @@ class ImportReport:
             + f"; images: {self.images_new} new, {self.images_known} already stored; {self.labels} human labels; "
             f"{self.judge_verdicts} external verdicts ({self.judge_unreadable} unreadable)"
             + (f": {by_judge}" if by_judge else "")
+            + (f"; {self.desk_verdicts_kept} labels left out: desk verdicts stand" if self.desk_verdicts_kept else "")
             + (f"; {counted(self.queued, 'item')} queued for the critic {self.queued_for}" if self.queued else "")
         )

@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 
 from annotations.importers.rows import Row
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item, Kind
+from annotations.services import import_rights
 from annotations.services.import_report import ImportReport
 from annotations.services.import_verdicts import judge_name, judge_verdict
 from annotations.services.items import item_split_for
@@ -143,6 +144,7 @@ def _write_chunk(chunk: list[tuple[Row, str, str]], target: WriteTarget) -> None
             verdicts.append(
                 judge_verdict(entry=entry, item_id=item.pk, profile=spec, checkpoint=checkpoint, report=report)
             )
+    labels = import_rights.labels_without_desk_verdicts(labels, report)
     HumanVerdict.objects.bulk_create(
         labels,
         update_conflicts=True,

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 
 from annotations.importers.formats import FORMATS, Row, count_rows, detect_format, read_rows
 from annotations.importers.images import ImageRefError, ImageSource, data_uri_bytes, image_source, is_data_uri
 from annotations.models import Dataset, Image, Item
+from annotations.permissions import acts_as_admin
 from annotations.selectors.metrics import metrics_forget
+from annotations.services import import_rights
 from annotations.services.images import image_check, image_discard_files, image_unsaved
 from annotations.services.import_report import ImportReport, Problem
 from annotations.services.import_verdicts import (
@@ -85,7 +87,9 @@ def items_import(
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import a file of items into the dataset, all or nothing. Raises ValidationError for a bad request
-    (unknown format, unreadable archive); problems in the data come back in the report.
+    (unknown format, unreadable archive, an import `created_by` may not make: services/import_rights.py); problems
+    in the data come back in the report. created_by None: a shell command's operator, with an administrator's
+    rights.
 
     `judge` names the judge of verdicts that name none (default for LLaVA JSON `llava-json-gpt`, for
     llava-critic-113k parquet `gpt-4o`); `whole_prompt` keeps critic rows whose prompt cannot be split as
@@ -108,6 +112,11 @@ def items_import(
         created_by=created_by,
     )
     try:
+        import_rights.import_request_check(user=created_by, update=update, judge=options.judge)
+    except PermissionDenied as exc:
+        raise ValidationError(str(exc)) from None
+    admin = acts_as_admin(created_by)
+    try:
         source = image_source(images)
     except ImageRefError as exc:
         raise ValidationError(str(exc)) from None
@@ -118,6 +127,7 @@ def items_import(
         for row in _rows(options):
             report.rows += 1
             _check(row, dataset=dataset, options=options, source=source, plan=plan, report=report)
+            import_rights.row_rights_check(row, admin=admin, report=report)
             if report.rows % 500 == 0:
                 tick("checking", report.rows, total)
         if report.rows == 0 and report.ok:
@@ -125,6 +135,15 @@ def items_import(
         _drop_already_stored(plan)
         _check_existing(dataset, plan, report, update)
         judge_names_check(names=plan.judges, report=report)
+        if update and plan.existing_ids and report.ok:
+            import_rights.locked_content_check(
+                rows=_checked_rows(options, plan),
+                dataset=dataset,
+                existing=plan.existing_ids,
+                profile=options.profile,
+                first_seen=plan.first_seen,
+                report=report,
+            )
         tick("checking", report.rows, total)
         if report.ok:
             with transaction.atomic():

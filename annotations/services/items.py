@@ -10,12 +10,20 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from annotations.models import Dataset, Item, Kind, Split
+from annotations.permissions import acts_as_admin
 from annotations.services.images import CheckedImage, image_check, image_discard_files, image_store
 from annotations.services.judging import verdicts_queue_new_items
 from critic_worker.profiles import PROFILES
 
 MAX_TEXT_CHARS = 100_000
 MAX_NAME_CHARS = 200
+GOLD_FOR_ADMINS = "Only administrators put items in the gold split."
+
+
+def gold_allowed(*, user: User | None) -> bool:
+    """Whether this user may put an item in the frozen gold split by name (None: a shell command's operator); the
+    dataset's split policy, which an administrator sets, may still put anyone's upload there."""
+    return acts_as_admin(user)
 
 
 def _text_errors(field: str, value: str, *, required: bool, limit: int = MAX_TEXT_CHARS) -> list[str]:
@@ -122,6 +130,8 @@ def item_create(
         profile=profile,
         split=split,
     )
+    if split == Split.GOLD and not gold_allowed(user=created_by):
+        shape.add("split", [GOLD_FOR_ADMINS])
     checked: CheckedImage | None = None
     if isinstance(image_data, CheckedImage):
         checked = image_data

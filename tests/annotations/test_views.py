@@ -87,12 +87,16 @@ def test_html_in_text_is_shown_escaped(reviewer_client: Client) -> None:
         assert "&lt;script&gt;alert(&quot;owned&quot;)&lt;/script&gt;" in body
 
 
-def test_dataset_page_lists_items_with_their_models(reviewer_client: Client) -> None:
+def test_dataset_page_lists_items_with_their_models(admin_client: Client, reviewer_client: Client) -> None:
+    """Administrators see which model wrote each response; a reviewer, as on the desk, not before judging."""
     item = PairwiseItemFactory(model_a="llava-1.5-7b", model_b="gpt-4o-mini")
-    body = reviewer_client.get(reverse("dataset-detail", args=[item.dataset.pk])).content.decode()
+    body = admin_client.get(reverse("dataset-detail", args=[item.dataset.pk])).content.decode()
     assert "llava-1.5-7b" in body
     assert "gpt-4o-mini" in body
     assert reverse("image-thumbnail", args=[item.image.sha256]) in body
+    blind = reviewer_client.get(reverse("dataset-detail", args=[item.dataset.pk])).content.decode()
+    assert "llava-1.5-7b" not in blind
+    assert "model hidden until you judge" in blind
 
 
 def test_dataset_page_filters_and_answers_htmx_with_the_table_only(reviewer_client: Client) -> None:

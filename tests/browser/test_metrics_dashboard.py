@@ -52,6 +52,7 @@ def test_the_dashboard_draws_its_plots_and_the_filter_swaps_the_body(page: Page,
     expect(page.locator("table.heat")).to_be_visible()
     expect(page.locator("svg.interval").first).to_be_visible()
     expect(page.locator("#metrics-body code", has_text="llava-critic-7b")).to_be_visible()
+    expect(page.locator("#metrics-view")).to_contain_text("Your view: 14 items you have judged")  # all of them here
 
     page.evaluate("window.__same_page = true")
     page.get_by_role("combobox", name="Critic").select_option("gpt-4o")

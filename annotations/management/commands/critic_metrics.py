@@ -13,7 +13,8 @@ from annotations.selectors.metrics import agreement_for_dataset, metric_tables, 
 class Command(BaseCommand):
     help = (
         "Agreement between a critic checkpoint (default: the active one; external judges too) and the reviewers "
-        "on a dataset, with bootstrap 95% intervals: a table, or the JSON the API returns (--json)."
+        "on a dataset, with bootstrap 95% intervals: a table, or the JSON the API returns (--json). An "
+        "administrator's tool: over all items (a reviewer's dashboard covers only the items they judged)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
