@@ -21,7 +21,7 @@ from annotations.models import CriticCheckpoint, CriticVerdict, ImportJob, Item
 from annotations.services.import_jobs import import_job_create, import_job_run
 from annotations.services.imports import items_import
 from tests.annotations.services.import_files import image_folder, write_jsonl
-from tests.factories import DatasetFactory, UserFactory
+from tests.factories import AdminFactory, DatasetFactory
 from tests.images import png_bytes
 
 pytestmark = pytest.mark.django_db
@@ -171,7 +171,7 @@ def test_the_cli_and_an_import_job_take_judges_from_the_file(tmp_path: Path, adm
     )
     job = import_job_create(
         dataset=DatasetFactory(),
-        user=UserFactory(),
+        user=AdminFactory(),  # importing verdicts is for administrators
         data_file=SimpleUploadedFile("j.jsonl", data),
     )
     finished = import_job_run(job_id=job.pk)
