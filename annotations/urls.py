@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotations import views, views_exports, views_metrics, views_retraining, views_review, views_users
+from annotations import views, views_exports, views_items, views_metrics, views_retraining, views_review, views_users
 
 urlpatterns = [
     path("", views.dataset_list, name="dataset-list"),
     path("datasets/new/", views.dataset_new, name="dataset-new"),
     path("datasets/<int:pk>/", views.dataset_detail, name="dataset-detail"),
     path("datasets/<int:pk>/items/new/", views.item_new, name="item-new"),
+    path("datasets/<int:pk>/items/", views_items.item_table_view, name="item-table"),
+    path("datasets/<int:pk>/items/bulk/", views_items.item_bulk, name="item-bulk"),
     path("datasets/<int:pk>/import/", views.dataset_import, name="dataset-import"),
     path("imports/<int:pk>/", views.import_detail, name="import-detail"),
     path("datasets/<int:pk>/judge/", views.dataset_judge, name="dataset-judge"),

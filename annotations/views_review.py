@@ -68,8 +68,13 @@ def _next(request: HttpRequest, dataset_id: int) -> HttpResponse:
     if request.session.get("review_order") != order:
         request.session["review_order"] = order  # written only when it changes: a session save is a query
     checkpoint = checkpoint_from_settings() if order in review.ORDERS_BY_CRITIC else None
+    scope = _scope(request, dataset_id)
     item = review.review_next(
-        reviewer=_user(request), dataset_id=dataset_id, order=order, checkpoint_id=checkpoint.pk if checkpoint else None
+        reviewer=_user(request),
+        dataset_id=dataset_id,
+        order=order,
+        checkpoint_id=checkpoint.pk if checkpoint else None,
+        scope=scope,
     )
     # The item brings its dataset along; when none is left, the dataset is read (or found missing) on its own.
     dataset = item.dataset if item is not None else selectors.dataset_get(user=_user(request), pk=dataset_id)
@@ -78,6 +83,7 @@ def _next(request: HttpRequest, dataset_id: int) -> HttpResponse:
         "item": item,
         "order": order,
         "orders": orders,
+        "scope": scope,
         "progress": review_progress(reviewer=_user(request), dataset=dataset),
         "spec": item.profile_spec if item is not None else None,
     }
@@ -87,6 +93,19 @@ def _next(request: HttpRequest, dataset_id: int) -> HttpResponse:
     if _htmx(request):
         response["HX-Push-Url"] = reverse("review-next", args=[dataset.pk])
     return response
+
+
+def _scope(request: HttpRequest, dataset_id: int) -> review.ReviewScope | None:
+    """The part of the dataset the desk serves: set by the item table's "Review these" (?scope=table with its
+    filters), kept for the session, cleared by ?scope=all."""
+    key = f"review_scope_{dataset_id}"
+    if request.GET.get("scope") == "table":
+        fields = {name: request.GET.get(name, "").strip()[:200] for name in ("q", "profile", "split", "kind")}
+        request.session[key] = fields
+    elif request.GET.get("scope") == "all" and key in request.session:
+        del request.session[key]
+    scope = review.ReviewScope(**request.session.get(key, {}))
+    return scope or None
 
 
 def _desk_instead(response: HttpResponse) -> HttpResponse:

@@ -99,16 +99,25 @@ def verdicts_queue_new_items(*, dataset: Dataset) -> QueueResult | None:
 
 
 def verdicts_queue(
-    *, dataset: Dataset, checkpoint: CriticCheckpoint, only_missing: bool = True, retry_failed: bool = True
+    *,
+    dataset: Dataset,
+    checkpoint: CriticCheckpoint,
+    only_missing: bool = True,
+    retry_failed: bool = True,
+    item_ids: list[int] | None = None,
 ) -> QueueResult:
     """Queue the dataset's items for the checkpoint: those without a finished verdict (only_missing), or all.
-    `retry_failed=False` leaves failed verdicts as they are (only items never queued are added)."""
+    `retry_failed=False` leaves failed verdicts as they are (only items never queued are added); `item_ids`
+    narrows it to those items (the item table's selection)."""
     if checkpoint.is_external:
         raise ValidationError(f"{checkpoint.name!r} is an external judge: its verdicts are imported.")
     now = timezone.now()
     with transaction.atomic():
         judged = CriticVerdict.objects.filter(item=OuterRef("pk"), checkpoint=checkpoint, swapped=False)
-        missing = Item.objects.filter(dataset=dataset).exclude(Exists(judged))
+        items = Item.objects.filter(dataset=dataset)
+        if item_ids is not None:
+            items = items.filter(pk__in=item_ids)
+        missing = items.exclude(Exists(judged))
         CriticVerdict.objects.bulk_create(
             [
                 CriticVerdict(item_id=pk, checkpoint=checkpoint, profile=profile, queued_at=now)
@@ -116,7 +125,7 @@ def verdicts_queue(
             ],
             ignore_conflicts=True,  # a concurrent request queued some already: the unique constraint decides
         )
-        redo = CriticVerdict.objects.filter(item__dataset=dataset, checkpoint=checkpoint, swapped=False)
+        redo = CriticVerdict.objects.filter(item__in=items, checkpoint=checkpoint, swapped=False)
         redo = redo.filter(status=JobStatus.FAILED) if only_missing else redo.exclude(status=JobStatus.RUNNING)
         if retry_failed or not only_missing:
             redo.exclude(queued_at=now).update(**verdict_requeue_fields(now))

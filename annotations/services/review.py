@@ -7,6 +7,7 @@ reviewers, and a lease that ran out can be taken over by exactly one other revie
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -60,8 +61,37 @@ HELD = (
 )
 
 
+@dataclass(frozen=True)
+class ReviewScope:
+    """A part of a dataset the desk serves (the item table's "Review these"): its filters that read nothing of
+    anyone's verdicts. Empty fields do not filter."""
+
+    q: str = ""
+    profile: str = ""
+    split: str = ""
+    kind: str = ""
+
+    def where(self) -> tuple[list[str], list[Any]]:
+        """SQL conditions on the item `i` and their parameters (portable: SQLite has no ILIKE)."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column in ("profile", "split", "kind"):
+            if value := getattr(self, column):
+                where.append(f"i.{column} = %s")
+                params.append(value)
+        if self.q:
+            like = "LIKE UPPER(%s) ESCAPE '\\'"
+            where.append(f"(UPPER(i.external_id) {like} OR UPPER(i.question) {like})")
+            pattern = "%" + self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            params += [pattern, pattern]
+        return where, params
+
+    def __bool__(self) -> bool:
+        return any(vars(self).values())
+
+
 def _candidates(
-    *, reviewer: User, dataset_id: int, order: str, checkpoint_id: int | None
+    *, reviewer: User, dataset_id: int, order: str, checkpoint_id: int | None, scope: ReviewScope | None = None
 ) -> tuple[int | None, list[Sequence[Any]]]:
     """The item this reviewer holds in the dataset, if any, and the first few items they may take, in the chosen
     order (rows of ITEM_COLUMNS): not complete, not theirs, not skipped by them, with a free review place.
@@ -83,6 +113,10 @@ def _candidates(
         " AND (s.leased_until IS NULL OR s.leased_until > %s)) < d.review_overlap",
     ]
     params: list[Any] = [reviewer.pk, now, dataset_id, dataset_id, reviewer.pk, reviewer.pk, reviewer.pk, now]
+    if scope:
+        scoped, scope_params = scope.where()
+        where += scoped
+        params += scope_params
     order_by = "i.id"
     if order == "least-confident" and checkpoint_id is not None:
         order_by = (
@@ -136,7 +170,12 @@ def _claim(*, item_id: int, reviewer: User, overlap: int) -> bool:
 
 
 def review_next(
-    *, reviewer: User, dataset_id: int, order: str = "default", checkpoint_id: int | None = None
+    *,
+    reviewer: User,
+    dataset_id: int,
+    order: str = "default",
+    checkpoint_id: int | None = None,
+    scope: ReviewScope | None = None,
 ) -> Item | None:
     """The item this reviewer should judge now (with its dataset): the one they hold, or a newly claimed one; None
     when nothing is left for them (or there is no such dataset). PermissionDenied for an order this user may not
@@ -144,7 +183,9 @@ def review_next(
     if order in ORDERS_BY_CRITIC and not is_admin(reviewer):
         raise PermissionDenied("Orders that read the critic's or other people's verdicts are for administrators.")
     for _ in range(3):  # each round looks at fresh candidates, in case others took the first ones
-        held, rows = _candidates(reviewer=reviewer, dataset_id=dataset_id, order=order, checkpoint_id=checkpoint_id)
+        held, rows = _candidates(
+            reviewer=reviewer, dataset_id=dataset_id, order=order, checkpoint_id=checkpoint_id, scope=scope
+        )
         if held is not None:
             return review_item(user=reviewer, pk=held)
         for row in rows:
