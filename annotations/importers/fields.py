@@ -27,7 +27,9 @@ KNOWN_FIELDS = {
     "judge_output",
     "judge_confidence",
     "judges",
+    "context",
 }
+CONTEXT_ROLES = ("user", "assistant", "context")
 JUDGE_KEYS = ("judge", "judge_score", "judge_preference", "judge_output", "judge_confidence")
 DELIMITERS = ",;\t|"
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
@@ -91,9 +93,29 @@ def from_fields(number: int, data: Any) -> Row:
         row.response_b, row.model_b = _text(row, data, "response_b"), _text(row, data, "model_b")
         if paired and not row.response_b:
             row.problem("response_b", "response_a needs response_b (or use response for one response)")
+    _context(row, data)
     _labels(row, data)
     _judges(row, data)
     return row
+
+
+def _context(row: Row, data: dict[str, Any]) -> None:
+    """`context`: the conversation's earlier turns, a list of {"role": "user" | "assistant" | "context", "text"}."""
+    turns = _json_list(row, data, "context")
+    if turns in (None, "", []):
+        return
+    if not isinstance(turns, list):
+        row.problem("context", 'must be a list of {"role": "user" | "assistant", "text": ...}')
+        return
+    for i, turn in enumerate(turns, start=1):
+        if not isinstance(turn, dict) or set(turn) != {"role", "text"}:
+            row.problem("context", f'turn {i} must be {{"role": ..., "text": ...}}')
+        elif turn["role"] not in CONTEXT_ROLES:
+            row.problem("context", f"turn {i}: role must be one of {', '.join(CONTEXT_ROLES)}, not {turn['role']!r}")
+        elif not isinstance(turn["text"], str) or not turn["text"].strip():
+            row.problem("context", f"turn {i}: text must be non-empty text")
+        else:
+            row.context.append({"role": turn["role"], "text": turn["text"]})
 
 
 def _labels(row: Row, data: dict[str, Any]) -> None:
