@@ -271,13 +271,22 @@ def csv_delimiter(header: str, *, suffix: str = "") -> tuple[str, str]:
     )
 
 
+def csv_encoding(path: Path) -> str:
+    """UTF-8 (with or without a byte-order mark), or UTF-16 when the file starts with its mark (Excel's "Unicode
+    text" export)."""
+    with path.open("rb") as f:
+        start = f.read(2)
+    return "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+
+
 def read_csv(path: Path) -> Iterator[Row]:
-    with path.open(newline="", encoding="utf-8-sig", errors="strict") as f:
+    encoding = csv_encoding(path)
+    with path.open(newline="", encoding=encoding, errors="strict") as f:
         try:
             header = f.readline()
         except UnicodeDecodeError as exc:
             row = Row(number=1)
-            row.problem("file", f"is not UTF-8 text ({exc.reason})")
+            row.problem("file", f"is not {'UTF-16' if encoding == 'utf-16' else 'UTF-8'} text ({exc.reason})")
             yield row
             return
         if not header.strip():
@@ -288,7 +297,7 @@ def read_csv(path: Path) -> Iterator[Row]:
             row.problem("header", problem)
             yield row
             return
-        f.seek(0)  # utf-8-sig skips the byte-order mark again
+        f.seek(0)  # the codec skips the byte-order mark again
         reader = csv.DictReader(f, delimiter=delimiter)
         try:
             for data in reader:

@@ -165,3 +165,20 @@ def test_jsonl_and_csv_rows_may_carry_earlier_turns_as_context(tmp_path: Path) -
     report = items_import(dataset=DatasetFactory(), path=tmp_path / "c.csv", images=folder)
     assert report.ok, report.problems
     assert Item.objects.get().context == turns
+
+
+def test_excels_unicode_text_export_is_read(tmp_path: Path) -> None:
+    """Excel's "Unicode Text" export: UTF-16 with a byte-order mark, tab-separated, CRLF."""
+    path = tmp_path / "excel.csv"
+    path.write_text("id\timage\tquestion\tresponse\r\nä\timgs/0.png\tWas ist das?\tEin Bär.\r\n", encoding="utf-16")
+    report = items_import(dataset=DatasetFactory(), path=path, images=image_folder(tmp_path, 1))
+    assert report.ok, report.problems
+    assert Item.objects.get(external_id="ä").response_a == "Ein Bär."
+
+
+def test_a_llava_json_file_that_is_not_a_list_says_so(tmp_path: Path) -> None:
+    (tmp_path / "one.json").write_text('{"id": "a", "image": "x.png", "conversations": []}')
+    report = items_import(dataset=DatasetFactory(), path=tmp_path / "one.json")
+    assert [str(p) for p in report.problems] == [
+        "file: is not a JSON list of rows (LLaVA JSON is a list: [{...}, ...])"
+    ]
