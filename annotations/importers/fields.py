@@ -164,7 +164,7 @@ def _judges(row: Row, data: dict[str, Any]) -> None:
         row.problem("judges", "give judges, or judge with judge_score/judge_preference/judge_output, not both")
         return
     if one:
-        _judge(row, one, where="judge", prefix="judge_")
+        _judge(row, one, where="judge")
         return
     if many in (None, ""):
         return
@@ -189,13 +189,14 @@ def _judges(row: Row, data: dict[str, Any]) -> None:
         if not str(long.get("judge") or "").strip():
             row.problem(where, "needs the judge's name")
             continue
-        _judge(row, long, where=where, prefix="judge_")
+        _judge(row, long, where=where)
     names = [j.name for j in row.judges if j.name]
     if len(set(names)) < len(names):
         row.problem("judges", "one judge gives an item one verdict: a judge is named twice")
 
 
-def _judge(row: Row, entry: dict[str, Any], *, where: str, prefix: str) -> None:
+def _judge(row: Row, entry: dict[str, Any], *, where: str) -> None:
+    prefix = "judge_"
     name = entry.get("judge")
     if name is not None and not isinstance(name, str):
         row.problem(where, "the judge's name must be text")
