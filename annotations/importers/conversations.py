@@ -107,6 +107,13 @@ def read_llava_json(path: Path, *, whole_prompt: bool = False) -> Iterator[Row]:
     with path.open("rb") as f:
         if f.read(3) != b"\xef\xbb\xbf":  # skip a UTF-8 byte-order mark
             f.seek(0)
+        start = f.tell()
+        if f.read(64).lstrip()[:1] not in (b"[", b""):
+            row = Row(number=0)
+            row.problem("file", "is not a JSON list of rows (LLaVA JSON is a list: [{...}, ...])")
+            yield row
+            return
+        f.seek(start)
         try:
             for number, data in enumerate(ijson.items(f, "item", use_float=True), start=1):
                 row = Row(number=number)

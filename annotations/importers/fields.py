@@ -27,7 +27,9 @@ KNOWN_FIELDS = {
     "judge_output",
     "judge_confidence",
     "judges",
+    "context",
 }
+CONTEXT_ROLES = ("user", "assistant", "context")
 JUDGE_KEYS = ("judge", "judge_score", "judge_preference", "judge_output", "judge_confidence")
 DELIMITERS = ",;\t|"
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
@@ -91,9 +93,29 @@ def from_fields(number: int, data: Any) -> Row:
         row.response_b, row.model_b = _text(row, data, "response_b"), _text(row, data, "model_b")
         if paired and not row.response_b:
             row.problem("response_b", "response_a needs response_b (or use response for one response)")
+    _context(row, data)
     _labels(row, data)
     _judges(row, data)
     return row
+
+
+def _context(row: Row, data: dict[str, Any]) -> None:
+    """`context`: the conversation's earlier turns, a list of {"role": "user" | "assistant" | "context", "text"}."""
+    turns = _json_list(row, data, "context")
+    if turns in (None, "", []):
+        return
+    if not isinstance(turns, list):
+        row.problem("context", 'must be a list of {"role": "user" | "assistant", "text": ...}')
+        return
+    for i, turn in enumerate(turns, start=1):
+        if not isinstance(turn, dict) or set(turn) != {"role", "text"}:
+            row.problem("context", f'turn {i} must be {{"role": ..., "text": ...}}')
+        elif turn["role"] not in CONTEXT_ROLES:
+            row.problem("context", f"turn {i}: role must be one of {', '.join(CONTEXT_ROLES)}, not {turn['role']!r}")
+        elif not isinstance(turn["text"], str) or not turn["text"].strip():
+            row.problem("context", f"turn {i}: text must be non-empty text")
+        else:
+            row.context.append({"role": turn["role"], "text": turn["text"]})
 
 
 def _labels(row: Row, data: dict[str, Any]) -> None:
@@ -142,7 +164,7 @@ def _judges(row: Row, data: dict[str, Any]) -> None:
         row.problem("judges", "give judges, or judge with judge_score/judge_preference/judge_output, not both")
         return
     if one:
-        _judge(row, one, where="judge", prefix="judge_")
+        _judge(row, one, where="judge")
         return
     if many in (None, ""):
         return
@@ -167,13 +189,14 @@ def _judges(row: Row, data: dict[str, Any]) -> None:
         if not str(long.get("judge") or "").strip():
             row.problem(where, "needs the judge's name")
             continue
-        _judge(row, long, where=where, prefix="judge_")
+        _judge(row, long, where=where)
     names = [j.name for j in row.judges if j.name]
     if len(set(names)) < len(names):
         row.problem("judges", "one judge gives an item one verdict: a judge is named twice")
 
 
-def _judge(row: Row, entry: dict[str, Any], *, where: str, prefix: str) -> None:
+def _judge(row: Row, entry: dict[str, Any], *, where: str) -> None:
+    prefix = "judge_"
     name = entry.get("judge")
     if name is not None and not isinstance(name, str):
         row.problem(where, "the judge's name must be text")
@@ -249,13 +272,22 @@ def csv_delimiter(header: str, *, suffix: str = "") -> tuple[str, str]:
     )
 
 
+def csv_encoding(path: Path) -> str:
+    """UTF-8 (with or without a byte-order mark), or UTF-16 when the file starts with its mark (Excel's "Unicode
+    text" export)."""
+    with path.open("rb") as f:
+        start = f.read(2)
+    return "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+
+
 def read_csv(path: Path) -> Iterator[Row]:
-    with path.open(newline="", encoding="utf-8-sig", errors="strict") as f:
+    encoding = csv_encoding(path)
+    with path.open(newline="", encoding=encoding, errors="strict") as f:
         try:
             header = f.readline()
         except UnicodeDecodeError as exc:
             row = Row(number=1)
-            row.problem("file", f"is not UTF-8 text ({exc.reason})")
+            row.problem("file", f"is not {'UTF-16' if encoding == 'utf-16' else 'UTF-8'} text ({exc.reason})")
             yield row
             return
         if not header.strip():
@@ -266,7 +298,7 @@ def read_csv(path: Path) -> Iterator[Row]:
             row.problem("header", problem)
             yield row
             return
-        f.seek(0)  # utf-8-sig skips the byte-order mark again
+        f.seek(0)  # the codec skips the byte-order mark again
         reader = csv.DictReader(f, delimiter=delimiter)
         try:
             for data in reader:

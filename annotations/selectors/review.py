@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from critic_worker.profiles import get_profile
 # What the desk shows of an item, its image and its dataset, read with plain SQL: the desk's requests are its
 # hottest path, and the ORM took longer to build each of these queries than the database took to answer it.
 ITEM_FIELDS: tuple[str, ...] = ("id", "dataset_id", "external_id", "image_id", "question", "reference", "kind")
-ITEM_FIELDS += ("profile", "response_a", "model_a", "response_b", "model_b")
+ITEM_FIELDS += ("profile", "response_a", "model_a", "response_b", "model_b", "context")
 IMAGE_FIELDS = ("id", "sha256", "width", "height")
 DATASET_FIELDS = ("id", "name", "review_overlap", "disagreement_threshold")
 ITEM_COLUMNS = ", ".join(
@@ -45,6 +46,8 @@ def review_item_from_row(row: Sequence[Any]) -> Item:
     """An Item, with its image and dataset, from a row of ITEM_COLUMNS (the fields it lacks load if asked for)."""
     i, m = len(ITEM_FIELDS), len(ITEM_FIELDS) + len(IMAGE_FIELDS)
     item = Item.from_db("default", ITEM_FIELDS, row[:i])
+    if isinstance(item.context, str):  # plain SQL hands jsonb over as its text; the ORM would have decoded it
+        item.context = json.loads(item.context)
     item.image = Image.from_db("default", IMAGE_FIELDS, row[i:m])
     item.dataset = Dataset.from_db("default", DATASET_FIELDS, row[m:])
     return item

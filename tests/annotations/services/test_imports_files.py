@@ -3,6 +3,8 @@ archives made by macOS Finder, and a report that counts what came in by kind and
 
 from __future__ import annotations
 
+import csv
+import json
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -146,3 +148,37 @@ def test_the_report_counts_items_by_kind_and_profile(tmp_path: Path) -> None:
     report = items_import(dataset=DatasetFactory(), path=tmp_path / "r.jsonl", images=image_folder(tmp_path, 1))
     assert report.items == {"pointwise": {"pointwise": 1, "caption": 2}, "pairwise": {"pairwise": 1}}
     assert "(pairwise pairwise 1, pointwise pointwise 1, pointwise caption 2)" in report.summary()
+
+
+def test_jsonl_and_csv_rows_may_carry_earlier_turns_as_context(tmp_path: Path) -> None:
+    turns = [{"role": "user", "text": "What is this?"}, {"role": "assistant", "text": "A cat."}]
+    base = {"image": "imgs/0.png", "question": "Its colour?", "response": "Orange."}
+    lines = [json.dumps({"id": "a", **base, "context": turns}), json.dumps({"id": "b", **base, "context": [{"x": 1}]})]
+    (tmp_path / "c.jsonl").write_text("\n".join(lines))
+    folder = image_folder(tmp_path, 1)
+    report = items_import(dataset=DatasetFactory(), path=tmp_path / "c.jsonl", images=folder)
+    assert [str(p) for p in report.problems] == ['row 2, context: turn 1 must be {"role": ..., "text": ...}']
+    with (tmp_path / "c.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, ["id", *base, "context"])
+        writer.writeheader()
+        writer.writerow({"id": "a", **base, "context": json.dumps(turns)})
+    report = items_import(dataset=DatasetFactory(), path=tmp_path / "c.csv", images=folder)
+    assert report.ok, report.problems
+    assert Item.objects.get().context == turns
+
+
+def test_excels_unicode_text_export_is_read(tmp_path: Path) -> None:
+    """Excel's "Unicode Text" export: UTF-16 with a byte-order mark, tab-separated, CRLF."""
+    path = tmp_path / "excel.csv"
+    path.write_text("id\timage\tquestion\tresponse\r\nä\timgs/0.png\tWas ist das?\tEin Bär.\r\n", encoding="utf-16")
+    report = items_import(dataset=DatasetFactory(), path=path, images=image_folder(tmp_path, 1))
+    assert report.ok, report.problems
+    assert Item.objects.get(external_id="ä").response_a == "Ein Bär."
+
+
+def test_a_llava_json_file_that_is_not_a_list_says_so(tmp_path: Path) -> None:
+    (tmp_path / "one.json").write_text('{"id": "a", "image": "x.png", "conversations": []}')
+    report = items_import(dataset=DatasetFactory(), path=tmp_path / "one.json")
+    assert [str(p) for p in report.problems] == [
+        "file: is not a JSON list of rows (LLaVA JSON is a list: [{...}, ...])"
+    ]

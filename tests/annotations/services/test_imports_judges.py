@@ -20,6 +20,7 @@ from scipy import stats
 from annotations.models import CriticCheckpoint, CriticVerdict, ImportJob, Item
 from annotations.services.import_jobs import import_job_create, import_job_run
 from annotations.services.imports import items_import
+from annotations.services.tokens import api_token_create
 from tests.annotations.services.import_files import image_folder, write_jsonl
 from tests.factories import AdminFactory, DatasetFactory
 from tests.images import png_bytes
@@ -196,3 +197,21 @@ def test_the_import_page_offers_the_whole_prompt_option(admin_client: Client) ->
 
 def _png_b64() -> bytes:
     return base64.b64encode(png_bytes(colour=(5, 6, 7)))
+
+
+def test_the_api_imports_a_file_with_judges_verdicts(admin) -> None:  # type: ignore[no-untyped-def]
+    dataset = DatasetFactory()
+    uri = "data:image/png;base64," + _png_b64().decode()
+    rows = [pair(0, image=uri, judges=[{"judge": "gpt-4o", "judge_preference": "A", "judge_confidence": 0.7}])]
+    headers = {"Authorization": f"Bearer {api_token_create(user=admin)}"}
+    upload = SimpleUploadedFile("rows.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode())
+    response = Client().post(f"/api/datasets/{dataset.pk}/imports", {"data_file": upload}, headers=headers)
+    assert response.status_code == 202, response.content
+    job_id = json.loads(response.content)["id"]
+    import_job_run(job_id=job_id)  # what the default worker does
+    body = json.loads(Client().get(f"/api/imports/{job_id}", headers=headers).content)
+    assert body["status"] == "done", body
+    assert body["report"]["judges"] == {"gpt-4o": {"verdicts": 1, "unreadable": 0}}
+    assert body["report"]["items"] == {"pairwise": {"pairwise": 1}}
+    judged = CriticVerdict.objects.get(checkpoint__name="gpt-4o")
+    assert (judged.preference, judged.confidence) == ("A", 0.7)
