@@ -92,7 +92,7 @@ def test_the_form_refuses_a_merge_with_another_format(world, admin_client: Clien
 
 def test_a_failed_export_shows_why(world, admin_client: Client, media_root: Path) -> None:  # type: ignore[no-untyped-def]
     admin_client.post(reverse("export-new"), {"dataset": world["dataset"].pk, "format": "llava-json"})
-    (media_root / world["dataset"].items.get(external_id="p1").image.file.name).unlink()
+    (media_root / world["dataset"].items.get(external_id="p1").image.normalized.name).unlink()
     export = run_worker(TrainingExport.objects.get())
     page = admin_client.get(reverse("export-detail", args=[export.pk]))
     assert b"The export failed" in page.content

@@ -310,3 +310,10 @@ def test_account_page_makes_a_token_shown_once(reviewer_client: Client) -> None:
     assert key.startswith("cd_")
     assert key not in reviewer_client.get(reverse("account")).content.decode()
     assert Client().get("/api/datasets", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+
+
+def test_an_image_without_a_rendition_is_404_not_its_original(reviewer_client: Client) -> None:
+    item = ItemFactory()
+    Image.objects.filter(pk=item.image_id).update(normalized="")
+    assert reviewer_client.get(reverse("image-file", args=[item.image.sha256])).status_code == 404
+    assert reviewer_client.get(reverse("image-thumbnail", args=[item.image.sha256])).status_code == 404
