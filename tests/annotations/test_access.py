@@ -37,6 +37,7 @@ POST_ONLY = {
     "review-correct",
     "retraining-promote",
     "user-action",  # admin-only too: tests/annotations/test_users.py
+    "item-bulk",  # admin-only too: tests/annotations/test_item_table.py
 }
 AFTER_OWN_VERDICT = {"review-reveal"}  # 403 until the reviewer has judged the item (tests/annotations/test_review.py)
 ADMIN_PAGES = [
@@ -83,7 +84,7 @@ def url_for(name: str, item) -> str:  # type: ignore[no-untyped-def]
     elif name.startswith("retraining-") and name != "retraining-list":
         export = TrainingExport.objects.create(number=1, dataset=item.dataset, format="llava-json")
         pk = RetrainingJob.objects.create(export=export, base=CheckpointFactory()).pk
-    elif name.startswith("item-") and name != "item-new":
+    elif name.startswith("item-") and name not in ("item-new", "item-table", "item-bulk"):
         pk = item.pk
     else:
         pk = item.dataset.pk

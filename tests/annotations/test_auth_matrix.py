@@ -72,10 +72,19 @@ PAGES: dict[str, dict[str, frozenset[str]]] = {
     "export-detail": {"GET": ADMINS},
     "export-download": {"GET": ADMINS},
     "export-file": {"GET": ADMINS},
-    "export-retrain": {"POST": ADMINS},
+    "export-retrain": {"GET": ADMINS, "POST": ADMINS},  # the form, then the confirmation
     "retraining-list": {"GET": ADMINS},
     "retraining-detail": {"GET": ADMINS},
     "retraining-promote": {"POST": ADMINS},
+    "item-table": {"GET": LOGGED_IN},  # hidden columns and filters on judged items only (test_item_table)
+    "item-bulk": {"POST": ADMINS},
+    "user-list": {"GET": ADMINS, "POST": ADMINS},
+    "user-action": {"POST": ADMINS},
+    "favicon.ico": {"GET": EVERYONE},
+    # Invitations and password resets: the link's signed token is the credential. Django checks the token before the
+    # method, so a bad link answers "this link no longer works" to any method.
+    "password_reset_confirm": dict.fromkeys(METHODS, EVERYONE),
+    "password_reset_complete": {"GET": EVERYONE},
 }
 
 API: dict[str, dict[str, frozenset[str]]] = {
@@ -177,7 +186,8 @@ def world() -> World:
     item = ItemFactory()
     checkpoint = CheckpointFactory()
     critic = CriticVerdict.objects.create(item=item, checkpoint=checkpoint, profile="pointwise", status="queued")
-    human = HumanVerdict.objects.create(item=item, reviewer=UserFactory(), profile="pointwise", score=50)
+    other = UserFactory()
+    human = HumanVerdict.objects.create(item=item, reviewer=other, profile="pointwise", score=50)
     job = ImportJob.objects.create(dataset=item.dataset, created_by=admin, data_file="x.jsonl")
     export = training_export_run(
         export_id=training_export_create(dataset=item.dataset, fmt="dpo-jsonl", checkpoint=checkpoint).pk
@@ -207,6 +217,7 @@ def world() -> World:
         "job": job,
         "export": export,
         "retraining": retraining,
+        "reviewer": other,
         "content_type_id": ContentType.objects.get_for_model(type(item)).pk,
     }
     return World(values, object_ids)
@@ -243,16 +254,26 @@ def url_of(route: Route, world: World) -> str:
             "export_id": v["export"].pk,
         }
         return reverse(route.key, kwargs={p: api_values[p] for p in params})
+    if not name:
+        return "/" + route.prefix + str(route.pattern.pattern)
     pk = {
+        "user": v["reviewer"].pk,
         "import": v["job"].pk,
         "export": v["export"].pk,
         "retraining": v["retraining"].pk,
         "item": v["item"].pk,
         "review": v["item"].pk,
     }.get(name.split("-")[0], v["dataset"].pk)
-    if name == "review-next":
+    if name in ("review-next", "item-table", "item-bulk"):
         pk = v["dataset"].pk
-    page_values = {"pk": pk, "sha256": v["item"].image.sha256, "name": "manifest.json"}
+    page_values = {
+        "pk": pk,
+        "sha256": v["item"].image.sha256,
+        "name": "manifest.json",
+        "action": "make-admin",
+        "uidb64": "MQ",
+        "token": "no-such-token",
+    }
     return reverse(name, kwargs={p: page_values[p] for p in params})
 
 

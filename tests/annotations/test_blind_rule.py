@@ -136,6 +136,10 @@ def page_queries(world: World) -> list[dict[str, str]]:
     queries.append(metric_filters)
     queries += [{"profile": "pairwise", "response_model": "model-alpha-2-zq"}]
     queries += [{"format": "json"}, {"format": "json", **metric_filters}]
+    # The item table's filters and sorts, and the desk's part of a dataset (scope=table with the table's filters).
+    queries += [{"mine": "unjudged"}, {"mine": "judged"}, {"model": other_model}, {"sort": "confidence"}]
+    queries += [{"critic": name} for name in ("disagree", "forced", "failed", "pending", "missing")]
+    queries += [{"sort": "-verdicts"}, {"scope": "table", "split": "pool", "q": "item"}, {"scope": "all"}]
     empty = metric_tables(_empty_metrics())
     queries += [{"table": table, "format": fmt} for table in empty for fmt in ("csv", "json")]
     covered = {key for query in queries for key in query}
@@ -175,10 +179,12 @@ def app_urls(world: World) -> Iterator[tuple[str, str]]:
                 kind = pattern.name.split("-")[0]
                 if kind == "review" and pattern.name != "review-next":
                     kind = "item"
-                if kind == "review":
+                if kind == "review" or pattern.name in ("item-table", "item-bulk"):
                     kind = "dataset"
                 for pk in pks.get(kind, [1]):  # exports and retraining jobs: administrators only
                     yield pattern.name, reverse(pattern.name, kwargs={"pk": pk})
+            elif params == {"uidb64", "token"}:  # a one-time password link: a page with no data either way
+                yield pattern.name, reverse(pattern.name, kwargs={"uidb64": "MQ", "token": "no-such-token"})
             else:
                 yield pattern.name, reverse(pattern.name, kwargs={p: 1 for p in params})
 
