@@ -32,7 +32,7 @@ def test_the_critic_sees_the_responses_exchanged_and_the_verdict_is_stored_in_th
     claim = judging.verdicts_claim(verdict_ids=[check.pk], worker="test")
     (job,) = claim.jobs
     assert (job.response_a, job.response_b, job.swapped) == ("The dog is white.", "The cat is black.", True)
-    prompt = chat_prompt(get_profile("pairwise"), JudgeRequest(image=b"", **_text(job)).prompt_input())
+    prompt = chat_prompt(get_profile("pairwise"), JudgeRequest(images=[], **_text(job)).prompt_input())
     assert prompt.index("The first response: [The dog is white.]") < prompt.index("The second response: [The cat")
     judging.verdicts_release(claim=claim.token)
 
