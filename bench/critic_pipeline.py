@@ -59,7 +59,7 @@ def main() -> None:
     from annotations.models import Dataset
     from annotations.services import judging
     from annotations.services.items import item_create
-    from critic_worker.engine import CriticEngine, JudgeRequest
+    from critic_worker.engine import CriticEngine, JudgeRequest, open_image
     from critic_worker.tiny import build_tiny_critic
     from tests.images import png_bytes
 
@@ -85,7 +85,7 @@ def main() -> None:
     warm, measured = dataset("warm-up", 8), dataset("measured", args.items)
     requests = [
         JudgeRequest(
-            image=Path(item.image.file.path).read_bytes(),
+            images=[open_image(Path(item.image.file.path).read_bytes())],
             profile=item.profile,
             question=item.question,
             response_a=item.response_a,

@@ -58,6 +58,7 @@ __all__ = [
     "onevision_image_processor",
     "open_image",
     "quantization_config",
+    "request_input",
     "resolve_device",
 ]
 
@@ -89,6 +90,19 @@ class JudgeResult:
     latency_ms: float = 0.0
     prompt: str = ""  # the whole prompt the critic was given, after the chat template
     error: str = ""  # set when the item itself cannot be judged: retrying will not help
+
+
+def request_input(request: JudgeRequest, *, processor: Any, model_type: str) -> CriticInput:
+    """What the critic is given for a request: the engine's own inputs, and what ``manage.py critic_input`` writes
+    (one function, so the two cannot differ). KeyError for an unknown profile, ValueError for an item without
+    pictures or a checkpoint without a chat template."""
+    return critic_input(
+        processor=processor,
+        model_type=model_type,
+        profile=get_profile(request.profile),
+        item=request.prompt_input(),
+        images=request.images,
+    )
 
 
 class UnreadableImage(ValueError):
@@ -146,13 +160,7 @@ class CriticEngine:
 
     def critic_input(self, request: JudgeRequest) -> CriticInput:
         """What the critic is given for this request (pictures and prompt); KeyError for an unknown profile."""
-        return critic_input(
-            processor=self.processor,
-            model_type=self.model_type,
-            profile=get_profile(request.profile),
-            item=request.prompt_input(),
-            images=request.images,
-        )
+        return request_input(request, processor=self.processor, model_type=self.model_type)
 
     # -- judging ------------------------------------------------------------------------------------------------
 
@@ -198,7 +206,9 @@ class CriticEngine:
     def batch_inputs(self, inputs: list[CriticInput]) -> dict[str, Any]:
         """The processor's tensors for a batch (left padded), on the model's device."""
         images: list[Image.Image] | list[list[Image.Image]]
-        images = [i.images[0] for i in inputs] if all(len(i.images) == 1 for i in inputs) else [i.images for i in inputs]
+        images = (
+            [i.images[0] for i in inputs] if all(len(i.images) == 1 for i in inputs) else [i.images for i in inputs]
+        )
         batch = self.processor(images=images, text=[i.prompt for i in inputs], return_tensors="pt", padding=True)
         return {k: v.to(self.device) if hasattr(v, "to") else v for k, v in batch.items()}
 

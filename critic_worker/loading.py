@@ -51,7 +51,9 @@ def image_only(processor_class: type[ProcessorMixin]) -> type[ProcessorMixin]:
     the tokenizer only (transformers reads a processor's parts from its ``__init__`` signature)."""
 
     def __init__(self: Any, image_processor: Any = None, tokenizer: Any = None, **kwargs: Any) -> None:
-        processor_class.__init__(self, image_processor=image_processor, tokenizer=tokenizer, video_processor=None, **kwargs)
+        processor_class.__init__(
+            self, image_processor=image_processor, tokenizer=tokenizer, video_processor=None, **kwargs
+        )
 
     return type(f"ImageOnly{processor_class.__name__}", (processor_class,), {"__init__": __init__})
 
@@ -65,14 +67,16 @@ def _processor_class(config: PretrainedConfig, path: str | Path, hub: dict[str, 
     except (OSError, ValueError):
         named = None
     found = processor_class_from_name(named) if named else PROCESSOR_MAPPING.get(type(config), None)
-    if found is None:
+    if not isinstance(found, type):
         raise ValueError(f"{path}: transformers knows no processor for a {config.model_type} model")
     return found
 
 
 def load_processor(model_path: str | Path, *, revision: str | None = None) -> tuple[Any, PretrainedConfig]:
     """The checkpoint's processor (its image processor, tokenizer and chat template) and its config, without the
-    weights: what ``critic_input`` needs, and the first half of ``load_critic``."""
+    weights: what ``critic_input`` needs, and the first half of ``load_critic``. A LoRA adapter folder gives its
+    base's."""
+    model_path = adapter_base(model_path) or model_path
     hub: dict[str, Any] = {"revision": revision} if revision else {}
     config = AutoConfig.from_pretrained(model_path, **hub)
     try:
@@ -134,9 +138,7 @@ def full_precision_modules(config: PretrainedConfig) -> list[str]:
     return [*names, "lm_head"]
 
 
-def quantization_config(
-    quantization: str, device: str, *, skip: list[str] | None = None
-) -> BitsAndBytesConfig | None:
+def quantization_config(quantization: str, device: str, *, skip: list[str] | None = None) -> BitsAndBytesConfig | None:
     """bitsandbytes settings for nf4 (4-bit NormalFloat, QLoRA's) or int8 (LLM.int8()); None for none.
     ValueError for another name."""
     skip = skip if skip is not None else ["model.vision_tower", "model.multi_modal_projector", "lm_head"]

@@ -121,8 +121,13 @@ def distributions_from_cache(
     first_logp = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)
     ends = torch.tensor([s + len(f) - 1 for s, f in zip(starts, feeds, strict=True)], device=device)
     return _score_candidates(
-        model, cache=out.cache, mask=mask, ends=ends + generated.offsets, first_logp=first_logp,
-        candidates=candidates, pad_id=pad_id,
+        model,
+        cache=out.cache,
+        mask=mask,
+        ends=ends + generated.offsets,
+        first_logp=first_logp,
+        candidates=candidates,
+        pad_id=pad_id,
     )
 
 

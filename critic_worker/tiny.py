@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -33,11 +34,11 @@ from transformers.models.clip.image_processing_pil_clip import CLIPImageProcesso
 from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
-from critic_worker.checkpoint_info import MARKER, token_id
+from critic_worker.checkpoint_info import MARKER, TINY_ARCHES, token_id
 from critic_worker.loading import onevision_image_processor
 from critic_worker.profiles import PROFILES, PromptInput, chat_prompt
 
-ARCHES = ("llava-onevision", "llava", "qwen2-vl", "qwen2.5-vl", "idefics3")
+ARCHES = TINY_ARCHES
 CHATML_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 QWEN_VISION_TOKENS = ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
 IDEFICS_TOKENS = ["<fake_token_around_image>", "<image>", "<global-img>", "<end_of_utterance>"]
@@ -124,15 +125,17 @@ def _text_dict(tokenizer: PreTrainedTokenizerFast, **extra: object) -> dict[str,
     return {**_text_config(tokenizer).to_diff_dict(), **extra}
 
 
-def _save_onevision(out: Path) -> None:
+def _save_onevision(out: Path, *, image_size: int = IMAGE_SIZE, grid: int = 2) -> None:
+    """LLaVA-OneVision; `image_size` and `grid` (anyres tiles per side) set how many image tokens a picture becomes
+    (LLaVA-Critic's own: 384 and 6, 729 tokens a tile), whatever the width."""
     tokenizer = _tokenizer()
-    pinpoints = [[IMAGE_SIZE * h, IMAGE_SIZE * w] for h in (1, 2) for w in (1, 2)]
+    pinpoints = [[image_size * h, image_size * w] for h in range(1, grid + 1) for w in range(1, grid + 1)]
     vision = SiglipVisionConfig(
         hidden_size=WIDTH,
         intermediate_size=2 * WIDTH,
         num_hidden_layers=2,
         num_attention_heads=2,
-        image_size=IMAGE_SIZE,
+        image_size=image_size,
         patch_size=PATCH,
         vision_use_head=False,
     )
@@ -145,7 +148,7 @@ def _save_onevision(out: Path) -> None:
         vision_feature_select_strategy="full",
     )
     LlavaOnevisionForConditionalGeneration(config).save_pretrained(out)
-    onevision_image_processor(IMAGE_SIZE, pinpoints).save_pretrained(out)
+    onevision_image_processor(image_size, pinpoints).save_pretrained(out)
     tokenizer.chat_template = CHATML_TEMPLATE
     tokenizer.save_pretrained(out)
 
@@ -186,10 +189,13 @@ def _save_qwen_vl(out: Path, *, version: str) -> None:
     """Qwen2-VL or Qwen2.5-VL: the vision tower merges 2x2 patches; text positions use M-RoPE (a section per
     axis, summing to half the head size: 16 / 2 = 8)."""
     tokenizer = _tokenizer(special=tuple(QWEN_VISION_TOKENS), image_token="<|image_pad|>")
-    ids = {name: token_id(tokenizer, token) for name, token in zip(("start", "end", "image", "video"), QWEN_VISION_TOKENS, strict=True)}
+    ids = {
+        name: token_id(tokenizer, token)
+        for name, token in zip(("start", "end", "image", "video"), QWEN_VISION_TOKENS, strict=True)
+    }
     rope = {"rope_type": "default", "rope_theta": 1_000_000.0, "mrope_section": [2, 3, 3]}
     text = _text_dict(tokenizer, rope_parameters=rope)
-    tokens = {
+    tokens: dict[str, Any] = {
         "image_token_id": ids["image"],
         "video_token_id": ids["video"],
         "vision_start_token_id": ids["start"],
@@ -230,7 +236,7 @@ def _save_idefics3(out: Path) -> None:
         vision_config=vision,
         image_token_id=token_id(tokenizer, "<image>"),
         scale_factor=2,
-        pad_token_id=tokenizer.pad_token_id,
+        **{"pad_token_id": tokenizer.pad_token_id},  # read by __post_init__, unknown to the type stubs
     )
     Idefics3ForConditionalGeneration(config).save_pretrained(out)
     Idefics3ImageProcessorPil(

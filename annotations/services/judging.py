@@ -4,7 +4,7 @@ guarded updates here, so a repeated or late message changes nothing; the broker 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,7 @@ class QueueResult:
     checkpoint: CriticCheckpoint
     queued: int
     batches: int
+    verdict_ids: list[int] = field(default_factory=list)
 
 
 def _send(verdict_ids: list[int]) -> int:
@@ -85,8 +86,11 @@ def _send(verdict_ids: list[int]) -> int:
     return len(batches)
 
 
-def verdicts_queue(*, dataset: Dataset, checkpoint: CriticCheckpoint, only_missing: bool = True) -> QueueResult:
-    """Queue the dataset's items for the checkpoint: those without a finished verdict (only_missing), or all."""
+def verdicts_queue(
+    *, dataset: Dataset, checkpoint: CriticCheckpoint, only_missing: bool = True, wake: bool = True
+) -> QueueResult:
+    """Queue the dataset's items for the checkpoint: those without a finished verdict (only_missing), or all.
+    `wake=False` sends no message (``judge --inline`` claims the rows itself; the sweeper finds any it leaves)."""
     if checkpoint.is_external:
         raise ValidationError(f"{checkpoint.name!r} is an external judge: its verdicts are imported.")
     now = timezone.now()
@@ -106,10 +110,12 @@ def verdicts_queue(*, dataset: Dataset, checkpoint: CriticCheckpoint, only_missi
         ids = list(
             CriticVerdict.objects.filter(
                 item__dataset=dataset, checkpoint=checkpoint, status=JobStatus.QUEUED, queued_at=now, swapped=False
-            ).values_list("pk", flat=True)
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
-        batches = _send(ids)
-    return QueueResult(checkpoint=checkpoint, queued=len(ids), batches=batches)
+        batches = _send(ids) if wake else 0
+    return QueueResult(checkpoint=checkpoint, queued=len(ids), batches=batches, verdict_ids=ids)
 
 
 def swap_checks_queue(*, dataset: Dataset, checkpoint: CriticCheckpoint) -> QueueResult:
@@ -151,6 +157,7 @@ def verdict_requeue_fields(now: Any) -> dict[str, Any]:
         "expected_score": None,
         "justification": "",
         "raw_output": "",
+        "prompt": "",
         "forced": False,
         "error": "",
         "started_at": None,
@@ -195,24 +202,32 @@ def verdicts_claim(*, verdict_ids: list[int], worker: str) -> Claim:
         "item__image", "checkpoint"
     )
     jobs = [
-        VerdictJob(
-            verdict_id=v.pk,
-            checkpoint_id=v.checkpoint_id,
-            model=v.checkpoint.model,
-            revision=v.checkpoint.revision,
-            quantization=v.checkpoint.quantization,
-            profile=v.profile,
-            image_path=v.item.image.file.path,
-            question=v.item.question,
-            # A swap check shows the critic the item's second response first.
-            response_a=v.item.response_b if v.swapped else v.item.response_a,
-            response_b=v.item.response_a if v.swapped else v.item.response_b,
-            reference=v.item.reference,
-            swapped=v.swapped,
-        )
+        verdict_job(item=v.item, checkpoint=v.checkpoint, profile=v.profile, verdict_id=v.pk, swapped=v.swapped)
         for v in rows.order_by("pk")
     ]
     return Claim(token=token, jobs=jobs)
+
+
+def verdict_job(
+    *, item: Item, checkpoint: CriticCheckpoint, profile: str = "", verdict_id: int = 0, swapped: bool = False
+) -> VerdictJob:
+    """What the critic is given for `item` under `checkpoint` (and what ``critic_input`` shows): the one place an
+    item becomes a job, for the worker and for the inspection command alike. `profile` defaults to the item's."""
+    return VerdictJob(
+        verdict_id=verdict_id,
+        checkpoint_id=checkpoint.pk,
+        model=checkpoint.model,
+        revision=checkpoint.revision,
+        quantization=checkpoint.quantization,
+        profile=profile or item.profile,
+        image_path=item.image.file.path,
+        question=item.question,
+        # A swap check shows the critic the item's second response first.
+        response_a=item.response_b if swapped else item.response_a,
+        response_b=item.response_a if swapped else item.response_b,
+        reference=item.reference,
+        swapped=swapped,
+    )
 
 
 @dataclass(frozen=True)
@@ -226,6 +241,7 @@ class VerdictResult:
     raw_output: str
     forced: bool
     latency_ms: float
+    prompt: str = ""  # the whole prompt the critic was given
 
 
 def _storable(text: str) -> str:
@@ -260,6 +276,7 @@ def verdict_record(*, verdict_id: int, claim: str, result: VerdictResult, swappe
             expected_score=result.expected_score,
             justification=_storable(result.justification),
             raw_output=_storable(result.raw_output),
+            prompt=_storable(result.prompt),
             forced=result.forced,
             latency_ms=result.latency_ms,
             error="",

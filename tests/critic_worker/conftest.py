@@ -26,11 +26,6 @@ def tiny_critic(tiny_critics: Callable[[str], Path]) -> Path:
     return tiny_critics("llava-onevision")
 
 
-@pytest.fixture(scope="session")
-def tiny_llava(tiny_critics: Callable[[str], Path]) -> Path:
-    return tiny_critics("llava")
-
-
 @pytest.fixture
 def single_torch_thread() -> Iterator[None]:
     """Training a width-64 model gains nothing from threads; on a shared 2-core machine they only contend."""

@@ -37,7 +37,7 @@ def test_the_critic_sees_the_responses_exchanged_and_the_verdict_is_stored_in_th
     judging.verdicts_release(claim=claim.token)
 
     # The same request judged directly by the engine: what the critic said about the order it saw.
-    seen = tasks.engine_for(job).judge([tasks._request(job)])[0]
+    seen = tasks.engine_for(job).judge([tasks.judge_request(job)])[0]
     assert tasks.judge_batch([check.pk])["done"] == 1
     check.refresh_from_db()
     expected = {"A": "B", "B": "A", "tie": "tie"}[seen.verdict.preference]

@@ -52,7 +52,11 @@ def taught(db) -> TrainingExport:  # type: ignore[no-untyped-def]
 def preference_for_a(model: str | Path, **load: str) -> float:
     engine = CriticEngine.load(str(model), device="cpu", max_new_tokens=8, **load)
     request = JudgeRequest(
-        images=[open_image(png_bytes(colour=(5, 5, 5)))], profile="pairwise", question="What is it?", response_a="x", response_b="y"
+        images=[open_image(png_bytes(colour=(5, 5, 5)))],
+        profile="pairwise",
+        question="What is it?",
+        response_a="x",
+        response_b="y",
     )
     (result,) = engine.judge([request])
     return result.probabilities["A"]
