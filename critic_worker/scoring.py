@@ -43,17 +43,36 @@ def justification_context(text: str, verdict: Verdict | None) -> str:
 @dataclass(frozen=True)
 class Candidates:
     """Every verdict line of a profile as token ids, each ending in what follows it (so none is a prefix of
-    another): a newline before the reasons, or the end of the turn after them."""
+    another): a newline before the reasons, or the end of the turn after them. `shared` is how many leading tokens
+    all lines have in common ("Score: " ...): fed once per item, they add the same log-probability to every line,
+    which the normalisation cancels, so only the rest of each line is scored."""
 
     verdicts: list[Verdict]
     ids: list[list[int]]
+    shared: int = 0
+
+    @property
+    def prefix(self) -> list[int]:
+        return self.ids[0][: self.shared]
+
+    @property
+    def suffixes(self) -> list[list[int]]:
+        return [line[self.shared :] for line in self.ids]
 
 
 def candidate_tokens(tokenizer: Any, profile: Profile, *, turn_end: list[int]) -> Candidates:
     verdicts = profile.verdicts()
     end = tokenizer("\n", add_special_tokens=False)["input_ids"] if profile.verdict_first else turn_end
     ids = [[*tokenizer(profile.verdict_line(v), add_special_tokens=False)["input_ids"], *end] for v in verdicts]
-    return Candidates(verdicts, ids)
+    shared = _common_prefix_all(ids)
+    return Candidates(verdicts, ids, min(shared, min(len(line) for line in ids) - 1))
+
+
+def _common_prefix_all(lines: list[list[int]]) -> int:
+    n = 0
+    while all(len(line) > n and line[n] == lines[0][n] for line in lines):
+        n += 1
+    return n
 
 
 @dataclass(frozen=True)
@@ -81,8 +100,8 @@ def distributions_from_cache(
 ) -> list[dict[Verdict, float]]:
     """P(verdict line | context) for each item, context = prompt + `continuations[i]` (token ids), normalised per
     item. Shapes: B items; the cache is extended in place. The last context token is always fed again (its logits
-    give each line's first token), so an item costs 1 + (context tokens the generation did not write) + its
-    candidates' tokens."""
+    give each line's first token), so an item costs 1 + (context tokens the generation did not write) + the
+    lines' shared prefix, once + the rest of each line."""
     cache, prompt_mask = generated.cache, generated.prompt_mask
     device = prompt_mask.device
     batch, prompt_width = prompt_mask.shape
@@ -98,11 +117,11 @@ def distributions_from_cache(
         if continuation:
             reused = min(_common_prefix(continuation, reusable[i]), len(continuation) - 1)
             keep[i, prompt_width : prompt_width + reused] = 1
-            feeds.append(continuation[reused:])
+            feeds.append([*continuation[reused:], *candidates[i].prefix])
             starts.append(prompt_lengths[i] + reused)
         else:  # the context is the prompt: feed its last token again, in place of its cached column
             keep[i, prompt_width - 1] = 0
-            feeds.append([int(generated.prompt_ids[i, -1])])
+            feeds.append([int(generated.prompt_ids[i, -1]), *candidates[i].prefix])
             starts.append(prompt_lengths[i] - 1)
 
     width = max(len(f) for f in feeds)
@@ -126,7 +145,7 @@ def distributions_from_cache(
         mask=mask,
         ends=ends + generated.offsets,
         first_logp=first_logp,
-        candidates=candidates,
+        lines=[(c.verdicts, c.suffixes) for c in candidates],
         pad_id=pad_id,
     )
 
@@ -147,15 +166,17 @@ def _score_candidates(
     mask: torch.Tensor,
     ends: torch.Tensor,
     first_logp: torch.Tensor,
-    candidates: list[Candidates],
+    lines: list[tuple[list[Verdict], list[list[int]]]],
     pad_id: int,
 ) -> list[dict[Verdict, float]]:
-    """Each item's candidate lines continued from its cached context, CANDIDATE_CHUNK lines per forward pass (the
-    context cache repeated per line). `mask` (B, cache length) marks each item's context columns, `ends` (B,) the
-    position of its last context token, `first_logp` (B, vocab) the log-probabilities after it."""
+    """Each item's candidate lines (its verdicts and their tokens) continued from its cached context,
+    CANDIDATE_CHUNK lines per forward pass (the context cache repeated per line), lines of equal length together.
+    `mask` (B, cache length) marks each item's context columns, `ends` (B,) the position of its last context token,
+    `first_logp` (B, vocab) the log-probabilities after it."""
     device = mask.device
-    rows = [(i, k, tokens) for i, c in enumerate(candidates) for k, tokens in enumerate(c.ids)]
-    scores = [torch.full((len(c.verdicts),), -math.inf) for c in candidates]
+    rows = [(i, k, tokens) for i, (_, item_lines) in enumerate(lines) for k, tokens in enumerate(item_lines)]
+    rows.sort(key=lambda row: len(row[2]))  # less padding per chunk
+    scores = [torch.full((len(verdicts),), -math.inf) for verdicts, _ in lines]
     for start in range(0, len(rows), CANDIDATE_CHUNK):
         chunk = rows[start : start + CANDIDATE_CHUNK]
         width = max(len(t) for _, _, t in chunk)
@@ -182,9 +203,9 @@ def _score_candidates(
         for row, (i, k, _) in enumerate(chunk):
             scores[i][k] = logp[row].item()
     distributions = []
-    for c, item_scores in zip(candidates, scores, strict=True):
+    for (verdicts, _), item_scores in zip(lines, scores, strict=True):
         probs = torch.softmax(item_scores, dim=0).tolist()
-        distributions.append(dict(zip(c.verdicts, probs, strict=True)))
+        distributions.append(dict(zip(verdicts, probs, strict=True)))
     return distributions
 
 
@@ -208,7 +229,7 @@ def distributions_by_prefill(
             mask=inputs["attention_mask"],
             ends=ends,
             first_logp=torch.log_softmax(out.logits[:, -1, :].float(), dim=-1),
-            candidates=[item_candidates],
+            lines=[(item_candidates.verdicts, item_candidates.ids)],
             pad_id=pad_id,
         )
     return results
