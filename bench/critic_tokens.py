@@ -152,7 +152,8 @@ per verdict (rows x columns fed to the model, padding included), {args.items} it
 101 verdict lines each; half pairwise, 3), {args.new_tokens} generated tokens each, random weights, CPU, one thread.
 "Before": after `generate`, each item's images and context are prefilled again to score its verdict lines (the
 earlier engine, kept as the tests' reference). "After": the verdict lines continue from `generate`'s own KV cache;
-only the last context token and the reasons the critic did not write itself as the same tokens are fed again.
+only the last context token and the reasons the critic did not write itself as the same tokens are fed again, and
+the lines' shared first tokens ("Score: ") once per item rather than once per line.
 
 {chr(10).join(lines)}
 
