@@ -320,6 +320,9 @@ class CriticVerdict(models.Model):
     expected_score = models.FloatField(null=True, blank=True, help_text="Mean score under those probabilities.")
     justification = models.TextField(blank=True)
     raw_output = models.TextField(blank=True)
+    prompt = models.TextField(
+        blank=True, help_text="The whole prompt the critic was given, after its chat template (recorded by the worker)."
+    )
     forced = models.BooleanField(default=False, help_text="Read from the logits: the free text did not parse.")
     error = models.TextField(blank=True)
     latency_ms = models.FloatField(null=True, blank=True)

@@ -18,7 +18,7 @@ from annotations.forms import DatasetForm, ImportForm, ItemUploadForm
 from annotations.models import Dataset, Image, Kind, Split, TrainingExport
 from annotations.permissions import admin_required, is_admin
 from annotations.selectors import datasets as selectors
-from annotations.selectors.judging import critic_progress
+from annotations.selectors.judging import critic_inputs_seen, critic_progress
 from annotations.services.datasets import dataset_create
 from annotations.services.images import image_thumbnail_ensure
 from annotations.services.import_jobs import import_job_create
@@ -116,7 +116,13 @@ def item_new(request: HttpRequest, pk: int) -> HttpResponse:
 def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
     item = selectors.item_get(user=request.user, pk=pk)
     humans, critics = selectors.item_verdicts_visible(user=request.user, item=item)
-    context = {"item": item, "dataset": item.dataset, "human_verdicts": humans, "critic_verdicts": critics}
+    context = {
+        "item": item,
+        "dataset": item.dataset,
+        "human_verdicts": humans,
+        "critic_verdicts": critics,
+        "critic_saw": critic_inputs_seen(user=request.user, item=item),
+    }
     return render(request, "annotations/item_detail.html", context)
 
 

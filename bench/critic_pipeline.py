@@ -60,7 +60,7 @@ def main() -> None:
     from annotations.selectors.images import image_normalized_png
     from annotations.services import judging
     from annotations.services.items import item_create
-    from critic_worker.engine import CriticEngine, JudgeRequest
+    from critic_worker.engine import CriticEngine, JudgeRequest, open_image
     from critic_worker.tiny import build_tiny_critic
     from tests.images import png_bytes
 
@@ -86,7 +86,7 @@ def main() -> None:
     warm, measured = dataset("warm-up", 8), dataset("measured", args.items)
     requests = [
         JudgeRequest(
-            image=image_normalized_png(image=item.image),  # what the worker hands the engine
+            images=[open_image(image_normalized_png(image=item.image))],  # what the worker hands the engine
             profile=item.profile,
             question=item.question,
             response_a=item.response_a,

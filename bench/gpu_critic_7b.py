@@ -33,7 +33,7 @@ from transformers import (  # noqa: E402
 
 from critic_worker.checkpoint_info import token_id  # noqa: E402
 from critic_worker.convert import SIGLIP_SO400M as CONVERTED_SIGLIP  # noqa: E402
-from critic_worker.engine import CriticEngine, JudgeRequest, onevision_image_processor  # noqa: E402
+from critic_worker.engine import CriticEngine, JudgeRequest, onevision_image_processor, open_image  # noqa: E402
 from critic_worker.tiny import _tokenizer  # noqa: E402
 
 QWEN2_7B = {
@@ -112,9 +112,9 @@ def timed_phases(engine: CriticEngine, sync: bool) -> dict[str, float]:
 
         setattr(engine, name, timed)
 
-    wrap("_inputs", "preprocess")
+    wrap("batch_inputs", "preprocess")
     wrap("_generate", "generate")
-    wrap("_verdict_distributions", "scoring")
+    wrap("_score", "scoring")
     return spent
 
 
@@ -164,7 +164,7 @@ def main() -> None:
     for batch in [int(b) for b in args.batches.split(",")]:
         requests = [
             JudgeRequest(
-                image_bytes(i, size),
+                [open_image(image_bytes(i, size))],
                 "pairwise" if i % 2 else "pointwise",
                 f"What is shown in image {i}?",
                 "A coloured square on a plain background.",

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 MARKER = "critic_desk.json"  # written by build_tiny_critic
+TINY_ARCHES = ("llava-onevision", "llava", "qwen2-vl", "qwen2.5-vl", "idefics3")  # what build_tiny_critic builds
 
 
 def is_random_weight_critic(path: str | Path) -> bool:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,8 @@ from annotations.services import judging, retraining
 from annotations.services.import_jobs import import_jobs_sweep
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from critic_worker.engine import CriticEngine, JudgeRequest, JudgeResult
 
 log = logging.getLogger(__name__)
@@ -84,11 +87,11 @@ def _judge_claim(claim: judging.Claim) -> tuple[int, int]:
         readable, requests = [], []
         for job in jobs:
             try:
-                requests.append(_request(job))
+                requests.append(judge_request(job))
                 readable.append(job)
-            except OSError as exc:  # the stored file is gone: no retry brings it back
+            except (OSError, ValueError) as exc:  # the stored picture is gone or unreadable: no retry helps
                 failed += judging.verdict_fail(verdict_id=job.verdict_id, claim=claim.token, error=str(exc))
-        results = engine_for(jobs[0]).judge(requests)
+        results = engine_for(jobs[0]).judge(requests) if requests else []
         with transaction.atomic():  # one commit for the batch
             for job, result in zip(readable, results, strict=True):
                 if _record(claim.token, job, result):
@@ -97,13 +100,63 @@ def _judge_claim(claim: judging.Claim) -> tuple[int, int]:
     return done, failed
 
 
-def _request(job: judging.VerdictJob) -> JudgeRequest:
+@dataclass(frozen=True)
+class InlineProgress:
+    judged: int  # verdicts finished so far (done or failed)
+    done: int
+    failed: int
+    total: int
+
+
+def judge_inline(
+    *, verdict_ids: list[int], worker: str, batch_size: int, on_batch: Callable[[InlineProgress], None] | None = None
+) -> InlineProgress:
+    """Judge queued verdicts here, in this process, batch by batch, through the worker's own claim and record (the
+    database stays the source of truth: rows someone else took are skipped, and a batch that raises is given back to
+    the queue before the error propagates)."""
+    done = failed = 0
+    size = max(1, batch_size)
+    for start in range(0, len(verdict_ids), size):
+        claim = judging.verdicts_claim(verdict_ids=verdict_ids[start : start + size], worker=worker)
+        try:
+            batch_done, batch_failed = _judge_claim(claim) if claim.jobs else (0, 0)
+        except BaseException as exc:
+            judging.verdicts_release(claim=claim.token, error=f"inline judging stopped: {exc!r}")
+            raise
+        done, failed = done + batch_done, failed + batch_failed
+        if on_batch is not None:
+            on_batch(InlineProgress(done + failed, done, failed, len(verdict_ids)))
+    return InlineProgress(done + failed, done, failed, len(verdict_ids))
+
+
+def item_images(job: judging.VerdictJob) -> list[Image.Image]:
+    """The item's pictures as the critic receives them (RGB, in order, before the processor's resizing): the one
+    place the worker and ``critic_input`` read them. OSError when the file is gone, ValueError when unreadable."""
+    from PIL import Image, UnidentifiedImageError
+
+    pictures = []
+    for path in [job.image_path]:
+        try:
+            with Image.open(path) as im:
+                im.load()
+                pictures.append(im.convert("RGB"))
+        except (UnidentifiedImageError, SyntaxError) as exc:
+            raise ValueError(f"unreadable image: {exc}") from None
+        except OSError as exc:
+            if Path(path).exists():
+                raise ValueError(f"unreadable image: {exc}") from None
+            raise
+    return pictures
+
+
+def judge_request(job: judging.VerdictJob) -> JudgeRequest:
+    """The engine's request for a job: its pictures (``item_images``) and the texts the profile is filled with."""
     from critic_worker.engine import JudgeRequest
 
     if not job.image_path:
         raise FileNotFoundError("the image has no normalised rendition (its original could not be read)")
     return JudgeRequest(
-        image=Path(job.image_path).read_bytes(),  # the normalised PNG, the one picture everyone sees
+        images=item_images(job),
         profile=job.profile,
         question=job.question,
         response_a=job.response_a,
@@ -114,7 +167,7 @@ def _request(job: judging.VerdictJob) -> JudgeRequest:
 
 
 def _record(claim: str, job: judging.VerdictJob, result: JudgeResult) -> bool:
-    if result.verdict is None:  # the item itself cannot be judged (an unreadable image)
+    if result.verdict is None:  # the item itself cannot be judged (an unknown profile)
         return judging.verdict_fail(verdict_id=job.verdict_id, claim=claim, error=result.error)
     return judging.verdict_record(
         verdict_id=job.verdict_id,
@@ -130,6 +183,7 @@ def _record(claim: str, job: judging.VerdictJob, result: JudgeResult) -> bool:
             raw_output=result.raw_output,
             forced=result.forced,
             latency_ms=result.latency_ms,
+            prompt=result.prompt,
         ),
     )
 

@@ -24,7 +24,8 @@ import pyarrow.parquet as pq
 import torch
 from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
-from critic_worker.engine import ImageOnlyOnevisionProcessor, load_critic, open_image, resolve_device
+from critic_worker.engine import open_image
+from critic_worker.loading import load_critic, resolve_device, save_processor
 from critic_worker.profiles import chat_for_turn
 
 END_OF_TURN = "<|im_end|>"
@@ -185,7 +186,8 @@ def train_lora(
     out = Path(out)
     device = resolve_device(options.device)
     torch.manual_seed(options.seed)
-    model, processor = load_critic(base, quantization=options.quantization, device=device)
+    critic = load_critic(base, quantization=options.quantization, device=device)
+    model, processor = critic.model, critic.processor
     processor.tokenizer.padding_side = "left"
     if processor.tokenizer.pad_token_id is None:
         processor.tokenizer.pad_token = processor.tokenizer.eos_token
@@ -235,14 +237,10 @@ def merge_adapter(adapter_dir: str | Path, out: str | Path, *, device: str = "au
     """Full weights with the adapter merged in (the base loaded in full precision), with the tokenizer and image
     processor beside them: a checkpoint folder the engine loads without peft."""
     out = Path(out)
-    model, processor = load_critic(adapter_dir, quantization="none", device=device)
-    model.save_pretrained(out)
-    if isinstance(processor, ImageOnlyOnevisionProcessor):  # saved part by part: it has no video processor
-        processor.tokenizer.save_pretrained(out)
-        processor.image_processor.save_pretrained(out)
-    else:
-        processor.save_pretrained(out)
-    del model
+    critic = load_critic(adapter_dir, quantization="none", device=device)
+    critic.model.save_pretrained(out)
+    save_processor(critic.processor, out)
+    del critic
     _free_memory()
     return out
 

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 
-from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, JobStatus, Kind
+from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, Image, Item, JobStatus, Kind
+from annotations.permissions import is_admin
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def checkpoint_named(*, name: str) -> CriticCheckpoint:
@@ -83,3 +89,35 @@ def _status_counts(*, dataset: Dataset, checkpoint: CriticCheckpoint, swapped: b
         .annotate(n=Count("pk"))
         .values_list("status", "n")
     )
+
+
+def verdict_failures(*, verdict_ids: list[int], limit: int = 5) -> list[tuple[str, str]]:
+    """(item id, reason) of the failed verdicts among these, at most `limit`: what a script's summary shows."""
+    rows = CriticVerdict.objects.filter(pk__in=verdict_ids, status=JobStatus.FAILED).order_by("pk")
+    return list(rows.values_list("item__external_id", "error")[:limit])
+
+
+@dataclass(frozen=True)
+class CriticSaw:
+    """What one checkpoint was given for an item, as its worker recorded it ('' until a worker has judged it)."""
+
+    checkpoint: CriticCheckpoint
+    status: str
+    swapped: bool
+    prompt: str
+
+
+@dataclass(frozen=True)
+class CriticInputsSeen:
+    pictures: list[Image]  # the item's pictures in the order the critic is given them
+    prompts: list[CriticSaw]
+
+
+def critic_inputs_seen(*, user: User | AnonymousUser, item: Item) -> CriticInputsSeen | None:
+    """For administrators, the pictures the critic is given for this item and the prompt each checkpoint was given
+    (its swap check's too), by checkpoint name; None for anyone else (the page then shows no such section)."""
+    if not is_admin(user):
+        return None
+    rows = CriticVerdict.objects.filter(item=item).select_related("checkpoint").order_by("checkpoint__name", "swapped")
+    prompts = [CriticSaw(v.checkpoint, v.status, v.swapped, v.prompt) for v in rows]
+    return CriticInputsSeen(pictures=[item.image], prompts=prompts)

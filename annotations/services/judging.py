@@ -4,7 +4,7 @@ guarded updates here, so a repeated or late message changes nothing; the broker 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,7 @@ class QueueResult:
     checkpoint: CriticCheckpoint
     queued: int
     batches: int
+    verdict_ids: list[int] = field(default_factory=list)
 
 
 def _send(verdict_ids: list[int]) -> int:
@@ -105,10 +106,12 @@ def verdicts_queue(
     only_missing: bool = True,
     retry_failed: bool = True,
     item_ids: list[int] | None = None,
+    wake: bool = True,
 ) -> QueueResult:
     """Queue the dataset's items for the checkpoint: those without a finished verdict (only_missing), or all.
     `retry_failed=False` leaves failed verdicts as they are (only items never queued are added); `item_ids`
-    narrows it to those items (the item table's selection)."""
+    narrows it to those items (the item table's selection); `wake=False` sends no message (``judge --inline``
+    claims the rows itself; the sweeper finds any it leaves)."""
     if checkpoint.is_external:
         raise ValidationError(f"{checkpoint.name!r} is an external judge: its verdicts are imported.")
     now = timezone.now()
@@ -132,10 +135,12 @@ def verdicts_queue(
         ids = list(
             CriticVerdict.objects.filter(
                 item__dataset=dataset, checkpoint=checkpoint, status=JobStatus.QUEUED, queued_at=now, swapped=False
-            ).values_list("pk", flat=True)
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
-        batches = _send(ids)
-    return QueueResult(checkpoint=checkpoint, queued=len(ids), batches=batches)
+        batches = _send(ids) if wake else 0
+    return QueueResult(checkpoint=checkpoint, queued=len(ids), batches=batches, verdict_ids=ids)
 
 
 def swap_checks_queue(*, dataset: Dataset, checkpoint: CriticCheckpoint) -> QueueResult:
@@ -177,6 +182,7 @@ def verdict_requeue_fields(now: Any) -> dict[str, Any]:
         "expected_score": None,
         "justification": "",
         "raw_output": "",
+        "prompt": "",
         "forced": False,
         "error": "",
         "started_at": None,
@@ -222,22 +228,7 @@ def verdicts_claim(*, verdict_ids: list[int], worker: str) -> Claim:
         "item__image", "checkpoint"
     )
     jobs = [
-        VerdictJob(
-            verdict_id=v.pk,
-            checkpoint_id=v.checkpoint_id,
-            model=v.checkpoint.model,
-            revision=v.checkpoint.revision,
-            quantization=v.checkpoint.quantization,
-            profile=v.profile,
-            image_path=_rendition_path(v.item),
-            question=v.item.question,
-            # A swap check shows the critic the item's second response first.
-            response_a=v.item.response_b if v.swapped else v.item.response_a,
-            response_b=v.item.response_a if v.swapped else v.item.response_b,
-            reference=v.item.reference,
-            swapped=v.swapped,
-            context=v.item.context_turns,
-        )
+        verdict_job(item=v.item, checkpoint=v.checkpoint, profile=v.profile, verdict_id=v.pk, swapped=v.swapped)
         for v in rows.order_by("pk")
     ]
     return Claim(token=token, jobs=jobs)
@@ -248,6 +239,29 @@ def _rendition_path(item: Item) -> str:
         return str(image_normalized_path(image=item_images(item=item)[0]))
     except NoRendition:
         return ""
+
+
+def verdict_job(
+    *, item: Item, checkpoint: CriticCheckpoint, profile: str = "", verdict_id: int = 0, swapped: bool = False
+) -> VerdictJob:
+    """What the critic is given for `item` under `checkpoint` (and what ``critic_input`` shows): the one place an
+    item becomes a job, for the worker and for the inspection command alike. `profile` defaults to the item's."""
+    return VerdictJob(
+        verdict_id=verdict_id,
+        checkpoint_id=checkpoint.pk,
+        model=checkpoint.model,
+        revision=checkpoint.revision,
+        quantization=checkpoint.quantization,
+        profile=profile or item.profile,
+        image_path=_rendition_path(item),
+        question=item.question,
+        # A swap check shows the critic the item's second response first.
+        response_a=item.response_b if swapped else item.response_a,
+        response_b=item.response_a if swapped else item.response_b,
+        reference=item.reference,
+        swapped=swapped,
+        context=item.context_turns,
+    )
 
 
 @dataclass(frozen=True)
@@ -261,6 +275,7 @@ class VerdictResult:
     raw_output: str
     forced: bool
     latency_ms: float
+    prompt: str = ""  # the whole prompt the critic was given
 
 
 def _storable(text: str) -> str:
@@ -295,6 +310,7 @@ def verdict_record(*, verdict_id: int, claim: str, result: VerdictResult, swappe
             expected_score=result.expected_score,
             justification=_storable(result.justification),
             raw_output=_storable(result.raw_output),
+            prompt=_storable(result.prompt),
             forced=result.forced,
             latency_ms=result.latency_ms,
             error="",

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -9,13 +9,21 @@ from critic_worker.tiny import build_tiny_critic
 
 
 @pytest.fixture(scope="session")
-def tiny_critic(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_critic(tmp_path_factory.mktemp("tiny-onevision"), arch="llava-onevision")
+def tiny_critics(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """A tiny random-weight critic of an architecture, built once per session."""
+    built: dict[str, Path] = {}
+
+    def get(arch: str) -> Path:
+        if arch not in built:
+            built[arch] = build_tiny_critic(tmp_path_factory.mktemp(f"tiny-{arch}"), arch=arch)
+        return built[arch]
+
+    return get
 
 
 @pytest.fixture(scope="session")
-def tiny_llava(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_critic(tmp_path_factory.mktemp("tiny-llava"), arch="llava")
+def tiny_critic(tiny_critics: Callable[[str], Path]) -> Path:
+    return tiny_critics("llava-onevision")
 
 
 @pytest.fixture

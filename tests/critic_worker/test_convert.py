@@ -12,8 +12,9 @@ from safetensors.torch import save_file
 from transformers import AutoTokenizer, LlavaOnevisionForConditionalGeneration
 
 from critic_worker.convert import ConversionError, convert_llava_critic
-from critic_worker.engine import CriticEngine, JudgeRequest
+from critic_worker.engine import CriticEngine, JudgeRequest, open_image
 from critic_worker.profiles import PromptInput, chat_prompt, get_profile
+from critic_worker.prompting import CriticInput
 from critic_worker.tiny import build_tiny_critic
 from tests.images import png_bytes
 
@@ -85,15 +86,13 @@ def test_converted_logits_match_the_original_weights(reference_dir: Path, tmp_pa
     reference = CriticEngine.load(str(reference_dir), quantization="none")
     converted = CriticEngine.load(str(out), quantization="none")
     prompt = chat_prompt(get_profile("pairwise"), PromptInput("Which?", "Red.", "Blue, I think."))
-    from critic_worker.engine import open_image
-
-    image = open_image(png_bytes((90, 40)))
+    seen = [CriticInput(images=[open_image(png_bytes((90, 40)))], prompt=prompt)]
     with torch.inference_mode():
-        a = reference.model(**reference._inputs([image], [prompt])).logits
-        b = converted.model(**converted._inputs([image], [prompt])).logits
+        a = reference.model(**reference.batch_inputs(seen)).logits
+        b = converted.model(**converted.batch_inputs(seen)).logits
     assert a.shape == b.shape
     torch.testing.assert_close(a, b)
-    request = JudgeRequest(png_bytes(), "pointwise", "Q?", "An answer.")
+    request = JudgeRequest([open_image(png_bytes())], "pointwise", "Q?", "An answer.")
     assert converted.judge([request])[0].probabilities == reference.judge([request])[0].probabilities
 
 

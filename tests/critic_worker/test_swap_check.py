@@ -32,12 +32,12 @@ def test_the_critic_sees_the_responses_exchanged_and_the_verdict_is_stored_in_th
     claim = judging.verdicts_claim(verdict_ids=[check.pk], worker="test")
     (job,) = claim.jobs
     assert (job.response_a, job.response_b, job.swapped) == ("The dog is white.", "The cat is black.", True)
-    prompt = chat_prompt(get_profile("pairwise"), JudgeRequest(image=b"", **_text(job)).prompt_input())
+    prompt = chat_prompt(get_profile("pairwise"), JudgeRequest(images=[], **_text(job)).prompt_input())
     assert prompt.index("The first response: [The dog is white.]") < prompt.index("The second response: [The cat")
     judging.verdicts_release(claim=claim.token)
 
     # The same request judged directly by the engine: what the critic said about the order it saw.
-    seen = tasks.engine_for(job).judge([tasks._request(job)])[0]
+    seen = tasks.engine_for(job).judge([tasks.judge_request(job)])[0]
     assert tasks.judge_batch([check.pk])["done"] == 1
     check.refresh_from_db()
     expected = {"A": "B", "B": "A", "tie": "tie"}[seen.verdict.preference]

@@ -17,7 +17,7 @@ from annotations.services.exports import (
     training_export_run,
 )
 from annotations.services.images import image_check, image_store
-from critic_worker.engine import CriticEngine, JudgeRequest
+from critic_worker.engine import CriticEngine, JudgeRequest, open_image
 from critic_worker.profiles import Verdict, get_profile
 from critic_worker.training import ExportError, TrainOptions, read_training_rows, train_lora
 from tests.factories import DatasetFactory, PairwiseItemFactory
@@ -52,7 +52,11 @@ def taught(db) -> TrainingExport:  # type: ignore[no-untyped-def]
 def preference_for_a(model: str | Path, **load: str) -> float:
     engine = CriticEngine.load(str(model), device="cpu", max_new_tokens=8, **load)
     request = JudgeRequest(
-        image=png_bytes(colour=(5, 5, 5)), profile="pairwise", question="What is it?", response_a="x", response_b="y"
+        images=[open_image(png_bytes(colour=(5, 5, 5)))],
+        profile="pairwise",
+        question="What is it?",
+        response_a="x",
+        response_b="y",
     )
     (result,) = engine.judge([request])
     return result.probabilities["A"]

@@ -67,3 +67,35 @@ def test_a_killed_worker_loses_no_verdict_and_none_is_written_twice(
         assert v.attempts == 1
     assert "requeued" in second.text()
     assert "Traceback" not in second.text()
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from critic_worker.tiny import build_tiny_critic
+
+    return build_tiny_critic(tmp_path_factory.mktemp("integration-qwen"), arch="qwen2.5-vl")
+
+
+def test_a_qwen2_5_vl_critic_judges_through_a_real_worker(start_worker, tiny_qwen_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    """Not only LLaVA: a Qwen2.5-VL checkpoint, quantized as configured, judged end to end by a worker process
+    with its own chat template; each verdict records the prompt the critic was given."""
+    settings.CRITIC_MODEL = str(tiny_qwen_path)
+    dataset = DatasetFactory()
+    image = ItemFactory(dataset=dataset).image
+    for i in range(5):
+        (PairwiseItemFactory if i % 2 else ItemFactory)(dataset=dataset, image=image)
+    worker = start_worker("critic-qwen", CRITIC_MODEL=str(tiny_qwen_path), CRITIC_MAX_NEW_TOKENS="16")
+    worker.wait_ready()
+    checkpoint = judging.checkpoint_resolve()
+    assert checkpoint.model == str(tiny_qwen_path)
+    assert judging.verdicts_queue(dataset=dataset, checkpoint=checkpoint).queued == 6
+    wait_until(lambda: counts()["done"] == 6, 180, "every verdict done")
+    for verdict in CriticVerdict.objects.select_related("item"):
+        assert sum(verdict.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+        assert verdict.prompt.startswith(
+            "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+        )
+        assert verdict.prompt.count("<|vision_start|><|image_pad|><|vision_end|>") == 1
+        assert verdict.item.question in verdict.prompt
+        assert verdict.worker.startswith("critic-qwen@")
+    assert "Traceback" not in worker.text()
