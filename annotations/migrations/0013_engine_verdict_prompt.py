@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0012_dataset_text_without_nul'),
+        ("annotations", "0012_dataset_text_without_nul"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='criticverdict',
-            name='prompt',
-            field=models.TextField(blank=True, help_text='The whole prompt the critic was given, after its chat template (recorded by the worker).'),
+            model_name="criticverdict",
+            name="prompt",
+            field=models.TextField(
+                blank=True,
+                help_text="The whole prompt the critic was given, after its chat template (recorded by the worker).",
+            ),
         ),
     ]
