@@ -153,6 +153,7 @@ FALLBACK_NOTE = "Shown as plain text: it holds more markup than the page renders
 BUDGET_S = 0.06  # seconds of parsing one text may take before it is shown as plain text instead
 # Shapes whose parse is one long step the deadline cannot cut (the parser's per-character pass over every line;
 # a table row, link destination or URL with no space in it): past these, the text is plain from the start.
+MAX_CHARS = 30_000  # past this the parse alone outlasts the budget on realistic text (bench/render.py)
 MAX_LINES = 3_000
 MAX_WORD_CHARS = 5_000
 
@@ -214,13 +215,13 @@ def model_text_html(text: str) -> str:
 
     Plain one-line text (most questions, short answers) becomes its paragraph without the parser, which costs
     more than the rest of a desk page; tests/annotations/test_markdown.py holds the two ways equal. The parser is
-    linear but pure Python (tens of microseconds per markup character): a text with more lines or longer lines
-    or longer words than it gets through in time, or whose parse runs past BUDGET_S, is shown as escaped lines with a note, so no
-    text holds a server worker (bench/render.py measures it)."""
+    linear but pure Python (tens of microseconds per markup character): a text over MAX_CHARS, MAX_LINES or
+    MAX_WORD_CHARS, or whose parse runs past BUDGET_S, is shown as escaped lines with a note, so that no text
+    holds a server worker (bench/render.py measures it)."""
     text = text or ""
     if PLAIN.fullmatch(text):
         return f"<p>{text}</p>\n"
-    if text.count("\n") > MAX_LINES or max(map(len, text.split()), default=0) > MAX_WORD_CHARS:
+    if len(text) > MAX_CHARS or text.count("\n") > MAX_LINES or max(map(len, text.split()), default=0) > MAX_WORD_CHARS:
         return plain_text_html(text)
     try:
         html = _parser().render(text, {DEADLINE: time.perf_counter() + BUDGET_S})
