@@ -72,9 +72,10 @@ def cases(n: int) -> dict[str, str]:
         "lists nested by indentation": _nested_lists(n),
         "table of 1 column, many rows": "| a |\n|---|\n" + _repeat("| 1 |\n", n - 12),
         "table row of many cells": "|" + _repeat("a|", half - 1) + "\n|" + _repeat("-|", n - half - 2),
-        "long inline math `$..$`": "$" + _repeat("x_{i}^{2} * y_i + ", n - 2) + "$",
-        "long display math `$$..$$`": "$$\n" + _repeat("x_{i}^{2} * y_i + ", n - 6) + "\n$$",
-        "long `\\(..\\)` math": "\\(" + _repeat("a_i * b_i + ", n - 4) + "\\)",
+        # each body ends on a letter: inline math may not close after a space
+        "long inline math `$..$`": "$" + _repeat("x_{i}^{2} * y_i + ", n - 3) + "z$",
+        "long display math `$$..$$`": "$$\n" + _repeat("x_{i}^{2} * y_i + ", n - 7) + "z\n$$",
+        "long `\\(..\\)` math": "\\(" + _repeat("a_i * b_i + ", n - 5) + "z\\)",
         "`\\(` openers, no closer": _repeat("\\(", n),
         "`\\(` openers, one closer at the end": _repeat("\\(", n - 2) + "\\)",
         "`\\[` lines, closer followed by text": _repeat("\\[\n", n - 4) + "\\] x",
@@ -160,7 +161,9 @@ def main() -> None:
         return f"> {args.timeout * 1000:,.0f} (stopped)" if old is None else f"{old * 1000:,.1f}"
 
     def ratio(new: float, old: float | None) -> str:
-        return f"> {args.timeout / new:,.0f}x" if old is None else f"{old / new:,.1f}x"
+        if old is None:  # stopped: a lower bound, when there is one
+            return f"> {args.timeout / new:,.0f}x" if new < args.timeout else "both over the timeout"
+        return f"{old / new:,.1f}x"
 
     load = os.getloadavg()[0]
     sizes = (MAX_TEXT_CHARS, renderer.MAX_CHARS)
