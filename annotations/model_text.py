@@ -151,6 +151,11 @@ class TooMuchMarkup(Exception):
 DEADLINE = "model-text-deadline"
 FALLBACK_NOTE = "Shown as plain text: it holds more markup than the page renders in time (the raw view is exact)."
 BUDGET_S = 0.06  # seconds of parsing one text may take before it is shown as plain text instead
+# Shapes whose parse is one long step the deadline cannot cut (the parser's per-character pass over every line;
+# a table row, link destination or URL with no space in it): past these, the text is plain from the start.
+MAX_CHARS = 30_000  # past this the parse alone outlasts the budget on realistic text (bench/render.py)
+MAX_LINES = 3_000
+MAX_WORD_CHARS = 5_000
 
 
 def _inline_deadline(state: StateInline, silent: bool) -> bool:
@@ -209,10 +214,15 @@ def model_text_html(text: str) -> str:
     """The text as HTML (a str of block elements), safe to insert into a page. Never raises for any str.
 
     Plain one-line text (most questions, short answers) becomes its paragraph without the parser, which costs
-    more than the rest of a desk page; tests/annotations/test_markdown.py holds the two ways equal."""
+    more than the rest of a desk page; tests/annotations/test_markdown.py holds the two ways equal. The parser is
+    linear but pure Python (tens of microseconds per markup character): a text over MAX_CHARS, MAX_LINES or
+    MAX_WORD_CHARS, or whose parse runs past BUDGET_S, is shown as escaped lines with a note, so that no text
+    holds a server worker (bench/render.py measures it)."""
     text = text or ""
     if PLAIN.fullmatch(text):
         return f"<p>{text}</p>\n"
+    if len(text) > MAX_CHARS or text.count("\n") > MAX_LINES or max(map(len, text.split()), default=0) > MAX_WORD_CHARS:
+        return plain_text_html(text)
     try:
         html = _parser().render(text, {DEADLINE: time.perf_counter() + BUDGET_S})
     except TooMuchMarkup:

@@ -140,3 +140,20 @@ def test_a_text_that_would_take_too_long_is_shown_as_plain_text(monkeypatch: pyt
     assert "<br>" in rendered
     assert "<strong>" not in rendered
     assert shown_text(raw) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- item\n" * (model_text.MAX_LINES + 1),
+        "[a](https://example.org/" + "a" * model_text.MAX_WORD_CHARS + ")",
+        "**Score**: 85. " * (model_text.MAX_CHARS // 15 + 1),
+    ],
+    ids=["too many lines", "a word too long", "too long"],
+)
+def test_texts_of_shapes_the_deadline_cannot_cut_are_plain_from_the_start(text: str) -> None:
+    rendered, raw = parts(text)
+    assert rendered.startswith(f'<p class="plain-fallback">{model_text.FALLBACK_NOTE}</p>')
+    assert "<li>" not in rendered
+    assert "<a " not in rendered
+    assert shown_text(raw) == text
