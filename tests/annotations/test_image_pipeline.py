@@ -167,10 +167,9 @@ def client(reviewer) -> Client:  # type: ignore[no-untyped-def]
     return client
 
 
-def critic_bytes(dataset: Dataset) -> dict[int, bytes]:
-    """What the worker task hands the critic engine for each item (its JudgeRequest's image), by item id."""
+def critic_pixels(dataset: Dataset) -> dict[int, np.ndarray]:
+    """What the worker task hands the critic engine for each item (its JudgeRequest's picture), by item id."""
     from critic_worker import tasks
-    from critic_worker.engine import open_image
 
     checkpoint = CheckpointFactory()
     judging.verdicts_queue(dataset=dataset, checkpoint=checkpoint)
@@ -179,9 +178,9 @@ def critic_bytes(dataset: Dataset) -> dict[int, bytes]:
     verdict_items = dict(CriticVerdict.objects.filter(pk__in=ids).values_list("pk", "item_id"))
     sent = {}
     for job in claim.jobs:
-        data = tasks._request(job).image
-        assert np.array_equal(np.asarray(open_image(data)), pixels(data))  # the engine's decode changes nothing
-        sent[verdict_items[job.verdict_id]] = data
+        (picture,) = tasks.judge_request(job).images
+        assert picture.mode == "RGB"
+        sent[verdict_items[job.verdict_id]] = np.asarray(picture)
     return sent
 
 
@@ -189,15 +188,16 @@ def critic_bytes(dataset: Dataset) -> dict[int, bytes]:
 def test_everyone_sees_the_same_upright_picture_on_white(route: str, client: Client, tmp_path: Path) -> None:
     dataset = ROUTES[route](client, tmp_path)
     items = by_case(dataset)
-    to_critic = critic_bytes(dataset)
+    to_critic = critic_pixels(dataset)
     for name, item in items.items():
         case = CASES[name]
         served = client.get(reverse("image-file", args=[item.image.sha256]))
         assert served["Content-Type"] == "image/png"
         seen = pixels(b"".join(served.streaming_content))
         assert difference(seen, case.expected) <= case.tolerance, (route, name)
-        assert np.array_equal(pixels(to_critic[item.pk]), seen), (route, name)  # the critic gets the same pixels
-        assert item_images_png(item=item) == [to_critic[item.pk]]  # and so does critic_input
+        assert np.array_equal(to_critic[item.pk], seen), (route, name)  # the critic gets the same pixels
+        (written,) = item_images_png(item=item)  # and so does critic_input
+        assert np.array_equal(pixels(written), seen), (route, name)
         assert (item.image.width, item.image.height) == (seen.shape[1], seen.shape[0])
         thumb = client.get(reverse("image-thumbnail", args=[item.image.sha256]))
         small = PILImage.fromarray(case.expected)

@@ -53,7 +53,7 @@ def test_critic_input_writes_what_the_worker_gives_the_critic(critic, arch: str,
     assert "Wrote 1 image(s) and prompt.txt" in out
     assert sorted(p.name for p in (tmp_path / "seen").iterdir()) == ["image-1.png", "prompt.txt"]
     prompt = (tmp_path / "seen" / "prompt.txt").read_text(encoding="utf-8")
-    with Image.open(item.image.file.path) as original, Image.open(tmp_path / "seen" / "image-1.png") as written:
+    with Image.open(item.image.normalized.path) as original, Image.open(tmp_path / "seen" / "image-1.png") as written:
         assert written.mode == "RGB"
         assert written.tobytes() == original.convert("RGB").tobytes()
 
@@ -99,7 +99,7 @@ def test_judge_inline_judges_in_its_own_process_with_progress_and_a_summary(crit
     dataset = DatasetFactory(name="inline")
     items = [(PairwiseItemFactory if i % 2 else ItemFactory)(dataset=dataset) for i in range(5)]
     broken = ItemFactory(dataset=dataset, image=image_store(checked=image_check(data=png_bytes(colour=(1, 2, 3))))[0])
-    Path(broken.image.file.path).write_bytes(b"not a picture any more")
+    Path(broken.image.normalized.path).write_bytes(b"not a picture any more")
 
     out = run("judge", "--dataset", "inline", "--inline", "--batch-size", "4")
     assert "Judging 6 items of 'inline'" in out

@@ -341,7 +341,7 @@ def test_the_critic_is_given_the_items_context(tmp_path: Path) -> None:
     checkpoint = CheckpointFactory(model="some/critic")
     judging.verdicts_queue(dataset=dataset, checkpoint=checkpoint)
     claim = judging.verdicts_claim(verdict_ids=list(CriticVerdict.objects.values_list("pk", flat=True)), worker="t")
-    request = tasks._request(claim.jobs[0])  # what the worker hands the engine
+    request = tasks.judge_request(claim.jobs[0])  # what the worker hands the engine
     prompt = chat_prompt(get_profile(request.profile), request.prompt_input())
     assert "<|im_start|>user\n<image>\nEarlier turns of this conversation, for context:\nUser: What animal" in prompt
     assert "Assistant: A cat.\n\n" in prompt
