@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -37,7 +38,7 @@ def clean(text: str) -> str:
     text = _EMPHASIS.sub("", text)
     text = _LINE_MARKUP.sub("", text)
     text = text.replace("\u2013", "-").replace("\u2014", " - ").replace("\u2212", "-").replace("\u2026", "...")
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    lines = [_table_row(_SPACES.sub(" ", line).strip()) for line in text.split("\n")]
     joined: list[str] = []
     i = 0
     while i < len(lines):
@@ -53,6 +54,16 @@ def clean(text: str) -> str:
         joined.append(line)
         i += 1
     return "\n".join(joined)
+
+
+def _table_row(line: str) -> str:
+    """A markdown table row of two cells ('| Overall | 7/10 |') as 'Overall: 7/10'; a rule row ('|---|') as nothing."""
+    if not line.startswith("|"):
+        return line
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    if all(set(c) <= set("-: ") for c in cells):
+        return ""
+    return f"{cells[0]}: {cells[1]}." if len(cells) == 2 else " ".join(f"{c}." for c in cells if c)
 
 
 @dataclass(frozen=True)
@@ -113,9 +124,24 @@ HEDGE = re.compile(
 )
 
 
+# How far back a statement's own sentence is read: real sentences are shorter, and a bound keeps reading linear.
+WINDOW = 300
+
+
+def last_matches(pattern: re.Pattern[str], text: str, limit: int = 40) -> list[re.Match[str]]:
+    """A pattern's last matches in a sentence: the conclusion is at its end, and a sentence with more statements than
+    this is not prose a person wrote (the bound keeps reading cheap on degenerate output)."""
+    return list(deque(pattern.finditer(text), maxlen=limit))
+
+
+def before(sentence: str, start: int) -> str:
+    """The sentence before a statement, at most WINDOW characters of it."""
+    return sentence[max(0, start - WINDOW) : start]
+
+
 def clause_before(sentence: str, start: int) -> str:
     """The words of the statement's own clause before it (after the last comma, 'but', 'however', ...)."""
-    return _CLAUSE_BREAK.split(sentence[:start])[-1]
+    return _CLAUSE_BREAK.split(before(sentence, start))[-1]
 
 
 def negated(sentence: str, start: int) -> bool:
@@ -127,24 +153,24 @@ def negated(sentence: str, start: int) -> bool:
 def hypothetical(sentence: str, start: int) -> bool:
     """'if it were more detailed it would be better', 'we must decide whether Response 1 is better', and the
     consequence of a condition earlier in the sentence ('If it had named the breed, it would get 95')."""
-    return bool(_HYPOTHETICAL.search(clause_before(sentence, start)) or _CONDITION.search(sentence[:start]))
+    return bool(_HYPOTHETICAL.search(clause_before(sentence, start)) or _CONDITION.search(before(sentence, start)))
 
 
 def conceded(sentence: str, start: int) -> bool:
     """Inside a concessive clause ('Although Response 1 is more accurate, ...') that has not ended yet."""
-    before = sentence[:start]
-    last = max(_CONCESSION.finditer(before), key=lambda m: m.start(), default=None)
-    return last is not None and "," not in before[last.end() :]
+    prefix = before(sentence, start)
+    last = max(_CONCESSION.finditer(prefix), key=lambda m: m.start(), default=None)
+    return last is not None and "," not in prefix[last.end() :]
 
 
 def retracted(sentence: str, end: int) -> bool:
     """Taken back right after it is said: 'Response 1 is better than... no, Response 2 is'."""
-    return bool(_RETRACTION.match(sentence[end:]))
+    return bool(_RETRACTION.match(sentence[end : end + 60]))
 
 
 def concluding(sentence: str, start: int) -> bool:
     """Said as the critic's conclusion: 'Overall, ...', 'In conclusion ...', 'Therefore ...'."""
-    return bool(_CONCLUSION.search(sentence[:start]))
+    return bool(_CONCLUSION.search(before(sentence, start)))
 
 
 @dataclass(frozen=True)

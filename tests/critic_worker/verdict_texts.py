@@ -263,6 +263,24 @@ PAIRWISE: list[tuple[str, str, Expected]] = [
     ("pairwise", "The better response is the second one.", "B"),
     ("pairwise", "Output 1 is better.", "A"),
     ("pairwise", "Assistant B's answer is better.", "B"),
+    (
+        "wildvision",
+        'The labels are:\n"[[A>>B]]": Assistant A is significantly better\n"[[A>B]]": Assistant A is slightly '
+        'better\n"[[A=B]]": Tie, relatively the same\n"[[B>A]]": Assistant B is slightly better\n"[[B>>A]]": '
+        "Assistant B is significantly better\n\nAssistant A reads the chart right.",
+        None,
+    ),
+    (
+        "wildvision",
+        'The labels are:\n"[[A>>B]]": Assistant A is significantly better\n"[[A>B]]": Assistant A is slightly '
+        'better\n"[[A=B]]": Tie, relatively the same\n"[[B>A]]": Assistant B is slightly better\n"[[B>>A]]": '
+        "Assistant B is significantly better\n\nAssistant A reads the chart right.\n\nMy final verdict is: [[A>B]]",
+        ("A", False),
+    ),
+    ("pointwise", "| Criterion | Score |\n|---|---|\n| Accuracy | 8/10 |\n| Overall | 7/10 |", 70),
+    ("pointwise", "Based on the above, the final score is 62 out of 100.", 62),
+    ("pairwise", "Response B > Response A", "B"),
+    ("pairwise", "Response 2 is way better.", "B"),
 ]
 
 ALL = POINTWISE + PAIRWISE
