@@ -20,8 +20,11 @@ from annotations.models import (
     Item,
     RetrainingJob,
     TrainingExport,
+    VerdictReread,
+    VerdictRereadChange,
 )
 from annotations.services.exports import training_export_queue
+from annotations.services.rereading import RereadReport, verdicts_reread
 from annotations.services.retraining import checkpoint_activate
 from annotations.services.review import dataset_overlap_apply
 
@@ -117,6 +120,56 @@ class CriticVerdictAdmin(admin.ModelAdmin):
     search_fields = ["item__external_id", "justification", "error"]
     list_select_related = ["item__dataset", "checkpoint"]
     raw_id_fields = ["item"]
+    actions = ["reread_report", "reread_apply"]
+
+    def _reread(self, request: HttpRequest, queryset: QuerySet[CriticVerdict], *, apply: bool) -> None:
+        report: RereadReport = verdicts_reread(
+            verdicts=queryset, apply=apply, user=request.user, scope=f"admin selection of {queryset.count()}"
+        )
+        t = report.totals()
+        done = f"Applied as re-read #{report.run.pk}" if report.run else "Would change (nothing written)"
+        groups = "; ".join(
+            f"{profile} / {checkpoint}: {c['changed']} changed, {c['unreadable']} unreadable, {c['readable']} readable"
+            for (profile, checkpoint), c in sorted(report.by_group.items())
+        )
+        self.message_user(
+            request,
+            f"Re-read {report.examined} verdicts. {done}: {t['changed']} read as another value, {t['unreadable']} "
+            f"now unreadable, {t['readable']} newly readable." + (f" {groups}." if groups else ""),
+            messages.SUCCESS if apply else messages.INFO,
+        )
+
+    @admin.action(description="Re-read raw outputs with the current reader (report only)")
+    def reread_report(self, request: HttpRequest, queryset: QuerySet[CriticVerdict]) -> None:
+        self._reread(request, queryset, apply=False)
+
+    @admin.action(description="Re-read raw outputs with the current reader and apply the changes")
+    def reread_apply(self, request: HttpRequest, queryset: QuerySet[CriticVerdict]) -> None:
+        self._reread(request, queryset, apply=True)
+
+
+class VerdictRereadChangeInline(admin.TabularInline):
+    model = VerdictRereadChange
+    fields = ["verdict", "change", "previous", "current", "reason"]
+    readonly_fields = ["verdict", "change", "previous", "current", "reason"]
+    raw_id_fields = ["verdict"]
+    extra = 0
+    can_delete = False
+
+
+@admin.register(VerdictReread)
+class VerdictRereadAdmin(admin.ModelAdmin):
+    list_display = [
+        "id", "created_at", "created_by", "scope", "examined", "changed", "now_unreadable", "newly_readable"
+    ]  # fmt: skip
+    readonly_fields = [f.name for f in VerdictReread._meta.fields]
+    inlines = [VerdictRereadChangeInline]
+
+    def has_add_permission(self, request):
+        return False  # made by the re-read action or manage.py reread_verdicts --apply
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a record of what changed, never edited
 
 
 @admin.register(HumanVerdict)

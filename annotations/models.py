@@ -503,3 +503,8 @@ class ReviewSkip(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reviewer} skipped {self.item_id}"
+
+
+# Re-read records live in their own module; imported here so that Django registers them with the app.
+from annotations.models_reread import VerdictReread as VerdictReread  # noqa: E402
+from annotations.models_reread import VerdictRereadChange as VerdictRereadChange  # noqa: E402
