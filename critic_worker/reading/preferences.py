@@ -27,6 +27,7 @@ from critic_worker.reading.text import (
     HEDGE,
     Sentence,
     Statement,
+    before,
     clean,
     conceded,
     concluding,
@@ -77,6 +78,14 @@ _VERB = re.compile(
     + r"|" + REF2 + r"\s+(?:outperforms|wins|beats|is\s+preferred|edges\s+out|surpasses|excels)\b",
     re.I,
 )  # fmt: skip
+# "..., making it the better response", "so it is better": "it" is the response named last before it.
+_IT_BETTER = re.compile(
+    r"\b(?:making|makes|make|so|thus|therefore|and)\s+it\s+(?:is\s+)?" + _DEGREE
+    + r"(?:better|superior|preferable|stronger|the\s+(?:better|stronger|preferred|superior)"
+    r"(?:\s+(?:one|response|answer|choice|option))?)\b",
+    re.I,
+)  # fmt: skip
+_NAMED = re.compile(REF, re.I)
 # "Response B > Response A", "Answer 1 >> Answer 2": a comparison written as symbols.
 _SYMBOLS = re.compile(REF + r"\s*(?P<op>>>|>|<<|<|=)\s*" + REF2, re.I)
 _TIE_WORDS = r"(?:tie|tied|draw|equal|equally\s+good|neither|both|none|same|a\s*=\s*b|c)"
@@ -188,6 +197,12 @@ def _statements(cleaned: str, five_way: bool) -> list[Statement]:
                     tier = 3
                 wins = side if m["better"] else {"A": "B", "B": "A"}[side]
             add(s, m, tier, wins, bool(_STRONG.search(m.group(0))))
+        for m in last_matches(_IT_BETTER, s.text):
+            named = [n for n in _NAMED.finditer(before(s.text, m.start())) if _side(n) is not None]
+            if named and not _drop(s, m.start(), m.end()):
+                side = _side(named[-1])
+                assert side is not None
+                add(s, m, 3 if concluding(s.text, m.start()) else 2, side)
         for m in last_matches(_VERB, s.text):
             side = _side(m) or _side(m, "2")
             if side is None or _drop(s, m.start(), m.end()):

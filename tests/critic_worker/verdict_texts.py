@@ -281,6 +281,14 @@ PAIRWISE: list[tuple[str, str, Expected]] = [
     ("pointwise", "Based on the above, the final score is 62 out of 100.", 62),
     ("pairwise", "Response B > Response A", "B"),
     ("pairwise", "Response 2 is way better.", "B"),
+    (
+        "pairwise",
+        "Response 1 and Response 2 are both correct. However, Response 2 provides more detail, making it the better "
+        "response.",
+        "B",
+    ),
+    ("pairwise", "The first response names the dog, so it is better.", "A"),
+    ("pairwise", "Response 1 is wrong about the colour and Response 2 is right, so it is better.", "B"),
 ]
 
 ALL = POINTWISE + PAIRWISE
