@@ -114,6 +114,13 @@ class Profile:
         except Exception as exc:  # a reader bug must not stop a worker: the forced path takes over
             return unreadable(f"the reader failed: {type(exc).__name__}")
 
+    def read_free_text(self, text: str) -> Reading:
+        """The family's (or pattern's) reader alone, without the canonical shortcut. Never raises."""
+        try:
+            return self._fits(self._read(self, text))
+        except Exception as exc:
+            return unreadable(f"the reader failed: {type(exc).__name__}")
+
     def _fits(self, reading: Reading) -> Reading:
         """A reading the profile can store: a score on its step, a tie only where ties are allowed."""
         v = reading.verdict
@@ -137,7 +144,7 @@ class Profile:
             candidates = self.verdicts()
         else:
             numbers = [float(n) for n in re.findall(r"(-?\d{1,3}(?:\.\d+)?)", line)]
-            candidates = [Verdict(score=n) for n in numbers if self.in_range(n)]
+            candidates = [Verdict(score=n) for n in numbers if self.on_grid(n)]
         for verdict in candidates:
             if self.verdict_line(verdict) == line:
                 return Verdict(
