@@ -497,3 +497,9 @@ def dataset_swap_check(request: HttpRequest, dataset_id: int, checkpoint: str = 
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
     result = swap_checks_queue(dataset=dataset, checkpoint=checkpoint_resolve(name=checkpoint))
     return Status(202, {"checkpoint": result.checkpoint.name, "queued": result.queued})
+
+
+# Profiles have their own module (annotations/api_profiles.py); mounted here so they share auth and error handlers.
+from annotations.api_profiles import router as profiles_router  # noqa: E402
+
+api.add_router("/profiles", profiles_router)

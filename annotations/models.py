@@ -505,6 +505,7 @@ class ReviewSkip(models.Model):
         return f"{self.reviewer} skipped {self.item_id}"
 
 
-# Re-read records live in their own module; imported here so that Django registers them with the app.
+# Re-read records and team-defined profiles live in their own modules; imported so Django registers them.
+from annotations.models_profiles import PromptProfile as PromptProfile  # noqa: E402
 from annotations.models_reread import VerdictReread as VerdictReread  # noqa: E402
 from annotations.models_reread import VerdictRereadChange as VerdictRereadChange  # noqa: E402
