@@ -86,6 +86,17 @@ _IT_BETTER = re.compile(
     re.I,
 )  # fmt: skip
 _NAMED = re.compile(REF, re.I)
+# "The first response is not as good as the second": the other one is better.
+_NOT_AS_GOOD = re.compile(
+    REF + r"\s+(?:is|was)\s+not\s+as\s+(?:good|strong|accurate|helpful|useful|correct|complete)\s+as\s+" + REF2,
+    re.I,
+)
+# Per-response scores ("Response A: 8/10", "Response 2 score: 6"): when nothing else is said, the higher one wins.
+_SCORED = re.compile(
+    REF + r"(?P<label>\s+(?:score|rating|overall))?\s*[:=-]\s*(?P<num>\d{1,3}(?:\.\d+)?)\s*"
+    r"(?:/\s*(?P<top>\d{1,3}))?(?=\s*(?:$|[.,;)]))",
+    re.I,
+)
 # "Response B > Response A", "Answer 1 >> Answer 2": a comparison written as symbols.
 _SYMBOLS = re.compile(REF + r"\s*(?P<op>>>|>|<<|<|=)\s*" + REF2, re.I)
 _TIE_WORDS = r"(?:tie|tied|draw|equal|equally\s+good|neither|both|none|same|a\s*=\s*b|c)"
@@ -197,6 +208,10 @@ def _statements(cleaned: str, five_way: bool) -> list[Statement]:
                     tier = 3
                 wins = side if m["better"] else {"A": "B", "B": "A"}[side]
             add(s, m, tier, wins, bool(_STRONG.search(m.group(0))))
+        for m in last_matches(_NOT_AS_GOOD, s.text):
+            other = _side(m, "2")
+            if other is not None and _side(m) != other and not _drop(s, m.start(), m.end()):
+                add(s, m, 2, other)
         for m in last_matches(_IT_BETTER, s.text):
             named = [n for n in _NAMED.finditer(before(s.text, m.start())) if _side(n) is not None]
             if named and not _drop(s, m.start(), m.end()):
@@ -215,7 +230,23 @@ def _statements(cleaned: str, five_way: bool) -> list[Statement]:
             overall = not (m["how"] or m["what2"]) or what in _TIE_OVERALL or not what
             tier = (3 if concluding(s.text, m.start()) else 2) if overall else 1
             add(s, m, tier, "tie")
+    found += _from_scores(cleaned)
     return [st for st in found if st.line not in copied_lines]
+
+
+def _from_scores(cleaned: str) -> list[Statement]:
+    """One weakest statement from per-response scores: the last score of each response, on one scale."""
+    last: dict[str, tuple[float, str | None, re.Match[str], Sentence]] = {}
+    for s in sentences(cleaned):
+        for m in last_matches(_SCORED, s.text):
+            side = _side(m)
+            if side is not None and (m["top"] or m["label"]) and not _drop(s, m.start(), m.end()):
+                last[side] = (float(m["num"]), m["top"], m, s)
+    if set(last) != {"A", "B"} or last["A"][1] != last["B"][1]:
+        return []
+    (a, _, first, _), (b, _, m, s) = last["A"], last["B"]
+    value = "A" if a > b else "B" if b > a else "tie"
+    return [Statement(1, s.offset + m.start(), s.line, f"{first.group(0)} against {m.group(0)}", value)]
 
 
 def read_preference(text: str, *, five_way: bool = False, allow_tie: bool = True) -> Reading:

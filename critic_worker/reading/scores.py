@@ -56,7 +56,7 @@ _LABEL = re.compile(
     r"\s*(?::|=|\bis\b|\bwould\s+be\b|-)\s*(?:\[\s*)?(?:approximately|about|around|roughly|~)?\s*" + NUM + _FOLLOW,
     re.I,
 )
-_SHORT_LABEL = re.compile(r"\b(?P<qual>final|overall|total)\s*[:=-]\s*" + NUM + _FOLLOW, re.I)
+_SHORT_LABEL = re.compile(r"\b(?P<qual>final|overall|total|final\s+answer)\s*[:=-]\s*" + NUM + _FOLLOW, re.I)
 _DOUBLE_BRACKETS = re.compile(r"\[\[\s*" + NUM + r"\s*(?:/\s*\d{1,4}\s*)?\]\]")
 _PROSE = re.compile(
     r"\b(?:rate|rated|rating|score|scored|scores|scoring|grade|graded|give|gives|giving|gave|assign|assigns|"
@@ -82,6 +82,10 @@ _AFTER_HYPOTHETICAL = re.compile(
     r"^\s*(?:(?:would|could|might)\b(?!\s+be\s+(?:fair|appropriate|reasonable|justified|suitable|warranted|right|"
     r"my|accurate|the\s+right))|(?:is|are)\s+(?:reserved|for|given\s+to|meant|only)|requires|means|indicates|"
     r"represents|corresponds|would\s+require)",
+    re.I,
+)
+_AFTER_NEGATED = re.compile(
+    r"^\s*(?:is|would\s+be|seems)\s+(?:not|n't|too\s+(?:high|low|generous|harsh)|unwarranted|undeserved|excessive)",
     re.I,
 )
 _RANGE_AFTER = re.compile(r"^\s*(?:-|to|or|and)\s*(?P<other>-?\d{1,4}(?:\.\d+)?)(?![\w])", re.I)
@@ -189,7 +193,7 @@ def _statement(
     after, used = _scale_after(rest)
     scale = after or scale
     tail = rest[used:]
-    if _AFTER_HYPOTHETICAL.match(tail) or retracted(s.text, num_end + used):
+    if _AFTER_HYPOTHETICAL.match(tail) or _AFTER_NEGATED.match(tail) or retracted(s.text, num_end + used):
         return None
     if tier >= 2 and concluding(s.text, start):
         tier = 3

@@ -18,12 +18,13 @@ NUM = r"(?<![\w.])(-?\d{1,4}(?:\.\d+)?)(?![\w]|\.\d)"
 
 _EMPHASIS = re.compile(r"\*+|(?<!\w)_+|_+(?!\w)|`+|</?(?:b|strong|em|i|u|mark)>", re.I)
 _LINE_MARKUP = re.compile(r"^[ \t]*(?:#{1,6}[ \t]*|>[ \t]*|(?:[-+•◦▪][ \t]+)|(?:\d{1,2}[.)][ \t]+(?=[A-Za-z])))+", re.M)
-_LATEX = re.compile(r"\\(?:boxed|textbf|mathbf|text|emph)\{([^{}]{0,40})\}")
+_LATEX = re.compile(r"\\(?:textbf|mathbf|text|emph)\{([^{}]{0,40})\}")
+_BOXED = re.compile(r"\\boxed\{\s*([^{}]{0,40}?)\s*\}")  # a boxed answer is the critic's labelled verdict
 _MATH_DELIMS = re.compile(r"\\[()\[\]]|\$+")
 _SPACES = re.compile(r"[ \t\u00a0]+")
 # A line that is only a label ("### Final Score", "**Verdict:**"), its value on the next line.
 _BARE_LABEL = re.compile(
-    r"^(?:(?:final|overall|total|my)\s+)?(?:score|rating|grade|verdict|judge?ment|decision|better\s+response|"
+    r"^(?:(?:final|overall|total|my)\s+)?(?:scores?|ratings?|grade|verdict|judge?ment|decision|better\s+response|"
     r"preferred\s+response|winner|final\s+verdict|evaluation)\s*[:\-]?$",
     re.I,
 )
@@ -33,6 +34,7 @@ def clean(text: str) -> str:
     """The text with markdown emphasis, headers, bullets, quotes, LaTeX wrappers and odd spacing removed, and full-
     width punctuation folded (NFKC), one line per line; a label alone on its line is joined to its value."""
     text = unicodedata.normalize("NFKC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = _BOXED.sub(r"[[\1]]", text)
     text = _LATEX.sub(r"\1", text)
     text = _MATH_DELIMS.sub(" ", text)
     text = _EMPHASIS.sub("", text)

@@ -289,6 +289,17 @@ PAIRWISE: list[tuple[str, str, Expected]] = [
     ),
     ("pairwise", "The first response names the dog, so it is better.", "A"),
     ("pairwise", "Response 1 is wrong about the colour and Response 2 is right, so it is better.", "B"),
+    ("pointwise", "Response quality: good. Final answer: 78", 78),
+    ("pointwise", "The answer is right.\n\n\\boxed{75}", 75),
+    ("pointwise", "Score: 100/100 is not deserved; Score: 65/100.", 65),
+    ("pointwise", "It deserves at least 80.", None),
+    ("pointwise", "The response is accurate.\n\n**Score: 8**\n\n(on a scale of 1-10)", round((8 - 1) * 100 / 9, 2)),
+    ("llava-bench", "Scores:\n10 6\nThe second misses the clock.", 6),
+    ("pairwise", "Response A: 8/10\nResponse B: 6/10", "A"),
+    ("pairwise", "**Response 1 Score: 6/10**\n**Response 2 Score: 9/10**\n\nThe second reads the sign.", "B"),
+    ("pairwise", "Response 1: 3 cats.\nResponse 2: 4 dogs.", None),
+    ("pairwise", "The first response is not as good as the second.", "B"),
+    ("pairwise", "Response 1 isn't better than Response 2.", None),
 ]
 
 ALL = POINTWISE + PAIRWISE
