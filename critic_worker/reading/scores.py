@@ -101,7 +101,7 @@ _SCALE_AFTER = re.compile(
     re.I,
 )
 _SCALE_MENTION = re.compile(
-    r"(?:scale|range)\s+(?:of|from)\s+(?P<a>-?\d{1,4})\s*(?:to|-)\s*(?P<b>\d{1,4})"
+    r"(?:scale|range)\s*(?:of|from|:|=)\s*(?P<a>-?\d{1,4})\s*(?:to|-)\s*(?P<b>\d{1,4})"
     r"|(?P<a2>-?\d{1,4})\s*(?:-|to)\s*(?P<b2>\d{1,4})(?:-point)?\s+scale"
     r"|(?P<n>\d{1,4})-point\s+scale"
     r"|(?<![\d.])(?<!\d\s)(?<!points\s)(?<!point\s)\bout\s+of\s+(?P<outof>\d{1,4})\b",

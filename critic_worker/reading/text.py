@@ -21,6 +21,9 @@ _LINE_MARKUP = re.compile(r"^[ \t]*(?:#{1,6}[ \t]*|>[ \t]*|(?:[-+•◦▪][ \t]
 _LATEX = re.compile(r"\\(?:textbf|mathbf|text|emph)\{([^{}]{0,40})\}")
 _BOXED = re.compile(r"\\boxed\{\s*([^{}]{0,40}?)\s*\}")  # a boxed answer is the critic's labelled verdict
 _MATH_DELIMS = re.compile(r"\\[()\[\]]|\$+")
+# JSON as judges answer it ({"overall_score": 8, "better_response": "Response 2"}): keys as labels, no quotes.
+_JSON_KEY = re.compile(r'"([A-Za-z][A-Za-z0-9_ ]{0,40})"\s*:')
+_QUOTES = re.compile(r'["\u201c\u201d{}]')
 _SPACES = re.compile(r"[ \t\u00a0]+")
 # A line that is only a label ("### Final Score", "**Verdict:**"), its value on the next line.
 _BARE_LABEL = re.compile(
@@ -35,6 +38,8 @@ def clean(text: str) -> str:
     width punctuation folded (NFKC), one line per line; a label alone on its line is joined to its value."""
     text = unicodedata.normalize("NFKC", text).replace("\r\n", "\n").replace("\r", "\n")
     text = _BOXED.sub(r"[[\1]]", text)
+    text = _JSON_KEY.sub(lambda m: m.group(1).replace("_", " ") + ":", text)
+    text = _QUOTES.sub(" ", text)
     text = _LATEX.sub(r"\1", text)
     text = _MATH_DELIMS.sub(" ", text)
     text = _EMPHASIS.sub("", text)

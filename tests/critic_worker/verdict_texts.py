@@ -300,6 +300,10 @@ PAIRWISE: list[tuple[str, str, Expected]] = [
     ("pairwise", "Response 1: 3 cats.\nResponse 2: 4 dogs.", None),
     ("pairwise", "The first response is not as good as the second.", "B"),
     ("pairwise", "Response 1 isn't better than Response 2.", None),
+    ("pointwise", '```json\n{\n  "accuracy": 9,\n  "overall_score": 75,\n  "reason": "misses the lamp"\n}\n```', 75),
+    ("pointwise", '{"score": 8, "scale": "1-10", "explanation": "Good."}', round((8 - 1) * 100 / 9, 2)),
+    ("pairwise", '{"better_response": "Response 2", "reason": "It reads the sign."}', "B"),
+    ("pairwise", '{"winner": "A", "confidence": 0.8}', "A"),
 ]
 
 ALL = POINTWISE + PAIRWISE
