@@ -65,7 +65,7 @@ _BETTER = (
 _WORSE = r"(?P<worse>worse|inferior|weaker|the\s+(?:worse|weaker)(?:\s+(?:one|response|answer))?)"
 _ASPECT_MORE = (
     r"(?P<more>more|less)\s+(?:accurate|helpful|detailed|complete|correct|relevant|precise|informative|"
-    r"comprehensive|faithful|concise|thorough|grounded|specific)"
+    r"comprehensive|faithful|concise|thorough|grounded|specific|fluent|coherent|readable|clear|natural|engaging)"
 )
 _COMPARE = re.compile(
     REF + r"\s+(?:is|was|remains|'s|stands\s+out\s+as|seems|appears)\s+" + _DEGREE
@@ -97,6 +97,7 @@ _SCORED = re.compile(
     r"(?:/\s*(?P<top>\d{1,3}))?(?=\s*(?:$|[.,;)]))",
     re.I,
 )
+_FOR_REASONS = re.compile(r"\s*(?:the\s+following|these|several|many|a\s+few|two|three|some)\s+reasons", re.I)
 # "Response B > Response A", "Answer 1 >> Answer 2": a comparison written as symbols.
 _SYMBOLS = re.compile(REF + r"\s*(?P<op>>>|>|<<|<|=)\s*" + REF2, re.I)
 _TIE_WORDS = r"(?:tie|tied|draw|equal|equally\s+good|neither|both|none|same|a\s*=\s*b|c)"
@@ -199,6 +200,8 @@ def _statements(cleaned: str, five_way: bool) -> list[Statement]:
             if _drop(s, m.start(), m.end()) or (side := _side(m)) is None:
                 continue
             after = (m["after"] or "").strip().lower()
+            if after == "for" and _FOR_REASONS.match(s.text[m.end() : m.end() + 40]):
+                after = ""  # "better for the following reasons" says why, not in what
             if m["more"]:
                 tier = 2 if concluding(s.text, m.start()) else 1
                 wins = side if m["more"].lower() == "more" else {"A": "B", "B": "A"}[side]
@@ -260,6 +263,11 @@ def read_preference(text: str, *, five_way: bool = False, allow_tie: bool = True
             return unreadable(f"only a hedge ({quote(hedge.group(0))}), no preference is stated")
         return unreadable(why)
     assert isinstance(winner.value, str)
+    split = [st for st in statements if st.tier == 1 and st.value != winner.value]
+    if winner.tier == 1 and split:
+        return unreadable(
+            f"only comparisons on single aspects, which disagree: {quote(split[-1].quote)} and {quote(winner.quote)}"
+        )
     if winner.value == "tie" and not allow_tie:
         return unreadable(f"{quote(winner.quote)} is a tie, which this profile does not allow")
     verdict = Verdict(preference=winner.value, strong=five_way and winner.strong, justification=text)

@@ -304,6 +304,8 @@ PAIRWISE: list[tuple[str, str, Expected]] = [
     ("pointwise", '{"score": 8, "scale": "1-10", "explanation": "Good."}', round((8 - 1) * 100 / 9, 2)),
     ("pairwise", '{"better_response": "Response 2", "reason": "It reads the sign."}', "B"),
     ("pairwise", '{"winner": "A", "confidence": 0.8}', "A"),
+    ("pairwise", "Response 1 is more accurate.\nHowever, Response 2 is better for the following reasons: ...", "B"),
+    ("pairwise", "Response 1 is better at counting.\nResponse 2 is more fluent.", None),
 ]
 
 ALL = POINTWISE + PAIRWISE
