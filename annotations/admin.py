@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -18,12 +19,15 @@ from annotations.models import (
     Image,
     ImportJob,
     Item,
+    PromptProfile,
     RetrainingJob,
     TrainingExport,
     VerdictReread,
     VerdictRereadChange,
 )
 from annotations.services.exports import training_export_queue
+from annotations.services.profiles import FIELDS as PROFILE_FIELDS
+from annotations.services.profiles import prompt_profile_check
 from annotations.services.rereading import RereadReport, verdicts_reread
 from annotations.services.retraining import checkpoint_activate
 from annotations.services.review import dataset_overlap_apply
@@ -170,6 +174,50 @@ class VerdictRereadAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # a record of what changed, never edited
+
+
+class PromptProfileForm(forms.ModelForm):
+    """The profile's fields, checked as the API checks them (critic_worker.profile_specs), each error on its field."""
+
+    class Meta:
+        model = PromptProfile
+        fields = PROFILE_FIELDS
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self.errors:
+            values = {name: cleaned.get(name) for name in PROFILE_FIELDS}
+            values["value_map"] = values["value_map"] or {}
+            try:
+                prompt_profile_check(fields=values, instance=self.instance if self.instance.pk else None)
+            except ValidationError as exc:
+                raise ValidationError(
+                    {k if k in PROFILE_FIELDS else None: v for k, v in exc.message_dict.items()}  # type: ignore[misc]
+                ) from None
+        return cleaned
+
+
+@admin.register(PromptProfile)
+class PromptProfileAdmin(admin.ModelAdmin):
+    form = PromptProfileForm
+    list_display = [
+        "name",
+        "kind",
+        "title",
+        "score_min",
+        "score_max",
+        "score_step",
+        "allow_tie",
+        "reader",
+        "created_at",
+    ]
+    list_filter = ["kind", "reader"]
+    search_fields = ["name", "title"]
+
+    def save_model(self, request: HttpRequest, obj: PromptProfile, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(HumanVerdict)

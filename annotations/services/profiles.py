@@ -35,6 +35,21 @@ def _checked(fields: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def prompt_profile_check(*, fields: dict[str, Any], instance: PromptProfile | None = None) -> None:
+    """ValidationError (by field) when these fields cannot make a profile, or when ``instance`` (a stored profile
+    being changed) is in use; the checks that creating and changing run, for forms that save themselves."""
+    if instance is not None:
+        _refuse_if_used(instance.name)
+    _checked(fields)
+
+
+def _refuse_if_used(name: str) -> None:
+    uses = {k: n for k, n in profile_uses(name=name).items() if n}
+    if uses:
+        said = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in uses.items())
+        raise ValidationError({"__all__": f"{name!r} is in use ({said}): create a new profile for a changed rubric"})
+
+
 def prompt_profile_create(*, created_by: Any = None, **fields: Any) -> PromptProfile:
     """A new profile from its fields (see critic_worker.profile_specs); ValidationError by field when it cannot be
     one, or when the name is taken. Nothing is stored on error."""
@@ -51,12 +66,7 @@ def prompt_profile_update(*, profile: PromptProfile, **fields: Any) -> PromptPro
     fields cannot make a profile."""
     with transaction.atomic():
         locked = PromptProfile.objects.select_for_update().get(pk=profile.pk)
-        uses = {k: n for k, n in profile_uses(name=locked.name).items() if n}
-        if uses:
-            said = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in uses.items())
-            raise ValidationError(
-                {"__all__": f"{locked.name!r} is in use ({said}): create a new profile for a changed rubric"}
-            )
+        _refuse_if_used(locked.name)
         current = {name: getattr(locked, name) for name in FIELDS}
         values = _checked({**current, **fields})
         for name, value in values.items():

@@ -126,3 +126,19 @@ def test_parse_verdict_reads_with_a_defined_profile() -> None:
     assert len(unknown.stderr.strip().splitlines()) == 1
     assert "unknown profile 'nope'; known: pointwise" in unknown.stderr
     assert "mllm-judge-1to5" in unknown.stderr
+
+
+@pytest.mark.django_db
+def test_administrators_define_a_profile_on_the_admin_page(admin_client: Client) -> None:
+    url = "/admin/annotations/promptprofile/add/"
+    form = {**MLLM_JUDGE, "title": "", "system": "You grade.", "allow_tie": "on", "reader": "pattern"}
+    form["value_map"] = "{}"
+    bad = admin_client.post(url, {**form, "template": "Rate {answer}."})
+    assert bad.status_code == 200
+    assert "unknown placeholder(s) answer" in bad.content.decode()
+    assert not PromptProfile.objects.exists()
+    good = admin_client.post(url, {**form, "score_step": "", "score_min": "1"})
+    assert "a pointwise profile needs score_min, score_max and score_step" in good.content.decode()
+    saved = admin_client.post(url, form)
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    assert profile_named(name="mllm-judge-1to5").system == "You grade."
