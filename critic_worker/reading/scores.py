@@ -88,6 +88,12 @@ _AFTER_NEGATED = re.compile(
     r"^\s*(?:is|would\s+be|seems)\s+(?:not|n't|too\s+(?:high|low|generous|harsh)|unwarranted|undeserved|excessive)",
     re.I,
 )
+# What may follow "N/M" or "N out of M" when it is a score rather than a count of something.
+_AFTER_SCALE = re.compile(
+    r"^\s*(?:$|[.,;:!?)\]]|and\b|because\b|since\b|as\b|for\b|given\b|due\b|which\b|but\b|though\b|-|"
+    r"overall\b|here\b|is\b|would\b|with\b|stars?\b|points?\b|\(|from\b|in\s+(?:my|our|total)\b|on\b|to\b|"
+    r"(?:i|we)\b|this\b|it\b|[A-Z])",
+)
 _RANGE_AFTER = re.compile(r"^\s*(?:-|to|or|and)\s*(?P<other>-?\d{1,4}(?:\.\d+)?)(?![\w])", re.I)
 _SCALE_AFTER = re.compile(
     r"^\s*(?:points?\s*)?(?:"
@@ -195,6 +201,8 @@ def _statement(
     tail = rest[used:]
     if _AFTER_HYPOTHETICAL.match(tail) or _AFTER_NEGATED.match(tail) or retracted(s.text, num_end + used):
         return None
+    if after is not None and tier < 3 and not _AFTER_SCALE.match(tail):
+        return None  # "3 out of 4 objects", "2/3 of the details": a count, not a score
     if tier >= 2 and concluding(s.text, start):
         tier = 3
     value = float(m["num"])

@@ -306,6 +306,10 @@ PAIRWISE: list[tuple[str, str, Expected]] = [
     ("pairwise", '{"winner": "A", "confidence": 0.8}', "A"),
     ("pairwise", "Response 1 is more accurate.\nHowever, Response 2 is better for the following reasons: ...", "B"),
     ("pairwise", "Response 1 is better at counting.\nResponse 2 is more fluent.", None),
+    ("pointwise", "It correctly identifies 3 out of 4 objects.", None),
+    ("pointwise", "The response gets 2/3 of the details right. Score: 70", 70),
+    ("pointwise", "It names 9/10 items correctly, good job.", None),
+    ("pointwise", "Good answer, 9/10.", 90),
 ]
 
 ALL = POINTWISE + PAIRWISE
