@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -18,11 +19,17 @@ from annotations.models import (
     Image,
     ImportJob,
     Item,
+    PromptProfile,
     RetrainingJob,
     TrainingExport,
+    VerdictReread,
+    VerdictRereadChange,
 )
 from annotations.services.exports import training_export_queue
 from annotations.services.import_rights import CONTENT_FIELDS, item_content_locked
+from annotations.services.profiles import FIELDS as PROFILE_FIELDS
+from annotations.services.profiles import prompt_profile_check
+from annotations.services.rereading import RereadReport, verdicts_reread
 from annotations.services.retraining import checkpoint_activate
 from annotations.services.review import dataset_overlap_apply
 
@@ -128,6 +135,100 @@ class CriticVerdictAdmin(admin.ModelAdmin):
     search_fields = ["item__external_id", "justification", "error"]
     list_select_related = ["item__dataset", "checkpoint"]
     raw_id_fields = ["item"]
+    actions = ["reread_report", "reread_apply"]
+
+    def _reread(self, request: HttpRequest, queryset: QuerySet[CriticVerdict], *, apply: bool) -> None:
+        report: RereadReport = verdicts_reread(
+            verdicts=queryset, apply=apply, user=request.user, scope=f"admin selection of {queryset.count()}"
+        )
+        t = report.totals()
+        done = f"Applied as re-read #{report.run.pk}" if report.run else "Would change (nothing written)"
+        groups = "; ".join(
+            f"{profile} / {checkpoint}: {c['changed']} changed, {c['unreadable']} unreadable, {c['readable']} readable"
+            for (profile, checkpoint), c in sorted(report.by_group.items())
+        )
+        self.message_user(
+            request,
+            f"Re-read {report.examined} verdicts. {done}: {t['changed']} read as another value, {t['unreadable']} "
+            f"now unreadable, {t['readable']} newly readable." + (f" {groups}." if groups else ""),
+            messages.SUCCESS if apply else messages.INFO,
+        )
+
+    @admin.action(description="Re-read raw outputs with the current reader (report only)")
+    def reread_report(self, request: HttpRequest, queryset: QuerySet[CriticVerdict]) -> None:
+        self._reread(request, queryset, apply=False)
+
+    @admin.action(description="Re-read raw outputs with the current reader and apply the changes")
+    def reread_apply(self, request: HttpRequest, queryset: QuerySet[CriticVerdict]) -> None:
+        self._reread(request, queryset, apply=True)
+
+
+class VerdictRereadChangeInline(admin.TabularInline):
+    model = VerdictRereadChange
+    fields = ["verdict", "change", "previous", "current", "reason"]
+    readonly_fields = ["verdict", "change", "previous", "current", "reason"]
+    raw_id_fields = ["verdict"]
+    extra = 0
+    can_delete = False
+
+
+@admin.register(VerdictReread)
+class VerdictRereadAdmin(admin.ModelAdmin):
+    list_display = [
+        "id", "created_at", "created_by", "scope", "examined", "changed", "now_unreadable", "newly_readable"
+    ]  # fmt: skip
+    readonly_fields = [f.name for f in VerdictReread._meta.fields]
+    inlines = [VerdictRereadChangeInline]
+
+    def has_add_permission(self, request):
+        return False  # made by the re-read action or manage.py reread_verdicts --apply
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a record of what changed, never edited
+
+
+class PromptProfileForm(forms.ModelForm):
+    """The profile's fields, checked as the API checks them (critic_worker.profile_specs), each error on its field."""
+
+    class Meta:
+        model = PromptProfile
+        fields = PROFILE_FIELDS
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self.errors:
+            values = {name: cleaned.get(name) for name in PROFILE_FIELDS}
+            values["value_map"] = values["value_map"] or {}
+            try:
+                prompt_profile_check(fields=values, instance=self.instance if self.instance.pk else None)
+            except ValidationError as exc:
+                raise ValidationError(
+                    {k if k in PROFILE_FIELDS else None: v for k, v in exc.message_dict.items()}  # type: ignore[misc]
+                ) from None
+        return cleaned
+
+
+@admin.register(PromptProfile)
+class PromptProfileAdmin(admin.ModelAdmin):
+    form = PromptProfileForm
+    list_display = [
+        "name",
+        "kind",
+        "title",
+        "score_min",
+        "score_max",
+        "score_step",
+        "allow_tie",
+        "reader",
+        "created_at",
+    ]
+    list_filter = ["kind", "reader"]
+    search_fields = ["name", "title"]
+
+    def save_model(self, request: HttpRequest, obj: PromptProfile, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(HumanVerdict)

@@ -68,6 +68,12 @@ class Profile:
     verdict_first: bool = False
     _read: Callable[[Profile, str], Reading] = field(default=lambda self, text: unreadable("no reader"), repr=False)
     _verdict_line: Callable[[Profile, Verdict], str] = field(default=lambda self, v: "", repr=False)
+    system: str = SYSTEM_PROMPT
+    # A team's profile may put its scores on a grid (1-5 in steps of 1, halves, ...); None: any two-decimal score.
+    score_step: float | None = None
+    allow_tie: bool = True
+    five_way: bool = False  # WildVision's strengths (A>>B against A>B)
+    builtin: bool = True
 
     @property
     def is_pointwise(self) -> bool:
@@ -80,17 +86,35 @@ class Profile:
         if item.response_a == WHOLE_PROMPT_RESPONSE:
             return context_block(item.context) + item.question
         return context_block(item.context) + self.template.format(
-            question=item.question, response_a=item.response_a, response_b=item.response_b, reference=item.reference
+            question=item.question,
+            response=item.response_a,
+            response_a=item.response_a,
+            response_b=item.response_b,
+            reference=item.reference,
         )
 
     def verdicts(self) -> list[Verdict]:
-        """Every verdict this profile can give: integer scores over the range, or A / B / tie (and strengths)."""
+        """Every verdict this profile can give: the scores over the range (integers, or the profile's step), or
+        A / B / tie (without tie when it is not allowed; with WildVision's strengths)."""
         if self.kind == "pairwise":
-            strengths = (False, True) if self.name == "wildvision" else (False,)
-            return [Verdict(preference=p, strong=s) for p in PREFERENCES for s in strengths if not (s and p == "tie")]
+            strengths = (False, True) if self.five_way else (False,)
+            preferences = [p for p in PREFERENCES if self.allow_tie or p != "tie"]
+            return [Verdict(preference=p, strong=s) for p in preferences for s in strengths if not (s and p == "tie")]
         assert self.score_min is not None
         assert self.score_max is not None
-        return [Verdict(score=n) for n in range(int(self.score_min), int(self.score_max) + 1)]
+        if self.score_step is None:
+            return [Verdict(score=n) for n in range(int(self.score_min), int(self.score_max) + 1)]
+        count = round((self.score_max - self.score_min) / self.score_step)
+        return [Verdict(score=self.score_min + k * self.score_step) for k in range(count + 1)]
+
+    def on_grid(self, score: float) -> bool:
+        """Whether a score is one this profile can give: in range, and on its step when it has one."""
+        if not self.in_range(score):
+            return False
+        if self.score_step is None:
+            return True
+        steps = (score - (self.score_min or 0)) / self.score_step
+        return abs(steps - round(steps)) < 1e-6
 
     def verdict_line(self, verdict: Verdict) -> str:
         """The canonical phrase that states this verdict (no justification)."""
@@ -111,9 +135,25 @@ class Profile:
             canonical = self._canonical(text)
             if canonical is not None:
                 return Reading(canonical, "the profile's own verdict line")
-            return self._read(self, text)
+            return self._fits(self._read(self, text))
         except Exception as exc:  # a reader bug must not stop a worker: the forced path takes over
             return unreadable(f"the reader failed: {type(exc).__name__}")
+
+    def read_free_text(self, text: str) -> Reading:
+        """The family's (or pattern's) reader alone, without the canonical shortcut. Never raises."""
+        try:
+            return self._fits(self._read(self, text))
+        except Exception as exc:
+            return unreadable(f"the reader failed: {type(exc).__name__}")
+
+    def _fits(self, reading: Reading) -> Reading:
+        """A reading the profile can store: a score on its step, a tie only where ties are allowed."""
+        v = reading.verdict
+        if v is not None and v.score is not None and not self.on_grid(v.score):
+            return unreadable(f"{reading.reason}, but {v.label} is not on the profile's step of {self.score_step}")
+        if v is not None and v.preference == "tie" and not self.allow_tie:
+            return unreadable(f"{reading.reason}, but this profile does not allow a tie")
+        return reading
 
     def parse(self, text: str) -> Verdict | None:
         """The verdict read from the critic's text; None when it is unreadable (``read`` says why). Never raises."""
@@ -129,7 +169,7 @@ class Profile:
             candidates = self.verdicts()
         else:
             numbers = [float(n) for n in re.findall(r"(-?\d{1,3}(?:\.\d+)?)", line)]
-            candidates = [Verdict(score=n) for n in numbers if self.in_range(n)]
+            candidates = [Verdict(score=n) for n in numbers if self.on_grid(n)]
         for verdict in candidates:
             if self.verdict_line(verdict) == line:
                 return Verdict(
@@ -206,6 +246,16 @@ def _score_line(prefix: str, suffix: str = "") -> Callable[[Profile, Verdict], s
     return lambda profile, v: f"{prefix}{format_score(v.score or 0)}{suffix}"
 
 
+def score_out_of_line(profile: Profile, v: Verdict) -> str:
+    """'Score: 85/100': the score over the profile's top."""
+    return f"Score: {format_score(v.score or 0)}/{format_score(profile.score_max or 0)}"
+
+
+def two_scores_line(profile: Profile, v: Verdict) -> str:
+    """LLaVA-Bench's first line: the reference's score (the top of the range), then the judged response's."""
+    return f"{format_score(profile.score_max or 0)} {format_score(v.score or 0)}"
+
+
 def _read_score(profile: Profile, text: str) -> Reading:
     return read_score(text, lo=float(profile.score_min or 0), hi=float(profile.score_max or 0))
 
@@ -255,7 +305,7 @@ PROFILES: dict[str, Profile] = {
             0,
             100,
             _read=_read_score,
-            _verdict_line=_score_line("Score: ", "/100"),
+            _verdict_line=score_out_of_line,
         ),
         Profile(
             "caption",
@@ -277,7 +327,7 @@ PROFILES: dict[str, Profile] = {
             needs_reference=True,
             verdict_first=True,
             _read=_read_two_scores,
-            _verdict_line=_score_line("10 "),
+            _verdict_line=two_scores_line,
         ),
         Profile(
             "pairwise",
@@ -295,8 +345,29 @@ PROFILES: dict[str, Profile] = {
             WILDVISION_TEMPLATE,
             _read=_read_wildvision,
             _verdict_line=_wildvision_line,
+            five_way=True,
         ),
     )
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    """An output family's reader and verdict line, which a team's profile can reuse with its own range."""
+
+    kind: Kind
+    read: Callable[[Profile, str], Reading]
+    verdict_line: Callable[[Profile, Verdict], str]
+    verdict_first: bool = False
+    five_way: bool = False
+
+
+FAMILIES: dict[str, Family] = {
+    "pointwise": Family("pointwise", _read_score, score_out_of_line),
+    "caption": Family("pointwise", _read_score, _score_line("Final Score: ")),
+    "llava-bench": Family("pointwise", _read_two_scores, two_scores_line, verdict_first=True),
+    "pairwise": Family("pairwise", _read_pairwise, _pairwise_line, verdict_first=True),
+    "wildvision": Family("pairwise", _read_wildvision, _wildvision_line, five_way=True),
 }
 
 
@@ -318,13 +389,9 @@ def user_turn(profile: Profile, item: PromptInput, *, image_token: str = "<image
 
 def chat_prompt(profile: Profile, item: PromptInput, *, image_token: str = "<image>") -> str:
     """The whole conversation up to the critic's answer, in the qwen_1_5 (ChatML) template it was trained with."""
-    return chat_for_turn(user_turn(profile, item, image_token=image_token))
+    return chat_for_turn(user_turn(profile, item, image_token=image_token), system=profile.system)
 
 
-def chat_for_turn(human_turn: str) -> str:
+def chat_for_turn(human_turn: str, *, system: str = SYSTEM_PROMPT) -> str:
     """A user turn (the image token, then the prompt: a training row's human turn) as the critic's conversation."""
-    return (
-        f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n"
-        f"<|im_start|>user\n{human_turn}<|im_end|>\n"
-        "<|im_start|>assistant\n"
-    )
+    return f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{human_turn}<|im_end|>\n<|im_start|>assistant\n"

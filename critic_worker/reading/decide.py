@@ -17,16 +17,14 @@ def decide(statements: list[Statement], *, what: str, text: str) -> tuple[Statem
     top = max(s.tier for s in statements)
     best = [s for s in statements if s.tier == top]
     winner = max(best, key=lambda s: s.position)
-    rivals = [
-        s
-        for s in best
-        if s.line == winner.line
-        and s is not winner
-        and s.value != winner.value
-        and not REVISION.search(text[s.position + len(s.quote) : winner.position])
-    ]
-    if rivals:
-        return None, f"two different {what}s in one line: {quote(rivals[-1].quote)} and {quote(winner.quote)}"
+    # The nearest differing one decides: words that revise it also stand before any earlier one.
+    rival = max(
+        (s for s in best if s.line == winner.line and s is not winner and s.value != winner.value),
+        key=lambda s: s.position,
+        default=None,
+    )
+    if rival is not None and not REVISION.search(text[rival.position + len(rival.quote) : winner.position]):
+        return None, f"two different {what}s in one line: {quote(rival.quote)} and {quote(winner.quote)}"
     if winner.problem:
         return None, winner.problem
     return winner, ""

@@ -27,10 +27,12 @@ from critic_worker.reading.text import (
     HEDGE,
     Sentence,
     Statement,
+    before,
     clean,
     conceded,
     concluding,
     hypothetical,
+    last_matches,
     negated,
     quote,
     retracted,
@@ -50,9 +52,12 @@ REF = _REF.format(n="")
 REF2 = _REF.format(n="2")
 _DEGREE = (
     r"(?:(?:clearly|slightly|much|significantly|far|marginally|somewhat|definitely|substantially|considerably|"
-    r"a\s+bit|a\s+little|noticeably|vastly|certainly|generally|overall|the|still|indeed|evidently|obviously)\s+)*"
+    r"a\s+bit|a\s+little|noticeably|vastly|certainly|generally|overall|the|still|indeed|evidently|obviously|way|"
+    r"a\s+lot|by\s+far|arguably|just|only|overwhelmingly|a\s+tad|measurably|markedly)\s+)*"
 )
-_STRONG = re.compile(r"\b(?:significantly|much|far|substantially|vastly|considerably|clearly)\b", re.I)
+_STRONG = re.compile(
+    r"\b(?:significantly|much|far|substantially|vastly|considerably|clearly|way|a\s+lot|overwhelmingly)\b", re.I
+)
 _BETTER = (
     r"(?P<better>better|superior|preferred|preferable|stronger|the\s+(?:better|best|preferred|stronger|superior|"
     r"winner)(?:\s+(?:one|response|answer|choice|option|of\s+the\s+two))?)"
@@ -60,7 +65,7 @@ _BETTER = (
 _WORSE = r"(?P<worse>worse|inferior|weaker|the\s+(?:worse|weaker)(?:\s+(?:one|response|answer))?)"
 _ASPECT_MORE = (
     r"(?P<more>more|less)\s+(?:accurate|helpful|detailed|complete|correct|relevant|precise|informative|"
-    r"comprehensive|faithful|concise|thorough|grounded|specific)"
+    r"comprehensive|faithful|concise|thorough|grounded|specific|fluent|coherent|readable|clear|natural|engaging)"
 )
 _COMPARE = re.compile(
     REF + r"\s+(?:is|was|remains|'s|stands\s+out\s+as|seems|appears)\s+" + _DEGREE
@@ -73,6 +78,28 @@ _VERB = re.compile(
     + r"|" + REF2 + r"\s+(?:outperforms|wins|beats|is\s+preferred|edges\s+out|surpasses|excels)\b",
     re.I,
 )  # fmt: skip
+# "..., making it the better response", "so it is better": "it" is the response named last before it.
+_IT_BETTER = re.compile(
+    r"\b(?:making|makes|make|so|thus|therefore|and)\s+it\s+(?:is\s+)?" + _DEGREE
+    + r"(?:better|superior|preferable|stronger|the\s+(?:better|stronger|preferred|superior)"
+    r"(?:\s+(?:one|response|answer|choice|option))?)\b",
+    re.I,
+)  # fmt: skip
+_NAMED = re.compile(REF, re.I)
+# "The first response is not as good as the second": the other one is better.
+_NOT_AS_GOOD = re.compile(
+    REF + r"\s+(?:is|was)\s+not\s+as\s+(?:good|strong|accurate|helpful|useful|correct|complete)\s+as\s+" + REF2,
+    re.I,
+)
+# Per-response scores ("Response A: 8/10", "Response 2 score: 6"): when nothing else is said, the higher one wins.
+_SCORED = re.compile(
+    REF + r"(?P<label>\s+(?:score|rating|overall))?\s*[:=-]\s*(?P<num>\d{1,3}(?:\.\d+)?)\s*"
+    r"(?:/\s*(?P<top>\d{1,3}))?(?=\s*(?:$|[.,;)]))",
+    re.I,
+)
+_FOR_REASONS = re.compile(r"\s*(?:the\s+following|these|several|many|a\s+few|two|three|some)\s+reasons", re.I)
+# "Response B > Response A", "Answer 1 >> Answer 2": a comparison written as symbols.
+_SYMBOLS = re.compile(REF + r"\s*(?P<op>>>|>|<<|<|=)\s*" + REF2, re.I)
 _TIE_WORDS = r"(?:tie|tied|draw|equal|equally\s+good|neither|both|none|same|a\s*=\s*b|c)"
 _VALUE = r"(?:" + REF + r"|\[?\s*(?P<code>[12AB])\s*\]?(?![\w])|(?P<tie>" + _TIE_WORDS + r"))"
 _LABELLED = re.compile(
@@ -82,6 +109,10 @@ _LABELLED = re.compile(
     re.I,
 )
 _FIVE_WAY = re.compile(r"\[\[\s*(?P<code>A\s*>>\s*B|B\s*>>\s*A|[AB]\s*[<>=]\s*[AB])\s*\]\]")
+# A label followed by its meaning, as the instructions list them: the critic copying its prompt, not judging.
+_DEFINITION = re.compile(
+    r"^\W{0,4}(?:assistant\s+[AB]\s+is\s+(?:significantly|slightly)\s+better|tie,\s+relatively)", re.I
+)
 _LETTER = re.compile(r"\[\[\s*(?P<code>A|B|C|tie)\s*\]\]", re.I)
 _FIVE_WAY_VALUES = {
     "A>>B": ("A", True),
@@ -132,19 +163,24 @@ def _statements(cleaned: str, five_way: bool) -> list[Statement]:
     def add(s: Sentence, m: re.Match[str], tier: int, value: str, strong: bool = False) -> None:
         found.append(Statement(tier, s.offset + m.start(), s.line, m.group(0), value, strong and value != "tie"))
 
+    copied_lines: set[int] = set()  # lines of a label list copied from the instructions: nothing on them counts
+    listed = len({c["code"].replace(" ", "") for c in _FIVE_WAY.finditer(cleaned)}) >= 3
     for s in sentences(cleaned):
         codes = {c["code"].replace(" ", "") for c in _FIVE_WAY.finditer(s.text)}
         copied_list = len(codes) >= 3
-        for m in _FIVE_WAY.finditer(s.text):
+        for m in last_matches(_FIVE_WAY, s.text):
             code = m["code"].replace(" ", "")
-            if code in _FIVE_WAY_VALUES and not copied_list and not _drop(s, m.start(), m.end()):
+            copied = copied_list or bool(listed and _DEFINITION.match(s.text[m.end() : m.end() + 80]))
+            if copied:
+                copied_lines.add(s.line)
+            if code in _FIVE_WAY_VALUES and not copied and not _drop(s, m.start(), m.end()):
                 value, strong = _FIVE_WAY_VALUES[code]
                 add(s, m, 3, value, strong)
-        for m in _LETTER.finditer(s.text):
+        for m in last_matches(_LETTER, s.text):
             if not _drop(s, m.start(), m.end()):
                 code = m["code"].upper()
                 add(s, m, 3, {"A": "A", "B": "B"}.get(code, "tie"))
-        for m in _LABELLED.finditer(s.text):
+        for m in last_matches(_LABELLED, s.text):
             if _drop(s, m.start(), m.end()):
                 continue
             if m["tie"]:
@@ -153,10 +189,19 @@ def _statements(cleaned: str, five_way: bool) -> list[Statement]:
                 add(s, m, 3, "A" if m["code"].upper() in ("1", "A") else "B")
             elif side := _side(m):
                 add(s, m, 3, side)
-        for m in _COMPARE.finditer(s.text):
+        for m in last_matches(_SYMBOLS, s.text):
+            left, right = _side(m), _side(m, "2")
+            if left is None or right is None or left == right or _drop(s, m.start(), m.end()):
+                continue
+            op = m["op"]
+            value = "tie" if op == "=" else (left if op.startswith(">") else right)
+            add(s, m, 3, value, len(op) == 2)
+        for m in last_matches(_COMPARE, s.text):
             if _drop(s, m.start(), m.end()) or (side := _side(m)) is None:
                 continue
             after = (m["after"] or "").strip().lower()
+            if after == "for" and _FOR_REASONS.match(s.text[m.end() : m.end() + 40]):
+                after = ""  # "better for the following reasons" says why, not in what
             if m["more"]:
                 tier = 2 if concluding(s.text, m.start()) else 1
                 wins = side if m["more"].lower() == "more" else {"A": "B", "B": "A"}[side]
@@ -166,19 +211,45 @@ def _statements(cleaned: str, five_way: bool) -> list[Statement]:
                     tier = 3
                 wins = side if m["better"] else {"A": "B", "B": "A"}[side]
             add(s, m, tier, wins, bool(_STRONG.search(m.group(0))))
-        for m in _VERB.finditer(s.text):
+        for m in last_matches(_NOT_AS_GOOD, s.text):
+            other = _side(m, "2")
+            if other is not None and _side(m) != other and not _drop(s, m.start(), m.end()):
+                add(s, m, 2, other)
+        for m in last_matches(_IT_BETTER, s.text):
+            named = [n for n in _NAMED.finditer(before(s.text, m.start())) if _side(n) is not None]
+            if named and not _drop(s, m.start(), m.end()):
+                side = _side(named[-1])
+                assert side is not None
+                add(s, m, 3 if concluding(s.text, m.start()) else 2, side)
+        for m in last_matches(_VERB, s.text):
             side = _side(m) or _side(m, "2")
             if side is None or _drop(s, m.start(), m.end()):
                 continue
             add(s, m, 3 if concluding(s.text, m.start()) else 2, side)
-        for m in _TIE.finditer(s.text):
+        for m in last_matches(_TIE, s.text):
             if _drop(s, m.start(), m.end()):
                 continue
             what = (m["what"] or m["what2"] or "").lower()
             overall = not (m["how"] or m["what2"]) or what in _TIE_OVERALL or not what
             tier = (3 if concluding(s.text, m.start()) else 2) if overall else 1
             add(s, m, tier, "tie")
-    return found
+    found += _from_scores(cleaned)
+    return [st for st in found if st.line not in copied_lines]
+
+
+def _from_scores(cleaned: str) -> list[Statement]:
+    """One weakest statement from per-response scores: the last score of each response, on one scale."""
+    last: dict[str, tuple[float, str | None, re.Match[str], Sentence]] = {}
+    for s in sentences(cleaned):
+        for m in last_matches(_SCORED, s.text):
+            side = _side(m)
+            if side is not None and (m["top"] or m["label"]) and not _drop(s, m.start(), m.end()):
+                last[side] = (float(m["num"]), m["top"], m, s)
+    if set(last) != {"A", "B"} or last["A"][1] != last["B"][1]:
+        return []
+    (a, _, first, _), (b, _, m, s) = last["A"], last["B"]
+    value = "A" if a > b else "B" if b > a else "tie"
+    return [Statement(1, s.offset + m.start(), s.line, f"{first.group(0)} against {m.group(0)}", value)]
 
 
 def read_preference(text: str, *, five_way: bool = False, allow_tie: bool = True) -> Reading:
@@ -192,6 +263,11 @@ def read_preference(text: str, *, five_way: bool = False, allow_tie: bool = True
             return unreadable(f"only a hedge ({quote(hedge.group(0))}), no preference is stated")
         return unreadable(why)
     assert isinstance(winner.value, str)
+    split = [st for st in statements if st.tier == 1 and st.value != winner.value]
+    if winner.tier == 1 and split:
+        return unreadable(
+            f"only comparisons on single aspects, which disagree: {quote(split[-1].quote)} and {quote(winner.quote)}"
+        )
     if winner.value == "tie" and not allow_tie:
         return unreadable(f"{quote(winner.quote)} is a tie, which this profile does not allow")
     verdict = Verdict(preference=winner.value, strong=five_way and winner.strong, justification=text)

@@ -25,12 +25,16 @@ import re
 
 from critic_worker.reading.decide import decide
 from critic_worker.reading.text import (
+    WINDOW,
     Sentence,
     Statement,
+    before,
+    clause_before,
     clean,
     conceded,
     concluding,
     hypothetical,
+    last_matches,
     negated,
     quote,
     retracted,
@@ -52,7 +56,7 @@ _LABEL = re.compile(
     r"\s*(?::|=|\bis\b|\bwould\s+be\b|-)\s*(?:\[\s*)?(?:approximately|about|around|roughly|~)?\s*" + NUM + _FOLLOW,
     re.I,
 )
-_SHORT_LABEL = re.compile(r"\b(?P<qual>final|overall|total)\s*[:=-]\s*" + NUM + _FOLLOW, re.I)
+_SHORT_LABEL = re.compile(r"\b(?P<qual>final|overall|total|final\s+answer)\s*[:=-]\s*" + NUM + _FOLLOW, re.I)
 _DOUBLE_BRACKETS = re.compile(r"\[\[\s*" + NUM + r"\s*(?:/\s*\d{1,4}\s*)?\]\]")
 _PROSE = re.compile(
     r"\b(?:rate|rated|rating|score|scored|scores|scoring|grade|graded|give|gives|giving|gave|assign|assigns|"
@@ -66,7 +70,8 @@ _BARE = re.compile(NUM + r"(?=\s*(?:points?\s*)?(?:/\s*\d|out\s+of\s+\d|on\s+(?:
 _VERDICT_QUALIFIERS = {
     "final", "overall", "total", "my", "the", "a", "an", "its", "your", "our", "global", "aggregate", "weighted",
     "general", "composite", "combined", "this", "response's", "answer's", "caption's", "description's", "given",
-    "assigned", "resulting", "i", "quality", "final's", "is", "be", "judge's", "critic's", "with",
+    "assigned", "resulting", "i", "quality", "final's", "is", "be", "judge's", "critic's", "with", "evaluation",
+    "assessment", "summary", "holistic", "average", "mean", "overall's",
 }  # fmt: skip
 _REFERENCE = re.compile(
     r"\b(?:perfect|maximum|max|highest|lowest|minimum|min|full|ideal|possible|top|higher|lower|rather|instead|than|"
@@ -78,6 +83,16 @@ _AFTER_HYPOTHETICAL = re.compile(
     r"my|accurate|the\s+right))|(?:is|are)\s+(?:reserved|for|given\s+to|meant|only)|requires|means|indicates|"
     r"represents|corresponds|would\s+require)",
     re.I,
+)
+_AFTER_NEGATED = re.compile(
+    r"^\s*(?:is|would\s+be|seems)\s+(?:not|n't|too\s+(?:high|low|generous|harsh)|unwarranted|undeserved|excessive)",
+    re.I,
+)
+# What may follow "N/M" or "N out of M" when it is a score rather than a count of something.
+_AFTER_SCALE = re.compile(
+    r"^\s*(?:$|[.,;:!?)\]]|and\b|because\b|since\b|as\b|for\b|given\b|due\b|which\b|but\b|though\b|-|"
+    r"overall\b|here\b|is\b|would\b|with\b|stars?\b|points?\b|\(|from\b|in\s+(?:my|our|total)\b|on\b|to\b|"
+    r"(?:i|we)\b|this\b|it\b|[A-Z])",
 )
 _RANGE_AFTER = re.compile(r"^\s*(?:-|to|or|and)\s*(?P<other>-?\d{1,4}(?:\.\d+)?)(?![\w])", re.I)
 _SCALE_AFTER = re.compile(
@@ -92,7 +107,7 @@ _SCALE_AFTER = re.compile(
     re.I,
 )
 _SCALE_MENTION = re.compile(
-    r"(?:scale|range)\s+(?:of|from)\s+(?P<a>-?\d{1,4})\s*(?:to|-)\s*(?P<b>\d{1,4})"
+    r"(?:scale|range)\s*(?:of|from|:|=)\s*(?P<a>-?\d{1,4})\s*(?:to|-)\s*(?P<b>\d{1,4})"
     r"|(?P<a2>-?\d{1,4})\s*(?:-|to)\s*(?P<b2>\d{1,4})(?:-point)?\s+scale"
     r"|(?P<n>\d{1,4})-point\s+scale"
     r"|(?<![\d.])(?<!\d\s)(?<!points\s)(?<!point\s)\bout\s+of\s+(?P<outof>\d{1,4})\b",
@@ -178,14 +193,16 @@ def _statement(
     start, num_end = m.start(), m.end("num")
     if negated(s.text, start) or hypothetical(s.text, start) or conceded(s.text, start):
         return None
-    if _REFERENCE.search(s.text[max(0, start - 40) : m.start("num")]):
+    if _REFERENCE.search(clause_before(s.text, start) + " " + s.text[start : m.start("num")]):
         return None
-    rest = s.text[num_end:]
+    rest = s.text[num_end : num_end + WINDOW]
     after, used = _scale_after(rest)
     scale = after or scale
     tail = rest[used:]
-    if _AFTER_HYPOTHETICAL.match(tail) or retracted(s.text, num_end + used):
+    if _AFTER_HYPOTHETICAL.match(tail) or _AFTER_NEGATED.match(tail) or retracted(s.text, num_end + used):
         return None
+    if after is not None and tier < 3 and not _AFTER_SCALE.match(tail):
+        return None  # "3 out of 4 objects", "2/3 of the details": a count, not a score
     if tier >= 2 and concluding(s.text, start):
         tier = 3
     value = float(m["num"])
@@ -193,7 +210,7 @@ def _statement(
     if (other := _RANGE_AFTER.match(rest)) and after is None:
         return Statement(tier, s.offset + start, s.line, said, value, problem=_range(said, value, other["other"]))
     if scale is None:
-        sentence_scales = _mentions(s.text[:start] + " " + tail)
+        sentence_scales = _mentions(before(s.text, start) + " " + tail)
         scale = next(iter(sentence_scales)) if len(sentence_scales) == 1 else doc_scale
     converted, problem = on_profile(value, scale, lo, hi)
     return Statement(tier, s.offset + start, s.line, said, converted, problem=problem)
@@ -216,20 +233,20 @@ def score_statements(cleaned: str, lo: float, hi: float) -> list[Statement]:
         seen.add(num_position)
 
     for s in sentences(cleaned):
-        for m in _LABEL.finditer(s.text):
+        for m in last_matches(_LABEL, s.text):
             qual = (m["qual"] or "").lower()
             tier = 3 if not qual or qual in _VERDICT_QUALIFIERS else 0
             if _REFERENCE.fullmatch(qual):
                 continue
             keep(_statement(s, m, tier, lo, hi, doc_scale, _paren_scale(m["paren"])), s.offset + m.start("num"))
-        for m in _SHORT_LABEL.finditer(s.text):
+        for m in last_matches(_SHORT_LABEL, s.text):
             keep(_statement(s, m, 3, lo, hi, doc_scale), s.offset + m.start("num"))
-        for m in _DOUBLE_BRACKETS.finditer(s.text):
+        for m in last_matches(_DOUBLE_BRACKETS, s.text):
             keep(_statement(s, m, 3, lo, hi, doc_scale), s.offset + m.start("num"))
-        for m in _PROSE.finditer(s.text):
+        for m in last_matches(_PROSE, s.text):
             keep(_statement(s, m, 2, lo, hi, doc_scale), s.offset + m.start("num"))
-        for m in _BARE.finditer(s.text):
-            tier = 0 if _is_aspect_label(s.text[: m.start()]) else 1
+        for m in last_matches(_BARE, s.text):
+            tier = 0 if _is_aspect_label(before(s.text, m.start())[-60:]) else 1
             keep(_statement(s, m, tier, lo, hi, doc_scale), s.offset + m.start("num"))
     return sorted(found.values(), key=lambda st: st.position)
 
@@ -275,10 +292,10 @@ def read_two_scores(text: str, *, lo: float, hi: float) -> Reading:
         return Reading(Verdict(score=value, justification=text), f"read the first line {quote(first)}")
     found: list[Statement] = []
     for s in sentences(cleaned):
-        for named in _NAMED_SECOND.finditer(s.text):
+        for named in last_matches(_NAMED_SECOND, s.text):
             if negated(s.text, named.start()) or hypothetical(s.text, named.start()):
                 continue
-            rest = s.text[named.end("num") :]
+            rest = s.text[named.end("num") : named.end("num") + WINDOW]
             scale, used = _scale_after(rest)
             value, problem = on_profile(float(named["num"]), scale, lo, hi)
             said = s.text[named.start() : named.end("num") + used]

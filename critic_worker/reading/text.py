@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -17,12 +18,16 @@ NUM = r"(?<![\w.])(-?\d{1,4}(?:\.\d+)?)(?![\w]|\.\d)"
 
 _EMPHASIS = re.compile(r"\*+|(?<!\w)_+|_+(?!\w)|`+|</?(?:b|strong|em|i|u|mark)>", re.I)
 _LINE_MARKUP = re.compile(r"^[ \t]*(?:#{1,6}[ \t]*|>[ \t]*|(?:[-+•◦▪][ \t]+)|(?:\d{1,2}[.)][ \t]+(?=[A-Za-z])))+", re.M)
-_LATEX = re.compile(r"\\(?:boxed|textbf|mathbf|text|emph)\{([^{}]{0,40})\}")
+_LATEX = re.compile(r"\\(?:textbf|mathbf|text|emph)\{([^{}]{0,40})\}")
+_BOXED = re.compile(r"\\boxed\{\s*([^{}]{0,40}?)\s*\}")  # a boxed answer is the critic's labelled verdict
 _MATH_DELIMS = re.compile(r"\\[()\[\]]|\$+")
+# JSON as judges answer it ({"overall_score": 8, "better_response": "Response 2"}): keys as labels, no quotes.
+_JSON_KEY = re.compile(r'"([A-Za-z][A-Za-z0-9_ ]{0,40})"\s*:')
+_QUOTES = re.compile(r'["\u201c\u201d{}]')
 _SPACES = re.compile(r"[ \t\u00a0]+")
 # A line that is only a label ("### Final Score", "**Verdict:**"), its value on the next line.
 _BARE_LABEL = re.compile(
-    r"^(?:(?:final|overall|total|my)\s+)?(?:score|rating|grade|verdict|judge?ment|decision|better\s+response|"
+    r"^(?:(?:final|overall|total|my)\s+)?(?:scores?|ratings?|grade|verdict|judge?ment|decision|better\s+response|"
     r"preferred\s+response|winner|final\s+verdict|evaluation)\s*[:\-]?$",
     re.I,
 )
@@ -32,12 +37,15 @@ def clean(text: str) -> str:
     """The text with markdown emphasis, headers, bullets, quotes, LaTeX wrappers and odd spacing removed, and full-
     width punctuation folded (NFKC), one line per line; a label alone on its line is joined to its value."""
     text = unicodedata.normalize("NFKC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = _BOXED.sub(r"[[\1]]", text)
+    text = _JSON_KEY.sub(lambda m: m.group(1).replace("_", " ") + ":", text)
+    text = _QUOTES.sub(" ", text)
     text = _LATEX.sub(r"\1", text)
     text = _MATH_DELIMS.sub(" ", text)
     text = _EMPHASIS.sub("", text)
     text = _LINE_MARKUP.sub("", text)
     text = text.replace("\u2013", "-").replace("\u2014", " - ").replace("\u2212", "-").replace("\u2026", "...")
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    lines = [_table_row(_SPACES.sub(" ", line).strip()) for line in text.split("\n")]
     joined: list[str] = []
     i = 0
     while i < len(lines):
@@ -53,6 +61,16 @@ def clean(text: str) -> str:
         joined.append(line)
         i += 1
     return "\n".join(joined)
+
+
+def _table_row(line: str) -> str:
+    """A markdown table row of two cells ('| Overall | 7/10 |') as 'Overall: 7/10'; a rule row ('|---|') as nothing."""
+    if not line.startswith("|"):
+        return line
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    if all(set(c) <= set("-: ") for c in cells):
+        return ""
+    return f"{cells[0]}: {cells[1]}." if len(cells) == 2 else " ".join(f"{c}." for c in cells if c)
 
 
 @dataclass(frozen=True)
@@ -113,9 +131,24 @@ HEDGE = re.compile(
 )
 
 
+# How far back a statement's own sentence is read: real sentences are shorter, and a bound keeps reading linear.
+WINDOW = 300
+
+
+def last_matches(pattern: re.Pattern[str], text: str, limit: int = 40) -> list[re.Match[str]]:
+    """A pattern's last matches in a sentence: the conclusion is at its end, and a sentence with more statements than
+    this is not prose a person wrote (the bound keeps reading cheap on degenerate output)."""
+    return list(deque(pattern.finditer(text), maxlen=limit))
+
+
+def before(sentence: str, start: int) -> str:
+    """The sentence before a statement, at most WINDOW characters of it."""
+    return sentence[max(0, start - WINDOW) : start]
+
+
 def clause_before(sentence: str, start: int) -> str:
     """The words of the statement's own clause before it (after the last comma, 'but', 'however', ...)."""
-    return _CLAUSE_BREAK.split(sentence[:start])[-1]
+    return _CLAUSE_BREAK.split(before(sentence, start))[-1]
 
 
 def negated(sentence: str, start: int) -> bool:
@@ -127,24 +160,24 @@ def negated(sentence: str, start: int) -> bool:
 def hypothetical(sentence: str, start: int) -> bool:
     """'if it were more detailed it would be better', 'we must decide whether Response 1 is better', and the
     consequence of a condition earlier in the sentence ('If it had named the breed, it would get 95')."""
-    return bool(_HYPOTHETICAL.search(clause_before(sentence, start)) or _CONDITION.search(sentence[:start]))
+    return bool(_HYPOTHETICAL.search(clause_before(sentence, start)) or _CONDITION.search(before(sentence, start)))
 
 
 def conceded(sentence: str, start: int) -> bool:
     """Inside a concessive clause ('Although Response 1 is more accurate, ...') that has not ended yet."""
-    before = sentence[:start]
-    last = max(_CONCESSION.finditer(before), key=lambda m: m.start(), default=None)
-    return last is not None and "," not in before[last.end() :]
+    prefix = before(sentence, start)
+    last = max(_CONCESSION.finditer(prefix), key=lambda m: m.start(), default=None)
+    return last is not None and "," not in prefix[last.end() :]
 
 
 def retracted(sentence: str, end: int) -> bool:
     """Taken back right after it is said: 'Response 1 is better than... no, Response 2 is'."""
-    return bool(_RETRACTION.match(sentence[end:]))
+    return bool(_RETRACTION.match(sentence[end : end + 60]))
 
 
 def concluding(sentence: str, start: int) -> bool:
     """Said as the critic's conclusion: 'Overall, ...', 'In conclusion ...', 'Therefore ...'."""
-    return bool(_CONCLUSION.search(sentence[:start]))
+    return bool(_CONCLUSION.search(before(sentence, start)))
 
 
 @dataclass(frozen=True)

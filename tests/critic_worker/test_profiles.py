@@ -121,3 +121,34 @@ def test_every_verdict_has_its_own_line(name: str) -> None:
     lines = [profile.verdict_line(v) for v in profile.verdicts()]
     assert len(set(lines)) == len(lines)
     assert all(profile.parse(line) == v for line, v in zip(lines, profile.verdicts(), strict=True))
+
+
+FRAGMENTS = [
+    "Score:", "Final Score:", "**", "###", "- ", "Rating:", "Overall,", "[[", "]]", "A>B", "B>>A", "A=B", "/10", "/5",
+    "/100", " out of ", "%", "Response 1", "Response 2", "Assistant B", "the first response", " is better", " is not ",
+    " more accurate", "equally good", "if ", "would ", "although ", "no, ", "...", ". ", "; ", ", ", "\n", "\n\n",
+    "a perfect score of", " on a scale of 1 to 10", "7", "85", "8.5", "250", "-3", "10 7\n", "tie", "[[C]]",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(PROFILES))
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(st.sampled_from(FRAGMENTS), max_size=40))
+def test_reading_verdict_shaped_soup_never_raises_and_stays_in_range(name: str, parts: list[str]) -> None:
+    """Texts made of verdict fragments reach every branch of the readers: a reading always has a reason, and a
+    score it gives is on the profile's range (converted, never clamped or stored out of range)."""
+    profile = PROFILES[name]
+    reading = profile.read("".join(parts))
+    assert reading.reason
+    assert reading.readable == (reading.verdict is not None)
+    if reading.verdict is not None and reading.verdict.score is not None:
+        assert profile.in_range(reading.verdict.score)
+
+
+def test_a_reading_says_why() -> None:
+    reading = get_profile("pointwise").read("Score: 8.5/10")
+    assert reading.as_json() == {"readable": True, "score": 85.0, "preference": None, "reason": reading.reason}
+    assert "8.5/10" in reading.reason
+    refused = get_profile("pointwise").read("Score: 250")
+    assert refused.as_json()["readable"] is False
+    assert "outside the profile's range 0-100" in refused.reason

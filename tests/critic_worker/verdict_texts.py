@@ -263,6 +263,53 @@ PAIRWISE: list[tuple[str, str, Expected]] = [
     ("pairwise", "The better response is the second one.", "B"),
     ("pairwise", "Output 1 is better.", "A"),
     ("pairwise", "Assistant B's answer is better.", "B"),
+    (
+        "wildvision",
+        'The labels are:\n"[[A>>B]]": Assistant A is significantly better\n"[[A>B]]": Assistant A is slightly '
+        'better\n"[[A=B]]": Tie, relatively the same\n"[[B>A]]": Assistant B is slightly better\n"[[B>>A]]": '
+        "Assistant B is significantly better\n\nAssistant A reads the chart right.",
+        None,
+    ),
+    (
+        "wildvision",
+        'The labels are:\n"[[A>>B]]": Assistant A is significantly better\n"[[A>B]]": Assistant A is slightly '
+        'better\n"[[A=B]]": Tie, relatively the same\n"[[B>A]]": Assistant B is slightly better\n"[[B>>A]]": '
+        "Assistant B is significantly better\n\nAssistant A reads the chart right.\n\nMy final verdict is: [[A>B]]",
+        ("A", False),
+    ),
+    ("pointwise", "| Criterion | Score |\n|---|---|\n| Accuracy | 8/10 |\n| Overall | 7/10 |", 70),
+    ("pointwise", "Based on the above, the final score is 62 out of 100.", 62),
+    ("pairwise", "Response B > Response A", "B"),
+    ("pairwise", "Response 2 is way better.", "B"),
+    (
+        "pairwise",
+        "Response 1 and Response 2 are both correct. However, Response 2 provides more detail, making it the better "
+        "response.",
+        "B",
+    ),
+    ("pairwise", "The first response names the dog, so it is better.", "A"),
+    ("pairwise", "Response 1 is wrong about the colour and Response 2 is right, so it is better.", "B"),
+    ("pointwise", "Response quality: good. Final answer: 78", 78),
+    ("pointwise", "The answer is right.\n\n\\boxed{75}", 75),
+    ("pointwise", "Score: 100/100 is not deserved; Score: 65/100.", 65),
+    ("pointwise", "It deserves at least 80.", None),
+    ("pointwise", "The response is accurate.\n\n**Score: 8**\n\n(on a scale of 1-10)", round((8 - 1) * 100 / 9, 2)),
+    ("llava-bench", "Scores:\n10 6\nThe second misses the clock.", 6),
+    ("pairwise", "Response A: 8/10\nResponse B: 6/10", "A"),
+    ("pairwise", "**Response 1 Score: 6/10**\n**Response 2 Score: 9/10**\n\nThe second reads the sign.", "B"),
+    ("pairwise", "Response 1: 3 cats.\nResponse 2: 4 dogs.", None),
+    ("pairwise", "The first response is not as good as the second.", "B"),
+    ("pairwise", "Response 1 isn't better than Response 2.", None),
+    ("pointwise", '```json\n{\n  "accuracy": 9,\n  "overall_score": 75,\n  "reason": "misses the lamp"\n}\n```', 75),
+    ("pointwise", '{"score": 8, "scale": "1-10", "explanation": "Good."}', round((8 - 1) * 100 / 9, 2)),
+    ("pairwise", '{"better_response": "Response 2", "reason": "It reads the sign."}', "B"),
+    ("pairwise", '{"winner": "A", "confidence": 0.8}', "A"),
+    ("pairwise", "Response 1 is more accurate.\nHowever, Response 2 is better for the following reasons: ...", "B"),
+    ("pairwise", "Response 1 is better at counting.\nResponse 2 is more fluent.", None),
+    ("pointwise", "It correctly identifies 3 out of 4 objects.", None),
+    ("pointwise", "The response gets 2/3 of the details right. Score: 70", 70),
+    ("pointwise", "It names 9/10 items correctly, good job.", None),
+    ("pointwise", "Good answer, 9/10.", 90),
 ]
 
 ALL = POINTWISE + PAIRWISE

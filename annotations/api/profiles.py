@@ -1,0 +1,65 @@
+"""GET /api/profiles (every logged-in account) and POST /api/profiles (administrators): the built-in prompt
+profiles and those a team defines. Thin: each endpoint calls one selector or service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Schema, Status
+from ninja.errors import HttpError
+
+from annotations.permissions import is_admin
+from annotations.selectors.datasets import require_active
+from annotations.selectors.profiles import profile_list
+from annotations.services.profiles import prompt_profile_create
+from critic_worker.profiles import SYSTEM_PROMPT
+
+router = Router(tags=["profiles"])
+
+
+class ProfileIn(Schema):
+    name: str
+    kind: str
+    template: str
+    title: str = ""
+    system: str = SYSTEM_PROMPT
+    score_min: float | None = None
+    score_max: float | None = None
+    score_step: float | None = None
+    allow_tie: bool = True
+    reader: str = "pattern"
+    verdict_pattern: str = ""
+    value_map: dict[str, str] = {}
+    verdict_line: str = ""
+
+
+class ProfileOut(Schema):
+    name: str
+    kind: str
+    title: str
+    builtin: bool
+    template: str
+    system: str
+    score_min: float | None
+    score_max: float | None
+    score_step: float | None
+    allow_tie: bool | None
+    reader: str
+    verdict_pattern: str
+    value_map: dict[str, str]
+    verdict_line: str
+
+
+@router.get("", response=list[ProfileOut], summary="Every prompt profile: the built-in families, then the team's")
+def list_profiles(request: HttpRequest) -> Any:
+    require_active(request.user)
+    return profile_list()
+
+
+@router.post("", response={201: ProfileOut}, summary="Define a prompt profile (administrators)")
+def create_profile(request: HttpRequest, payload: ProfileIn) -> Any:
+    if not is_admin(request.user):
+        raise HttpError(403, "Only administrators can do this.")
+    created = prompt_profile_create(created_by=request.user, **payload.dict())
+    return Status(201, next(p for p in profile_list() if p["name"] == created.name))

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from annotations.selectors.profiles import profile_named
+
+
+class Command(BaseCommand):
+    help = (
+        "Read a critic's verdict text from stdin with a prompt profile's reader and print one JSON object: "
+        '{"readable": bool, "score": number|null, "preference": "A"|"B"|"tie"|null, "reason": str}.'
+    )
+    stealth_options = ("stdin",)  # call_command(..., stdin=StringIO(text)) for callers in the same process
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--profile", required=True, help="prompt profile whose reader reads the text")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            profile = profile_named(name=options["profile"])
+        except KeyError as exc:
+            raise CommandError(str(exc.args[0])) from None
+        stdin = options.get("stdin") or sys.stdin
+        self.stdout.write(json.dumps(profile.read(stdin.read()).as_json()))

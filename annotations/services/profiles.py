@@ -1,0 +1,75 @@
+"""Creating and changing the prompt profiles a team defines. A profile in use (named by an item, a dataset or a
+verdict) cannot change: a changed rubric is a new profile, so results never mix rubrics silently."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from annotations.models import PromptProfile
+from annotations.selectors.profiles import profile_uses
+from critic_worker.profile_specs import ProfileError, ProfileSpec, profile_from_spec
+from critic_worker.profiles import PROFILES, SYSTEM_PROMPT
+
+FIELDS = [
+    "name", "kind", "title", "template", "system", "score_min", "score_max", "score_step", "allow_tie", "reader",
+    "verdict_pattern", "value_map", "verdict_line",
+]  # fmt: skip
+
+
+def _checked(fields: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - set(FIELDS)
+    if unknown:
+        raise ValidationError({name: "not a profile field" for name in sorted(unknown)})
+    values = {"system": SYSTEM_PROMPT, "value_map": {}, **fields}
+    if values.get("name") in PROFILES:
+        raise ValidationError({"name": f"{values['name']!r} is a built-in profile"})
+    try:
+        profile_from_spec(ProfileSpec(**values))
+    except ProfileError as exc:
+        raise ValidationError(exc.errors) from None
+    except TypeError as exc:
+        raise ValidationError({"__all__": str(exc)}) from None
+    return values
+
+
+def prompt_profile_check(*, fields: dict[str, Any], instance: PromptProfile | None = None) -> None:
+    """ValidationError (by field) when these fields cannot make a profile, or when ``instance`` (a stored profile
+    being changed) is in use; the checks that creating and changing run, for forms that save themselves."""
+    if instance is not None:
+        _refuse_if_used(instance.name)
+    _checked(fields)
+
+
+def _refuse_if_used(name: str) -> None:
+    uses = {k: n for k, n in profile_uses(name=name).items() if n}
+    if uses:
+        said = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in uses.items())
+        raise ValidationError({"__all__": f"{name!r} is in use ({said}): create a new profile for a changed rubric"})
+
+
+def prompt_profile_create(*, created_by: Any = None, **fields: Any) -> PromptProfile:
+    """A new profile from its fields (see critic_worker.profile_specs); ValidationError by field when it cannot be
+    one, or when the name is taken. Nothing is stored on error."""
+    values = _checked(fields)
+    try:
+        with transaction.atomic():
+            return PromptProfile.objects.create(created_by=created_by, **values)
+    except IntegrityError:
+        raise ValidationError({"name": f"a profile named {values['name']!r} exists"}) from None
+
+
+def prompt_profile_update(*, profile: PromptProfile, **fields: Any) -> PromptProfile:
+    """Change a profile that nothing uses yet; ValidationError when something does (say what) or when the new
+    fields cannot make a profile."""
+    with transaction.atomic():
+        locked = PromptProfile.objects.select_for_update().get(pk=profile.pk)
+        _refuse_if_used(locked.name)
+        current = {name: getattr(locked, name) for name in FIELDS}
+        values = _checked({**current, **fields})
+        for name, value in values.items():
+            setattr(locked, name, value)
+        locked.save()
+    return locked

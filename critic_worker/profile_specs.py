@@ -1,0 +1,230 @@
+"""Profiles a team defines: a plain description (``ProfileSpec``, what the database and the API hold) checked and
+turned into the same ``Profile`` the built-in families are, so that no reader, renderer or engine knows where a
+profile came from. Django-free.
+
+A spec's verdict reader is either a built-in family's (``reader`` = "pointwise", "caption", "llava-bench",
+"pairwise" or "wildvision": the family's careful reader and verdict line, on the spec's own range) or ``"pattern"``:
+``verdict_pattern``, a regular expression with a named group ``score`` (pointwise) or ``preference`` (pairwise),
+whose last match in the text is the verdict, ``value_map`` mapping what the preference group matched to A / B / tie,
+and ``verdict_line``, the canonical line with ``{score}`` or ``{preference}`` that renders a verdict (for a
+preference, the first value-map key that maps to it). Every check below must pass before a spec becomes a profile,
+including that every verdict the profile can give is rendered and read back as itself.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from critic_worker.profiles import FAMILIES, PREFERENCES, SYSTEM_PROMPT, Kind, Profile, Reading, Verdict, format_score
+from critic_worker.verdicts import unreadable
+
+MAX_VERDICTS = 1001  # the engine scores every verdict line: 0-100 in halves is 201, 0-1000 in ones the most
+PLACEHOLDERS = {"question", "response", "response_a", "response_b", "reference"}
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
+
+
+class ProfileError(ValueError):
+    """A spec that cannot be a profile: ``errors`` maps each field to what is wrong with it."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class ProfileSpec:
+    name: str
+    kind: str
+    template: str
+    title: str = ""
+    system: str = SYSTEM_PROMPT
+    score_min: float | None = None
+    score_max: float | None = None
+    score_step: float | None = None
+    allow_tie: bool = True
+    reader: str = "pattern"
+    verdict_pattern: str = ""
+    value_map: dict[str, str] = field(default_factory=dict)
+    verdict_line: str = ""
+
+
+def template_fields(template: str) -> set[str]:
+    """The placeholders a template uses; ValueError for a malformed one (unbalanced braces, '{x!r}', '{x:>3}')."""
+    found = set()
+    for _, name, spec, conversion in string.Formatter().parse(template):
+        if name is None:
+            continue
+        if spec or conversion or not name.isidentifier():
+            raise ValueError(f"write the placeholder as {{{name.split('!')[0].split(':')[0]}}}, nothing more")
+        found.add(name)
+    return found
+
+
+def _check_template(spec: ProfileSpec, errors: dict[str, str]) -> None:
+    try:
+        used = template_fields(spec.template)
+    except ValueError as exc:
+        errors["template"] = f"{exc} (a literal brace is written {{{{ or }}}})"
+        return
+    unknown = used - PLACEHOLDERS
+    if unknown:
+        errors["template"] = (
+            f"unknown placeholder(s) {', '.join(sorted(unknown))}; use {', '.join(sorted(PLACEHOLDERS))}"
+        )
+    elif "question" not in used:
+        errors["template"] = "the template must contain {question}"
+    elif spec.kind == "pointwise" and not used & {"response", "response_a"}:
+        errors["template"] = "a pointwise template must contain {response}"
+    elif spec.kind == "pointwise" and "response_b" in used:
+        errors["template"] = "a pointwise template judges one response: no {response_b}"
+    elif spec.kind == "pairwise" and not {"response_a", "response_b"} <= used:
+        errors["template"] = "a pairwise template must contain {response_a} and {response_b}"
+
+
+def _check_scale(spec: ProfileSpec, errors: dict[str, str]) -> None:
+    if spec.kind == "pairwise":
+        if spec.score_min is not None or spec.score_max is not None or spec.score_step is not None:
+            errors["score_min"] = "a pairwise profile has no score range"
+        return
+    lo, hi, step = spec.score_min, spec.score_max, spec.score_step
+    if lo is None or hi is None or step is None:
+        errors["score_min"] = "a pointwise profile needs score_min, score_max and score_step"
+    elif not lo < hi:
+        errors["score_max"] = f"score_max ({format_score(hi)}) must be above score_min ({format_score(lo)})"
+    elif step <= 0 or abs((hi - lo) / step - round((hi - lo) / step)) > 1e-9:
+        errors["score_step"] = f"score_step must be positive and divide {format_score(hi - lo)} into whole steps"
+    elif round((hi - lo) / step) + 1 > MAX_VERDICTS:
+        errors["score_step"] = f"at most {MAX_VERDICTS} possible scores (the critic's confidence scores each)"
+    elif any(round(v, 2) != v for v in (lo, hi, step)):
+        errors["score_step"] = "scores carry at most two decimals"
+
+
+def _check_pattern(spec: ProfileSpec, errors: dict[str, str]) -> re.Pattern[str] | None:
+    group = "score" if spec.kind == "pointwise" else "preference"
+    try:
+        pattern = re.compile(spec.verdict_pattern)
+    except re.error as exc:
+        errors["verdict_pattern"] = f"not a regular expression: {exc}"
+        return None
+    if group not in pattern.groupindex:
+        errors["verdict_pattern"] = f"a {spec.kind} pattern needs a named group (?P<{group}>...)"
+        return None
+    if f"{{{group}}}" not in spec.verdict_line:
+        errors["verdict_line"] = f"the verdict line must contain {{{group}}} (how a verdict is written back)"
+    if spec.kind == "pairwise":
+        bad = {k: v for k, v in spec.value_map.items() if v not in PREFERENCES}
+        given = set(spec.value_map.values())
+        if not spec.value_map or bad:
+            errors["value_map"] = f"map each matched value to A, B or tie{f' (not {bad})' if bad else ''}"
+        elif not {"A", "B"} <= given or (spec.allow_tie and "tie" not in given):
+            need = "A, B and tie" if spec.allow_tie else "A and B"
+            errors["value_map"] = f"the value map must give {need}"
+        elif "tie" in given and not spec.allow_tie:
+            errors["value_map"] = "the value map gives a tie, but ties are not allowed"
+    return pattern
+
+
+def _pattern_reader(pattern: re.Pattern[str], value_map: dict[str, str]) -> Any:
+    folded = {k.strip().casefold(): v for k, v in value_map.items()}
+
+    def read(profile: Profile, text: str) -> Reading:
+        last = deque(pattern.finditer(text), maxlen=1)  # the last match is the critic's conclusion
+        if not last:
+            return unreadable("the profile's verdict pattern does not match the text")
+        match = last[0]
+        if profile.is_pointwise:
+            try:
+                score = float(match["score"])
+            except (TypeError, ValueError):
+                return unreadable(f"the pattern matched {match.group(0)!r}, whose score is not a number")
+            if not profile.in_range(score):
+                return unreadable(
+                    f"score {format_score(score)} is outside the profile's range "
+                    f"{format_score(profile.score_min or 0)}-{format_score(profile.score_max or 0)}"
+                )
+            return Reading(Verdict(score=score, justification=text), f"the pattern matched {match.group(0)!r}")
+        raw = (match["preference"] or "").strip().casefold()
+        if raw not in folded:
+            return unreadable(f"{match['preference']!r} is not in the profile's value map")
+        verdict = Verdict(preference=folded[raw], justification=text)
+        return Reading(verdict, f"the pattern matched {match.group(0)!r}")
+
+    return read
+
+
+def _pattern_line(value_map: dict[str, str], template: str) -> Any:
+    first: dict[str, str] = {}
+    for key, value in value_map.items():
+        first.setdefault(value, key)
+
+    def line(profile: Profile, v: Verdict) -> str:
+        if v.score is not None:
+            return template.replace("{score}", format_score(v.score))
+        return template.replace("{preference}", first.get(v.preference or "", ""))
+
+    return line
+
+
+def profile_from_spec(spec: ProfileSpec) -> Profile:
+    """The Profile a spec describes. ProfileError (field -> message) when it cannot be one."""
+    errors: dict[str, str] = {}
+    if not NAME.match(spec.name):
+        errors["name"] = "1-32 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
+    if spec.kind not in ("pointwise", "pairwise"):
+        errors["kind"] = "kind is pointwise or pairwise"
+        raise ProfileError(errors)
+    kind: Kind = "pointwise" if spec.kind == "pointwise" else "pairwise"
+    _check_template(spec, errors)
+    _check_scale(spec, errors)
+    family = FAMILIES.get(spec.reader)
+    pattern = None
+    if spec.reader == "pattern":
+        pattern = _check_pattern(spec, errors)
+    elif family is None:
+        errors["reader"] = f"reader is 'pattern' or a built-in family: {', '.join(FAMILIES)}"
+    elif family.kind != kind:
+        errors["reader"] = f"the {spec.reader!r} reader reads {family.kind} verdicts"
+    if errors:
+        raise ProfileError(errors)
+    common: dict[str, Any] = {
+        "name": spec.name,
+        "kind": kind,
+        "title": spec.title or spec.name,
+        "template": spec.template,
+        "score_min": spec.score_min,
+        "score_max": spec.score_max,
+        "score_step": spec.score_step,
+        "needs_reference": "reference" in template_fields(spec.template),
+        "system": spec.system,
+        "allow_tie": spec.allow_tie,
+        "builtin": False,
+    }
+    if family is not None:
+        profile = Profile(
+            **common,
+            verdict_first=family.verdict_first,
+            five_way=family.five_way,
+            _read=family.read,
+            _verdict_line=family.verdict_line,
+        )
+    else:
+        assert pattern is not None
+        profile = Profile(
+            **common,
+            _read=_pattern_reader(pattern, spec.value_map),
+            _verdict_line=_pattern_line(spec.value_map, spec.verdict_line),
+        )
+    # The reader itself (not only the canonical shortcut) must read every verdict line: real outputs go through it.
+    for v in profile.verdicts():
+        line = profile.verdict_line(v)
+        reading = profile.read_free_text(line)
+        if reading.verdict is None or (reading.verdict.score, reading.verdict.preference) != (v.score, v.preference):
+            field_name = "verdict_pattern" if pattern is not None else "reader"
+            raise ProfileError(
+                {field_name: f"the verdict {v.label} is written {line!r}, which reads back as: {reading.reason}"}
+            )
+    return profile

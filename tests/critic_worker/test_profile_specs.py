@@ -1,0 +1,93 @@
+"""Profiles a team defines: checked field by field, turned into the same Profile as the built-ins, and every verdict
+they can give is written and read back as itself."""
+
+from __future__ import annotations
+
+import pytest
+
+from critic_worker.profile_specs import ProfileError, ProfileSpec, profile_from_spec
+from critic_worker.profiles import PromptInput, Verdict, chat_prompt
+
+ITEM = PromptInput(question="What is shown?", response_a="A cat.", response_b="A dog.")
+RUBRIC = "Rate the answer to {question} from 1 to 5.\nAnswer: {response}\nReply 'Judgement: N'."
+
+
+def mllm_judge_score(**changes: object) -> ProfileSpec:
+    fields: dict[str, object] = {
+        "name": "mllm-judge-1to5",
+        "kind": "pointwise",
+        "template": RUBRIC,
+        "system": "You are a strict grader.",
+        "score_min": 1,
+        "score_max": 5,
+        "score_step": 1,
+        "verdict_pattern": r"Judgement:\s*(?P<score>\d+(?:\.\d+)?)",
+        "verdict_line": "Judgement: {score}",
+    }
+    return ProfileSpec(**{**fields, **changes})  # type: ignore[arg-type]
+
+
+def test_a_pattern_profile_reads_its_judges_outputs_and_writes_them_back() -> None:
+    profile = profile_from_spec(mllm_judge_score())
+    assert [v.score for v in profile.verdicts()] == [1, 2, 3, 4, 5]
+    assert profile.parse("The answer misses the dog.\nJudgement: 2").score == 2  # type: ignore[union-attr]
+    assert profile.render(Verdict(score=4, justification="Good.")) == "Good.\nJudgement: 4"
+    assert not profile.read("Judgement: 7").readable  # outside 1-5: never clamped
+    assert "outside the profile's range 1-5" in profile.read("Judgement: 7").reason
+    assert not profile.read("Judgement: 3.5").readable  # off the step of 1
+    assert profile.prompt(ITEM).startswith("Rate the answer to What is shown? from 1 to 5.\nAnswer: A cat.")
+    assert chat_prompt(profile, ITEM).startswith("<|im_start|>system\nYou are a strict grader.<|im_end|>")
+
+
+def test_a_pairwise_pattern_maps_its_letters_and_may_refuse_ties() -> None:
+    spec = ProfileSpec(
+        name="mllm-judge-pair",
+        kind="pairwise",
+        template="Q: {question}\nA: {response_a}\nB: {response_b}\nAnswer [[A]], [[B]] or [[C]] for a tie.",
+        verdict_pattern=r"\[\[(?P<preference>[ABC])\]\]",
+        value_map={"A": "A", "B": "B", "C": "tie"},
+        verdict_line="[[{preference}]]",
+    )
+    profile = profile_from_spec(spec)
+    assert profile.parse("B invents a cat. [[A]]").preference == "A"  # type: ignore[union-attr]
+    assert profile.parse("Equal. [[C]]").preference == "tie"  # type: ignore[union-attr]
+    assert profile.render(Verdict(preference="tie")) == "[[C]]"
+    no_ties = profile_from_spec(ProfileSpec(**{**spec.__dict__, "allow_tie": False, "value_map": {"A": "A", "B": "B"}}))
+    assert [v.preference for v in no_ties.verdicts()] == ["A", "B"]
+    assert not no_ties.read("[[C]]").readable
+
+
+def test_a_built_in_familys_reader_on_a_teams_own_range() -> None:
+    profile = profile_from_spec(mllm_judge_score(reader="pointwise", verdict_pattern="", verdict_line=""))
+    assert profile.render(Verdict(score=4)) == "Score: 4/5"
+    assert profile.parse("**Overall score: 4/5**").score == 4  # type: ignore[union-attr]
+    assert profile.parse("I would rate it 10 out of 10.").score == 5  # type: ignore[union-attr]
+    off_step = profile.read("Score: 8/10")  # 8/10 on 1-5 is 4.2: not a score this rubric gives
+    assert not off_step.readable
+    assert "not on the profile's step" in off_step.reason
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"name": "Bad Name!"}, "name", "lower-case"),
+        ({"template": "Rate {response}."}, "template", "{question}"),
+        ({"template": "Rate {question} {answer}."}, "template", "unknown placeholder(s) answer"),
+        ({"template": "Rate {question} {response:>3}."}, "template", "nothing more"),
+        ({"template": "Rate {question {response}."}, "template", "literal brace"),
+        ({"template": "{question} {response} {response_b}"}, "template", "no {response_b}"),
+        ({"score_max": 1}, "score_max", "above score_min"),
+        ({"score_step": 0.3}, "score_step", "whole steps"),
+        ({"score_max": 100000}, "score_step", "at most"),
+        ({"verdict_pattern": "Judgement: ("}, "verdict_pattern", "not a regular expression"),
+        ({"verdict_pattern": r"Judgement: (\d+)"}, "verdict_pattern", "(?P<score>"),
+        ({"verdict_line": "Judgement"}, "verdict_line", "{score}"),
+        ({"verdict_line": "Score {score}"}, "verdict_pattern", "reads back"),
+        ({"reader": "pairwise"}, "reader", "reads pairwise verdicts"),
+        ({"reader": "nope"}, "reader", "built-in family"),
+    ],
+)
+def test_a_spec_that_cannot_be_a_profile_says_which_field_and_why(changes: dict, field: str, message: str) -> None:
+    with pytest.raises(ProfileError) as caught:
+        profile_from_spec(mllm_judge_score(**changes))
+    assert message in caught.value.errors[field]
