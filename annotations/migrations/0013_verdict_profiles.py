@@ -7,36 +7,73 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0013_verdict_reread'),
+        ("annotations", "0013_verdict_reread"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PromptProfile',
+            name="PromptProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=32, unique=True)),
-                ('kind', models.CharField(choices=[('pointwise', 'pointwise'), ('pairwise', 'pairwise')], max_length=9)),
-                ('title', models.CharField(blank=True, max_length=200)),
-                ('template', models.TextField(validators=[django.core.validators.ProhibitNullCharactersValidator()])),
-                ('system', models.TextField(blank=True, default='You are a helpful assistant.', validators=[django.core.validators.ProhibitNullCharactersValidator()])),
-                ('score_min', models.FloatField(blank=True, null=True)),
-                ('score_max', models.FloatField(blank=True, null=True)),
-                ('score_step', models.FloatField(blank=True, null=True)),
-                ('allow_tie', models.BooleanField(default=True)),
-                ('reader', models.CharField(default='pattern', help_text="'pattern' or a built-in family's reader.", max_length=16)),
-                ('verdict_pattern', models.TextField(blank=True)),
-                ('value_map', models.JSONField(blank=True, default=dict)),
-                ('verdict_line', models.CharField(blank=True, max_length=400)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=32, unique=True)),
+                (
+                    "kind",
+                    models.CharField(choices=[("pointwise", "pointwise"), ("pairwise", "pairwise")], max_length=9),
+                ),
+                ("title", models.CharField(blank=True, max_length=200)),
+                ("template", models.TextField(validators=[django.core.validators.ProhibitNullCharactersValidator()])),
+                (
+                    "system",
+                    models.TextField(
+                        blank=True,
+                        default="You are a helpful assistant.",
+                        validators=[django.core.validators.ProhibitNullCharactersValidator()],
+                    ),
+                ),
+                ("score_min", models.FloatField(blank=True, null=True)),
+                ("score_max", models.FloatField(blank=True, null=True)),
+                ("score_step", models.FloatField(blank=True, null=True)),
+                ("allow_tie", models.BooleanField(default=True)),
+                (
+                    "reader",
+                    models.CharField(
+                        default="pattern", help_text="'pattern' or a built-in family's reader.", max_length=16
+                    ),
+                ),
+                ("verdict_pattern", models.TextField(blank=True)),
+                ("value_map", models.JSONField(blank=True, default=dict)),
+                ("verdict_line", models.CharField(blank=True, max_length=400)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('kind', 'pairwise'), ('score_max__isnull', True), ('score_min__isnull', True)), models.Q(('kind', 'pointwise'), ('score_max__isnull', False), ('score_min__isnull', False), ('score_min__lt', models.F('score_max'))), _connector='OR'), name='prompt_profile_scale_fits_kind')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("kind", "pairwise"), ("score_max__isnull", True), ("score_min__isnull", True)),
+                            models.Q(
+                                ("kind", "pointwise"),
+                                ("score_max__isnull", False),
+                                ("score_min__isnull", False),
+                                ("score_min__lt", models.F("score_max")),
+                            ),
+                            _connector="OR",
+                        ),
+                        name="prompt_profile_scale_fits_kind",
+                    )
+                ],
             },
         ),
     ]
