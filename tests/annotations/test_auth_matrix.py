@@ -105,6 +105,8 @@ API: dict[str, dict[str, frozenset[str]]] = {
     "api:download_export": {"GET": ADMINS},
     "api:dataset_metrics": {"GET": LOGGED_IN},
     "api:dataset_swap_check": {"POST": ADMINS},
+    "api:list_profiles": {"GET": LOGGED_IN},
+    "api:create_profile": {"POST": ADMINS},
 }
 
 # The Django admin takes any method on its pages; it is for administrators alone.
@@ -137,6 +139,8 @@ ADMIN_MODELS: dict[str, set[str]] = {
     "annotations_retrainingjob": {"changelist", "history", "delete", "view"},
     "annotations_importjob": {"changelist", "history", "delete", "change"},
     "annotations_apitoken": {"changelist", "add", "history", "delete", "change"},
+    "annotations_promptprofile": {"changelist", "add", "history", "delete", "change"},
+    "annotations_verdictreread": {"changelist", "history", "delete", "view"},
 }
 for _model, _views in ADMIN_MODELS.items():
     for _view in ("changelist", "add", "history", "delete", "change"):
@@ -147,7 +151,11 @@ for _model, _views in ADMIN_MODELS.items():
 
 TABLE = PAGES | API | ADMIN_SITE
 # Schema-valid bodies, so that a refusal is the rule's and not the payload's (ninja reads the body before the view).
-API_BODIES = {"api:create_dataset": '{"name": "matrix"}', "api:create_export": '{"format": "dpo-jsonl"}'}
+API_BODIES = {
+    "api:create_dataset": '{"name": "matrix"}',
+    "api:create_export": '{"format": "dpo-jsonl"}',
+    "api:create_profile": '{"name": "matrix", "kind": "pointwise", "template": "{question}"}',
+}
 
 
 # -- walking the URLconf ------------------------------------------------------------------------------------------
