@@ -14,6 +14,13 @@ from annotations.services.images import CheckedImage, image_check
 from annotations.services.items import MAX_NAME_CHARS
 from critic_worker.profiles import PROFILES
 
+EXPORT_FORMATS = [
+    (TrainingExport.Format.LLAVA_CRITIC_PARQUET, "llava-critic-113k parquet (conversations with embedded images)"),
+    (TrainingExport.Format.LLAVA_JSON, "LLaVA JSON (a list of conversations and an images folder)"),
+    (TrainingExport.Format.DPO_JSONL, "DPO JSONL (chosen and rejected verdicts)"),
+]
+assert {value for value, _ in EXPORT_FORMATS} == set(TrainingExport.Format.values)
+
 
 class ItemUploadForm(forms.Form):
     image = forms.FileField(help_text="JPEG, PNG, WebP, GIF, BMP or TIFF.")
@@ -115,7 +122,7 @@ class ImportForm(forms.Form):
 
 class ExportForm(forms.Form):
     dataset = forms.ModelChoiceField(queryset=Dataset.objects.all())
-    format = forms.ChoiceField(choices=TrainingExport.Format.choices)
+    format = forms.ChoiceField(choices=EXPORT_FORMATS)
     include_agreements = forms.BooleanField(
         required=False,
         help_text="Also items where people agreed with the critic (by default only disagreements are exported).",

@@ -47,7 +47,7 @@ def test_keyboard_review_with_a_live_reveal(desk: Page, live_server) -> None:  #
     page.keyboard.press("Enter")
     expect(page.get_by_text("The critic has not finished this item yet")).to_be_visible()
     expect(page.get_by_text("A: model-alpha · B: model-beta")).to_be_visible()
-    expect(page.locator("#review-progress")).to_contain_text("You: 1 verdicts")  # the counter moved too
+    expect(page.locator("#review-progress")).to_contain_text("You: 1 verdict ·")  # the counter moved too
     assert HumanVerdict.objects.get(item=pair).preference == "B"
 
     # The critic finishes after the verdict: the panel shows it without a reload.
