@@ -84,6 +84,7 @@
       return;
     }
     if (writing(target)) return;  // the rationale: Enter is a new line there, letters are text
+    if (event.shiftKey && event.key.indexOf("Arrow") === 0) return;  // Shift + arrows pan the picture (desk-view.js)
     var pairwise = f.querySelector('input[name="preference"]') !== null;
     var key = event.key;
     var extend = typedDigits;

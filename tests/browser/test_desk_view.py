@@ -1,0 +1,51 @@
+"""The desk's picture zooms and pans in place, and ? lists every key; none of it touches the verdict."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from annotations.models import HumanVerdict
+from annotations.services.images import image_check, image_store
+from tests.browser.test_review_flow import desk  # noqa: F401 - the logged-in reviewer's page
+from tests.factories import DatasetFactory, ItemFactory
+from tests.images import png_bytes
+
+
+def test_zoom_pan_and_the_key_list_leave_the_verdict_alone(desk: Page, live_server) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    page = desk
+    dataset = DatasetFactory(name="zoom")
+    image = image_store(checked=image_check(data=png_bytes((400, 300))))[0]
+    item = ItemFactory(dataset=dataset, image=image)
+    page.goto(f"{live_server.url}/datasets/{dataset.pk}/review/")
+    picture = page.locator(".zoom-frame img")
+    expect(picture).to_be_visible()
+    pages_before = len(page.context.pages)
+
+    page.keyboard.press("+")
+    expect(page.locator("#zoom-level")).to_have_text("125%")
+    assert "scale(1.25)" in picture.evaluate("img => img.style.transform")
+    page.keyboard.press("Shift+ArrowLeft")  # pans, and leaves the score alone
+    assert re.search(r"translate\(-?[\d.]+px", picture.evaluate("img => img.style.transform"))
+    assert page.locator("#score").input_value() == ""
+    page.locator(".zoom-frame").hover()
+    page.mouse.wheel(0, -200)
+    expect(page.locator("#zoom-level")).not_to_have_text("125%")
+    picture.click()  # zooms where it lands; no new tab
+    assert len(page.context.pages) == pages_before
+    page.get_by_role("button", name="Fit").click()
+    expect(page.locator("#zoom-level")).to_have_text("100%")
+
+    page.keyboard.press("?")
+    help_dialog = page.get_by_role("dialog", name="Keys at the desk")
+    expect(help_dialog).to_be_visible()
+    expect(help_dialog).to_contain_text("skip the item; nothing is recorded")
+    page.keyboard.press("Escape")
+    expect(help_dialog).to_be_hidden()
+
+    page.keyboard.press("7")
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("72", exact=True).first).to_be_visible()
+    assert HumanVerdict.objects.get(item=item).score == 72
