@@ -19,6 +19,7 @@ urlpatterns = [
     path("images/<str:sha256>/", views.image_file, name="image-file"),
     path("images/<str:sha256>/thumbnail/", views.image_thumbnail, name="image-thumbnail"),
     path("datasets/<int:pk>/review/", views_review.review_next_view, name="review-next"),
+    path("datasets/<int:pk>/review/previous/", views_review.review_previous, name="review-previous"),
     path("items/<int:pk>/verdict/", views_review.review_submit, name="review-submit"),
     path("items/<int:pk>/reveal/", views_review.review_reveal_view, name="review-reveal"),
     path("items/<int:pk>/skip/", views_review.review_skip_view, name="review-skip"),

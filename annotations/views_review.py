@@ -159,6 +159,23 @@ def review_reveal_view(request: HttpRequest, pk: int) -> HttpResponse:
     return _reveal(request, review_item(user=_user(request), pk=pk))
 
 
+@require_GET
+def review_previous(request: HttpRequest, pk: int) -> HttpResponse:
+    """The reviewer's previous item in the dataset: their last verdict (before `?before=<verdict id>`), shown as after
+    the reveal — read-only except the revision."""
+    user = _user(request)
+    selectors.require_active(user)
+    verdicts = HumanVerdict.objects.filter(reviewer=user, item__dataset_id=pk)
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        verdicts = verdicts.filter(pk__lt=int(before))
+    last = verdicts.order_by("-pk").values_list("item_id", flat=True).first()
+    if last is None:
+        messages.info(request, "No earlier verdict of yours in this dataset.")
+        return redirect("review-next", pk=pk)
+    return redirect("review-reveal", pk=last)
+
+
 @require_POST
 def review_skip_view(request: HttpRequest, pk: int) -> HttpResponse:
     item = review_item(user=_user(request), pk=pk)

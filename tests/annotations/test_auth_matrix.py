@@ -57,6 +57,7 @@ PAGES: dict[str, dict[str, frozenset[str]]] = {
     "image-file": {"GET": LOGGED_IN},
     "image-thumbnail": {"GET": LOGGED_IN},
     "review-next": {"GET": LOGGED_IN},
+    "review-previous": {"GET": LOGGED_IN},  # one's own last verdict (a redirect to its reveal)
     "review-submit": {"POST": LOGGED_IN},
     "review-reveal": {"GET": NOBODY},  # only after one's own verdict on the item; nobody here has given one
     "review-skip": {"POST": LOGGED_IN},
@@ -272,7 +273,7 @@ def url_of(route: Route, world: World) -> str:
         "item": v["item"].pk,
         "review": v["item"].pk,
     }.get(name.split("-")[0], v["dataset"].pk)
-    if name in ("review-next", "item-table", "item-bulk"):
+    if name in ("review-next", "review-previous", "item-table", "item-bulk"):
         pk = v["dataset"].pk
     page_values = {
         "pk": pk,

@@ -140,6 +140,7 @@ def page_queries(world: World) -> list[dict[str, str]]:
     queries += [{"mine": "unjudged"}, {"mine": "judged"}, {"model": other_model}, {"sort": "confidence"}]
     queries += [{"critic": name} for name in ("disagree", "forced", "failed", "pending", "missing")]
     queries += [{"sort": "-verdicts"}, {"scope": "table", "split": "pool", "q": "item"}, {"scope": "all"}]
+    queries += [{"before": str(2**31)}]  # the desk's previous item: one's own verdicts only
     empty = metric_tables(_empty_metrics())
     queries += [{"table": table, "format": fmt} for table in empty for fmt in ("csv", "json")]
     covered = {key for query in queries for key in query}
@@ -177,7 +178,7 @@ def app_urls(world: World) -> Iterator[tuple[str, str]]:
                 yield pattern.name, reverse(pattern.name, kwargs={"sha256": world.items[0].image.sha256})
             elif params == {"pk"}:
                 kind = pattern.name.split("-")[0]
-                if kind == "review" and pattern.name != "review-next":
+                if kind == "review" and pattern.name not in ("review-next", "review-previous"):
                     kind = "item"
                 if kind == "review" or pattern.name in ("item-table", "item-bulk"):
                     kind = "dataset"

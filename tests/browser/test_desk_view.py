@@ -49,3 +49,26 @@ def test_zoom_pan_and_the_key_list_leave_the_verdict_alone(desk: Page, live_serv
     page.keyboard.press("Enter")
     expect(page.get_by_text("72", exact=True).first).to_be_visible()
     assert HumanVerdict.objects.get(item=item).score == 72
+
+
+def test_previous_goes_back_through_the_reviewers_own_verdicts(desk: Page, live_server) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    page = desk
+    dataset = DatasetFactory(name="back")
+    for n in (1, 2, 3):
+        ItemFactory(dataset=dataset, question=f"Question {n}?")
+    page.goto(f"{live_server.url}/datasets/{dataset.pk}/review/")
+    for n, score in ((1, "40"), (2, "60")):
+        expect(page.get_by_text(f"Question {n}?")).to_be_visible()  # the item is in before the keys
+        page.keyboard.type(score)
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Your verdict")).to_be_visible()
+        page.keyboard.press("n")
+    expect(page.get_by_text("Question 3?")).to_be_visible()
+    page.keyboard.press("p")  # the last verdict: item 2, as after its reveal
+    expect(page.get_by_text("Question 2?")).to_be_visible()
+    expect(page.locator("#verdict")).to_have_count(0)  # read-only: no verdict form, the revision is offered
+    page.keyboard.press("p")
+    expect(page.get_by_text("Question 1?")).to_be_visible()
+    page.keyboard.press("p")
+    expect(page.get_by_text("No earlier verdict of yours in this dataset.")).to_be_visible()
+    assert sorted(HumanVerdict.objects.values_list("score", flat=True)) == [40, 60]

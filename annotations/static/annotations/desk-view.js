@@ -1,5 +1,6 @@
 // The desk's picture zooms and pans in place (wheel, drag, a click; + and - zoom, Z resets, Shift + arrows pan),
-// and ? opens the list of every key. Transforms are set through the DOM, which the Content-Security-Policy allows.
+// ? opens the list of every key, and P goes to the reviewer's previous item. Transforms are set through the DOM,
+// which the Content-Security-Policy allows.
 (function () {
   "use strict";
   var MIN = 1, MAX = 8, STEP = 1.25, PAN = 40;
@@ -81,6 +82,12 @@
     if (key === "?") {
       var dialog = help();
       if (dialog) { event.preventDefault(); if (dialog.open) dialog.close(); else dialog.showModal(); }
+      return;
+    }
+    if (key === "p" || key === "P") {
+      // After a reveal the panel's link (before this verdict) comes last; on a fresh item, the heading's.
+      var links = document.querySelectorAll("[data-previous]");
+      if (links.length) { event.preventDefault(); links[links.length - 1].click(); }
       return;
     }
     if (!picture()) return;
