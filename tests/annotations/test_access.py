@@ -39,7 +39,8 @@ POST_ONLY = {
     "user-action",  # admin-only too: tests/annotations/test_users.py
     "item-bulk",  # admin-only too: tests/annotations/test_item_table.py
 }
-AFTER_OWN_VERDICT = {"review-reveal", "review-previous"}  # 403 until the reviewer has judged the item (tests/annotations/test_review.py)
+# 403 until the reviewer has judged the item (tests/annotations/test_review.py); the previous item redirects to one.
+AFTER_OWN_VERDICT = {"review-reveal", "review-previous"}
 ADMIN_PAGES = [
     "/admin/",
     "/admin/annotations/item/",
