@@ -66,6 +66,8 @@ class DatasetForm(forms.ModelForm):
             "review_overlap",
             "disagreement_threshold",
             "gold_fraction",
+            "alt_test_epsilon",
+            "target_interval_width",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 

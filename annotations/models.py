@@ -95,6 +95,17 @@ class Dataset(models.Model):
         default=0.0,
         help_text="Share of new items placed in the frozen gold split when an upload does not say.",
     )
+    alt_test_epsilon = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="The alt-test's cost-benefit margin epsilon (Calderon et al. 2025); empty: the paper's default "
+        "0.2 (its rule of thumb for experts; 0.15 for skilled annotators, 0.1 for crowd workers).",
+    )
+    target_interval_width = models.FloatField(
+        default=0.1,
+        help_text="Label planning: the 95% interval width to reach, as a fraction of the figure's scale "
+        "(0.1 = a win rate within 0.1, a mean score within 10 points on 0-100).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -110,6 +121,14 @@ class Dataset(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(gold_fraction__gte=0, gold_fraction__lte=1), name="dataset_gold_fraction"
+            ),
+            models.CheckConstraint(
+                condition=Q(alt_test_epsilon__isnull=True) | Q(alt_test_epsilon__gte=0, alt_test_epsilon__lte=1),
+                name="dataset_alt_test_epsilon",
+            ),
+            models.CheckConstraint(
+                condition=Q(target_interval_width__gt=0, target_interval_width__lte=1),
+                name="dataset_target_interval_width",
             ),
             models.CheckConstraint(
                 condition=Q(pointwise_profile__in=POINTWISE_PROFILES, pairwise_profile__in=PAIRWISE_PROFILES),

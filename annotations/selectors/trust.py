@@ -1,0 +1,158 @@
+"""The metrics' `trust` section: the alt-test, the human ceiling, PPI estimates and label planning, from the verdict
+columns selectors/metrics.py has already fetched (no query of its own but the reviewers' names). The statistics
+are in annotations/trust/ (no Django); this module lines the columns up for them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from django.contrib.auth.models import User
+from numpy.typing import NDArray
+
+from annotations.models import Dataset, Kind
+from annotations.trust import alt_test, planning, ppi, reviewers
+
+if TYPE_CHECKING:
+    from annotations.selectors.metrics import CriticColumns, HumanColumns
+
+REFERENCES = {
+    "alt_test": "Calderon, Reichart & Dror, The Alternative Annotator Test for LLM-as-a-Judge, ACL 2025 "
+    "(arXiv:2501.10970)",
+    "ppi": "Angelopoulos, Bates, Fannjiang, Jordan & Zrnic, Prediction-powered inference, Science 382 (2023); "
+    "Angelopoulos, Duchi & Zrnic, PPI++ (arXiv:2311.01453); computed with ppi-python",
+    "active": "Zrnic & Candes, Active Statistical Inference, ICML 2024; priority sampling: Duffield, Lund & "
+    "Thorup, JACM 54 (2007)",
+    "kappa": "Cohen 1960 (preferences); quadratic-weighted, Cohen 1968 (scores)",
+    "bradley_terry": "Bradley & Terry 1952; Chatbot Arena's scale (Chiang et al. 2024)",
+}
+PREFERENCE_OUTCOME = np.array([1.0, 0.0, 0.5])  # A, B, tie: response A's outcome
+
+
+def reviewer_names(ids: NDArray[np.int64]) -> dict[int, str]:
+    wanted = np.unique(ids).tolist()
+    return dict(User.objects.filter(pk__in=wanted).values_list("pk", "username")) if wanted else {}
+
+
+def _unit_values(humans: HumanColumns, spans: tuple[NDArray[np.float64], NDArray[np.float64]]) -> tuple[Any, Any]:
+    """Each verdict's value and the critic's on the alt-test's scale: preference codes, or scores as fractions of
+    the profile's range."""
+    lo, hi = spans
+    width = np.where(hi > lo, hi - lo, 1.0)
+    pairwise = humans.kind == humans.code(Kind.PAIRWISE)
+    mine = np.where(pairwise, humans.preference.astype(float), (humans.score - lo) / width)
+    critic = np.where(pairwise, humans.critic_preference.astype(float), (humans.critic_score - lo) / width)
+    critic = np.where(pairwise & (humans.critic_preference < 0), np.nan, critic)
+    return mine, critic
+
+
+def _item_means(items: NDArray[np.int64], values: NDArray[np.float64]) -> tuple[NDArray[np.int64], Any]:
+    ok = ~np.isnan(values)
+    uniq, code = np.unique(items[ok], return_inverse=True)
+    return uniq, np.bincount(code, weights=values[ok]) / np.bincount(code)
+
+
+def _ppi_inputs(critic: CriticColumns, humans: HumanColumns, kind: str, scale: Any) -> tuple[list[str], Any, Any]:
+    """One entry per (item, response model): the model, the mean human label, the critic's prediction."""
+    h = humans.take(humans.kind == humans.code(kind))
+    c = critic.take(critic.kind == critic.code(kind))
+    if kind == Kind.POINTWISE:
+        h_val, c_val = scale(h, h.score), scale(c, c.score)
+    else:
+        h_val = np.where(h.preference >= 0, PREFERENCE_OUTCOME[h.preference.clip(0, 2)], np.nan)
+        c_val = np.where(c.preference >= 0, PREFERENCE_OUTCOME[c.preference.clip(0, 2)], np.nan)
+    h_items, h_mean = _item_means(h.item, h_val)
+    c_ok = ~np.isnan(c_val)
+    items = np.union1d(h_items, c.item[c_ok])
+    label = np.full(items.size, np.nan)
+    label[np.searchsorted(items, h_items)] = h_mean
+    pred = np.full(items.size, np.nan)
+    pred[np.searchsorted(items, c.item[c_ok])] = c_val[c_ok]
+    # Each item's models, from whichever side has the item.
+    names = h.names
+    model_a = np.zeros(items.size, dtype=np.int64)
+    model_b = np.zeros(items.size, dtype=np.int64)
+    for cols in (h, c):
+        at = np.searchsorted(items, cols.item)
+        model_a[at], model_b[at] = cols.model_a, cols.model_b
+    label_of = np.where(names == "", "unknown model", names)
+    if kind == Kind.POINTWISE:
+        return list(label_of[model_a]), label, pred
+    both = list(label_of[model_a]) + list(label_of[model_b])
+    return both, np.concatenate([label, 1 - label]), np.concatenate([pred, 1 - pred])
+
+
+HEADLINE = (("pointwise", "pearson"), ("pairwise", "accuracy_with_tie"), ("pairwise", "cohen_kappa"))
+
+
+def trust_section(
+    *, dataset: Dataset, critic: CriticColumns, everyone: HumanColumns, spans: Any, sections: dict[str, Any]
+) -> dict[str, Any]:
+    """The `trust` key of the metrics: {"alt_test", "human_ceiling", "ppi": {"pointwise", "pairwise"},
+    "planning", "reviewer_pairs", "references"}. `spans(names, profiles)` gives each row's score range (from
+    selectors/metrics.py); `sections`, the metrics computed so far, whose headline agreement figures are planned
+    too. Pointwise PPI is in the profile's units, or in fractions of the range when profiles
+    with different ranges are mixed (as the pointwise section)."""
+    names = reviewer_names(everyone.reviewer)
+    mine, critic_value = _unit_values(everyone, spans(everyone.names, everyone.profile))
+    pairwise = everyone.kind == everyone.code(Kind.PAIRWISE)
+    verdicts = alt_test.Verdicts.of(
+        item=everyone.item, reviewer=everyone.reviewer, value=mine, pairwise=pairwise, critic=critic_value
+    )
+    keep = ~np.isnan(verdicts.value)
+    verdicts = alt_test.Verdicts.of(**{k: getattr(verdicts, k)[keep] for k in vars(verdicts)})
+    epsilon = dataset.alt_test_epsilon if dataset.alt_test_epsilon is not None else alt_test.EPSILON
+    out: dict[str, Any] = {
+        "alt_test": alt_test.alt_test(verdicts, names=names, epsilon=epsilon),
+        "human_ceiling": alt_test.human_ceiling(verdicts, names=names),
+    }
+    out["reviewer_pairs"] = {
+        "pointwise": reviewers.pairs(
+            verdicts.item[~verdicts.pairwise], verdicts.reviewer[~verdicts.pairwise],
+            verdicts.value[~verdicts.pairwise], names=names, weighted=True,
+        ),
+        "pairwise": reviewers.pairs(
+            verdicts.item[verdicts.pairwise], verdicts.reviewer[verdicts.pairwise],
+            verdicts.value[verdicts.pairwise], names=names, weighted=False,
+        ),
+    }  # fmt: skip
+    scale, score_range = _score_scale(critic, everyone, spans)
+    rows: dict[str, list[dict[str, Any]]] = {}
+    targets = {"pointwise": dataset.target_interval_width * score_range, "pairwise": dataset.target_interval_width}
+    for kind_name in targets:
+        model, label, pred = _ppi_inputs(critic, everyone, kind_name, scale)
+        rows[kind_name] = ppi.ppi_rows(model, label, pred) if len(model) else []
+    out["ppi"] = {kind: [_public(r) for r in kind_rows] for kind, kind_rows in rows.items()}
+    out["planning"] = {"target_fraction": dataset.target_interval_width, "ppi": {}}
+    for kind_name, kind_rows in rows.items():
+        out["planning"]["ppi"][kind_name] = [
+            planning.ppi_plan(r, target=targets[kind_name], sd_label=r.get("_sd_label", 0.0)) for r in kind_rows
+        ]
+    out["planning"]["agreement"] = [
+        planning.bootstrap_plan(f"{kind} {name}", sections[kind][name], target=dataset.target_interval_width)
+        for kind, name in HEADLINE
+    ]
+    out["references"] = REFERENCES
+    return out
+
+
+def _score_scale(critic: CriticColumns, humans: HumanColumns, spans: Any) -> tuple[Any, float]:
+    """The pointwise scores' scale: (function of (columns, scores) giving the scores in it, its range)."""
+    seen = set()
+    for cols in (critic, humans):
+        rows = cols.kind == cols.code(Kind.POINTWISE)
+        lo, hi = spans(cols.names, cols.profile[rows])
+        seen |= set(zip(lo.tolist(), hi.tolist(), strict=True))
+    if len(seen) <= 1:
+        lo1, hi1 = next(iter(seen)) if seen else (0.0, 1.0)
+        return (lambda cols, scores: scores), float(hi1 - lo1) or 1.0
+
+    def fraction(cols: Any, scores: Any) -> Any:
+        lo, hi = spans(cols.names, cols.profile)
+        return (scores - lo) / np.where(hi > lo, hi - lo, 1.0)
+
+    return fraction, 1.0
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if not k.startswith("_")}
