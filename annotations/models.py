@@ -310,6 +310,12 @@ class CriticVerdict(models.Model):
     confidence = models.FloatField(null=True, blank=True, help_text="Probability the critic gave its verdict.")
     probabilities = models.JSONField(default=dict, blank=True, help_text="Probability of each verdict.")
     expected_score = models.FloatField(null=True, blank=True, help_text="Mean score under those probabilities.")
+    uncertainty = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="sqrt(E[(value - verdict)^2]) under those probabilities, in the verdict's units (scores: points; "
+        "preferences: A = 1, B = 0, tie = 1/2): the desk's most-informative order reads it.",
+    )
     justification = models.TextField(blank=True)
     raw_output = models.TextField(blank=True)
     forced = models.BooleanField(default=False, help_text="Read from the logits: the free text did not parse.")

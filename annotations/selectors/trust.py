@@ -156,3 +156,52 @@ def _score_scale(critic: CriticColumns, humans: HumanColumns, spans: Any) -> tup
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if not k.startswith("_")}
+
+
+def _shown(s: dict[str, Any]) -> str:
+    if s.get("value") is None:
+        return f"— ({s.get('reason', '')})"
+    ci = s.get("ci95")
+    interval = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f" (no interval: {s.get('ci_reason', '')})"
+    return f"{s['value']:.3f}{interval} n={s['n']}"
+
+
+def trust_lines(trust: dict[str, Any]) -> list[str]:
+    """The trust section as lines of text, for `critic_metrics`."""
+    alt = trust["alt_test"]
+    lines = ["", "alt-test (Calderon, Reichart & Dror 2025)"]
+    if "reason" in alt:
+        lines.append(f"  — ({alt['reason']})")
+    else:
+        lines.append(
+            f"  {'passed' if alt['passed'] else 'not passed'}: winning rate {alt['winning_rate']:.2f}, advantage "
+            f"probability {alt['advantage_probability']:.2f}, epsilon {alt['epsilon']:.2f}, n={alt['n_items']} items"
+        )
+        lines += [
+            f"  {r['reviewer']:<20} p={r['p_value']:.4f} {'critic wins' if r['rejected'] else ''}"
+            for r in alt["per_reviewer"]
+        ]
+    lines.append("human ceiling (each reviewer vs the others | the critic vs them)")
+    for kind, block in trust["human_ceiling"].items():
+        lines.append(f"  {kind}: {block['metric']}")
+        rows = [{"reviewer": "everyone", **block["overall"]}, *block["reviewers"]]
+        lines += [f"    {r['reviewer']:<18} {_shown(r['human']):<40} | {_shown(r['critic'])}" for r in rows]
+    lines.append("PPI estimates (Angelopoulos et al. 2023, PPI++; ppi-python)")
+    for kind, rows in trust["ppi"].items():
+        for r in rows:
+            estimate = (
+                f"{r['estimate']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]"
+                if r["estimate"] is not None
+                else f"— ({r['reason']})"
+            )
+            lines.append(
+                f"  {kind:<9} {r['model']:<24} {estimate}  people {_shown(r['human_only'])}  "
+                f"labeled {r['n_labeled']} unlabeled {r['n_unlabeled']}"
+            )
+    lines.append(f"label planning (target: {trust['planning']['target_fraction']} of each figure's scale)")
+    plans = [(k, p) for k, ps in trust["planning"]["ppi"].items() for p in ps]
+    plans += [("", p) for p in trust["planning"]["agreement"]]
+    for kind, p in plans:
+        more = p["further_labels"] if p["further_labels"] is not None else f"— ({p.get('reason', '')})"
+        lines.append(f"  {(kind + ' ' + p['figure']).strip():<34} further verdicts: {more}")
+    return lines

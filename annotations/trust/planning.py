@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from annotations.trust.ppi import MIN_LABELED, Z
-
+Z = 1.959963984540054  # the normal quantile of a 95% interval, as ppi-python's _zconfint_generic uses
+MIN_LABELED = 10  # as stats.MIN_CI_N (not imported: the judging service imports this module, light on purpose)
 FLOOR = 0.05  # added to every uncertainty: an item the critic is sure about can still be drawn
 HASH_MULTIPLIER = 2654435761  # Knuth's multiplicative hash, then mod a prime: a fixed uniform per item id
 HASH_PRIME = 4294967291
@@ -43,10 +43,11 @@ def stable_uniform(item_id: ArrayLike) -> Floats:
 
 
 def verdict_uncertainty(
-    probabilities: dict[str, float], verdict: str | float, *, lo: float = 0.0, hi: float = 1.0
-) -> float:
+    probabilities: dict[str, float], verdict: str | float | None, *, lo: float = 0.0, hi: float = 1.0
+) -> float | None:
     """sqrt(E_p[(Y - verdict)^2]) under the critic's verdict distribution ({"A": p, "B": p, "tie": p}, or
-    {"7": p, ...} for scores on [lo, hi]), on the unit scale; NaN without a distribution."""
+    {"7": p, ...} for scores on [lo, hi]), on the unit scale (with the defaults: in the scores' own units); None
+    without a distribution or a verdict, or with a label that is neither a preference nor a number."""
     span = hi - lo if hi > lo else 1.0
 
     def value(key: str | float) -> float:
@@ -55,10 +56,14 @@ def verdict_uncertainty(
         return (float(key) - lo) / span
 
     total = sum(probabilities.values())
-    if not probabilities or total <= 0:
-        return math.nan
-    at = value(verdict)
-    return math.sqrt(max(0.0, sum(p * (value(k) - at) ** 2 for k, p in probabilities.items()) / total))
+    if not probabilities or total <= 0 or verdict is None:
+        return None
+    try:
+        at = value(verdict)
+        spread = sum(p * (value(k) - at) ** 2 for k, p in probabilities.items()) / total
+    except (TypeError, ValueError):
+        return None
+    return math.sqrt(max(0.0, spread))
 
 
 def priority_keys(item_id: ArrayLike, uncertainty: ArrayLike) -> Floats:

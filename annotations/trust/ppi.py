@@ -21,10 +21,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from annotations import stats
+from annotations.trust.planning import MIN_LABELED, Z  # MIN_LABELED: under it a CLT interval is not a 95% one
 
 ALPHA = 0.05  # 95% intervals
-Z = 1.959963984540054  # the normal quantile of a 95% interval, as ppi-python's _zconfint_generic uses
-MIN_LABELED = stats.MIN_CI_N  # the CLT interval over fewer human labels is not a 95% interval
 
 Floats = NDArray[np.float64]
 
