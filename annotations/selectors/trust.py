@@ -102,9 +102,10 @@ def trust_section(
     keep = ~np.isnan(verdicts.value)
     verdicts = alt_test.Verdicts.of(**{k: getattr(verdicts, k)[keep] for k in vars(verdicts)})
     epsilon = dataset.alt_test_epsilon if dataset.alt_test_epsilon is not None else alt_test.EPSILON
+    loo = alt_test.leave_one_out(verdicts)
     out: dict[str, Any] = {
-        "alt_test": alt_test.alt_test(verdicts, names=names, epsilon=epsilon),
-        "human_ceiling": alt_test.human_ceiling(verdicts, names=names),
+        "alt_test": alt_test.alt_test(verdicts, names=names, epsilon=epsilon, loo=loo),
+        "human_ceiling": alt_test.human_ceiling(verdicts, names=names, loo=loo),
     }
     out["reviewer_pairs"] = {
         "pointwise": reviewers.pairs(

@@ -16,7 +16,6 @@ comparison)."""
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,8 +73,8 @@ def leave_one_out(v: Verdicts) -> tuple[NDArray[np.int64], Floats, Floats]:
     s1 = np.bincount(code, weights=v.value)[code]
     s2 = np.bincount(code, weights=v.value * v.value)[code]
     pref = np.where(v.pairwise, v.value, -1).astype(np.int64)
-    same = np.zeros((code.max() + 1 if code.size else 0, 3))
-    np.add.at(same, (code[pref >= 0], pref[pref >= 0]), 1)
+    items = int(code.max()) + 1 if code.size else 0
+    same = np.bincount(code[pref >= 0] * 3 + pref[pref >= 0], minlength=3 * items).reshape(items, 3).astype(float)
 
     def score(x: Floats) -> Floats:
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -98,13 +97,14 @@ def alt_test(
     epsilon: float = EPSILON,
     min_items: int = MIN_ITEMS_PER_REVIEWER,
     q: float = Q_FDR,
+    loo: tuple[NDArray[np.int64], Floats, Floats] | None = None,
 ) -> dict[str, Any]:
     """The alt-test over the items with at least three reviewers and a critic verdict. Returns {epsilon,
     winning_rate, passed, advantage_probability, n_items, per_reviewer: [{reviewer, p_value, rejected}]} (names
     maps reviewer ids to what is shown), or {"reason": ...} when fewer than three reviewers have `min_items` such
     items. p-values: scipy's one-sample t-test of W_j - W_critic against epsilon, alternative "less" (the paired
     test); the rejections: Benjamini-Yekutieli adjusted p-values (scipy.stats.false_discovery_control) <= q."""
-    others, s_human, s_critic = leave_one_out(v)
+    others, s_human, s_critic = loo if loo is not None else leave_one_out(v)
     usable = (others >= MIN_REVIEWERS_PER_ITEM - 1) & ~np.isnan(s_critic)
     reviewers = [r for r in np.unique(v.reviewer[usable]).tolist() if (v.reviewer[usable] == r).sum() >= min_items]
     if len(reviewers) < MIN_REVIEWERS:
@@ -117,10 +117,7 @@ def alt_test(
         mine = usable & (v.reviewer == r)
         w_critic = (s_critic[mine] >= s_human[mine]).astype(float)
         w_human = (s_human[mine] >= s_critic[mine]).astype(float)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # identical differences: scipy's t is +-inf, its p-value exact
-            p = float(sps.ttest_1samp(w_human - w_critic, epsilon, alternative="less").pvalue)
-        p_values.append(p if np.isfinite(p) else 1.0)  # mean exactly epsilon, no spread: nothing to reject
+        p_values.append(_t_test_less(w_human - w_critic, epsilon))
         advantage.append(float(w_critic.mean()))
     adjusted = sps.false_discovery_control(np.array(p_values), method="by")
     rejected = adjusted <= q
@@ -138,24 +135,44 @@ def alt_test(
     }
 
 
-def mean_stat(x: ArrayLike, *, salt: int, reason: str) -> stats.Stat:
-    """A mean with its seeded bootstrap percentile interval (the module's convention), or undefined."""
+def _t_test_less(d: Floats, epsilon: float) -> float:
+    """The p-value of scipy.stats.ttest_1samp(d, epsilon, alternative="less"), written out (t's CDF from scipy):
+    the wrapper's checks cost more than the test over 20 reviewers. No spread: p is 0 or 1 as scipy's +-inf t
+    gives, and 1 (nothing to reject) when the mean is exactly epsilon."""
+    n = d.size
+    gap = float(d.mean()) - epsilon
+    sd = float(d.std(ddof=1)) if n > 1 else 0.0
+    if sd == 0.0:
+        return 0.0 if gap < 0 else 1.0
+    return float(sps.t.cdf(gap / (sd / np.sqrt(n)), n - 1))
+
+
+def mean_stat(x: ArrayLike, *, reason: str) -> stats.Stat:
+    """A mean with its CLT 95% interval (mean +- 1.96 sd / sqrt(n): for a mean the bootstrap's percentile interval
+    converges to it, at a fraction of the cost over thousands of distinct alignments), or undefined; the small-
+    sample rules of stats.stat (no interval under MIN_CI_N)."""
     values = np.asarray(x, dtype=float)
     values = values[~np.isnan(values)]
-    if not values.size:
+    n = int(values.size)
+    if not n:
         return stats.undefined(0, reason)
-    (distinct,), counts = stats._distinct(values)
-    w = stats.replicate_weights(counts, salt=salt)
-    return stats.stat(values.mean(), w @ distinct / values.size, int(values.size))
+    out = stats.stat(values.mean(), None, n)
+    if out["value"] is not None and n >= stats.MIN_CI_N:
+        half = 1.959963984540054 * float(values.std()) / np.sqrt(n)
+        out["ci95"] = [out["value"] - half, out["value"] + half]
+    return out
 
 
-def human_ceiling(v: Verdicts, *, names: dict[int, str]) -> dict[str, Any]:
+def human_ceiling(
+    v: Verdicts, *, names: dict[int, str], loo: tuple[NDArray[np.int64], Floats, Floats] | None = None
+) -> dict[str, Any]:
     """Each reviewer's leave-one-out alignment with the other reviewers (items with two or more reviewers) beside
     the critic's alignment with the same reviewers on the same items: the ceiling the critic is measured against.
     Per kind ("pointwise", "pairwise"): {"metric", "overall": {human, critic}, "reviewers": [{reviewer, human,
-    critic}]}, each a statistic with its bootstrap interval and n (items). The critic's is undefined where it has
-    no verdict on those items (also when there is no critic at all: the reviewers' side needs none)."""
-    others, s_human, s_critic = leave_one_out(v)
+    critic}]}, each a statistic with its 95% interval (CLT) and n (items). The critic's is undefined where it has
+    no verdict on those items (also when there is no critic at all: the reviewers' side needs none). `loo`:
+    leave_one_out(v), when the caller has it already."""
+    others, s_human, s_critic = loo if loo is not None else leave_one_out(v)
     out: dict[str, Any] = {}
     for kind, is_pairwise, metric in (
         ("pointwise", False, "1 - RMSE to the other reviewers' scores / the profile's range"),
@@ -165,8 +182,8 @@ def human_ceiling(v: Verdicts, *, names: dict[int, str]) -> dict[str, Any]:
         block: dict[str, Any] = {
             "metric": metric,
             "overall": {
-                "human": mean_stat(s_human[rows], salt=20, reason="no item has two or more reviewers"),
-                "critic": mean_stat(s_critic[rows], salt=21, reason="no critic verdict on items with two reviewers"),
+                "human": mean_stat(s_human[rows], reason="no item has two or more reviewers"),
+                "critic": mean_stat(s_critic[rows], reason="no critic verdict on items with two reviewers"),
             },
             "reviewers": [],
         }
@@ -175,8 +192,8 @@ def human_ceiling(v: Verdicts, *, names: dict[int, str]) -> dict[str, Any]:
             block["reviewers"].append(
                 {
                     "reviewer": names.get(r, str(r)),
-                    "human": mean_stat(s_human[mine], salt=22, reason="no shared items"),
-                    "critic": mean_stat(s_critic[mine], salt=23, reason="no critic verdict on these items"),
+                    "human": mean_stat(s_human[mine], reason="no shared items"),
+                    "critic": mean_stat(s_critic[mine], reason="no critic verdict on these items"),
                 }
             )
         block["reviewers"].sort(key=lambda row: row["reviewer"])
