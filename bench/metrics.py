@@ -247,7 +247,19 @@ def main() -> None:
     from django.test import Client
 
     from annotations.models import CriticVerdict, Dataset, HumanVerdict
+    from annotations.selectors import metrics as metrics_module
     from annotations.selectors.metrics import agreement_for_dataset
+
+    trust_seconds: list[float] = []
+    with_trust = metrics_module.trust_section
+
+    def timed_trust(**kwargs):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        out = with_trust(**kwargs)
+        trust_seconds.append(time.perf_counter() - started)
+        return out
+
+    metrics_module.trust_section = timed_trust  # the trust section's own share of each cold run
 
     viewer = User.objects.create_user("bench-viewer", password=secrets.token_hex(8))
     client = Client()
@@ -259,7 +271,9 @@ def main() -> None:
         built = time.perf_counter() - started
         pairs = HumanVerdict.objects.filter(item__dataset=dataset).count()
         critic_rows = CriticVerdict.objects.filter(item__dataset=dataset).count()
+        trust_seconds.clear()
         selector = timed(lambda d=dataset: agreement_for_dataset(dataset=d), args.repeat)
+        trust = statistics.median(trust_seconds)
         fetch = timed(lambda d=dataset: fetch_verdicts(d), args.repeat)
         load = os.getloadavg()[0]
         url = f"/datasets/{dataset.pk}/metrics/"
@@ -280,9 +294,10 @@ def main() -> None:
         )
         print(
             f"{n:>7} items ({pairs} human, {critic_rows} critic verdicts; built in {built:.0f} s): selector "
-            f"{selector:.3f} s, dashboard {dashboard:.3f} s (cached {warm * 1000:.0f} ms), command {command:.3f} s"
+            f"{selector:.3f} s (trust {trust:.3f} s), dashboard {dashboard:.3f} s (cached {warm * 1000:.0f} ms), "
+            f"command {command:.3f} s"
         )
-        rows.append((n, pairs, critic_rows, selector, fetch, dashboard, warm, command, load))
+        rows.append((n, pairs, critic_rows, selector, fetch, trust, dashboard, warm, command, load))
 
     lines = [
         "## Metrics (issue 6)",
@@ -297,15 +312,15 @@ def main() -> None:
         "`critic_metrics --json`. Cached: the dashboard again while no verdict changed. Goal: under 1 s at 100k.",
         "",
         "| items | human verdicts | critic verdicts | selector (s) | of which fetching the verdicts (s) "
-        "| dashboard (s) | dashboard / goal "
+        "| of which the trust section (s) | dashboard (s) | dashboard / goal "
         "| dashboard cached (ms) | `critic_metrics --json` (s) | machine load (1 min) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     from annotations import stats
 
-    for n, pairs, critic_rows, selector, fetch, dashboard, warm, command, load in rows:
+    for n, pairs, critic_rows, selector, fetch, trust, dashboard, warm, command, load in rows:
         lines.append(
-            f"| {n:,} | {pairs:,} | {critic_rows:,} | {selector:.3f} | {fetch:.3f} | {dashboard:.3f} "
+            f"| {n:,} | {pairs:,} | {critic_rows:,} | {selector:.3f} | {fetch:.3f} | {trust:.3f} | {dashboard:.3f} "
             f"| {dashboard / GOAL_SECONDS:.2f} | {warm * 1000:.0f} | {command:.3f} | {load:.1f} |"
         )
     lines += [

@@ -71,7 +71,10 @@ def _classical(x: Floats) -> dict[str, Any]:
     if n < MIN_LABELED:
         return stats.undefined(n, f"n = {n}: a 95% interval needs at least {MIN_LABELED}")
     mean, half = float(x.mean()), Z * float(x.std()) / math.sqrt(n)
-    return {"value": mean, "ci95": [mean - half, mean + half], "n": n}
+    out: dict[str, Any] = {"value": mean, "ci95": [mean - half, mean + half], "n": n}
+    if n < stats.SMALL_N:
+        out["small_sample"] = True
+    return out
 
 
 def ppi_rows(model: ArrayLike, label: ArrayLike, predicted: ArrayLike) -> list[dict[str, Any]]:
@@ -119,6 +122,7 @@ def ppi_rows(model: ArrayLike, label: ArrayLike, predicted: ArrayLike) -> list[d
             lam=fit["lam"],
             effective_labels=round(effective, 1),
             labels_gained=round(effective - n, 1),
+            small_sample=n < stats.SMALL_N,
             _fit=fit,
             _sd_label=float(np.std(y[labeled])),
         )
