@@ -46,40 +46,47 @@ def _unit_values(humans: HumanColumns, spans: tuple[NDArray[np.float64], NDArray
     return mine, critic
 
 
-def _item_means(items: NDArray[np.int64], values: NDArray[np.float64]) -> tuple[NDArray[np.int64], Any]:
-    ok = ~np.isnan(values)
-    uniq, code = np.unique(items[ok], return_inverse=True)
-    return uniq, np.bincount(code, weights=values[ok]) / np.bincount(code)
-
-
-def _ppi_inputs(critic: CriticColumns, humans: HumanColumns, kind: str, scale: Any) -> tuple[list[str], Any, Any]:
-    """One entry per (item, response model): the model, the mean human label, the critic's prediction."""
-    h = humans.take(humans.kind == humans.code(kind))
-    c = critic.take(critic.kind == critic.code(kind))
+def _ppi_inputs(critic: CriticColumns, humans: HumanColumns, kind: str, scale: Any) -> tuple[Any, Any, Any, Any]:
+    """One entry per (item, response model): the model (a code into the returned names), the mean human label
+    (NaN where nobody judged the item) and the critic's prediction (NaN where it has none). Items are indexed by
+    their id's offset, so no sorting of 100k ids (the ids of a dataset are dense: it is imported in bulk)."""
+    h, c = humans, critic  # masks on the columns used, rather than copies of every column (take)
     if kind == Kind.POINTWISE:
         h_val, c_val = scale(h, h.score), scale(c, c.score)
     else:
         h_val = np.where(h.preference >= 0, PREFERENCE_OUTCOME[h.preference.clip(0, 2)], np.nan)
         c_val = np.where(c.preference >= 0, PREFERENCE_OUTCOME[c.preference.clip(0, 2)], np.nan)
-    h_items, h_mean = _item_means(h.item, h_val)
-    c_ok = ~np.isnan(c_val)
-    items = np.union1d(h_items, c.item[c_ok])
-    label = np.full(items.size, np.nan)
-    label[np.searchsorted(items, h_items)] = h_mean
-    pred = np.full(items.size, np.nan)
-    pred[np.searchsorted(items, c.item[c_ok])] = c_val[c_ok]
-    # Each item's models, from whichever side has the item.
-    names = h.names
-    model_a = np.zeros(items.size, dtype=np.int64)
-    model_b = np.zeros(items.size, dtype=np.int64)
-    for cols in (h, c):
-        at = np.searchsorted(items, cols.item)
-        model_a[at], model_b[at] = cols.model_a, cols.model_b
-    label_of = np.where(names == "", "unknown model", names)
+    h_ok = (h.kind == h.code(kind)) & ~np.isnan(h_val)
+    c_ok = (c.kind == c.code(kind)) & ~np.isnan(c_val)
+    ids = np.concatenate([h.item[h_ok], c.item[c_ok]])
+    names = np.where(h.names == "", "unknown model", h.names)
+    if not ids.size:
+        return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), names
+    lo = int(ids.min())
+    span = int(ids.max()) - lo + 1
+    if span > 4 * ids.size:  # sparse ids: index by rank instead
+        uniq = np.unique(ids)
+        at_h, at_c, span = np.searchsorted(uniq, h.item[h_ok]), np.searchsorted(uniq, c.item[c_ok]), uniq.size
+    else:
+        at_h, at_c = h.item[h_ok] - lo, c.item[c_ok] - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        label = np.bincount(at_h, weights=h_val[h_ok], minlength=span) / np.bincount(at_h, minlength=span)
+    pred = np.full(span, np.nan)
+    pred[at_c] = c_val[c_ok]
+    model_a = np.zeros(span, dtype=np.int64)
+    model_b = np.zeros(span, dtype=np.int64)
+    model_a[at_h], model_b[at_h] = h.model_a[h_ok], h.model_b[h_ok]
+    model_a[at_c], model_b[at_c] = c.model_a[c_ok], c.model_b[c_ok]
+    present = ~np.isnan(label) | ~np.isnan(pred)
+    label, pred, model_a, model_b = label[present], pred[present], model_a[present], model_b[present]
     if kind == Kind.POINTWISE:
-        return list(label_of[model_a]), label, pred
-    both = list(label_of[model_a]) + list(label_of[model_b])
-    return both, np.concatenate([label, 1 - label]), np.concatenate([pred, 1 - pred])
+        return model_a, label, pred, names
+    return (
+        np.concatenate([model_a, model_b]),
+        np.concatenate([label, 1 - label]),
+        np.concatenate([pred, 1 - pred]),
+        names,
+    )
 
 
 HEADLINE = (("pointwise", "pearson"), ("pairwise", "accuracy_with_tie"), ("pairwise", "cohen_kappa"))
@@ -121,8 +128,8 @@ def trust_section(
     rows: dict[str, list[dict[str, Any]]] = {}
     targets = {"pointwise": dataset.target_interval_width * score_range, "pairwise": dataset.target_interval_width}
     for kind_name in targets:
-        model, label, pred = _ppi_inputs(critic, everyone, kind_name, scale)
-        rows[kind_name] = ppi.ppi_rows(model, label, pred) if len(model) else []
+        model, label, pred, names = _ppi_inputs(critic, everyone, kind_name, scale)
+        rows[kind_name] = ppi.ppi_rows(model, label, pred, names=names) if len(model) else []
     out["ppi"] = {kind: [_public(r) for r in kind_rows] for kind, kind_rows in rows.items()}
     out["planning"] = {"target_fraction": dataset.target_interval_width, "ppi": {}}
     for kind_name, kind_rows in rows.items():
@@ -141,8 +148,8 @@ def _score_scale(critic: CriticColumns, humans: HumanColumns, spans: Any) -> tup
     """The pointwise scores' scale: (function of (columns, scores) giving the scores in it, its range)."""
     seen = set()
     for cols in (critic, humans):
-        rows = cols.kind == cols.code(Kind.POINTWISE)
-        lo, hi = spans(cols.names, cols.profile[rows])
+        used = np.unique(cols.profile[cols.kind == cols.code(Kind.POINTWISE)])
+        lo, hi = spans(cols.names, used)
         seen |= set(zip(lo.tolist(), hi.tolist(), strict=True))
     if len(seen) <= 1:
         lo1, hi1 = next(iter(seen)) if seen else (0.0, 1.0)

@@ -77,20 +77,29 @@ def _classical(x: Floats) -> dict[str, Any]:
     return out
 
 
-def ppi_rows(model: ArrayLike, label: ArrayLike, predicted: ArrayLike) -> list[dict[str, Any]]:
-    """One row per response model, from one entry per (item, model): the human label (NaN when nobody judged
-    the item) and the critic's prediction (NaN when it has no verdict). Each row: {model, estimate, ci95,
+def ppi_rows(
+    model: ArrayLike, label: ArrayLike, predicted: ArrayLike, *, names: ArrayLike | None = None
+) -> list[dict[str, Any]]:
+    """One row per response model, from one entry per (item, model): the model (its name, or with `names` an
+    integer code into them), the human label (NaN when nobody judged the item) and the critic's prediction (NaN
+    when it has no verdict). Each row: {model, estimate, ci95,
     human_only, critic_only, n_labeled, n_unlabeled, effective_labels, labels_gained, lam} (+ "reason" when the
     estimate is undefined). n_labeled counts items with both a human label and a critic verdict, n_unlabeled
     those with the critic's only; human_only is the mean of all human labels with its CLT interval, critic_only
     the critic's mean over its verdicts (an interval for the critic's own average, not for the truth). The
     effective labels are how many human labels alone would give an interval as narrow as PPI's."""
-    names = np.asarray(model, dtype=str)
+    if names is None:
+        vocabulary, codes = np.unique(np.asarray(model, dtype=str), return_inverse=True)
+    else:
+        vocabulary, codes = np.asarray(names, dtype=str), np.asarray(model, dtype=np.int64)
     y_all = np.asarray(label, dtype=float)
     f_all = np.asarray(predicted, dtype=float)
+    order = np.argsort(codes.ravel(), kind="stable")
+    sorted_codes = codes.ravel()[order]
+    bounds = np.flatnonzero(np.diff(sorted_codes)) + 1
     rows = []
-    for name in np.unique(names).tolist():
-        mine = names == name
+    for mine in np.split(order, bounds) if order.size else []:
+        name = str(vocabulary[codes.ravel()[mine[0]]])
         y, f = y_all[mine], f_all[mine]
         has_y, has_f = ~np.isnan(y), ~np.isnan(f)
         labeled, unlabeled = has_y & has_f, ~has_y & has_f
@@ -127,4 +136,4 @@ def ppi_rows(model: ArrayLike, label: ArrayLike, predicted: ArrayLike) -> list[d
             _sd_label=float(np.std(y[labeled])),
         )
         rows.append(row)
-    return rows
+    return sorted(rows, key=lambda r: r["model"])
