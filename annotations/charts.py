@@ -126,7 +126,9 @@ def leaderboard(board: dict[str, Any]) -> dict[str, Any] | None:
     rows = [(judge, r) for judge in ("human", "critic") for r in board[judge]["models"]]
     if not rows:
         return None
-    values = [v for _, r in rows for v in (r["rating"]["ci95"] or [r["rating"]["value"]] * 2) + [r["rating"]["value"]]]
+    rated = [r for _, r in rows if r["rating"]["value"] is not None]
+    values = [v for r in rated for v in (r["rating"]["ci95"] or [r["rating"]["value"]] * 2) + [r["rating"]["value"]]]
+    values = values or [1000.0]
     lo, hi = min(values), max(values)
     margin = max(5.0, (hi - lo) * 0.05)
     lo, hi = lo - margin, hi + margin
@@ -143,6 +145,9 @@ def leaderboard(board: dict[str, Any]) -> dict[str, Any] | None:
     for judge in ("human", "critic"):
         bars = []
         for r in board[judge]["models"]:
+            if r["rating"]["value"] is None:  # too few games: the row says why, no bar
+                bars.append({"model": r["model"], "rank": r["rank"], "rating": r["rating"], "x": None})
+                continue
             ci = r["rating"]["ci95"] or [r["rating"]["value"]] * 2
             bars.append(
                 {
@@ -178,4 +183,32 @@ def dashboard(metrics: dict[str, Any]) -> dict[str, Any]:
         "reliability": {kind: reliability(block["curve"]) for kind, block in metrics["calibration"].items()},
         "confusion": heat if any(any(row) for row in counts) else None,
         "leaderboard": leaderboard(metrics["leaderboard"]),
+        "planning": {kind: planning(plans) for kind, plans in metrics["trust"]["planning"]["ppi"].items()},
     }
+
+
+PALETTE = ("#2f5bd3", "#d35f2f", "#2f9e5b", "#9b2fd3", "#b8a31f", "#2fa9d3", "#d32f7d", "#555555")
+
+
+def planning(plans: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Projected 95% interval width (y) against human verdicts collected (x, log scale), one line per estimate,
+    a dot where each stands now, and the administrator's target as a dashed line."""
+    lines = [p for p in plans if p["curve"]]
+    if not lines:
+        return None
+    xs = [pt[0] for p in lines for pt in p["curve"]] + [max(p["n"], 1) for p in lines]
+    target = lines[0]["target"]
+    ys = [pt[1] for p in lines for pt in p["curve"]] + [p["width"] or 0 for p in lines] + [target]
+    lo_x, hi_x = np.log10(max(min(xs), 1)), np.log10(max(max(xs), 2))
+    x = _axis(float(lo_x), float(hi_x), SIZE)
+    y = _axis(0.0, float(max(ys)) * 1.05 or 1.0, SIZE, flip=True)
+    out = []
+    for i, p in enumerate(lines):
+        colour = PALETTE[i % len(PALETTE)]
+        path = " ".join(f"{x(float(np.log10(max(n, 1))))},{y(w)}" for n, w in p["curve"])
+        now = {"x": x(float(np.log10(max(p["n"], 1)))), "y": y(p["width"])} if p["width"] is not None else None
+        out.append({"figure": p["figure"], "colour": colour, "path": path, "now": now})
+    decades = range(int(np.floor(lo_x)), int(np.ceil(hi_x)) + 1)
+    ticks = [{"label": f"{10**d:,}", "x": x(float(d))} for d in decades if lo_x <= d <= hi_x]
+    y_ticks = [{"label": f"{t:.3g}", "y": y(t)} for t in _ticks(0.0, float(max(ys)) * 1.05, 4)]
+    return {"lines": out, "target_y": y(target), "ticks": ticks, "y_ticks": y_ticks, **_frame()}

@@ -81,8 +81,19 @@ class DatasetForm(forms.ModelForm):
             "disagreement_threshold",
             "gold_fraction",
             "judge_new_items",
+            "alt_test_epsilon",
+            "target_interval_width",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["target_interval_width"].required = False  # left empty: the model's default
+
+    def clean_target_interval_width(self) -> float:
+        value = self.cleaned_data.get("target_interval_width")
+        default = Dataset._meta.get_field("target_interval_width").default
+        return float(value) if value is not None else float(default)
 
 
 class ImportForm(forms.Form):

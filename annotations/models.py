@@ -99,6 +99,17 @@ class Dataset(models.Model):
         default=True,
         help_text="Queue new items for the active critic as they arrive (uploads and imports).",
     )
+    alt_test_epsilon = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="The alt-test's cost-benefit margin epsilon (Calderon et al. 2025); empty: the paper's default "
+        "0.2 (its rule of thumb for experts; 0.15 for skilled annotators, 0.1 for crowd workers).",
+    )
+    target_interval_width = models.FloatField(
+        default=0.1,
+        help_text="Label planning: the 95% interval width to reach, as a fraction of the figure's scale "
+        "(0.1 = a win rate within 0.1, a mean score within 10 points on 0-100).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -114,6 +125,14 @@ class Dataset(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(gold_fraction__gte=0, gold_fraction__lte=1), name="dataset_gold_fraction"
+            ),
+            models.CheckConstraint(
+                condition=Q(alt_test_epsilon__isnull=True) | Q(alt_test_epsilon__gte=0, alt_test_epsilon__lte=1),
+                name="dataset_alt_test_epsilon",
+            ),
+            models.CheckConstraint(
+                condition=Q(target_interval_width__gt=0, target_interval_width__lte=1),
+                name="dataset_target_interval_width",
             ),
             models.CheckConstraint(
                 condition=Q(pointwise_profile__in=POINTWISE_PROFILES, pairwise_profile__in=PAIRWISE_PROFILES),
@@ -318,6 +337,12 @@ class CriticVerdict(models.Model):
     confidence = models.FloatField(null=True, blank=True, help_text="Probability the critic gave its verdict.")
     probabilities = models.JSONField(default=dict, blank=True, help_text="Probability of each verdict.")
     expected_score = models.FloatField(null=True, blank=True, help_text="Mean score under those probabilities.")
+    uncertainty = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="sqrt(E[(value - verdict)^2]) under those probabilities, in the verdict's units (scores: points; "
+        "preferences: A = 1, B = 0, tie = 1/2): the desk's most-informative order reads it.",
+    )
     justification = models.TextField(blank=True)
     raw_output = models.TextField(blank=True)
     prompt = models.TextField(

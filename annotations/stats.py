@@ -11,24 +11,22 @@ weighted formula against the library on the expanded rows."""
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any, Literal
 
 import krippendorff
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, stats
+from scipy import stats
 from sklearn.metrics import cohen_kappa_score
 
 B = 1000  # bootstrap replicates
 SEED = 20241002  # fixed: the same data gives the same intervals on every page view
 PACKAGE_ALPHA_CELLS = 5_000_000  # above, Krippendorff's alpha from the tested closed form instead of the package
-MIN_N = 3  # correlations need at least this many observations
+MIN_N = 3  # a statistic over fewer observations (items, pairs, games) is shown as undefined, with the reason
+MIN_CI_N = 10  # a percentile bootstrap over fewer observations is not a 95% interval: none is given, with the reason
+SMALL_N = 30  # below, the page marks the figure as a small sample
 PREFERENCES = ("A", "B", "tie")
 RELIABILITY_BINS = 10
-BT_SCALE = 400 / math.log(10)  # Chatbot Arena's Elo-like scale: 400 points = 10x the odds
-BT_BASE = 1000.0
-BT_RIDGE = 0.01  # a weak prior on the log-strengths, so a model that never lost still has a finite rating
 
 Stat = dict[str, Any]
 Level = Literal["interval", "nominal"]
@@ -47,12 +45,19 @@ def undefined(n: int, reason: str) -> Stat:
     return {"value": None, "ci95": None, "n": int(n), "reason": reason}
 
 
-def stat(value: Any, replicates: ArrayLike | None, n: int) -> Stat:
+def stat(value: Any, replicates: ArrayLike | None, n: int, *, resampled: int | None = None) -> Stat:
     """A defined value with its percentile interval (replicates where the statistic is undefined are dropped;
-    with fewer than half left, no interval)."""
+    with fewer than half left, no interval). Under MIN_CI_N observations the bootstrap cannot be trusted (a
+    correlation over 3 pairs gives [0.945, 1.000]): no interval, "ci_reason" says why; under SMALL_N,
+    "small_sample" is true. `resampled`: how many observations the bootstrap drew, when not n (a model-level
+    statistic over n models resamples the items)."""
     v = _finite(value)
     if v is None:
         return undefined(n, "undefined for this data")
+    drawn = n if resampled is None else resampled
+    if drawn < MIN_CI_N:
+        reason = f"n = {drawn}: too few for a bootstrap interval (needs {MIN_CI_N})"
+        return {"value": v, "ci95": None, "n": int(n), "ci_reason": reason, "small_sample": True}
     ci = None
     if replicates is not None:
         everything = np.asarray(replicates, dtype=float)
@@ -61,7 +66,10 @@ def stat(value: Any, replicates: ArrayLike | None, n: int) -> Stat:
             lo, hi = np.percentile(reps, [2.5, 97.5])
             # The percentile interval can miss the estimate by rounding when the data barely vary.
             ci = [min(float(lo), v), max(float(hi), v)]
-    return {"value": v, "ci95": ci, "n": int(n)}
+    out: Stat = {"value": v, "ci95": ci, "n": int(n)}
+    if drawn < SMALL_N:
+        out["small_sample"] = True
+    return out
 
 
 def _rng(salt: int = 0) -> np.random.Generator:
@@ -291,7 +299,7 @@ def model_level_kendall_tau(human: ArrayLike, critic: ArrayLike, models: ArrayLi
             rep_c = (w @ (onehot * ys[:, None])) / n_m
     else:
         rep_h, rep_c = _model_means_normal(model_code, h, c, m)
-    return stat(stats.kendalltau(hm, cm).statistic, kendall_tau_b_rows(rep_h, rep_c), m)
+    return stat(stats.kendalltau(hm, cm).statistic, kendall_tau_b_rows(rep_h, rep_c), m, resampled=int(h.size))
 
 
 def _model_means_normal(code: NDArray[np.int64], h: Floats, c: Floats, m: int) -> tuple[Floats, Floats]:
@@ -463,6 +471,8 @@ def krippendorff_alpha(units: ArrayLike, values: ArrayLike, *, level: Level) -> 
     n = int(counts.shape[0])
     if n == 0:
         return undefined(0, "no item has more than one reviewer")
+    if n < MIN_N:
+        return undefined(n, f"{n} item(s) with two or more reviewers: alpha needs at least {MIN_N}")
     present = counts.sum(0) > 0
     counts = counts[:, present]
     domain = np.arange(counts.shape[1], dtype=float) if level == "nominal" else domain_raw[present].astype(float)
@@ -509,122 +519,3 @@ def calibration(confidence: ArrayLike, correct: ArrayLike, *, bins: int = RELIAB
     onehot[np.arange(ps.size), rep_which] = 1
     rep = np.abs(w @ (onehot * ys[:, None]) - w @ (onehot * ps[:, None])).sum(1) / n
     return {"ece": stat(gap / n, rep, n), "curve": curve, "bins": bins}
-
-
-# -- Bradley-Terry leaderboard ------------------------------------------------------------------------------------
-
-
-def _design(a: NDArray[np.int64], b: NDArray[np.int64], m: int) -> Floats:
-    design = np.zeros((a.size, m))
-    design[np.arange(a.size), a] = 1
-    design[np.arange(a.size), b] -= 1
-    return design
-
-
-def _bt_fit(w: Floats, a: NDArray[np.int64], b: NDArray[np.int64], y: Floats, m: int) -> Floats:
-    """Log-strengths maximising the Bradley-Terry likelihood (ties as half a win each, i.e. the logistic loss with
-    a soft label of 1/2) with a weak ridge: scipy's L-BFGS on one weighted data set."""
-    design = _design(a, b, m)
-
-    def objective(s: Floats) -> tuple[float, Floats]:
-        diff = design @ s
-        loss = (w * (np.logaddexp(0, diff) - y * diff)).sum() + BT_RIDGE * (s * s).sum()
-        grad = (w * (1 / (1 + np.exp(-diff)) - y)) @ design + 2 * BT_RIDGE * s
-        return float(loss), grad
-
-    result = optimize.minimize(objective, np.zeros(m), jac=True, method="L-BFGS-B", options={"gtol": 1e-9})
-    return np.asarray(result.x, dtype=np.float64)
-
-
-def _bt_fit_replicates(
-    w: Floats, a: NDArray[np.int64], b: NDArray[np.int64], y: Floats, m: int, start: Floats, steps: int = 8
-) -> Floats:
-    """The same fit for every replicate row of w at once: Newton steps from the point estimate, vectorised over
-    replicates (the likelihood is smooth and the ridge keeps each Hessian positive definite, so a few steps
-    reach the optimum; tests check it against _bt_fit)."""
-    design = _design(a, b, m)
-    outer = np.einsum("ki,kj->kij", design, design).reshape(a.size, m * m)
-    s = np.tile(start, (w.shape[0], 1))
-    ridge = 2 * BT_RIDGE * np.eye(m)
-    for _ in range(steps):
-        diff = s @ design.T
-        p = 1 / (1 + np.exp(-diff))
-        grad = (w * (p - y)) @ design + 2 * BT_RIDGE * s
-        hess = ((w * p * (1 - p)) @ outer).reshape(-1, m, m) + ridge
-        step = np.linalg.solve(hess, grad[..., None])[..., 0]
-        s = s - step
-        if np.abs(step).max() < 1e-9:
-            break
-    return s
-
-
-def bradley_terry(
-    model_a: ArrayLike, model_b: ArrayLike, outcome: ArrayLike, *, names: ArrayLike | None = None
-) -> dict[str, Any]:
-    """Ratings of the response models from pairwise verdicts (outcome A, B or tie, or their codes 0 / 1 / 2),
-    on Chatbot Arena's scale (1000 + 400 log10 of the odds), each with its bootstrap interval and number of games,
-    best first. With `names`, model_a and model_b are integer codes into it (no string work per verdict)."""
-    if names is not None:
-        vocabulary = np.asarray(names, dtype=str)
-        a_code = np.asarray(model_a, dtype=np.int64)
-        b_code = np.asarray(model_b, dtype=np.int64)
-    else:
-        a_obj = np.asarray(model_a, dtype=object)
-        b_obj = np.asarray(model_b, dtype=object)
-        if a_obj.size != b_obj.size:
-            raise ValueError("model_a, model_b and outcome must have one entry per verdict")
-        # None and "" alike mean no model; codes into the sorted names make the rest integer work.
-        a_str = np.where(a_obj == None, "", a_obj).astype(str)  # noqa: E711 (elementwise)
-        b_str = np.where(b_obj == None, "", b_obj).astype(str)  # noqa: E711 (elementwise)
-        vocabulary, inverse = np.unique(np.concatenate([a_str, b_str]), return_inverse=True)
-        a_code, b_code = inverse.ravel()[: a_str.size], inverse.ravel()[a_str.size :]
-    o = _codes(outcome) if np.size(outcome) else np.zeros(0, dtype=np.int64)
-    if not a_code.size == b_code.size == o.size:
-        raise ValueError("model_a, model_b and outcome must have one entry per verdict")
-    if (o < 0).any():
-        raise ValueError(f"outcomes must be one of {PREFERENCES}")
-    y = np.array([1.0, 0.0, 0.5])[o]
-    blank = np.flatnonzero(vocabulary == "")
-    keep = (a_code != b_code) & ~np.isin(a_code, blank) & ~np.isin(b_code, blank)
-    a_code, b_code, y = a_code[keep], b_code[keep], y[keep]
-    used = np.unique(np.concatenate([a_code, b_code]))
-    compared = [str(vocabulary[i]) for i in used.tolist()]
-    if len(compared) < 2:
-        return {"models": [], "n": int(keep.sum()), "reason": "fewer than 2 response models compared"}
-    (ia, ib, ys), counts = _distinct(np.searchsorted(used, a_code), np.searchsorted(used, b_code), y)
-    ia, ib = ia.astype(np.int64), ib.astype(np.int64)
-    point = _bt_fit(counts.astype(float), ia, ib, ys, len(compared))
-    reps = _bt_fit_replicates(replicate_weights(counts, salt=7), ia, ib, ys, len(compared), start=point)
-    games = np.zeros(len(compared), dtype=int)
-    np.add.at(games, ia, counts)
-    np.add.at(games, ib, counts)
-    ratings = BT_BASE + BT_SCALE * point
-    rep_ratings = BT_BASE + BT_SCALE * reps
-    models: list[dict[str, Any]] = [
-        {"model": name, "rating": stat(ratings[i], rep_ratings[:, i], int(games[i]))} for i, name in enumerate(compared)
-    ]
-    models.sort(key=lambda row: -row["rating"]["value"])
-    for rank, row in enumerate(models, 1):
-        row["rank"] = rank
-    return {"models": models, "n": int(keep.sum()), "_replicates": dict(zip(compared, rep_ratings.T, strict=True))}
-
-
-def leaderboard_correlation(human: dict[str, Any], critic: dict[str, Any]) -> Stat:
-    """Kendall's tau-b between the human and the critic ratings of the models both leaderboards rank."""
-    hr = {r["model"]: r["rating"]["value"] for r in human.get("models", [])}
-    cr = {r["model"]: r["rating"]["value"] for r in critic.get("models", [])}
-    common = sorted(set(hr) & set(cr))
-    if len(common) < MIN_N:
-        return undefined(len(common), f"fewer than {MIN_N} models on both leaderboards")
-    hv = np.array([hr[m] for m in common])
-    cv = np.array([cr[m] for m in common])
-    rep_h = np.stack([human["_replicates"][m] for m in common], axis=1)
-    rep_c = np.stack([critic["_replicates"][m] for m in common], axis=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value = stats.kendalltau(hv, cv).statistic
-    return stat(value, kendall_tau_b_rows(rep_h, rep_c), len(common))
-
-
-def strip_private(board: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in board.items() if not k.startswith("_")}

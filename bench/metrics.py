@@ -6,8 +6,8 @@ before each run (cold) and, for the dashboard, also served from the cache (warm)
 
 Builds its data with bulk_create in its own PostgreSQL database (critic_desk_bench_h11) and writes its section of
 docs/BENCHMARKS.md. Each size is a dataset of n items, half pointwise (integer scores 0-100, as the desk's
-slider gives) and half pairwise, six response models, one critic verdict and one reviewer verdict per item, a
-second reviewer on 10% of the items, revisions on 5%, and swap checks on 10% of the pairwise items.
+slider gives) and half pairwise, six response models, one critic verdict per item, reviewers on 60% of them
+(one; two on 10% of the items, three on 3%), revisions on 5%, and swap checks on 10% of the pairwise items.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_NAME = "critic_desk_bench_h11"
+DB_NAME = os.environ.get("METRICS_BENCH_DB", "critic_desk_bench_h11")
 GOAL_SECONDS = 1.0
 MODELS = ["llava-1.5-7b", "llava-ov-7b", "gpt-4o-mini", "qwen2-vl-7b", "cogvlm2", "internvl2-8b"]
 
@@ -93,6 +93,29 @@ def build(n: int, seed: int = 0) -> int:
     items = Item.objects.bulk_create(items, batch_size=5000)
     strength = {m: rng.normal(0, 1) for m in MODELS}
     critic, human = [], []
+    # 40% of the items judged by the critic only (PPI's unlabeled items); of the rest, 3% with three reviewers
+    # (the alt-test's items) and 10% with two.
+    unlabeled = set(np.flatnonzero(rng.random(n) < 0.4).tolist())
+    kinds = rng.random(n)
+
+    def extra_reviewers(i: int) -> int:
+        return 3 if kinds[i] < 0.03 else (2 if kinds[i] < 0.13 else 1)
+
+    def swap_check(item: Item, cp: str) -> None:
+        if rng.random() < 0.1:
+            flipped = {"A": "B", "B": "A", "tie": "tie"}[cp] if rng.random() < 0.2 else cp
+            critic.append(
+                CriticVerdict(
+                    item=item,
+                    checkpoint=checkpoint,
+                    profile="pairwise",
+                    status="done",
+                    preference=flipped,
+                    swapped=True,
+                    finished_at=now,
+                )
+            )
+
     for i, item in enumerate(items):
         reviewer = reviewers[i % len(reviewers)]
         if item.kind == "pointwise":
@@ -111,6 +134,8 @@ def build(n: int, seed: int = 0) -> int:
                 )
             )
             revised = {"revised_score": float(np.clip(round((h + c) / 2), 0, 100)), "revised_at": now}
+            if i in unlabeled:
+                continue
             human.append(
                 HumanVerdict(
                     item=item,
@@ -120,10 +145,10 @@ def build(n: int, seed: int = 0) -> int:
                     **(revised if rng.random() < 0.05 else {}),
                 )
             )
-            if rng.random() < 0.1:
-                second = float(np.clip(round(truth + rng.normal(0, 8)), 0, 100))
+            for k in range(1, extra_reviewers(i)):
+                other = float(np.clip(round(truth + rng.normal(0, 8)), 0, 100))
                 human.append(
-                    HumanVerdict(item=item, reviewer=reviewers[(i + 1) % 20], profile="pointwise", score=second)
+                    HumanVerdict(item=item, reviewer=reviewers[(i + k) % 20], profile="pointwise", score=other)
                 )
         else:
             d = strength[item.model_a] - strength[item.model_b]
@@ -146,6 +171,9 @@ def build(n: int, seed: int = 0) -> int:
                 )
             )
             revised = {"revised_preference": cp, "revised_at": now}
+            swap_check(item, cp)
+            if i in unlabeled:
+                continue
             human.append(
                 HumanVerdict(
                     item=item,
@@ -155,22 +183,9 @@ def build(n: int, seed: int = 0) -> int:
                     **(revised if rng.random() < 0.05 and cp != hp else {}),
                 )
             )
-            if rng.random() < 0.1:
+            for k in range(1, extra_reviewers(i)):
                 human.append(
-                    HumanVerdict(item=item, reviewer=reviewers[(i + 1) % 20], profile="pairwise", preference=draw(0.05))
-                )
-            if rng.random() < 0.1:
-                flipped = {"A": "B", "B": "A", "tie": "tie"}[cp] if rng.random() < 0.2 else cp
-                critic.append(
-                    CriticVerdict(
-                        item=item,
-                        checkpoint=checkpoint,
-                        profile="pairwise",
-                        status="done",
-                        preference=flipped,
-                        swapped=True,
-                        finished_at=now,
-                    )
+                    HumanVerdict(item=item, reviewer=reviewers[(i + k) % 20], profile="pairwise", preference=draw(0.05))
                 )
     CriticVerdict.objects.bulk_create(critic, batch_size=5000)
     HumanVerdict.objects.bulk_create(human, batch_size=5000)
@@ -218,8 +233,8 @@ def main() -> None:
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
         "CRITIC_DESK_VAR": str(work),
         "MEDIA_ROOT": str(work / "media"),
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/7",
-        "REDIS_URL": "redis://127.0.0.1:6379/7",
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/7"),
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/7"),
     }
     os.environ.update(env)
     fresh_database({**os.environ})
@@ -232,7 +247,19 @@ def main() -> None:
     from django.test import Client
 
     from annotations.models import CriticVerdict, Dataset, HumanVerdict
+    from annotations.selectors import metrics as metrics_module
     from annotations.selectors.metrics import agreement_for_dataset
+
+    trust_seconds: list[float] = []
+    with_trust = metrics_module.trust_section
+
+    def timed_trust(**kwargs):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        out = with_trust(**kwargs)
+        trust_seconds.append(time.perf_counter() - started)
+        return out
+
+    metrics_module.trust_section = timed_trust  # the trust section's own share of each cold run
 
     viewer = User.objects.create_user("bench-viewer", password=secrets.token_hex(8))
     client = Client()
@@ -244,7 +271,9 @@ def main() -> None:
         built = time.perf_counter() - started
         pairs = HumanVerdict.objects.filter(item__dataset=dataset).count()
         critic_rows = CriticVerdict.objects.filter(item__dataset=dataset).count()
+        trust_seconds.clear()
         selector = timed(lambda d=dataset: agreement_for_dataset(dataset=d), args.repeat)
+        trust = statistics.median(trust_seconds)
         fetch = timed(lambda d=dataset: fetch_verdicts(d), args.repeat)
         load = os.getloadavg()[0]
         url = f"/datasets/{dataset.pk}/metrics/"
@@ -265,31 +294,33 @@ def main() -> None:
         )
         print(
             f"{n:>7} items ({pairs} human, {critic_rows} critic verdicts; built in {built:.0f} s): selector "
-            f"{selector:.3f} s, dashboard {dashboard:.3f} s (cached {warm * 1000:.0f} ms), command {command:.3f} s"
+            f"{selector:.3f} s (trust {trust:.3f} s), dashboard {dashboard:.3f} s (cached {warm * 1000:.0f} ms), "
+            f"command {command:.3f} s"
         )
-        rows.append((n, pairs, critic_rows, selector, fetch, dashboard, warm, command, load))
+        rows.append((n, pairs, critic_rows, selector, fetch, trust, dashboard, warm, command, load))
 
     lines = [
         "## Metrics (issue 6)",
         "",
         f"`.venv/bin/python bench/metrics.py --sizes {args.sizes} --repeat {args.repeat}`: datasets of n items "
-        "(half pointwise with integer scores 0-100, half pairwise; six response models; one critic and one "
-        "reviewer verdict per item, a second reviewer on 10%, revisions on 5%, swap checks on 10% of the pairwise "
-        "items) in PostgreSQL. Server time, in-process, median of the runs, the metrics cache cleared before each: "
+        "(half pointwise with integer scores 0-100, half pairwise; six response models; one critic verdict per item, "
+        "reviewers on 60% of the items (one; two on 10% of all items, three on 3%: the alt-test's), revisions on 5%, "
+        "swap checks on 10% of the pairwise items) in PostgreSQL, with the trust section (alt-test, human ceiling, "
+        "PPI per model, planning). Server time, in-process, median of the runs, the metrics cache cleared before each: "
         "`agreement_for_dataset` (queries, every statistic and its bootstrap interval, the leaderboards), the "
         "dashboard request through Django's test client (the same plus the plots and the page), and "
         "`critic_metrics --json`. Cached: the dashboard again while no verdict changed. Goal: under 1 s at 100k.",
         "",
         "| items | human verdicts | critic verdicts | selector (s) | of which fetching the verdicts (s) "
-        "| dashboard (s) | dashboard / goal "
+        "| of which the trust section (s) | dashboard (s) | dashboard / goal "
         "| dashboard cached (ms) | `critic_metrics --json` (s) | machine load (1 min) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     from annotations import stats
 
-    for n, pairs, critic_rows, selector, fetch, dashboard, warm, command, load in rows:
+    for n, pairs, critic_rows, selector, fetch, trust, dashboard, warm, command, load in rows:
         lines.append(
-            f"| {n:,} | {pairs:,} | {critic_rows:,} | {selector:.3f} | {fetch:.3f} | {dashboard:.3f} "
+            f"| {n:,} | {pairs:,} | {critic_rows:,} | {selector:.3f} | {fetch:.3f} | {trust:.3f} | {dashboard:.3f} "
             f"| {dashboard / GOAL_SECONDS:.2f} | {warm * 1000:.0f} | {command:.3f} | {load:.1f} |"
         )
     lines += [

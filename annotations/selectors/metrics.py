@@ -20,10 +20,11 @@ from django.db.models import Exists, OuterRef
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
-from annotations import stats
+from annotations import bradley_terry, stats
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item, JobStatus, Kind, Split
 from annotations.permissions import is_admin
 from annotations.selectors.judging import checkpoint_named
+from annotations.selectors.trust import trust_section
 from critic_worker.profiles import get_profile
 
 HUMANS_COMBINED = (
@@ -460,6 +461,7 @@ def _compute(
     out["position_bias"] = _position_bias(critic, swapped)
     out["anchoring"] = _anchoring(humans)
     out["leaderboard"] = _leaderboard(critic, humans)
+    out["trust"] = trust_section(dataset=dataset, critic=critic, everyone=everyone, spans=_spans, sections=out)
     if include_plots:
         out["plots"] = {"scatter": scatter}
     return out
@@ -629,17 +631,17 @@ def _leaderboard(critic: CriticColumns, humans: HumanColumns) -> dict[str, Any]:
     h = humans.take((humans.kind == humans.code(Kind.PAIRWISE)) & _present(humans.preference))
     c = critic.take((critic.kind == critic.code(Kind.PAIRWISE)) & _present(critic.preference))
     boards = {
-        "human": stats.bradley_terry(h.model_a, h.model_b, h.preference, names=h.names),
-        "critic": stats.bradley_terry(c.model_a, c.model_b, c.preference, names=c.names),
+        "human": bradley_terry.bradley_terry(h.model_a, h.model_b, h.preference, names=h.names),
+        "critic": bradley_terry.bradley_terry(c.model_a, c.model_b, c.preference, names=c.names),
     }
     corr = (
-        stats.leaderboard_correlation(boards["human"], boards["critic"])
+        bradley_terry.leaderboard_correlation(boards["human"], boards["critic"])
         if boards["human"]["models"] and boards["critic"]["models"]
         else stats.undefined(0, "needs both leaderboards")
     )
     return {
-        "human": stats.strip_private(boards["human"]),
-        "critic": stats.strip_private(boards["critic"]),
+        "human": bradley_terry.strip_private(boards["human"]),
+        "critic": bradley_terry.strip_private(boards["critic"]),
         "kendall_tau": corr,
         "scale": "Bradley-Terry, ties half a win each; 1000 + 400 log10(odds), as Chatbot Arena",
     }

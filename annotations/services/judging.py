@@ -18,6 +18,7 @@ from django.utils import timezone
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, Item, JobStatus, Kind
 from annotations.selectors.images import NoRendition, image_normalized_path, item_images
 from annotations.selectors.judging import checkpoint_named
+from annotations.trust.planning import verdict_uncertainty
 from critic_worker.checkpoint_info import is_random_weight_critic
 
 JUDGE_TASK = "critic_worker.tasks.judge_batch"
@@ -308,6 +309,9 @@ def verdict_record(*, verdict_id: int, claim: str, result: VerdictResult, swappe
             confidence=result.confidence,
             probabilities=result.probabilities,
             expected_score=result.expected_score,
+            uncertainty=verdict_uncertainty(
+                result.probabilities, result.preference if result.preference is not None else result.score
+            ),
             justification=_storable(result.justification),
             raw_output=_storable(result.raw_output),
             prompt=_storable(result.prompt),

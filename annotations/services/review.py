@@ -23,6 +23,7 @@ from annotations.permissions import is_admin
 from annotations.selectors.review import (
     ITEM_COLUMNS,
     ITEM_TABLES,
+    informative_order,
     review_item,
     review_item_from_row,
     review_progress_counted,
@@ -36,8 +37,10 @@ ORDERS = {
     "default": "In order",
     "disagreement-first": "Where people and the critic disagree first",
     "least-confident": "Least confident critic first",
+    "most-informative": "Most informative first (where the critic's verdict distribution is least certain)",
 }
-ORDERS_BY_CRITIC = {"disagreement-first", "least-confident"}  # the orders that read the active critic's verdicts
+# The orders that read the active critic's verdicts.
+ORDERS_BY_CRITIC = {"disagreement-first", "least-confident", "most-informative"}
 
 
 def review_orders(*, reviewer: User) -> dict[str, str]:
@@ -124,6 +127,9 @@ def _candidates(
             " AND c.status = 'done' AND NOT c.swapped) ASC NULLS LAST, i.id"
         )
         params.append(checkpoint_id)
+    elif order == "most-informative" and checkpoint_id is not None:
+        order_by, order_params = informative_order(checkpoint_id=checkpoint_id)
+        params += order_params
     elif order == "disagreement-first" and checkpoint_id is not None:
         # The dataset's rule, as on the reveal: another preference, or scores further apart than the threshold
         # times the profile's range.

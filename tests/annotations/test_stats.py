@@ -14,7 +14,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix
 
-from annotations import stats
+from annotations import bradley_terry, stats
 
 PREFS = ["A", "B", "tie"]
 
@@ -69,6 +69,10 @@ def test_pointwise_values_are_scipys(seed: int, n: int) -> None:
     assert out["model_level_kendall_tau"]["n"] == 4
     for key in ("pearson", "spearman", "kendall_tau", "mae"):
         assert out[key]["n"] == n
+        if n < stats.MIN_CI_N:  # a bootstrap over five pairs is not a 95% interval: none, and why
+            assert out[key]["ci95"] is None
+            assert "too few" in out[key]["ci_reason"]
+            continue
         lo, hi = out[key]["ci95"]
         assert lo <= out[key]["value"] <= hi
     no_nan(out)
@@ -221,8 +225,12 @@ def test_alpha_edge_cases() -> None:
     assert stats.krippendorff_alpha([1, 2, 3], [5.0, 6.0, 7.0], level="interval")["reason"] == (
         "no item has more than one reviewer"
     )
-    same = stats.krippendorff_alpha([1, 1, 2, 2], ["A", "A", "A", "A"], level="nominal")
-    assert same == {"value": None, "ci95": None, "n": 2, "reason": "every reviewer gave the same value"}
+    same = stats.krippendorff_alpha([1, 1, 2, 2, 3, 3], ["A"] * 6, level="nominal")
+    assert same == {"value": None, "ci95": None, "n": 3, "reason": "every reviewer gave the same value"}
+    # One item (the package would say 0.000 [0.000, 0.000]): no value, and why.
+    one = stats.krippendorff_alpha([1, 1], [10.0, 90.0], level="interval")
+    assert one["value"] is None
+    assert one["reason"] == "1 item(s) with two or more reviewers: alpha needs at least 3"
     assert stats.krippendorff_alpha([], [], level="nominal")["value"] is None
 
 
@@ -259,7 +267,7 @@ def test_bradley_terry_is_sklearns_logistic_regression_with_ties_as_half_wins() 
         a.append(names[i])
         b.append(names[j])
         o.append("tie" if r < 0.15 else ("A" if r < 0.15 + 0.85 * p else "B"))
-    board = stats.bradley_terry(a, b, o)
+    board = bradley_terry.bradley_terry(a, b, o)
     order = sorted(names)
     x, y, sw = [], [], []
     for ma, mb, out in zip(a, b, o, strict=True):
@@ -270,9 +278,9 @@ def test_bradley_terry_is_sklearns_logistic_regression_with_ties_as_half_wins() 
                 x.append(row)
                 y.append(label)
                 sw.append(weight)
-    lr = LogisticRegression(C=1 / (2 * stats.BT_RIDGE), fit_intercept=False, tol=1e-10, max_iter=10_000)
+    lr = LogisticRegression(C=1 / (2 * bradley_terry.BT_RIDGE), fit_intercept=False, tol=1e-10, max_iter=10_000)
     lr.fit(np.array(x), np.array(y), sample_weight=np.array(sw))
-    want = {m: stats.BT_BASE + stats.BT_SCALE * lr.coef_[0][k] for k, m in enumerate(order)}
+    want = {m: bradley_terry.BT_BASE + bradley_terry.BT_SCALE * lr.coef_[0][k] for k, m in enumerate(order)}
     got = {row["model"]: row["rating"]["value"] for row in board["models"]}
     for m in names:
         assert got[m] == pytest.approx(want[m], abs=0.05)
@@ -284,19 +292,19 @@ def test_bradley_terry_is_sklearns_logistic_regression_with_ties_as_half_wins() 
 
 
 def test_a_model_that_never_lost_still_gets_a_finite_rating() -> None:
-    board = stats.bradley_terry(["a", "a", "b"], ["b", "c", "c"], ["A", "A", "tie"])
-    no_nan(stats.strip_private(board))
+    board = bradley_terry.bradley_terry(["a", "a", "b"], ["b", "c", "c"], ["A", "A", "tie"])
+    no_nan(bradley_terry.strip_private(board))
     assert board["models"][0]["model"] == "a"
-    assert stats.bradley_terry(["a"], ["a"], ["A"])["models"] == []
+    assert bradley_terry.bradley_terry(["a"], ["a"], ["A"])["models"] == []
 
 
 def test_leaderboard_correlation_is_kendalls_tau() -> None:
-    h = stats.bradley_terry(["a", "b", "c", "a"] * 20, ["b", "c", "d", "d"] * 20, ["A", "A", "A", "tie"] * 20)
-    c = stats.bradley_terry(["a", "b", "c", "a"] * 20, ["b", "c", "d", "d"] * 20, ["B", "A", "A", "A"] * 20)
+    h = bradley_terry.bradley_terry(["a", "b", "c", "a"] * 20, ["b", "c", "d", "d"] * 20, ["A", "A", "A", "tie"] * 20)
+    c = bradley_terry.bradley_terry(["a", "b", "c", "a"] * 20, ["b", "c", "d", "d"] * 20, ["B", "A", "A", "A"] * 20)
     hv = {r["model"]: r["rating"]["value"] for r in h["models"]}
     cv = {r["model"]: r["rating"]["value"] for r in c["models"]}
     models = sorted(hv)
-    out = stats.leaderboard_correlation(h, c)
+    out = bradley_terry.leaderboard_correlation(h, c)
     assert out["value"] == pytest.approx(sps.kendalltau([hv[m] for m in models], [cv[m] for m in models]).statistic)
     assert out["n"] == 4
 
@@ -321,20 +329,6 @@ def test_rate() -> None:
     assert out["value"] == 0.75
     assert out["n"] == 4
     assert stats.rate([], reason="none")["reason"] == "none"
-
-
-def test_the_vectorised_bradley_terry_replicates_equal_scipys_fit_of_each() -> None:
-    rng = np.random.default_rng(11)
-    a = rng.integers(0, 5, 300)
-    b = (a + rng.integers(1, 5, 300)) % 5
-    y = rng.choice([0.0, 0.5, 1.0], 300)
-    (ia, ib, ys), counts = stats._distinct(a, b, y)
-    ia, ib = ia.astype(np.int64), ib.astype(np.int64)
-    point = stats._bt_fit(counts.astype(float), ia, ib, ys, 5)
-    w = stats.replicate_weights(counts, salt=7)[:4]
-    fast = stats._bt_fit_replicates(w, ia, ib, ys, 5, start=point)
-    for r in range(4):
-        assert fast[r] == pytest.approx(stats._bt_fit(w[r], ia, ib, ys, 5), abs=1e-5)
 
 
 def test_model_level_tau_with_very_many_distinct_scores_uses_the_normal_approximation() -> None:

@@ -8,12 +8,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotations.models import Dataset
 from annotations.selectors.metrics import agreement_for_dataset, metric_tables, metrics_checkpoint, shown
+from annotations.selectors.trust import trust_lines
 
 
 class Command(BaseCommand):
     help = (
         "Agreement between a critic checkpoint (default: the active one; external judges too) and the reviewers "
-        "on a dataset, with bootstrap 95% intervals: a table, or the JSON the API returns (--json). An "
+        "on a dataset, with bootstrap 95% intervals, and the trust section (alt-test, human ceiling, PPI, label "
+        "planning): a table, or the JSON the API returns (--json). With no checkpoint, the reviewers' agreement. An "
         "administrator's tool: over all items (a reviewer's dashboard covers only the items they judged)."
     )
 
@@ -34,8 +36,6 @@ class Command(BaseCommand):
             checkpoint = metrics_checkpoint(name=options["checkpoint"])
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
-        if checkpoint is None:
-            raise CommandError("No active checkpoint: name one with --checkpoint.")
         metrics = agreement_for_dataset(
             dataset=dataset,
             checkpoint=checkpoint,
@@ -47,7 +47,8 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(metrics, indent=2))
             return
-        self.stdout.write(f"{metrics['dataset']} · critic {metrics['checkpoint']['name']}")
+        critic = metrics["checkpoint"]["name"] if metrics["checkpoint"] else "none (the reviewers' agreement only)"
+        self.stdout.write(f"{metrics['dataset']} · critic {critic}")
         section = ""
         for row in metric_tables(metrics)["statistics"]:
             if row["section"] != section:
@@ -58,3 +59,5 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {row['judge']:<7} #{row['rank']:<3} {row['model']:<28} {shown(row):<34} games={row['n']}"
             )
+        for line in trust_lines(metrics["trust"]):
+            self.stdout.write(line)
