@@ -9,7 +9,11 @@ def fill_uncertainty(apps, schema_editor):  # noqa: ANN001, ANN201 (migration si
     from annotations.trust.planning import verdict_uncertainty
 
     verdicts = apps.get_model("annotations", "CriticVerdict")
-    done = verdicts.objects.filter(status="done").exclude(probabilities={}).only("pk", "probabilities", "score", "preference")
+    done = (
+        verdicts.objects.filter(status="done")
+        .exclude(probabilities={})
+        .only("pk", "probabilities", "score", "preference")
+    )
     batch = []
     for v in done.iterator(chunk_size=2000):
         v.uncertainty = verdict_uncertainty(v.probabilities, v.preference if v.preference is not None else v.score)
@@ -21,35 +25,55 @@ def fill_uncertainty(apps, schema_editor):  # noqa: ANN001, ANN201 (migration si
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0012_dataset_text_without_nul'),
+        ("annotations", "0012_dataset_text_without_nul"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='criticverdict',
-            name='uncertainty',
-            field=models.FloatField(blank=True, help_text="sqrt(E[(value - verdict)^2]) under those probabilities, in the verdict's units (scores: points; preferences: A = 1, B = 0, tie = 1/2): the desk's most-informative order reads it.", null=True),
+            model_name="criticverdict",
+            name="uncertainty",
+            field=models.FloatField(
+                blank=True,
+                help_text="sqrt(E[(value - verdict)^2]) under those probabilities, in the verdict's units (scores: points; preferences: A = 1, B = 0, tie = 1/2): the desk's most-informative order reads it.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='dataset',
-            name='alt_test_epsilon',
-            field=models.FloatField(blank=True, help_text="The alt-test's cost-benefit margin epsilon (Calderon et al. 2025); empty: the paper's default 0.2 (its rule of thumb for experts; 0.15 for skilled annotators, 0.1 for crowd workers).", null=True),
+            model_name="dataset",
+            name="alt_test_epsilon",
+            field=models.FloatField(
+                blank=True,
+                help_text="The alt-test's cost-benefit margin epsilon (Calderon et al. 2025); empty: the paper's default 0.2 (its rule of thumb for experts; 0.15 for skilled annotators, 0.1 for crowd workers).",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='dataset',
-            name='target_interval_width',
-            field=models.FloatField(default=0.1, help_text="Label planning: the 95% interval width to reach, as a fraction of the figure's scale (0.1 = a win rate within 0.1, a mean score within 10 points on 0-100)."),
+            model_name="dataset",
+            name="target_interval_width",
+            field=models.FloatField(
+                default=0.1,
+                help_text="Label planning: the 95% interval width to reach, as a fraction of the figure's scale (0.1 = a win rate within 0.1, a mean score within 10 points on 0-100).",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dataset',
-            constraint=models.CheckConstraint(condition=models.Q(('alt_test_epsilon__isnull', True), models.Q(('alt_test_epsilon__gte', 0), ('alt_test_epsilon__lte', 1)), _connector='OR'), name='dataset_alt_test_epsilon'),
+            model_name="dataset",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("alt_test_epsilon__isnull", True),
+                    models.Q(("alt_test_epsilon__gte", 0), ("alt_test_epsilon__lte", 1)),
+                    _connector="OR",
+                ),
+                name="dataset_alt_test_epsilon",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dataset',
-            constraint=models.CheckConstraint(condition=models.Q(('target_interval_width__gt', 0), ('target_interval_width__lte', 1)), name='dataset_target_interval_width'),
+            model_name="dataset",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("target_interval_width__gt", 0), ("target_interval_width__lte", 1)),
+                name="dataset_target_interval_width",
+            ),
         ),
         migrations.RunPython(fill_uncertainty, migrations.RunPython.noop),
     ]
