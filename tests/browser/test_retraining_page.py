@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from annotations import stats
 from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict, RetrainingJob
 from annotations.services import retraining
 from critic_worker.profiles import Verdict
@@ -30,9 +31,11 @@ def test_follow_a_retraining_job_live_and_override_the_gate(admin_page: Page, li
     page = admin_page
     parent = CheckpointFactory(name="critic-v1", is_active=True)
     pool = PairwiseItemFactory()
-    gold = PairwiseItemFactory(dataset=pool.dataset, split="gold")
-    HumanVerdict.objects.create(item=gold, reviewer=AdminFactory(), profile="pairwise", preference="B")
-    CriticVerdict.objects.create(item=gold, checkpoint=parent, profile="pairwise", status="done", preference="B")
+    reviewer = AdminFactory()
+    for _ in range(stats.MIN_CI_N):  # enough gold for the parent's figures to carry an interval
+        gold = PairwiseItemFactory(dataset=pool.dataset, split="gold")
+        HumanVerdict.objects.create(item=gold, reviewer=reviewer, profile="pairwise", preference="B")
+        CriticVerdict.objects.create(item=gold, checkpoint=parent, profile="pairwise", status="done", preference="B")
     export_for(pool.dataset, [(pool, Verdict(preference="A", justification="Right."))], checkpoint=parent)
 
     page.goto(f"{live_server.url}/exports/")

@@ -12,6 +12,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
+from annotations import stats
 from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict, RetrainingJob
 from annotations.selectors.review import review_reveal
 from annotations.services import judging, retraining, review
@@ -55,7 +56,11 @@ def scenario(  # type: ignore[no-untyped-def]
     items the humans judged."""
     dataset = DatasetFactory()
     pool = [PairwiseItemFactory(dataset=dataset, question=f"Which answer fits picture {i}?") for i in range(6)]
-    gold = [PairwiseItemFactory(dataset=dataset, split="gold", question=f"Gold question {i}?") for i in range(3)]
+    # MIN_CI_N gold items: the fewest for which the parent's figures carry an interval the gate can compare with.
+    gold = [
+        PairwiseItemFactory(dataset=dataset, split="gold", question=f"Gold question {i}?")
+        for i in range(stats.MIN_CI_N)
+    ]
     reviewer = UserFactory()
     for item in gold:
         HumanVerdict.objects.create(item=item, reviewer=reviewer, profile=item.profile, preference=humans_on_gold)
@@ -95,7 +100,7 @@ def test_a_worse_child_is_registered_evaluated_and_refused_until_an_admin_overri
     assert sorted(v.item_id for v in child_gold) == sorted(i.pk for i in gold)
     assert {v.status for v in child_gold} == {"done"}
     assert {v.preference for v in child_gold} == {"A"}
-    assert CriticVerdict.objects.filter(checkpoint=parent, item__split="gold").count() == 3
+    assert CriticVerdict.objects.filter(checkpoint=parent, item__split="gold").count() == len(gold)
     assert job.gold_metrics["parent"]["pairwise"]["accuracy_with_tie"]["value"] == 1.0
     assert job.gold_metrics["child"]["pairwise"]["accuracy_with_tie"]["value"] == 0.0
     assert job.gate_passed is False
@@ -126,7 +131,7 @@ def test_a_better_child_passes_the_gate_after_the_parent_is_judged_on_gold_too(
     assert job.status == "done", job.error
     for checkpoint in (parent, job.child):
         verdicts = CriticVerdict.objects.filter(checkpoint=checkpoint, item__split="gold")
-        assert verdicts.count() == 3
+        assert verdicts.count() == stats.MIN_CI_N
         assert {v.status for v in verdicts} == {"done"}
     assert job.child is not None
     assert job.child.model == job.child.merged_path != ""
@@ -204,7 +209,7 @@ def test_the_whole_loop_from_the_desk_through_the_exporter_to_a_child_that_judge
     justification; the real exporter writes llava-json and llava-critic-parquet; `retrain_critic --now` trains a
     child on each, which is registered with its parent and export and judges the gold split."""
     dataset = DatasetFactory(name="loop")
-    colours = iter(range(10, 250, 20))
+    colours = iter(range(10, 250, 12))
 
     def image():  # type: ignore[no-untyped-def]
         return image_store(checked=image_check(data=png_bytes(colour=(next(colours), 80, 40))))[0]
@@ -215,10 +220,10 @@ def test_the_whole_loop_from_the_desk_through_the_exporter_to_a_child_that_judge
     ] + [ItemFactory(dataset=dataset, image=image(), question=f"How many shapes in picture {i}?") for i in range(2)]
     gold = [
         PairwiseItemFactory(dataset=dataset, image=image(), split="gold", question=f"Gold question {i}?")
-        for i in range(3)
+        for i in range(stats.MIN_CI_N)  # enough for the parent's gold figures to carry an interval
     ]
     judging.verdicts_queue(dataset=dataset, checkpoint=parent)
-    assert tasks.judge_batch(list(CriticVerdict.objects.values_list("pk", flat=True)))["done"] == 9
+    assert tasks.judge_batch(list(CriticVerdict.objects.values_list("pk", flat=True)))["done"] == len(pool) + len(gold)
     said = {v.item_id: v for v in CriticVerdict.objects.filter(checkpoint=parent)}
 
     # The reviewer, at the desk, disagrees with whatever the random-weight parent said on the pool.
@@ -243,7 +248,7 @@ def test_the_whole_loop_from_the_desk_through_the_exporter_to_a_child_that_judge
         review.human_verdict_correct_critic(verdict=human, corrected_justification=right)
         expected[f"{item.external_id}__{item.profile}"] = replace(mine, justification=right)
     assert len(expected) == len(pool)
-    assert HumanVerdict.objects.filter(item__in=gold).count() == 3
+    assert HumanVerdict.objects.filter(item__in=gold).count() == len(gold)
 
     admin = AdminFactory()
     curves: list[list[float]] = []
@@ -287,7 +292,7 @@ def test_the_whole_loop_from_the_desk_through_the_exporter_to_a_child_that_judge
         judged = CriticVerdict.objects.filter(checkpoint=child)
         assert sorted(v.item_id for v in judged) == sorted(item.pk for item in gold)
         assert {v.status for v in judged} == {"done"}
-        assert job.gold_metrics["child"]["pairwise"]["n"] == 3
+        assert job.gold_metrics["child"]["pairwise"]["n"] == len(gold)
         assert job.gate_passed is not None
     assert curves[0] == pytest.approx(curves[1])  # the two formats hold the same rows: the same training
     assert CriticCheckpoint.objects.get(is_active=True) == parent  # nothing promoted itself

@@ -19,7 +19,7 @@ from annotations.services.judging import VerdictResult, verdict_record
 from annotations.services.review import _candidates
 from annotations.services.tokens import api_token_create
 from annotations.trust import planning
-from tests.factories import CheckpointFactory, DatasetFactory, ItemFactory, UserFactory
+from tests.factories import AdminFactory, CheckpointFactory, DatasetFactory, ItemFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 SCORES = np.random.default_rng(7)
@@ -117,7 +117,7 @@ def test_the_alt_test_and_the_ceiling_are_in_the_json_the_api_and_the_command(wo
 
     metrics_forget(dataset=dataset)
     assert agreement_for_dataset(dataset=dataset)["trust"]["alt_test"]["epsilon"] == 0.1
-    token = api_token_create(user=UserFactory(username="reader"))
+    token = api_token_create(user=AdminFactory(username="reader"))  # all items (a reviewer's view is theirs only)
     got = Client().get(f"/api/datasets/{dataset.pk}/metrics", headers={"Authorization": f"Bearer {token}"}).json()
     assert got["trust"]["alt_test"]["epsilon"] == 0.1
     out = StringIO()
@@ -131,7 +131,7 @@ def test_the_alt_test_and_the_ceiling_are_in_the_json_the_api_and_the_command(wo
 
 def test_the_dashboard_shows_the_trust_cards_with_their_references(world: dict[str, object]) -> None:
     client = Client()
-    client.force_login(UserFactory(username="viewer"))
+    client.force_login(AdminFactory(username="viewer"))  # all items: the cards over the whole dataset
     dataset = world["dataset"]
     assert isinstance(dataset, Dataset)
     html = client.get(reverse("dataset-metrics", args=[dataset.pk])).content.decode()
