@@ -7,6 +7,7 @@ from django.urls import URLPattern, URLResolver, include, path
 
 from annotations.api import api
 from webapp.health import healthz
+from webapp.login import LoginView
 
 
 def _api_urls() -> tuple[list[URLPattern | URLResolver], str, str]:
@@ -21,7 +22,7 @@ def _api_urls() -> tuple[list[URLPattern | URLResolver], str, str]:
 urlpatterns = [
     path("api/", _api_urls()),
     path("healthz", healthz, name="healthz"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("annotations.urls")),
