@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib.auth import views as auth_views
+from django.http import HttpRequest
 from django.urls import Resolver404, resolve
 
 
@@ -41,6 +42,6 @@ def is_a_page(url: str) -> bool:
 class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
-    def get_redirect_url(self) -> str:
-        url = super().get_redirect_url()  # "" unless safe (same host, allowed scheme)
+    def get_redirect_url(self, request: HttpRequest | None = None) -> str:
+        url = super().get_redirect_url(request)  # "" unless safe (same host, allowed scheme)
         return url if url and is_a_page(url) else ""
