@@ -43,5 +43,5 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def get_redirect_url(self, request: HttpRequest | None = None) -> str:
-        url = super().get_redirect_url(request)  # "" unless safe (same host, allowed scheme)
+        url = super().get_redirect_url()  # "" unless safe (same host, allowed scheme); `request` is only in the stubs
         return url if url and is_a_page(url) else ""
