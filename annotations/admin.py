@@ -34,6 +34,14 @@ from annotations.services.retraining import checkpoint_activate
 from annotations.services.review import dataset_overlap_apply
 
 
+class MadeByTheApp:
+    """Rows only the app creates (through its services: uploads, imports, the desk, the worker, exports, tokens):
+    the admin shows and, where safe, changes them, but has no add form, whose rows would skip those services."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
     list_display = ["name", "pointwise_profile", "pairwise_profile", "review_overlap", "gold_fraction", "created_at"]
@@ -74,7 +82,7 @@ class DatasetAdmin(admin.ModelAdmin):
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
+class ImageAdmin(MadeByTheApp, admin.ModelAdmin):
     list_display = ["preview", "sha256", "format", "width", "height", "size_bytes", "created_at"]
     list_filter = ["format"]
     search_fields = ["sha256"]
@@ -91,7 +99,7 @@ class ImageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Item)
-class ItemAdmin(admin.ModelAdmin):
+class ItemAdmin(MadeByTheApp, admin.ModelAdmin):
     list_display = ["external_id", "dataset", "kind", "profile", "model_a", "model_b", "split", "created_at"]
     list_filter = ["dataset", "kind", "profile", "split"]
     search_fields = ["external_id", "question", "model_a", "model_b"]
@@ -129,7 +137,7 @@ class CriticCheckpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(CriticVerdict)
-class CriticVerdictAdmin(admin.ModelAdmin):
+class CriticVerdictAdmin(MadeByTheApp, admin.ModelAdmin):
     list_display = ["item", "checkpoint", "status", "score", "preference", "confidence", "forced", "latency_ms"]
     list_filter = ["status", "checkpoint", "profile", "forced"]
     search_fields = ["item__external_id", "justification", "error"]
@@ -232,7 +240,7 @@ class PromptProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(HumanVerdict)
-class HumanVerdictAdmin(admin.ModelAdmin):
+class HumanVerdictAdmin(MadeByTheApp, admin.ModelAdmin):
     list_display = ["item", "reviewer", "score", "preference", "revised_score", "revised_preference", "source"]
     list_filter = ["source", "profile", "justification_flagged", "reviewer"]
     search_fields = ["item__external_id", "reviewer__username", "rationale"]
@@ -241,7 +249,7 @@ class HumanVerdictAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrainingExport)
-class TrainingExportAdmin(admin.ModelAdmin):
+class TrainingExportAdmin(MadeByTheApp, admin.ModelAdmin):
     list_display = ["number", "dataset", "format", "source_checkpoint", "status", "created_at"]
     list_filter = ["format", "dataset", "status"]
 
@@ -250,19 +258,16 @@ class TrainingExportAdmin(admin.ModelAdmin):
 
 
 @admin.register(RetrainingJob)
-class RetrainingJobAdmin(admin.ModelAdmin):
+class RetrainingJobAdmin(MadeByTheApp, admin.ModelAdmin):  # started with "Retrain" or retrain_critic
     list_display = ["id", "base", "export", "status", "progress", "child", "gate_passed", "promoted_by", "created_at"]
     list_filter = ["status", "gate_passed"]
-
-    def has_add_permission(self, request):
-        return False  # started with "Retrain" next to an export, or retrain_critic
 
     def has_change_permission(self, request, obj=None):
         return False  # the gate's result and a promotion's override are records, not settings
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(MadeByTheApp, admin.ModelAdmin):
     list_display = ["id", "dataset", "created_by", "status", "rows_done", "rows_total", "created_at"]
     list_filter = ["status", "dataset"]
     readonly_fields = [f.name for f in ImportJob._meta.fields]
@@ -272,7 +277,7 @@ class ImportJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(MadeByTheApp, admin.ModelAdmin):
     list_display = ["user", "name", "prefix", "created_at", "last_used_at"]
     search_fields = ["user__username", "name", "prefix"]
     readonly_fields = ["key_sha256", "prefix", "created_at", "last_used_at"]

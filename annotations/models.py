@@ -356,6 +356,9 @@ class CriticVerdict(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     queued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="While running: the worker holding it said it is alive (every few seconds)."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
     swapped = models.BooleanField(
         default=False,

@@ -68,7 +68,8 @@ def judge_batch(self: Any, verdict_ids: list[int]) -> dict[str, int]:
     if not claim.jobs:
         return {"claimed": 0, "done": 0, "failed": 0}  # a repeated message: someone else has them
     try:
-        done, failed = _judge_claim(claim)
+        with beating(lambda: judging.verdicts_heartbeat(claim=claim.token), every=settings.CRITIC_HEARTBEAT_EVERY):
+            done, failed = _judge_claim(claim)
     except BaseException as exc:
         if self.request.retries >= self.max_retries and not isinstance(exc, SoftTimeLimitExceeded):
             # The same error after every retry: fail the rows with it rather than loop for ever.
@@ -225,18 +226,25 @@ HEARTBEAT_EVERY = 60.0  # seconds; the sweeper fails a job silent for CRITIC_STU
 
 @contextmanager
 def heartbeat(*, job_id: int, every: float = HEARTBEAT_EVERY) -> Iterator[None]:
-    """While the block runs, a thread tells the database every `every` seconds that the job's worker is alive:
-    loading a 7B model or judging gold can be silent for long, and a worker that died says nothing at all."""
+    """While the block runs, the retraining job's worker says it is alive every `every` seconds."""
+    with beating(lambda: retraining.retraining_job_heartbeat(job_id=job_id), every=every, name=f"retrain-{job_id}"):
+        yield
+
+
+@contextmanager
+def beating(beat: Callable[[], object], *, every: float, name: str = "verdicts") -> Iterator[None]:
+    """While the block runs, a thread calls `beat` every `every` seconds to tell the database this worker is alive:
+    loading a 7B model or a long batch can be silent for long, and a worker that died says nothing at all."""
     stop = threading.Event()
 
-    def beat() -> None:
+    def run() -> None:
         try:
             while not stop.wait(every):
-                retraining.retraining_job_heartbeat(job_id=job_id)
+                beat()
         finally:
             connection.close()  # this thread's own connection
 
-    thread = threading.Thread(target=beat, name=f"retrain-{job_id}-heartbeat", daemon=True)
+    thread = threading.Thread(target=run, name=f"{name}-heartbeat", daemon=True)
     thread.start()
     try:
         yield
@@ -298,7 +306,12 @@ def _judge_gold(*, dataset_id: int, checkpoint_id: int, worker: str) -> None:
 def sweep_stuck_verdicts() -> int:
     requeued = judging.verdicts_sweep()
     if requeued:
-        log.warning("requeued %d verdicts stuck past %ss", requeued, settings.CRITIC_STUCK_AFTER)
+        log.warning(
+            "requeued %d verdicts (worker silent past %ss, or message lost past %ss)",
+            requeued,
+            settings.CRITIC_HEARTBEAT_TIMEOUT,
+            settings.CRITIC_STUCK_AFTER,
+        )
     if swept := retraining.retraining_jobs_sweep():
         log.warning("swept %d retraining jobs (lost worker or message)", swept)
     if swept := import_jobs_sweep():

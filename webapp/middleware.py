@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 
 class RefuseNulCharacters:
@@ -18,7 +18,10 @@ class RefuseNulCharacters:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         where = self._nul_in(request)
         if where is not None:
-            return HttpResponseBadRequest(f"{where} contains a NUL character, which cannot be stored or searched.")
+            message = f"{where} contains a NUL character, which cannot be stored or searched."
+            if request.path.startswith("/api/"):  # the API answers every refusal as JSON, as its document says
+                return JsonResponse({"detail": message}, status=400)
+            return HttpResponseBadRequest(message)
         return self.get_response(request)
 
     @staticmethod

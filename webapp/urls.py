@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from annotations.api import api
 from webapp.health import healthz
+from webapp.login import LoginView
 
 
 @login_not_required
@@ -32,7 +33,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # Browsers ask for /favicon.ico whatever the page says; send them to the one the pages name.
     path("favicon.ico", favicon),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The one-time links of invitations and password resets (annotations/services/users.py).
     path(

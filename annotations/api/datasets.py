@@ -8,8 +8,8 @@ from django.http import HttpRequest
 from ninja import Status
 
 from annotations.api.auth import admin_only
-from annotations.api.base import api
-from annotations.api.schemas import DatasetIn, DatasetOut, ProgressOut
+from annotations.api.base import api, responses
+from annotations.api.schemas import DatasetIn, DatasetOut, Id, ProgressOut
 from annotations.models import HumanVerdict
 from annotations.selectors import datasets as selectors
 from annotations.selectors.judging import critic_progress
@@ -17,19 +17,25 @@ from annotations.services.datasets import dataset_create
 from annotations.services.judging import checkpoint_from_settings
 
 
-@api.get("/datasets", response=list[DatasetOut], tags=["datasets"])
+@api.get("/datasets", response=responses({200: list[DatasetOut]}, 403), tags=["datasets"])
 def list_datasets(request: HttpRequest) -> Any:
     return selectors.dataset_list(user=request.user)
 
 
-@api.post("/datasets", response={201: DatasetOut}, tags=["datasets"], summary="Create a dataset (administrators)")
+@api.post(
+    "/datasets",
+    response=responses({201: DatasetOut}, 403, 409, 422),
+    tags=["datasets"],
+    summary="Create a dataset (administrators); 409 if the name is taken",
+)
 def create_dataset(request: HttpRequest, payload: DatasetIn) -> Any:
     admin_only(request)
-    return Status(201, dataset_create(created_by=request.user, **payload.dict()))  # type: ignore[arg-type]
+    fields = payload.model_dump(mode="json")
+    return Status(201, dataset_create(created_by=request.user, **fields))  # type: ignore[arg-type]
 
 
-@api.get("/datasets/{dataset_id}/progress", response=ProgressOut, tags=["datasets"])
-def dataset_progress(request: HttpRequest, dataset_id: int) -> Any:
+@api.get("/datasets/{dataset_id}/progress", response=responses({200: ProgressOut}, 403, 404, 422), tags=["datasets"])
+def dataset_progress(request: HttpRequest, dataset_id: Id) -> Any:
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
     progress = critic_progress(dataset=dataset, checkpoint=checkpoint_from_settings())
     return {

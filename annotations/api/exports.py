@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Status
+from ninja import Query, Status
 from ninja.errors import HttpError
 
 from annotations.api.auth import admin_only
-from annotations.api.base import api
-from annotations.api.schemas import ExportIn, ExportOut
+from annotations.api.base import api, checkpoint_or_404, responses
+from annotations.api.schemas import ExportIn, ExportOut, Id
 from annotations.models import TrainingExport
 from annotations.selectors import datasets as selectors
-from annotations.selectors.judging import checkpoint_named
 from annotations.services.exports import export_data_file, export_file, training_export_queue
 
 
@@ -39,30 +37,28 @@ def _export_out(request: HttpRequest, export: TrainingExport) -> dict[str, Any]:
 
 @api.post(
     "/datasets/{dataset_id}/exports",
-    response={202: ExportOut},
+    response=responses({202: ExportOut}, 403, 404, 409, 422),
     tags=["exports"],
     summary="Export corrected disagreements as training rows (administrators); runs in the background",
+    description="404: no such dataset, checkpoint or finished export to merge with; 409: the export to merge with "
+    "is of another format, or there is nothing to export (the detail says which).",
 )
-def create_export(request: HttpRequest, dataset_id: int, payload: ExportIn) -> Any:
+def create_export(request: HttpRequest, dataset_id: Id, payload: ExportIn) -> Any:
     admin_only(request)
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
-    checkpoint = None
-    if payload.checkpoint:
-        try:
-            checkpoint = checkpoint_named(name=payload.checkpoint)
-        except ValidationError as exc:
-            raise ValidationError({"checkpoint": exc.messages}) from None
+    checkpoint = checkpoint_or_404(payload.checkpoint) if payload.checkpoint else None
+    fmt = payload.format.value
     merge_with = ""
     if payload.merge_with_export is not None:
         merge = TrainingExport.objects.filter(number=payload.merge_with_export, status="done").first()
         if merge is None:
-            raise ValidationError({"merge_with_export": [f"No finished export #{payload.merge_with_export}."]})
-        if merge.format != payload.format:
-            raise ValidationError({"merge_with_export": [f"Export #{merge.number} is {merge.format}."]})
+            raise HttpError(404, f"No finished export #{payload.merge_with_export}.")
+        if merge.format != fmt:
+            raise HttpError(409, f"Export #{merge.number} is {merge.format}, not {fmt}.")
         merge_with = str(export_data_file(export=merge))
     export = training_export_queue(
         dataset=dataset,
-        fmt=payload.format,
+        fmt=fmt,
         user=request.user,
         include_agreements=payload.include_agreements,
         checkpoint=checkpoint,
@@ -71,14 +67,36 @@ def create_export(request: HttpRequest, dataset_id: int, payload: ExportIn) -> A
     return Status(202, _export_out(request, export))
 
 
-@api.get("/exports/{export_id}", response=ExportOut, tags=["exports"], summary="An export's status and manifest")
-def get_export(request: HttpRequest, export_id: int) -> Any:
+@api.get(
+    "/exports/{export_id}",
+    response=responses({200: ExportOut}, 403, 404, 422),
+    tags=["exports"],
+    summary="An export's status and manifest",
+)
+def get_export(request: HttpRequest, export_id: Id) -> Any:
     admin_only(request)
     return _export_out(request, get_object_or_404(TrainingExport, pk=export_id))
 
 
-@api.get("/exports/{export_id}/file", tags=["exports"], summary="Download an export's data file (or ?name=...)")
-def download_export(request: HttpRequest, export_id: int, name: str = "") -> FileResponse:
+@api.get(
+    "/exports/{export_id}/file",
+    response=responses({}, 403, 404, 422),
+    tags=["exports"],
+    summary="Download an export's data file (or ?name=...)",
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "The file, as an attachment.",
+                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
+def download_export(
+    request: HttpRequest,
+    export_id: Id,
+    name: str = Query("", max_length=500, description="A file of the export, as its manifest names it."),
+) -> FileResponse:
     admin_only(request)
     export = get_object_or_404(TrainingExport, pk=export_id)
     try:

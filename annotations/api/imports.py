@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest
 from ninja import File, Form, Status
 from ninja.files import UploadedFile
 
-from annotations.api.base import api
-from annotations.api.schemas import ImportOut
+from annotations.api.base import api, responses
+from annotations.api.schemas import Id, ImportFormat, ImportOut, ProfileOrDefault
 from annotations.models import ImportJob
 from annotations.selectors import datasets as selectors
 from annotations.services.import_jobs import import_job_create
+
+AUTO = ImportFormat("auto")
+NO_PROFILE = ProfileOrDefault("")
 
 
 def _import_out(request: HttpRequest, job: ImportJob) -> dict[str, Any]:
@@ -31,17 +34,20 @@ def _import_out(request: HttpRequest, job: ImportJob) -> dict[str, Any]:
 
 @api.post(
     "/datasets/{dataset_id}/imports",
-    response={202: ImportOut},
+    response=responses({202: ImportOut}, 403, 404, 409, 422),
     tags=["imports"],
     summary="Upload a batch (multipart: the data file, and a zip of images if its rows name paths)",
+    description="Runs in the background: follow `url` or `GET /api/imports/{id}`. The zip is checked whole, as on "
+    "the import page and by `import_items`: an entry that escapes the folder or is a link, an archive that expands "
+    "past the limit, or a file that is not a zip fails the job with that reason and imports nothing.",
 )
 def upload_batch(
     request: HttpRequest,
-    dataset_id: int,
-    data_file: File[UploadedFile],
-    images_file: File[UploadedFile] | None = None,
-    format: Form[str] = "auto",
-    profile: Form[str] = "",
+    dataset_id: Id,
+    data_file: Annotated[UploadedFile, File(description="The rows: JSONL, CSV, LLaVA JSON or parquet.")],
+    images_file: File[UploadedFile] = None,  # type: ignore[assignment]  # optional; `| None` would document null
+    format: Form[ImportFormat] = AUTO,
+    profile: Form[ProfileOrDefault] = NO_PROFILE,
     update: Form[bool] = False,
 ) -> Any:
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
@@ -50,13 +56,13 @@ def upload_batch(
         user=request.user,  # type: ignore[arg-type]
         data_file=data_file,
         images_file=images_file,
-        fmt=format,
-        profile=profile,
+        fmt=format.value,
+        profile=profile.value,
         update=update,
     )
     return Status(202, _import_out(request, job))
 
 
-@api.get("/imports/{import_id}", response=ImportOut, tags=["imports"])
-def get_import(request: HttpRequest, import_id: int) -> Any:
+@api.get("/imports/{import_id}", response=responses({200: ImportOut}, 403, 404, 422), tags=["imports"])
+def get_import(request: HttpRequest, import_id: Id) -> Any:
     return _import_out(request, selectors.import_job_get(user=request.user, pk=import_id))

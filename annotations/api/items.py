@@ -7,14 +7,19 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
-from ninja import File, Form, Status
+from ninja import File, Form, Query, Status
 from ninja.files import UploadedFile
 
-from annotations.api.base import api
-from annotations.api.schemas import ItemOut, ItemPage
+from annotations.api.base import api, responses
+from annotations.api.schemas import Id, ItemOut, ItemPage, ProfileOrDefault, SplitOrDefault
 from annotations.models import CriticVerdict, HumanVerdict, Item
 from annotations.selectors import datasets as selectors
 from annotations.services.items import item_create
+
+MAX_OFFSET = 2**31 - 1  # past any dataset's size; larger would only ever return an empty page
+NO_PROFILE = ProfileOrDefault("")
+NO_SPLIT = SplitOrDefault("")
+TEXT_MAX = 100_000  # a question, a response or a reference, in characters
 
 
 def _item_out(
@@ -67,10 +72,14 @@ def _item_out(
     return out
 
 
-@api.get("/datasets/{dataset_id}/items", response=ItemPage, tags=["items"])
-def list_items(request: HttpRequest, dataset_id: int, offset: int = 0, limit: int = 50) -> Any:
+@api.get("/datasets/{dataset_id}/items", response=responses({200: ItemPage}, 403, 404, 422), tags=["items"])
+def list_items(
+    request: HttpRequest,
+    dataset_id: Id,
+    offset: int = Query(0, ge=0, le=MAX_OFFSET, description="Items to skip, in id order."),
+    limit: int = Query(50, ge=1, le=500, description="Items in the page."),
+) -> Any:
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
-    limit = max(1, min(limit, 500))
     items = selectors.item_list(user=request.user, dataset=dataset)
     page = list(items[offset : offset + limit])
     visible = selectors.item_verdicts_visible_many(user=request.user, items=page)
@@ -81,31 +90,32 @@ def list_items(request: HttpRequest, dataset_id: int, offset: int = 0, limit: in
     }
 
 
-@api.get("/items/{item_id}", response=ItemOut, tags=["items"])
-def get_item(request: HttpRequest, item_id: int) -> Any:
+@api.get("/items/{item_id}", response=responses({200: ItemOut}, 403, 404, 422), tags=["items"])
+def get_item(request: HttpRequest, item_id: Id) -> Any:
     item = selectors.item_get(user=request.user, pk=item_id)
     return _item_out(request, item, selectors.item_verdicts_visible(user=request.user, item=item))
 
 
 @api.post(
     "/datasets/{dataset_id}/items",
-    response={201: ItemOut},
+    response=responses({201: ItemOut}, 403, 404, 409, 422),
     tags=["items"],
-    summary="Upload one item (multipart: the image and the fields)",
+    summary="Upload one item (multipart: the image and the fields); 422 names each refused field, "
+    "409 if the dataset holds the external id already",
 )
 def upload_item(
     request: HttpRequest,
-    dataset_id: int,
+    dataset_id: Id,
     image: File[UploadedFile],
-    question: Form[str],
-    response_a: Form[str],
-    response_b: Form[str] = "",
-    model_a: Form[str] = "",
-    model_b: Form[str] = "",
-    reference: Form[str] = "",
-    external_id: Form[str] = "",
-    profile: Form[str] = "",
-    split: Form[str] = "",
+    question: str = Form(..., min_length=1, max_length=TEXT_MAX),
+    response_a: str = Form(..., min_length=1, max_length=TEXT_MAX),
+    response_b: str = Form("", max_length=TEXT_MAX),
+    model_a: str = Form("", max_length=200),
+    model_b: str = Form("", max_length=200),
+    reference: str = Form("", max_length=TEXT_MAX),
+    external_id: str = Form("", max_length=200),
+    profile: Form[ProfileOrDefault] = NO_PROFILE,
+    split: Form[SplitOrDefault] = NO_SPLIT,
 ) -> Any:
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
     if (image.size or 0) > settings.IMAGE_MAX_BYTES:
@@ -120,8 +130,8 @@ def upload_item(
         model_b=model_b,
         reference=reference,
         external_id=external_id,
-        profile=profile,
-        split=split,
+        profile=profile.value,
+        split=split.value,
         created_by=request.user,  # type: ignore[arg-type]
     )
     return Status(201, _item_out(request, item, None))

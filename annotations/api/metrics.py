@@ -5,36 +5,40 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Status
+from ninja import Query, Status
 
 from annotations.api.auth import admin_only
-from annotations.api.base import api
+from annotations.api.base import api, checkpoint_or_404, responses
+from annotations.api.schemas import Id, ProfileName, SplitName, SwapCheckOut
+from annotations.models import CriticCheckpoint
 from annotations.selectors import datasets as selectors
-from annotations.selectors.metrics import agreement_for_dataset, metrics_checkpoint
+from annotations.selectors.metrics import agreement_for_dataset
 from annotations.services.judging import checkpoint_resolve, swap_checks_queue
 
 
 @api.get(
     "/datasets/{dataset_id}/metrics",
-    response=dict[str, Any],
+    response=responses({200: dict[str, Any]}, 403, 404, 422),
     tags=["metrics"],
     summary="Critic-human agreement with bootstrap 95% intervals (the JSON of `critic_metrics --json`)",
+    description="404: no such dataset or checkpoint. Each filter narrows the items; empty: all.",
 )
 def dataset_metrics(
     request: HttpRequest,
-    dataset_id: int,
-    checkpoint: str = "",
-    split: str = "",
-    profile: str = "",
-    reviewer: str = "",
-    response_model: str = "",
+    dataset_id: Id,
+    checkpoint: str = Query("", max_length=200, description="A checkpoint's name; empty: the active one."),
+    split: Query[SplitName | None] = None,
+    profile: Query[ProfileName | None] = None,
+    reviewer: str = Query("", max_length=150, description="A reviewer's username."),
+    response_model: str = Query("", max_length=200, description="The model that wrote a response."),
 ) -> Any:
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
+    chosen = checkpoint_or_404(checkpoint) if checkpoint else CriticCheckpoint.objects.filter(is_active=True).first()
     return agreement_for_dataset(
         dataset=dataset,
-        checkpoint=metrics_checkpoint(name=checkpoint),
-        split=split,
-        profile=profile,
+        checkpoint=chosen,
+        split=split.value if split else "",
+        profile=profile.value if profile else "",
         reviewer=reviewer,
         response_model=response_model,
         viewer=request.user,
@@ -43,12 +47,20 @@ def dataset_metrics(
 
 @api.post(
     "/datasets/{dataset_id}/swap-check",
-    response={202: dict[str, Any]},
+    response=responses({202: SwapCheckOut}, 403, 404, 409, 422),
     tags=["metrics"],
     summary="Queue a swap check of the pairwise items: judged again with A and B exchanged (administrators)",
+    description="404: no such dataset or checkpoint; 409: no critic is configured, or the checkpoint is an external "
+    "judge (its verdicts are imported, not computed here).",
 )
-def dataset_swap_check(request: HttpRequest, dataset_id: int, checkpoint: str = "") -> Any:
+def dataset_swap_check(
+    request: HttpRequest,
+    dataset_id: Id,
+    checkpoint: str = Query("", max_length=200, description="A checkpoint's name; empty: the active one."),
+) -> Any:
     admin_only(request)
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
+    if checkpoint:
+        checkpoint_or_404(checkpoint)
     result = swap_checks_queue(dataset=dataset, checkpoint=checkpoint_resolve(name=checkpoint))
     return Status(202, {"checkpoint": result.checkpoint.name, "queued": result.queued})

@@ -3,9 +3,36 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Annotated, Any
 
-from ninja import Schema
+from ninja import Field, Schema
+
+from annotations.importers.formats import FORMATS as IMPORT_FORMATS
+from annotations.models import PAIRWISE_PROFILES, POINTWISE_PROFILES, Split, TrainingExport
+from critic_worker.profiles import PROFILES
+
+# Names a client can only choose from: the OpenAPI document lists them, so a typo is a 422 before any service runs.
+ProfileName = StrEnum("ProfileName", {name: name for name in PROFILES})  # type: ignore[misc]
+PointwiseProfile = StrEnum("PointwiseProfile", {name: name for name in POINTWISE_PROFILES})  # type: ignore[misc]
+PairwiseProfile = StrEnum("PairwiseProfile", {name: name for name in PAIRWISE_PROFILES})  # type: ignore[misc]
+ImportFormat = StrEnum("ImportFormat", {name: name for name in ("auto", *IMPORT_FORMATS)})  # type: ignore[misc]
+# Form fields cannot say null: "" is the dataset's (or item's) default, listed as a choice of its own.
+ProfileOrDefault = StrEnum("ProfileOrDefault", {"default": "", **{n: n for n in PROFILES}})  # type: ignore[misc]
+SplitOrDefault = StrEnum("SplitOrDefault", {"default": "", **{n: n for n in Split.values}})  # type: ignore[misc]
+SplitName = StrEnum("SplitName", {name: name for name in Split.values})  # type: ignore[misc]
+ExportFormat = StrEnum("ExportFormat", {name: name for name in TrainingExport.Format.values})  # type: ignore[misc]
+
+# A primary key in a path: PostgreSQL's bigint, so that no id is a server error.
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
+class Error(Schema):
+    detail: str
+
+
+class FieldErrors(Schema):
+    detail: dict[str, list[str]]
 
 
 class DatasetOut(Schema):
@@ -19,13 +46,13 @@ class DatasetOut(Schema):
 
 
 class DatasetIn(Schema):
-    name: str
-    description: str = ""
-    pointwise_profile: str = "pointwise"
-    pairwise_profile: str = "pairwise"
-    review_overlap: int = 1
-    disagreement_threshold: float = 0.1
-    gold_fraction: float = 0.0
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=100_000)
+    pointwise_profile: PointwiseProfile = PointwiseProfile("pointwise")
+    pairwise_profile: PairwiseProfile = PairwiseProfile("pairwise")
+    review_overlap: int = Field(1, ge=1, le=100)
+    disagreement_threshold: float = Field(0.1, ge=0, le=1)
+    gold_fraction: float = Field(0.0, ge=0, le=1)
 
 
 class HumanVerdictOut(Schema):
@@ -98,10 +125,10 @@ class ImportOut(Schema):
 
 
 class ExportIn(Schema):
-    format: str
+    format: ExportFormat
     include_agreements: bool = False
-    checkpoint: str = ""  # a checkpoint name; empty: the active one
-    merge_with_export: int | None = None  # the number of a finished export of the same format
+    checkpoint: str = Field("", max_length=200)  # a checkpoint name; empty: the active one
+    merge_with_export: int | None = Field(None, ge=1, le=2**31 - 1)  # the number of a finished export of the format
 
 
 class ExportOut(Schema):
@@ -117,3 +144,8 @@ class ExportOut(Schema):
     error: str
     url: str
     download_url: str | None
+
+
+class SwapCheckOut(Schema):
+    checkpoint: str
+    queued: int

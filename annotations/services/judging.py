@@ -187,6 +187,7 @@ def verdict_requeue_fields(now: Any) -> dict[str, Any]:
         "forced": False,
         "error": "",
         "started_at": None,
+        "heartbeat_at": None,
         "finished_at": None,
     }
 
@@ -221,9 +222,14 @@ class Claim:
 
 def verdicts_claim(*, verdict_ids: list[int], worker: str) -> Claim:
     """Move these verdicts from queued to running for this worker; those not queued any more are not taken."""
-    token = uuid.uuid4().hex
+    token, now = uuid.uuid4().hex, timezone.now()
     CriticVerdict.objects.filter(pk__in=verdict_ids, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, claim=token, worker=worker, started_at=timezone.now(), attempts=F("attempts") + 1
+        status=JobStatus.RUNNING,
+        claim=token,
+        worker=worker,
+        started_at=now,
+        heartbeat_at=now,
+        attempts=F("attempts") + 1,
     )
     rows = CriticVerdict.objects.filter(claim=token, status=JobStatus.RUNNING).select_related(
         "item__image", "checkpoint"
@@ -346,19 +352,33 @@ def verdicts_fail_claim(*, claim: str, error: str) -> int:
     )
 
 
-def verdicts_sweep(*, stuck_after: timedelta | None = None) -> int:
-    """Requeue verdicts stuck running past the time limit (a dead worker) or queued with no message taking
-    them (a lost message), and wake workers for them. A duplicate message is harmless: claims are guarded."""
+def verdicts_heartbeat(*, claim: str) -> int:
+    """The worker holding `claim` is alive: stamp its running verdicts (a thread in the worker calls this every
+    CRITIC_HEARTBEAT_EVERY seconds while the batch runs, model loading included). The number stamped."""
+    return CriticVerdict.objects.filter(claim=claim, status=JobStatus.RUNNING).update(heartbeat_at=timezone.now())
+
+
+def _lost(*, now: Any, stuck_after: timedelta, heartbeat_timeout: timedelta) -> Q:
+    """Running verdicts whose worker is gone: silent past the heartbeat timeout, or (a row claimed before
+    heartbeats, or by a worker that never beat) running past the stuck limit."""
+    return Q(status=JobStatus.RUNNING) & (
+        Q(heartbeat_at__lt=now - heartbeat_timeout) | Q(heartbeat_at__isnull=True, started_at__lt=now - stuck_after)
+    )
+
+
+def verdicts_sweep(*, stuck_after: timedelta | None = None, heartbeat_timeout: timedelta | None = None) -> int:
+    """Requeue verdicts whose worker is lost (its heartbeat silent for CRITIC_HEARTBEAT_TIMEOUT, about two
+    minutes) or queued with no message taking them for CRITIC_STUCK_AFTER (a lost message), and wake workers
+    for them. A duplicate message is harmless: claims are guarded, and a late worker's write finds its claim gone."""
     stuck_after = stuck_after or timedelta(seconds=settings.CRITIC_STUCK_AFTER)
-    cutoff = timezone.now() - stuck_after
+    heartbeat_timeout = heartbeat_timeout or timedelta(seconds=settings.CRITIC_HEARTBEAT_TIMEOUT)
     now = timezone.now()
+    lost = _lost(now=now, stuck_after=stuck_after, heartbeat_timeout=heartbeat_timeout)
+    unsent = Q(status=JobStatus.QUEUED, queued_at__lt=now - stuck_after)
     with transaction.atomic():
-        stuck = CriticVerdict.objects.filter(
-            Q(status=JobStatus.RUNNING, started_at__lt=cutoff) | Q(status=JobStatus.QUEUED, queued_at__lt=cutoff)
+        ids = list(CriticVerdict.objects.filter(lost | unsent).values_list("pk", flat=True))
+        CriticVerdict.objects.filter(pk__in=ids).filter(lost | Q(status=JobStatus.QUEUED)).update(
+            status=JobStatus.QUEUED, claim="", heartbeat_at=None, queued_at=now
         )
-        ids = list(stuck.values_list("pk", flat=True))
-        CriticVerdict.objects.filter(pk__in=ids).filter(
-            Q(status=JobStatus.RUNNING, started_at__lt=cutoff) | Q(status=JobStatus.QUEUED)
-        ).update(status=JobStatus.QUEUED, claim="", queued_at=now)
         _send(ids)
     return len(ids)

@@ -9,6 +9,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from webapp.logging import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("CRITIC_DESK_VAR", BASE_DIR / "var"))
 
@@ -198,16 +200,15 @@ CRITIC_MAX_NEW_TOKENS = env_int("CRITIC_MAX_NEW_TOKENS", 512)
 RETRAIN_ROOT = Path(os.environ.get("RETRAIN_ROOT") or VAR_DIR / "checkpoints")
 RETRAIN_TIME_LIMIT = env_int("RETRAIN_TIME_LIMIT", 24 * 3600)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-}
+# One handler, on the root (webapp/logging.py): every line once; production writes JSON lines instead.
+LOGGING = logging_config(level=os.environ.get("LOG_LEVEL", "INFO"), json_lines=False)
 # A verdict running (or queued) longer than this is taken to be lost (a dead worker, a lost message) and is
 # queued again by the sweeper. Longer than the hard time limit, so a live worker is never robbed.
 CRITIC_STUCK_AFTER = env_int("CRITIC_STUCK_AFTER", CELERY_TASK_TIME_LIMIT + 60)
+# A running verdict's worker stamps it every CRITIC_HEARTBEAT_EVERY seconds; silent for CRITIC_HEARTBEAT_TIMEOUT,
+# the worker is taken to be dead (SIGKILL, out of memory, a lost machine) and the sweeper hands the verdict on.
+CRITIC_HEARTBEAT_EVERY = env_int("CRITIC_HEARTBEAT_EVERY", 30)
+CRITIC_HEARTBEAT_TIMEOUT = env_int("CRITIC_HEARTBEAT_TIMEOUT", 120)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-verdicts": {
         "task": "critic_worker.tasks.sweep_stuck_verdicts",

@@ -100,8 +100,9 @@ def test_a_lost_claim_cannot_write(settings) -> None:  # type: ignore[no-untyped
     """A worker presumed dead (swept) that wakes up later must not overwrite the new worker's verdict."""
     verdict = CriticVerdict.objects.create(item=ItemFactory(), checkpoint=CheckpointFactory(), profile="pointwise")
     slow = judging.verdicts_claim(verdict_ids=[verdict.pk], worker="slow")
-    CriticVerdict.objects.filter(pk=verdict.pk).update(started_at=timezone.now() - timedelta(hours=3))
-    assert judging.verdicts_sweep(stuck_after=timedelta(hours=1)) == 1
+    silent = timezone.now() - timedelta(minutes=5)
+    CriticVerdict.objects.filter(pk=verdict.pk).update(started_at=silent, heartbeat_at=silent)
+    assert judging.verdicts_sweep(stuck_after=timedelta(hours=1), heartbeat_timeout=timedelta(minutes=2)) == 1
     fresh = judging.verdicts_claim(verdict_ids=[verdict.pk], worker="fresh")
     assert judging.verdict_record(verdict_id=verdict.pk, claim=fresh.token, result=result(score=40.0))
     assert not judging.verdict_record(verdict_id=verdict.pk, claim=slow.token, result=result(score=99.0))
@@ -133,6 +134,27 @@ def test_the_sweeper_leaves_live_work_alone() -> None:
     assert statuses[live.pk] == ("running", "alive")
     assert statuses[lost.pk] == ("queued", "")
     assert statuses[done.pk] == ("done", "")
+
+
+def test_a_silent_worker_is_noticed_by_its_heartbeat_long_before_the_stuck_limit() -> None:
+    """Running verdicts whose worker stopped beating for the heartbeat timeout are requeued; a long batch whose
+    worker still beats is left alone however long it has run."""
+    checkpoint = CheckpointFactory()
+    now = timezone.now()
+    silent = CriticVerdict.objects.create(item=ItemFactory(), checkpoint=checkpoint, profile="pointwise")
+    beating = CriticVerdict.objects.create(item=ItemFactory(), checkpoint=checkpoint, profile="pointwise")
+    dead = judging.verdicts_claim(verdict_ids=[silent.pk], worker="dead")
+    alive = judging.verdicts_claim(verdict_ids=[beating.pk], worker="alive")
+    CriticVerdict.objects.filter(claim=dead.token).update(
+        started_at=now - timedelta(minutes=3), heartbeat_at=now - timedelta(minutes=3)
+    )
+    CriticVerdict.objects.filter(claim=alive.token).update(started_at=now - timedelta(hours=3))
+    assert judging.verdicts_heartbeat(claim=alive.token) == 1
+    assert judging.verdicts_sweep(stuck_after=timedelta(hours=1), heartbeat_timeout=timedelta(minutes=2)) == 1
+    statuses = {v.pk: (v.status, v.claim, v.heartbeat_at) for v in CriticVerdict.objects.all()}
+    assert statuses[silent.pk] == ("queued", "", None)
+    assert statuses[beating.pk][:2] == ("running", alive.token)
+    assert judging.verdicts_heartbeat(claim=dead.token) == 0  # the dead worker's claim holds nothing any more
 
 
 def test_release_gives_a_claim_back_to_the_queue() -> None:
