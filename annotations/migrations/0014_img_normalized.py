@@ -46,7 +46,7 @@ def make_renditions(apps: Any, schema_editor: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotations", "0012_dataset_text_without_nul"),
+        ("annotations", "0013_imports_context"),
     ]
 
     operations = [

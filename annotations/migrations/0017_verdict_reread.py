@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotations", "0012_dataset_text_without_nul"),
+        ("annotations", "0016_engine_verdict_prompt"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

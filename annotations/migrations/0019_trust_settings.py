@@ -26,7 +26,7 @@ def fill_uncertainty(apps, schema_editor):  # noqa: ANN001, ANN201 (migration si
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotations", "0012_dataset_text_without_nul"),
+        ("annotations", "0018_verdict_profiles"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

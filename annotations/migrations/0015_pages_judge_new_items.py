@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotations", "0013_imports_context"),
+        ("annotations", "0014_img_normalized"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotations", "0012_dataset_text_without_nul"),
+        ("annotations", "0015_pages_judge_new_items"),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotations", "0013_verdict_reread"),
+        ("annotations", "0017_verdict_reread"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
