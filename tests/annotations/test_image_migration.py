@@ -17,7 +17,7 @@ from tests.hostile_images import hostile_images, pixels
 
 pytestmark = pytest.mark.django_db
 
-make_renditions = importlib.import_module("annotations.migrations.0013_img_normalized").make_renditions
+make_renditions = importlib.import_module("annotations.migrations.0014_img_normalized").make_renditions
 
 
 def stored_before(name: str, data: bytes, sha: str) -> Image:
