@@ -53,7 +53,8 @@ def test_an_expired_session_leads_to_the_login_and_back_with_the_verdict_kept(
     page.get_by_role("button", name="Submit").click()
 
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
-    assert "next=" in page.url and "/review/" in page.url  # back to the desk, not to the fragment's URL
+    assert "next=" in page.url
+    assert "/review/" in page.url  # back to the desk, not to the fragment's URL
     assert page.locator("#desk").count() == 0  # a whole page, not the login form swapped into the desk
     log_in(page, live_server.url, "rita")
     expect(page.locator("#rationale")).to_have_value("B names the bars correctly.")
@@ -96,7 +97,8 @@ def test_a_stale_csrf_token_says_so_and_offers_a_retry(reviewer_page: Page, live
 def test_a_403_page_is_inside_the_layout_with_the_reason(reviewer_page: Page, live_server) -> None:  # type: ignore[no-untyped-def]
     page = reviewer_page
     response = page.goto(f"{live_server.url}/exports/")
-    assert response is not None and response.status == 403
+    assert response is not None
+    assert response.status == 403
     expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
     expect(page.get_by_text("Only administrators can do this.")).to_be_visible()
     expect(page.get_by_role("link", name="Datasets").first).to_be_visible()  # the app's own header
