@@ -95,7 +95,7 @@ class ImageAdmin(MadeByTheApp, admin.ModelAdmin):
     @admin.display(description="image")
     def preview(self, obj: Image) -> str:
         url = reverse("image-thumbnail", args=[obj.sha256])
-        return format_html('<img src="{}" alt="" style="height:48px">', url)
+        return format_html('<img src="{}" alt="" height="48">', url)
 
 
 @admin.register(Item)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import resolve_url
 
 
 class RefuseNulCharacters:
@@ -34,3 +38,26 @@ class RefuseNulCharacters:
         if request.content_type == "application/json" and b"\\u0000" in request.body:
             return "The JSON body"
         return None
+
+
+class HtmxLoginRedirect:
+    """An htmx request that needs a login (the session expired) would follow the redirect and swap the login page
+    into the desk. It gets a 401 with `HX-Redirect` instead: the browser goes to the login page as a whole page,
+    with `next` the page the user was on (HX-Current-URL), not the fragment's URL."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.headers.get("HX-Request") != "true" or response.status_code != 302:
+            return response
+        login = resolve_url(settings.LOGIN_URL)
+        if urlsplit(response.get("Location", "")).path != login:
+            return response
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        page = (current.path or "/") + (f"?{current.query}" if current.query else "")
+        redirect = redirect_to_login(page)
+        refused = HttpResponse("Your session has expired: log in again.", status=401, content_type="text/plain")
+        refused["HX-Redirect"] = redirect["Location"]
+        return refused

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -70,6 +71,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Every page and API call needs a login; the few public views opt out with @login_not_required.
+    # An htmx request whose session expired is sent to the login page as a whole page (not swapped in).
+    "webapp.middleware.HtmxLoginRedirect",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -77,6 +80,25 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "webapp.urls"
+# A stale CSRF token (logged out and in from another tab) gets a page that says so, in the layout.
+CSRF_FAILURE_VIEW = "webapp.errors.csrf_failure"
+
+# Content-Security-Policy (django-csp): only the app's own scripts, styles, images and fonts; no inline script,
+# style or handler anywhere (pages set computed styles from data attributes in annotations/static/.../app.js).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # data: for the empty favicon
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 WSGI_APPLICATION = "webapp.wsgi.application"
 ASGI_APPLICATION = "webapp.asgi.application"
 
