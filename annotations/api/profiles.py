@@ -3,12 +3,13 @@ profiles and those a team defines. Thin: each endpoint calls one selector or ser
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
+from annotations.api.base import responses
 from annotations.permissions import is_admin
 from annotations.selectors.datasets import require_active
 from annotations.selectors.profiles import profile_list
@@ -19,8 +20,8 @@ router = Router(tags=["profiles"])
 
 
 class ProfileIn(Schema):
-    name: str
-    kind: str
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,31}$", description="1-32 lower-case letters, digits, . _ -")
+    kind: Literal["pointwise", "pairwise"]
     template: str
     title: str = ""
     system: str = SYSTEM_PROMPT
@@ -51,13 +52,19 @@ class ProfileOut(Schema):
     verdict_line: str
 
 
-@router.get("", response=list[ProfileOut], summary="Every prompt profile: the built-in families, then the team's")
+@router.get(
+    "",
+    response=responses({200: list[ProfileOut]}, 403),
+    summary="Every prompt profile: the built-in families, then the team's",
+)
 def list_profiles(request: HttpRequest) -> Any:
     require_active(request.user)
     return profile_list()
 
 
-@router.post("", response={201: ProfileOut}, summary="Define a prompt profile (administrators)")
+@router.post(
+    "", response=responses({201: ProfileOut}, 403, 409, 422), summary="Define a prompt profile (administrators)"
+)
 def create_profile(request: HttpRequest, payload: ProfileIn) -> Any:
     if not is_admin(request.user):
         raise HttpError(403, "Only administrators can do this.")

@@ -136,8 +136,10 @@ def _filtered(
     mine = HumanVerdict.objects.filter(item=OuterRef("pk"), reviewer_id=user.pk)
     if query.mine == "unjudged":
         items = items.exclude(Exists(mine))
-    elif query.mine == "judged" or (not admin and (query.model or query.critic)):
-        items = items.filter(Exists(mine))  # hidden values are looked at only where the reviewer has judged
+    if query.mine == "judged" or (not admin and (query.model or query.critic)):
+        # Hidden values are looked at only where the reviewer has judged, whatever `mine` says: with "unjudged",
+        # a model or critic filter would otherwise list exactly the unjudged items that have the hidden value.
+        items = items.filter(Exists(mine))
     if query.model:
         items = items.filter(Q(model_a=query.model) | Q(model_b=query.model))
     if query.critic:

@@ -10,6 +10,7 @@ from django.test import Client
 pytestmark = pytest.mark.django_db
 
 MADE_BY_THE_APP = {
+    "verdictreread",  # the re-read action and reread_verdicts --apply
     "image",
     "item",
     "criticverdict",

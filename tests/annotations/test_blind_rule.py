@@ -30,7 +30,7 @@ N_ITEMS = 3
 HUMAN_SCORES = (61.37, 62.41, 63.59)  # unusual values, so that finding one in a page means it was shown
 CRITIC_SCORES = (37.13, 38.29, 39.47)
 # The pages that read query parameters get every query; the others, none and all at once.
-PARAMETRIZED = {"dataset-detail", "dataset-metrics", "review-next", "history", "export-new"}
+PARAMETRIZED = {"dataset-detail", "dataset-metrics", "review-next", "history", "export-new", "item-table"}
 ANNOTATIONS = Path(__file__).resolve().parents[2] / "annotations"
 
 
@@ -138,6 +138,8 @@ def page_queries(world: World) -> list[dict[str, str]]:
     queries += [{"format": "json"}, {"format": "json", **metric_filters}]
     # The item table's filters and sorts, and the desk's part of a dataset (scope=table with the table's filters).
     queries += [{"mine": "unjudged"}, {"mine": "judged"}, {"model": other_model}, {"sort": "confidence"}]
+    queries += [{"mine": mine, "model": other_model} for mine in ("", "unjudged", "judged")]
+    queries += [{"mine": mine, "critic": "disagree"} for mine in ("", "unjudged", "judged")]
     queries += [{"critic": name} for name in ("disagree", "forced", "failed", "pending", "missing")]
     queries += [{"sort": "-verdicts"}, {"scope": "table", "split": "pool", "q": "item"}, {"scope": "all"}]
     queries += [{"before": str(2**31)}]  # the desk's previous item: one's own verdicts only

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from annotations import stats
 from annotations.models import CriticVerdict, HumanVerdict, RetrainingJob
 from annotations.services import retraining
 from critic_worker.profiles import Verdict
@@ -25,7 +26,7 @@ def test_a_retraining_job_runs_on_the_critic_worker(start_worker, tiny_critic_pa
     dataset = DatasetFactory()
     pool = [PairwiseItemFactory(dataset=dataset, question=f"Pool question {i}?") for i in range(4)]
     reviewer = UserFactory()
-    for i in range(2):
+    for i in range(stats.MIN_CI_N):  # enough gold for figures with an interval the gate can compare
         item = PairwiseItemFactory(dataset=dataset, split="gold", question=f"Gold question {i}?")
         HumanVerdict.objects.create(item=item, reviewer=reviewer, profile="pairwise", preference="A")
     taught = Verdict(preference="A", justification="The first answer is right.")
@@ -48,5 +49,8 @@ def test_a_retraining_job_runs_on_the_critic_worker(start_worker, tiny_critic_pa
     assert job.child is not None
     assert job.child.parent == parent
     for checkpoint in (parent, job.child):
-        assert CriticVerdict.objects.filter(checkpoint=checkpoint, item__split="gold", status="done").count() == 2
+        assert (
+            CriticVerdict.objects.filter(checkpoint=checkpoint, item__split="gold", status="done").count()
+            == stats.MIN_CI_N
+        )
     assert job.gate_passed is not None
