@@ -38,7 +38,14 @@ def test_a_killed_worker_loses_no_verdict_and_none_is_written_twice(
     for i in range(23):
         (PairwiseItemFactory if i % 2 else ItemFactory)(dataset=dataset, image=image)
     # Long generations, so that a batch is still running when the worker dies.
-    slow = {"CRITIC_BATCH_SIZE": "4", "CRITIC_MAX_NEW_TOKENS": "300", "CRITIC_STUCK_AFTER": "3"}
+    # A dead worker's batch is lost once its heartbeat is silent for CRITIC_HEARTBEAT_TIMEOUT.
+    slow = {
+        "CRITIC_BATCH_SIZE": "4",
+        "CRITIC_MAX_NEW_TOKENS": "300",
+        "CRITIC_STUCK_AFTER": "3",
+        "CRITIC_HEARTBEAT_EVERY": "1",
+        "CRITIC_HEARTBEAT_TIMEOUT": "3",
+    }
     first = start_worker("critic-a", **slow)
     first.wait_ready()
 
@@ -50,7 +57,7 @@ def test_a_killed_worker_loses_no_verdict_and_none_is_written_twice(
     assert orphaned, "the worker should have died holding a batch"
     done_before = {v.pk: (v.score, v.preference, v.finished_at) for v in CriticVerdict.objects.filter(status="done")}
 
-    time.sleep(3.5)  # past CRITIC_STUCK_AFTER: the next worker's start-up sweep takes the orphans back
+    time.sleep(3.5)  # past CRITIC_HEARTBEAT_TIMEOUT: the next worker's start-up sweep takes the orphans back
     second = start_worker("critic-b", **slow)
     second.wait_ready()
     wait_until(lambda: counts()["done"] == 24, 180, "every verdict done")

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(settings.BASE_DIR)
 SERVICES = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
 HOST = "critic.example.org"
-STUCK_AFTER = 6  # seconds: longer than any warm batch here, so only the dead worker's verdicts are taken back
+STUCK_AFTER = 6  # seconds: heartbeat silence (and a queued message's wait) after which verdicts are taken back
 
 
 def local(command: list[str]) -> list[str]:
@@ -116,6 +116,7 @@ def deploy_env(tmp_path: Path, media_root: Path, tiny_critic_path: Path) -> dict
         "CRITIC_BATCH_SIZE": "2",
         "CRITIC_MAX_NEW_TOKENS": "96",  # long enough generations that a batch is running when a worker dies
         "PYTHONUNBUFFERED": "1",
+        "CRITIC_HEARTBEAT_EVERY": "1",  # a running batch is stamped each second, so a dead worker shows soon
         "OMP_NUM_THREADS": "1",  # two critic processes share this machine's cores: no oversubscribed torch threads
     }
 
@@ -233,7 +234,11 @@ def test_scaled_critic_workers_behind_gunicorn_share_the_queue_and_lose_nothing(
     # not take back the first batches, which include loading the model (production's default is over an hour).
     schedule = str(tmp_path / "celerybeat-schedule")
     cpu_command = local(replace_option(SERVICES["worker"]["command"], "--schedule", schedule))
-    sweeper = {"CRITIC_STUCK_AFTER": str(STUCK_AFTER), "CRITIC_SWEEP_EVERY": "1"}
+    sweeper = {
+        "CRITIC_STUCK_AFTER": str(STUCK_AFTER),
+        "CRITIC_HEARTBEAT_TIMEOUT": str(STUCK_AFTER),
+        "CRITIC_SWEEP_EVERY": "1",
+    }
     cpu = start_worker("default", command=cpu_command, **(deploy_env | sweeper))
     cpu.wait_ready()
 
