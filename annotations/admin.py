@@ -25,6 +25,7 @@ from annotations.models import (
     VerdictReread,
     VerdictRereadChange,
 )
+from annotations.selectors.profiles import profile_uses
 from annotations.services.exports import training_export_queue
 from annotations.services.import_rights import CONTENT_FIELDS, item_content_locked
 from annotations.services.profiles import FIELDS as PROFILE_FIELDS
@@ -237,6 +238,18 @@ class PromptProfileAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user  # type: ignore[assignment]
         super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request: HttpRequest, obj: PromptProfile | None = None) -> bool:
+        """A profile in use is never deleted (the database refuses it too); the bulk action is off for the same
+        reason: the admin's confirmation page cannot see what names a profile."""
+        if obj is not None and any(profile_uses(name=obj.name).values()):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
 
 @admin.register(HumanVerdict)

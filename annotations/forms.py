@@ -12,7 +12,8 @@ from annotations.importers.formats import FORMATS
 from annotations.models import CriticCheckpoint, Dataset, Split, TrainingExport
 from annotations.services.images import CheckedImage, image_check
 from annotations.services.items import MAX_NAME_CHARS
-from critic_worker.profiles import PROFILES
+from critic_worker.profiles import Kind as ProfileKind
+from critic_worker.profiles import profile_catalogue
 
 EXPORT_FORMATS = [
     (TrainingExport.Format.LLAVA_CRITIC_PARQUET, "llava-critic-113k parquet (conversations with embedded images)"),
@@ -20,6 +21,12 @@ EXPORT_FORMATS = [
     (TrainingExport.Format.DPO_JSONL, "DPO JSONL (chosen and rejected verdicts)"),
 ]
 assert {value for value, _ in EXPORT_FORMATS} == set(TrainingExport.Format.values)
+
+
+def profile_choices(*, kind: ProfileKind | None = None, default: str = "") -> list[tuple[str, str]]:
+    """Every profile (built-in and defined, read when the form is made), with "" for the default if it has one."""
+    choices = [(name, f"{name}: {title}") for name, title in profile_catalogue(kind)]
+    return [("", default), *choices] if default else choices
 
 
 class ItemUploadForm(forms.Form):
@@ -43,7 +50,7 @@ class ItemUploadForm(forms.Form):
     )
     profile = forms.ChoiceField(
         required=False,
-        choices=[("", "Dataset default"), *((n, f"{n}: {p.title}") for n, p in PROFILES.items())],
+        choices=lambda: profile_choices(default="Dataset default"),
     )
     split = forms.ChoiceField(required=False, choices=[("", "By the dataset's split policy"), *Split.choices])
 
@@ -86,6 +93,17 @@ class DatasetForm(forms.ModelForm):
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
+    pointwise_profile = forms.ChoiceField(
+        choices=lambda: profile_choices(kind="pointwise"),
+        initial="pointwise",
+        help_text=Dataset._meta.get_field("pointwise_profile").help_text,
+    )
+    pairwise_profile = forms.ChoiceField(
+        choices=lambda: profile_choices(kind="pairwise"),
+        initial="pairwise",
+        help_text=Dataset._meta.get_field("pairwise_profile").help_text,
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["target_interval_width"].required = False  # left empty: the model's default
@@ -108,9 +126,7 @@ class ImportForm(forms.Form):
     format = forms.ChoiceField(
         choices=[("auto", "Detect from the file name"), *((f, f) for f in FORMATS)], initial="auto"
     )
-    profile = forms.ChoiceField(
-        required=False, choices=[("", "Dataset default"), *((n, f"{n}: {p.title}") for n, p in PROFILES.items())]
-    )
+    profile = forms.ChoiceField(required=False, choices=lambda: profile_choices(default="Dataset default"))
     update = forms.BooleanField(
         required=False,
         help_text="Update items whose id exists instead of refusing them (administrators; an item that has verdicts "

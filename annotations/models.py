@@ -4,12 +4,14 @@ what is allowed to change, and when, lives in services/."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from critic_worker.profiles import PREFERENCES, PROFILES, Profile, get_profile, profile_names
+from critic_worker.profiles import PREFERENCES, PROFILES, Profile, find_profile, get_profile, profile_names
+from critic_worker.profiles import Kind as ProfileKind
 
 
 class Kind(models.TextChoices):
@@ -40,21 +42,23 @@ class JobStatus(models.TextChoices):
     FAILED = "failed"
 
 
-PROFILE_CHOICES = [(name, f"{name}: {p.title}") for name, p in PROFILES.items()]
-POINTWISE_PROFILES = profile_names("pointwise")
-PAIRWISE_PROFILES = profile_names("pairwise")
+# The built-in profiles are checked by the constraints below; a team's own (PromptProfile rows, whose names can be
+# none of these) by the triggers of migration 0021, which read the profile's kind and range from its row.
+BUILTIN_POINTWISE = [name for name, p in PROFILES.items() if p.kind == "pointwise"]
+BUILTIN_PAIRWISE = [name for name, p in PROFILES.items() if p.kind == "pairwise"]
 
 
 def verdict_shape(score: str, preference: str, *, required: bool) -> Q:
-    """A verdict (score or preference, by the profile's kind) that fits the row's profile.
+    """A verdict (score or preference, by the profile's kind) that fits the row's profile: a built-in's range here,
+    a defined profile's by trigger (only the shape here: a score, or one of A / B / tie, not both).
 
     With required=False both may be empty (no verdict yet, or no revision)."""
     # Each branch says isnull=False outright: a comparison with NULL is unknown, and CHECK lets unknown pass.
-    fits = Q(
-        profile__in=PAIRWISE_PROFILES,
-        **{f"{score}__isnull": True, f"{preference}__isnull": False, f"{preference}__in": PREFERENCES},
-    )
-    for name in POINTWISE_PROFILES:
+    a_preference = {f"{score}__isnull": True, f"{preference}__isnull": False, f"{preference}__in": PREFERENCES}
+    a_score = {f"{preference}__isnull": True, f"{score}__isnull": False}
+    fits = Q(profile__in=BUILTIN_PAIRWISE, **a_preference)
+    fits |= ~Q(profile__in=[*BUILTIN_POINTWISE, *BUILTIN_PAIRWISE]) & (Q(**a_preference) | Q(**a_score))
+    for name in BUILTIN_POINTWISE:
         p = PROFILES[name]
         fits |= Q(
             profile=name,
@@ -75,13 +79,11 @@ class Dataset(models.Model):
     description = models.TextField(blank=True, validators=[ProhibitNullCharactersValidator()])
     pointwise_profile = models.CharField(
         max_length=32,
-        choices=[c for c in PROFILE_CHOICES if c[0] in POINTWISE_PROFILES],
         default="pointwise",
         help_text="Prompt profile for items with one response, unless an item names its own.",
     )
     pairwise_profile = models.CharField(
         max_length=32,
-        choices=[c for c in PROFILE_CHOICES if c[0] in PAIRWISE_PROFILES],
         default="pairwise",
         help_text="Prompt profile for items with two responses, unless an item names its own.",
     )
@@ -135,13 +137,30 @@ class Dataset(models.Model):
                 name="dataset_target_interval_width",
             ),
             models.CheckConstraint(
-                condition=Q(pointwise_profile__in=POINTWISE_PROFILES, pairwise_profile__in=PAIRWISE_PROFILES),
+                condition=~Q(pointwise_profile__in=BUILTIN_PAIRWISE) & ~Q(pairwise_profile__in=BUILTIN_POINTWISE),
                 name="dataset_profiles_fit_kind",
             ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Each default names a profile of its kind, built-in or defined (ValidationError by field)."""
+        errors = {}
+        defaults: tuple[tuple[str, ProfileKind], ...] = (
+            ("pointwise_profile", "pointwise"),
+            ("pairwise_profile", "pairwise"),
+        )
+        for field_name, kind in defaults:
+            name = getattr(self, field_name)
+            found = find_profile(name)
+            if found is None:
+                errors[field_name] = f"Unknown profile {name!r}; {kind} ones: {', '.join(profile_names(kind))}."
+            elif found.kind != kind:
+                errors[field_name] = f"Profile {name!r} judges {found.kind} items, not {kind} ones."
+        if errors:
+            raise ValidationError(errors)
 
 
 class Image(models.Model):
@@ -190,7 +209,7 @@ class Item(models.Model):
     question = models.TextField()
     reference = models.TextField(blank=True, help_text="Optional reference answer.")
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    profile = models.CharField(max_length=32, choices=PROFILE_CHOICES)
+    profile = models.CharField(max_length=32)
     response_a = models.TextField()
     model_a = models.CharField(max_length=200, blank=True)
     response_b = models.TextField(blank=True)
@@ -216,8 +235,8 @@ class Item(models.Model):
             models.CheckConstraint(condition=~Q(external_id=""), name="item_external_id_present"),
             models.CheckConstraint(condition=~Q(question="") & ~Q(response_a=""), name="item_has_text"),
             models.CheckConstraint(
-                condition=Q(kind=Kind.POINTWISE, response_b="", model_b="", profile__in=POINTWISE_PROFILES)
-                | (Q(kind=Kind.PAIRWISE, profile__in=PAIRWISE_PROFILES) & ~Q(response_b="")),
+                condition=(Q(kind=Kind.POINTWISE, response_b="", model_b="") & ~Q(profile__in=BUILTIN_PAIRWISE))
+                | (Q(kind=Kind.PAIRWISE) & ~Q(profile__in=BUILTIN_POINTWISE) & ~Q(response_b="")),
                 name="item_responses_fit_kind",
             ),
             models.CheckConstraint(condition=Q(split__in=Split.values), name="item_split_valid"),
@@ -330,7 +349,7 @@ class CriticVerdict(models.Model):
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="critic_verdicts")
     checkpoint = models.ForeignKey(CriticCheckpoint, on_delete=models.PROTECT, related_name="verdicts")
-    profile = models.CharField(max_length=32, choices=PROFILE_CHOICES)
+    profile = models.CharField(max_length=32)
     status = models.CharField(max_length=8, choices=JobStatus.choices, default=JobStatus.QUEUED)
     score = models.FloatField(null=True, blank=True)
     preference = models.CharField(max_length=3, choices=Preference.choices, null=True, blank=True)  # noqa: DJ001
@@ -397,7 +416,7 @@ class HumanVerdict(models.Model):
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="human_verdicts", db_index=False)
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="verdicts")
-    profile = models.CharField(max_length=32, choices=PROFILE_CHOICES)
+    profile = models.CharField(max_length=32)
     score = models.FloatField(null=True, blank=True)
     preference = models.CharField(max_length=3, choices=Preference.choices, null=True, blank=True)  # noqa: DJ001
     rationale = models.TextField(blank=True)

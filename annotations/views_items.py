@@ -29,7 +29,7 @@ from annotations.services.item_bulk import (
 )
 from annotations.services.judging import checkpoint_from_settings, checkpoint_resolve
 from annotations.wording import counted
-from critic_worker.profiles import PROFILES
+from critic_worker.profiles import profile_names
 
 
 @require_GET
@@ -50,7 +50,7 @@ def item_table_view(request: HttpRequest, pk: int) -> HttpResponse:
         "query_string": urlencode(query.params()),
         "sort_links": {key: urlencode(query.params(sort=key)) for key in ("id", "-id", "external_id", "verdicts")},
         "choices": {
-            "profile": [(name, name) for name in PROFILES],
+            "profile": [(name, name) for name in profile_names()],
             "split": Split.choices,
             "kind": Kind.choices,
             "mine": list(MINE.items()),

@@ -7,8 +7,9 @@ same output shape: ``parse(render(v)) == v``. Each profile also lists its *verdi
 canonical phrase for every possible verdict, which the engine scores directly to read the critic's confidence
 and, when the free text cannot be parsed, to force a choice.
 
-The database's check constraints are generated from this registry, so a score outside its profile's range
-cannot be stored by any code path.
+The built-ins are this module's PROFILES; a team's own profiles come from a ProfileSource (the app's database),
+and get_profile finds either by name. The database's check constraints are generated from the built-ins and its
+triggers check the rest, so a score outside its profile's range cannot be stored by any code path.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from critic_worker.reading.preferences import read_preference
 from critic_worker.reading.scores import read_score, read_two_scores
@@ -371,15 +372,60 @@ FAMILIES: dict[str, Family] = {
 }
 
 
+class ProfileSource(Protocol):
+    """Where profiles beyond the built-ins come from (the app's database: annotations.apps registers one)."""
+
+    def profile(self, name: str) -> Profile | None: ...
+
+    def catalogue(self) -> list[tuple[str, Kind, str]]:
+        """(name, kind, title) of each profile it holds."""
+        ...
+
+
+_sources: list[ProfileSource] = []
+_defined: dict[str, Profile] = {}  # built from a source; emptied by forget_defined_profiles()
+
+
+def add_profile_source(source: ProfileSource) -> None:
+    if not any(type(known) is type(source) for known in _sources):
+        _sources.append(source)
+
+
+def forget_defined_profiles() -> None:
+    """Drop the profiles built from sources, so that the next get_profile reads them again. The app calls this at
+    the start of each request and task and whenever a stored profile changes: one reading per unit of work."""
+    _defined.clear()
+
+
+def profile_catalogue(kind: Kind | None = None) -> list[tuple[str, str]]:
+    """(name, title) of every known profile of one kind or of both: the built-ins first, then the sources'."""
+    found = [(name, p.kind, p.title) for name, p in PROFILES.items()]
+    found += [entry for source in _sources for entry in source.catalogue()]
+    return [(name, title) for name, k, title in found if kind is None or k == kind]
+
+
 def profile_names(kind: Kind | None = None) -> list[str]:
-    return [name for name, p in PROFILES.items() if kind is None or p.kind == kind]
+    """Every known profile's name (built-ins first, then the sources'), of one kind or of both."""
+    return [name for name, _ in profile_catalogue(kind)]
+
+
+def find_profile(name: str) -> Profile | None:
+    """The profile called ``name`` (a built-in, or one a source defines), or None."""
+    if name in PROFILES:
+        return PROFILES[name]
+    if name not in _defined:
+        for source in _sources:
+            if (found := source.profile(name)) is not None:
+                _defined[name] = found
+                break
+    return _defined.get(name)
 
 
 def get_profile(name: str) -> Profile:
-    try:
-        return PROFILES[name]
-    except KeyError:
-        raise KeyError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}") from None
+    """The profile called ``name``: a built-in, or one a source defines. KeyError (naming the known ones) if none."""
+    if (found := find_profile(name)) is None:
+        raise KeyError(f"unknown profile {name!r}; known: {', '.join(profile_names())}")
+    return found
 
 
 def user_turn(profile: Profile, item: PromptInput, *, image_token: str = "<image>") -> str:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from critic_worker.profiles import forget_defined_profiles
 from tests.factories import AdminFactory, UserFactory
 
 
@@ -48,3 +50,11 @@ def admin_client(admin) -> Client:  # type: ignore[no-untyped-def]
     client = Client()
     client.force_login(admin)
     return client
+
+
+@pytest.fixture(autouse=True)
+def fresh_profiles() -> Iterator[None]:
+    """Profiles read from the database are kept for a request or task; a test is one such unit of work."""
+    forget_defined_profiles()
+    yield
+    forget_defined_profiles()

@@ -9,13 +9,12 @@ from ninja import File, Form, Status
 from ninja.files import UploadedFile
 
 from annotations.api.base import api, responses
-from annotations.api.schemas import Id, ImportFormat, ImportOut, ProfileOrDefault
+from annotations.api.schemas import PROFILE_HELP, PROFILE_OR_DEFAULT, Id, ImportFormat, ImportOut
 from annotations.models import ImportJob
 from annotations.selectors import datasets as selectors
 from annotations.services.import_jobs import import_job_create
 
 AUTO = ImportFormat("auto")
-NO_PROFILE = ProfileOrDefault("")
 
 
 def _import_out(request: HttpRequest, job: ImportJob) -> dict[str, Any]:
@@ -47,8 +46,13 @@ def upload_batch(
     data_file: Annotated[UploadedFile, File(description="The rows: JSONL, CSV, LLaVA JSON or parquet.")],
     images_file: File[UploadedFile] = None,  # type: ignore[assignment]  # optional; `| None` would document null
     format: Form[ImportFormat] = AUTO,
-    profile: Form[ProfileOrDefault] = NO_PROFILE,
+    profile: str = Form("", pattern=PROFILE_OR_DEFAULT, max_length=32, description=PROFILE_HELP),
     update: Form[bool] = False,
+    whole_prompt: bool = Form(
+        False,
+        description="Keep LLaVA JSON / llava-critic-113k critic rows whose prompt is in an unknown shape as "
+        "whole-prompt items (with their verdict) instead of refusing them.",
+    ),
 ) -> Any:
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
     job = import_job_create(
@@ -57,7 +61,8 @@ def upload_batch(
         data_file=data_file,
         images_file=images_file,
         fmt=format.value,
-        profile=profile.value,
+        profile=profile,
+        whole_prompt=whole_prompt,
         update=update,
     )
     return Status(202, _import_out(request, job))

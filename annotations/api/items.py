@@ -11,13 +11,12 @@ from ninja import File, Form, Query, Status
 from ninja.files import UploadedFile
 
 from annotations.api.base import api, responses
-from annotations.api.schemas import Id, ItemOut, ItemPage, ProfileOrDefault, SplitOrDefault
+from annotations.api.schemas import PROFILE_HELP, PROFILE_OR_DEFAULT, Id, ItemOut, ItemPage, SplitOrDefault
 from annotations.models import CriticVerdict, HumanVerdict, Item
 from annotations.selectors import datasets as selectors
 from annotations.services.items import item_create
 
 MAX_OFFSET = 2**31 - 1  # past any dataset's size; larger would only ever return an empty page
-NO_PROFILE = ProfileOrDefault("")
 NO_SPLIT = SplitOrDefault("")
 TEXT_MAX = 100_000  # a question, a response or a reference, in characters
 
@@ -40,6 +39,7 @@ def _item_out(
         "model_b": item.model_b,
         "image_sha256": item.image.sha256,
         "image_url": request.build_absolute_uri(f"/images/{item.image.sha256}/"),
+        "context": [{"role": role, "text": text} for role, text in item.context_turns],
     }
     if verdicts is not None and (verdicts[0] or verdicts[1]):
         humans, critics = verdicts
@@ -114,7 +114,7 @@ def upload_item(
     model_b: str = Form("", max_length=200),
     reference: str = Form("", max_length=TEXT_MAX),
     external_id: str = Form("", max_length=200),
-    profile: Form[ProfileOrDefault] = NO_PROFILE,
+    profile: str = Form("", pattern=PROFILE_OR_DEFAULT, max_length=32, description=PROFILE_HELP),
     split: Form[SplitOrDefault] = NO_SPLIT,
 ) -> Any:
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
@@ -130,7 +130,7 @@ def upload_item(
         model_b=model_b,
         reference=reference,
         external_id=external_id,
-        profile=profile.value,
+        profile=profile,
         split=split.value,
         created_by=request.user,  # type: ignore[arg-type]
     )

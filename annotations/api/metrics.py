@@ -38,7 +38,7 @@ def dataset_metrics(
         dataset=dataset,
         checkpoint=chosen,
         split=split.value if split else "",
-        profile=profile.value if profile else "",
+        profile=profile or "",
         reviewer=reviewer,
         response_model=response_model,
         viewer=request.user,

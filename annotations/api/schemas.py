@@ -9,16 +9,16 @@ from typing import Annotated, Any
 from ninja import Field, Schema
 
 from annotations.importers.formats import FORMATS as IMPORT_FORMATS
-from annotations.models import PAIRWISE_PROFILES, POINTWISE_PROFILES, Split, TrainingExport
-from critic_worker.profiles import PROFILES
+from annotations.models import Split, TrainingExport
+from critic_worker.profile_specs import NAME as PROFILE_NAME
 
+# A profile's name, built-in or defined (GET /api/profiles lists them): an unknown one is the service's 422.
+ProfileName = Annotated[str, Field(pattern=PROFILE_NAME.pattern, max_length=32)]
 # Names a client can only choose from: the OpenAPI document lists them, so a typo is a 422 before any service runs.
-ProfileName = StrEnum("ProfileName", {name: name for name in PROFILES})  # type: ignore[misc]
-PointwiseProfile = StrEnum("PointwiseProfile", {name: name for name in POINTWISE_PROFILES})  # type: ignore[misc]
-PairwiseProfile = StrEnum("PairwiseProfile", {name: name for name in PAIRWISE_PROFILES})  # type: ignore[misc]
 ImportFormat = StrEnum("ImportFormat", {name: name for name in ("auto", *IMPORT_FORMATS)})  # type: ignore[misc]
-# Form fields cannot say null: "" is the dataset's (or item's) default, listed as a choice of its own.
-ProfileOrDefault = StrEnum("ProfileOrDefault", {"default": "", **{n: n for n in PROFILES}})  # type: ignore[misc]
+# Form fields cannot say null: "" is the dataset's (or item's) default.
+PROFILE_OR_DEFAULT = f"^({PROFILE_NAME.pattern[1:-1]})?$"
+PROFILE_HELP = "A prompt profile's name (GET /api/profiles); empty: the dataset's default for the item's kind."
 SplitOrDefault = StrEnum("SplitOrDefault", {"default": "", **{n: n for n in Split.values}})  # type: ignore[misc]
 SplitName = StrEnum("SplitName", {name: name for name in Split.values})  # type: ignore[misc]
 ExportFormat = StrEnum("ExportFormat", {name: name for name in TrainingExport.Format.values})  # type: ignore[misc]
@@ -48,8 +48,8 @@ class DatasetOut(Schema):
 class DatasetIn(Schema):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=100_000)
-    pointwise_profile: PointwiseProfile = PointwiseProfile("pointwise")
-    pairwise_profile: PairwiseProfile = PairwiseProfile("pairwise")
+    pointwise_profile: ProfileName = "pointwise"
+    pairwise_profile: ProfileName = "pairwise"
     review_overlap: int = Field(1, ge=1, le=100)
     disagreement_threshold: float = Field(0.1, ge=0, le=1)
     gold_fraction: float = Field(0.0, ge=0, le=1)
@@ -77,6 +77,11 @@ class CriticVerdictOut(Schema):
     error: str
 
 
+class ContextTurn(Schema):
+    role: str = Field(description='"user", "assistant" or "context" (a note the original judge was given)')
+    text: str
+
+
 class ItemOut(Schema):
     id: int
     dataset: int
@@ -92,6 +97,7 @@ class ItemOut(Schema):
     model_b: str
     image_sha256: str
     image_url: str
+    context: list[ContextTurn] = Field(description="The conversation's earlier turns, given to the critic first.")
     human_verdicts: list[HumanVerdictOut] | None = None  # None: hidden until you judge the item
     critic_verdicts: list[CriticVerdictOut] | None = None
 

@@ -17,8 +17,9 @@ from django.db.models.expressions import RawSQL
 
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item, JobStatus, Kind, Split
 from annotations.permissions import is_admin
+from annotations.selectors.profiles import score_span_sql
 from annotations.selectors.review import verdict_values_agree
-from critic_worker.profiles import PROFILES
+from critic_worker.profiles import find_profile
 
 User = AbstractBaseUser | AnonymousUser
 PAGE_SIZE = 50
@@ -43,15 +44,12 @@ ADMIN_SORTS = {"confidence": "Least confident critic", "-confidence": "Most conf
 # The items where a human verdict h and the critic's verdict c disagree by the dataset's rule (as on the reveal), as
 # one semi-join (a correlated EXISTS per item costs ~10x at 100,000 items). Constants only; values are parameters.
 DISAGREEING_ITEMS = (
-    "SELECT h.item_id FROM annotations_humanverdict h JOIN annotations_criticverdict c ON c.item_id = h.item_id"  # noqa: S608
+    "SELECT h.item_id FROM annotations_humanverdict h JOIN annotations_criticverdict c ON c.item_id = h.item_id"
     " AND c.checkpoint_id = %s AND c.status = 'done' AND NOT c.swapped"
     " JOIN annotations_item i ON i.id = h.item_id"
     " WHERE i.dataset_id = %s {reviewer}"
-    " AND (h.preference <> c.preference OR ABS(h.score - c.score) > %s * (CASE h.profile"
-    + " WHEN %s THEN %s" * len(PROFILES)
-    + " ELSE 0 END))"
+    " AND (h.preference <> c.preference OR ABS(h.score - c.score) > %s * ({span}))"
 )
-SPANS = [v for name, p in PROFILES.items() for v in (name, float((p.score_max or 0) - (p.score_min or 0)))]
 
 
 @dataclass(frozen=True)
@@ -74,7 +72,7 @@ class TableQuery:
         get = lambda key: str(params.get(key, "")).strip()  # noqa: E731
         return cls(
             q=get("q")[:200],
-            profile=get("profile") if get("profile") in PROFILES else "",
+            profile=get("profile") if find_profile(get("profile")) else "",
             split=get("split") if get("split") in Split.values else "",
             kind=get("kind") if get("kind") in Kind.values else "",
             model=get("model")[:200],
@@ -162,9 +160,10 @@ def _critic_filter(
         return items.filter(Exists(critic.filter(status=JobStatus.FAILED)))
     if name == "pending":
         return items.filter(Exists(critic.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])))
-    sql = DISAGREEING_ITEMS.format(reviewer="AND h.reviewer_id = %s" if user_pk is not None else "")
+    span, span_params = score_span_sql("h.profile", otherwise="0")
+    sql = DISAGREEING_ITEMS.format(reviewer="AND h.reviewer_id = %s" if user_pk is not None else "", span=span)
     reviewer = [user_pk] if user_pk is not None else []
-    params = [checkpoint.pk, dataset.pk, *reviewer, dataset.disagreement_threshold, *SPANS]
+    params = [checkpoint.pk, dataset.pk, *reviewer, dataset.disagreement_threshold, *span_params]
     return items.filter(pk__in=RawSQL(sql, params))  # noqa: S611 - constants, values as parameters
 
 

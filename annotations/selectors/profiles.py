@@ -5,22 +5,36 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import models
 from django.db.models import Q
 
 from annotations.models import CriticVerdict, Dataset, HumanVerdict, Item, PromptProfile
 from critic_worker.profile_specs import profile_from_spec
-from critic_worker.profiles import PROFILES, Profile
+from critic_worker.profiles import PROFILES, Kind, Profile
 
 
-def profile_named(*, name: str) -> Profile:
-    """The profile called ``name``. KeyError (with the known names) when there is none."""
-    if name in PROFILES:
-        return PROFILES[name]
-    row = PromptProfile.objects.filter(name=name).first()
-    if row is None:
-        known = [*PROFILES, *PromptProfile.objects.values_list("name", flat=True)]
-        raise KeyError(f"unknown profile {name!r}; known: {', '.join(known)}")
-    return profile_from_spec(row.spec())
+class StoredProfiles:
+    """The profiles a team defined (PromptProfile rows), as critic_worker's ProfileSource: registered once by
+    annotations.apps, so that get_profile(name) finds them everywhere, the workers included."""
+
+    def profile(self, name: str) -> Profile | None:
+        row = PromptProfile.objects.filter(name=name).first()
+        return profile_from_spec(row.spec()) if row is not None else None
+
+    def catalogue(self) -> list[tuple[str, Kind, str]]:
+        rows = PromptProfile.objects.values_list("name", "kind", "title")
+        return [(name, "pairwise" if kind == "pairwise" else "pointwise", title or name) for name, kind, title in rows]
+
+
+def score_span_sql(column: str, *, otherwise: str) -> tuple[str, list[Any]]:
+    """SQL for the score range (max - min, in the profile's points) of the profile named in ``column``, as
+    ``CASE column WHEN %s THEN %s ... ELSE otherwise END``, and its parameters: every pointwise profile, built-in or
+    defined; ``otherwise`` (a constant) for the rest. For queries that compare scores across profiles."""
+    spans = [(name, p.score_max - p.score_min) for name, p in PROFILES.items() if p.is_pointwise]  # type: ignore[operator]
+    defined = PromptProfile.objects.filter(kind="pointwise")
+    spans += defined.values_list("name", models.F("score_max") - models.F("score_min"))
+    sql = f"CASE {column}" + " WHEN %s THEN %s" * len(spans) + f" ELSE {otherwise} END"
+    return sql, [value for name, span in spans for value in (name, float(span))]
 
 
 def profile_uses(*, name: str) -> dict[str, int]:

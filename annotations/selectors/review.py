@@ -15,8 +15,9 @@ from django.http import Http404
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Image, Item
 from annotations.selectors.datasets import User as AnyUser
 from annotations.selectors.datasets import require_active
+from annotations.selectors.profiles import score_span_sql
 from annotations.trust.planning import FLOOR, HASH_MULTIPLIER, HASH_PRIME
-from critic_worker.profiles import PROFILES, get_profile
+from critic_worker.profiles import get_profile
 
 # What the desk shows of an item, its image and its dataset, read with plain SQL: the desk's requests are its
 # hottest path, and the ORM took longer to build each of these queries than the database took to answer it.
@@ -195,12 +196,7 @@ def informative_order(*, checkpoint_id: int) -> tuple[str, list[Any]]:
     priority sampling): (the critic's uncertainty as a fraction of the profile's range + FLOOR) / U(item id),
     largest first, items without a finished verdict last. It reads only the critic's own verdict distribution,
     never a reviewer's verdict, so a reviewer may use it before judging."""
-    spans = [
-        (name, float(p.score_max - p.score_min))
-        for name, p in PROFILES.items()
-        if p.score_max and p.score_min is not None
-    ]
-    case = "CASE c.profile" + " WHEN %s THEN %s" * len(spans) + " ELSE 1 END"
+    case, case_params = score_span_sql("c.profile", otherwise="1")
     uniform = f"(((i.id * {HASH_MULTIPLIER}) %% {HASH_PRIME} + 1) / {HASH_PRIME + 1}.0)"
     # Only numbers from the code are formatted in; the profiles and the checkpoint travel as parameters.
     sql = (
@@ -208,4 +204,4 @@ def informative_order(*, checkpoint_id: int) -> tuple[str, list[Any]]:
         f" AND c.checkpoint_id = %s AND c.status = 'done' AND NOT c.swapped) + {FLOOR}) / {uniform}"
         " DESC NULLS LAST, i.id"
     )
-    return sql, [*(value for pair in spans for value in pair), checkpoint_id]
+    return sql, [*case_params, checkpoint_id]

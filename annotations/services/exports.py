@@ -47,7 +47,7 @@ from annotations.models import (
 )
 from annotations.selectors.review import verdict_values_agree
 from annotations.services.verdict_combine import combine_rule, preferences_combine, scores_combine
-from critic_worker.profiles import PROFILES, PromptInput, Verdict, user_turn
+from critic_worker.profiles import PromptInput, Verdict, get_profile, user_turn
 
 EXPORT_TASK = "annotations.tasks.export_run"
 FORMATS = tuple(TrainingExport.Format.values)
@@ -285,7 +285,7 @@ def _consensus(
     """The reviewers' verdict on an item as one value the profile can produce (verdict_combine's rule), with the
     first corrected justification and the first rationale among the reviewers who hold it; None when their
     verdicts cannot be combined (no majority preference, or scores further apart than the dataset's rule)."""
-    spec = PROFILES[profile]
+    spec = get_profile(profile)
     values = [_human_value(h) for h in humans]
     if spec.is_pointwise:
         if len(values) > 1 and not all(
@@ -318,7 +318,7 @@ def export_rows(
         tally.items_seen += 1
         first = humans[0]
         name = first["profile"]
-        spec = PROFILES[name]
+        spec = get_profile(name)
         if any(h["h_profile"] != name for h in humans):
             tally.left_out["profile_changed_since_judged"] += 1
             continue
@@ -498,7 +498,7 @@ class _DpoWriter(_JsonListWriter):
     def write(self, row: ExportRow) -> None:
         if self.keep_ids:
             self.ids.add(row.id)
-        answer = PROFILES[row.profile].verdict_line(row.verdict)
+        answer = get_profile(row.profile).verdict_line(row.verdict)
         self.file.write(
             f'{{"id": {_str(row.id)}, "image": {_str(self.images.name(row))}, "prompt": {_str(row.human_turn)}, '
             f'"chosen": {_str(row.gpt_turn)}, "rejected": {_str(row.critic_text)}, "answer": {_str(answer)}}}\n'

@@ -20,7 +20,7 @@ from annotations.importers.formats import FORMATS
 from annotations.models import Dataset, ImportJob, JobStatus
 from annotations.services import import_rights
 from annotations.services.imports import ImportReport, items_import
-from critic_worker.profiles import PROFILES
+from critic_worker.profiles import find_profile, profile_names
 
 IMPORT_TASK = "annotations.tasks.import_run"
 
@@ -52,8 +52,8 @@ def import_job_create(
             errors[field_name] = [f"The file is {upload.size:,} bytes; the limit is {limit:,}."]
     if fmt not in ("auto", *FORMATS):
         errors["format"] = [f"Unknown format {fmt!r}."]
-    if profile and profile not in PROFILES:
-        errors["profile"] = [f"Unknown profile {profile!r}."]
+    if profile and find_profile(profile) is None:
+        errors["profile"] = [f"Unknown profile {profile!r}; known: {', '.join(profile_names())}."]
     if errors:
         raise ValidationError(errors)
     folder = uuid.uuid4().hex

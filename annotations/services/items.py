@@ -13,7 +13,7 @@ from annotations.models import Dataset, Item, Kind, Split
 from annotations.permissions import acts_as_admin
 from annotations.services.images import CheckedImage, image_check, image_discard_files, image_store
 from annotations.services.judging import verdicts_queue_new_items
-from critic_worker.profiles import PROFILES
+from critic_worker.profiles import find_profile, profile_names
 
 MAX_TEXT_CHARS = 100_000
 MAX_NAME_CHARS = 200
@@ -88,9 +88,10 @@ def item_shape(
         shape.add(name, _text_errors(name, value, required=False, limit=MAX_NAME_CHARS))
     if kind == Kind.POINTWISE and model_b.strip():
         shape.add("response_b", ["A second model is named, but there is no second response."])
-    spec = PROFILES.get(profile)
+    spec = find_profile(profile)
     if spec is None:
-        shape.add("profile", [f"Unknown profile {profile!r}; known: {', '.join(PROFILES)}."])
+        known = profile_names("pairwise" if kind == Kind.PAIRWISE else "pointwise")
+        shape.add("profile", [f"Unknown profile {profile!r}; {kind} ones: {', '.join(known)}."])
     elif spec.kind != kind:
         shape.add("profile", [f"Profile {profile!r} judges {spec.kind} items, but this item is {kind}."])
     elif spec.needs_reference and not reference.strip():

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from annotations.models import Dataset, HumanVerdict, Item, ReviewSkip, ReviewSlot
 from annotations.permissions import is_admin
+from annotations.selectors.profiles import score_span_sql
 from annotations.selectors.review import (
     ITEM_COLUMNS,
     ITEM_TABLES,
@@ -29,7 +30,7 @@ from annotations.selectors.review import (
     review_progress_counted,
     review_progress_forget,
 )
-from critic_worker.profiles import PREFERENCES, PROFILES, get_profile
+from critic_worker.profiles import PREFERENCES, get_profile
 
 LEASE = timedelta(minutes=30)
 CANDIDATES = 8
@@ -133,9 +134,9 @@ def _candidates(
     elif order == "disagreement-first" and checkpoint_id is not None:
         # The dataset's rule, as on the reveal: another preference, or scores further apart than the threshold
         # times the profile's range.
-        spans = [(name, float((p.score_max or 0) - (p.score_min or 0))) for name, p in PROFILES.items()]
-        order_by = DISAGREED.format(span="CASE h.profile" + " WHEN %s THEN %s" * len(spans) + " ELSE 0 END")
-        params += [checkpoint_id, *[value for pair in spans for value in pair]]
+        span, span_params = score_span_sql("h.profile", otherwise="0")
+        order_by = DISAGREED.format(span=span)
+        params += [checkpoint_id, *span_params]
     sql = "SELECT {} AS held, {} FROM {} WHERE {} ORDER BY {} LIMIT {}"
     with connection.cursor() as cursor:
         cursor.execute(sql.format(HELD, ITEM_COLUMNS, ITEM_TABLES, " AND ".join(where), order_by, CANDIDATES), params)
@@ -210,9 +211,12 @@ def _verdict_fields(item: Item, score: float | None, preference: str | None) -> 
             raise ValidationError({"score": [f"Give a score from {spec.score_min:g} to {spec.score_max:g}."]})
         if not spec.in_range(score):
             raise ValidationError({"score": [f"The score must be from {spec.score_min:g} to {spec.score_max:g}."]})
+        if not spec.on_grid(score):
+            step = f"The score moves in steps of {spec.score_step:g} from {spec.score_min:g}."
+            raise ValidationError({"score": [step]})
         return {"score": score, "preference": None}
-    if preference not in PREFERENCES:
-        raise ValidationError({"preference": ["Choose A, B or tie."]})
+    if preference not in PREFERENCES or (preference == "tie" and not spec.allow_tie):
+        raise ValidationError({"preference": ["Choose A, B or tie." if spec.allow_tie else "Choose A or B (no ties)."]})
     return {"score": None, "preference": preference}
 
 

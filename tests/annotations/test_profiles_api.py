@@ -17,10 +17,9 @@ from django.db import connection
 from django.test import Client
 
 from annotations.models import PromptProfile
-from annotations.selectors.profiles import profile_named
 from annotations.services.profiles import prompt_profile_create, prompt_profile_update
 from annotations.services.tokens import api_token_create
-from critic_worker.profiles import PROFILES
+from critic_worker.profiles import PROFILES, get_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 MLLM_JUDGE = {
@@ -56,7 +55,7 @@ def test_admins_create_profiles_and_everyone_reads_them(admin: Any, reviewer: An
     builtin = next(p for p in listed.json() if p["name"] == "pointwise")
     assert builtin["template"] == PROFILES["pointwise"].template  # the built-ins, byte for byte
     assert (builtin["score_min"], builtin["score_max"], builtin["builtin"]) == (0, 100, True)
-    assert profile_named(name="mllm-judge-1to5").parse("Judgement: 4").score == 4  # type: ignore[union-attr]
+    assert get_profile("mllm-judge-1to5").parse("Judgement: 4").score == 4  # type: ignore[union-attr]
 
 
 @pytest.mark.django_db
@@ -141,4 +140,4 @@ def test_administrators_define_a_profile_on_the_admin_page(admin_client: Client)
     assert "a pointwise profile needs score_min, score_max and score_step" in good.content.decode()
     saved = admin_client.post(url, form)
     assert saved.status_code == 302, saved.content.decode()[:2000]
-    assert profile_named(name="mllm-judge-1to5").system == "You grade."
+    assert get_profile("mllm-judge-1to5").system == "You grade."

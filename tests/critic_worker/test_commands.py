@@ -16,6 +16,7 @@ from PIL import Image
 from annotations.models import CriticVerdict
 from annotations.services import judging
 from annotations.services.images import image_check, image_store
+from annotations.services.profiles import prompt_profile_create
 from critic_worker import tasks
 from critic_worker.loading import load_processor
 from critic_worker.profiles import PromptInput, chat_prompt, get_profile
@@ -137,3 +138,29 @@ def test_build_tiny_critic_builds_a_critic_the_engine_loads(arch: str, tmp_path:
 def test_build_tiny_critic_refuses_an_unknown_architecture(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="invalid choice: 'gpt'"):
         run("build_tiny_critic", str(tmp_path / "x"), "--arch", "gpt")
+
+
+def test_a_defined_profile_is_judged_on_its_own_scale(critic) -> None:  # type: ignore[no-untyped-def]
+    """The engine finds a team's profile by name, prompts with its template and scores its verdict lines."""
+    checkpoint = critic("llava-onevision")
+    prompt_profile_create(
+        name="likert-5",
+        kind="pointwise",
+        template="Rate the answer to {question} from 1 to 5.\nAnswer: {response}\nEnd with 'Rating: N'.",
+        score_min=1,
+        score_max=5,
+        score_step=1,
+        verdict_pattern=r"Rating:\s*(?P<score>\d)",
+        verdict_line="Rating: {score}",
+    )
+    dataset = DatasetFactory(name="likert", pointwise_profile="likert-5")
+    for _ in range(3):
+        ItemFactory(dataset=dataset, profile="likert-5")
+    assert "Judged 3 of 3 items" in run("judge", "--dataset", "likert", "--inline")
+    verdicts = CriticVerdict.objects.filter(checkpoint=checkpoint, status="done")
+    assert verdicts.count() == 3
+    for v in verdicts:
+        assert v.score in {1, 2, 3, 4, 5}
+        assert set(v.probabilities) == {"1", "2", "3", "4", "5"}
+        assert sum(v.probabilities.values()) == pytest.approx(1, abs=1e-3)
+        assert "from 1 to 5" in v.prompt

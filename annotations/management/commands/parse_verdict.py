@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotations.selectors.profiles import profile_named
+from critic_worker.profiles import get_profile
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            profile = profile_named(name=options["profile"])
+            profile = get_profile(options["profile"])
         except KeyError as exc:
             raise CommandError(str(exc.args[0])) from None
         stdin = options.get("stdin") or sys.stdin

@@ -4,17 +4,22 @@ asked, kept whole with its verdict); earlier turns become the item's context and
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from annotations.importers.critic_prompts import CAPTION_QUESTION, parse_critic_prompt
 from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict, Item
 from annotations.services import judging
 from annotations.services.exports import training_export_create, training_export_run
+from annotations.services.import_jobs import import_job_run
 from annotations.services.imports import items_import
+from annotations.services.tokens import api_token_create
 from critic_worker import tasks
 from critic_worker.profiles import (
     WHOLE_PROMPT_RESPONSE,
@@ -31,7 +36,8 @@ from tests.annotations.services.import_files import (
     write_llava_json,
     write_parquet,
 )
-from tests.factories import CheckpointFactory, DatasetFactory, UserFactory
+from tests.factories import AdminFactory, CheckpointFactory, DatasetFactory, UserFactory
+from tests.images import png_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -366,3 +372,40 @@ def test_a_training_export_of_an_item_with_context_holds_the_prompt_the_critic_s
     expected = PromptInput(item.question, item.response_a, item.response_b, context=item.context_turns)
     assert row["conversations"][0]["value"] == user_turn(get_profile("pairwise"), expected)
     assert "User: Hello.\nAssistant: Hi!\n\n" in row["conversations"][0]["value"]
+
+
+def test_the_api_keeps_unknown_prompts_whole_when_asked_and_gives_each_items_context(tmp_path: Path) -> None:
+    uri = "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
+    rows = [
+        {"id": "chat", "image": uri, "conversations": MULTI_TURN},
+        {
+            "id": "odd",
+            "image": uri,
+            "conversations": conversation("<image>\n" + UNKNOWN_CRITIC.format(question="Q?", a="A."), "Score: 5"),
+        },
+    ]
+    data = json.dumps(rows).encode()
+    dataset = DatasetFactory()
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {api_token_create(user=AdminFactory())}")
+
+    def upload(**form: Any) -> dict[str, Any]:
+        response = client.post(
+            f"/api/datasets/{dataset.pk}/imports", {"data_file": SimpleUploadedFile("l.json", data), **form}
+        )
+        assert response.status_code == 202, response.content
+        import_job_run(job_id=response.json()["id"])
+        return client.get(f"/api/imports/{response.json()['id']}").json()
+
+    refused = upload()
+    assert refused["report"]["refused"] == {"critic prompt not recognised": 1}
+    assert not Item.objects.exists()
+    kept = upload(whole_prompt="true")
+    assert kept["status"] == "done"
+    assert kept["report"]["whole_prompt"] == 1
+    listed = {i["external_id"]: i for i in client.get(f"/api/datasets/{dataset.pk}/items").json()["items"]}
+    assert listed["chat"]["context"] == [
+        {"role": "user", "text": "What animal is this?"},
+        {"role": "assistant", "text": "A cat."},
+    ]
+    assert listed["odd"]["context"] == []
+    assert listed["odd"]["response_a"] == WHOLE_PROMPT_RESPONSE
