@@ -228,3 +228,17 @@ def test_the_admin_site_offers_no_delete_for_a_profile_in_use(profiles: None, ad
         admin_client.post(f"/admin/annotations/promptprofile/{unused.pk}/delete/", {"post": "yes"}).status_code == 302
     )
     assert list(PromptProfile.objects.values_list("name", flat=True)) == ["likert-5"]
+
+
+def test_the_desk_and_its_reveal_speak_the_profiles_scale(profiles: None, reviewer_client: Client) -> None:
+    dataset = DatasetFactory(pointwise_profile="likert-5")
+    item = ItemFactory(dataset=dataset, profile="likert-5")
+    desk = reviewer_client.get(f"/datasets/{dataset.pk}/review/").content.decode()
+    assert "Score from 1 to 5" in desk
+    assert 'min="1.0" max="5.0"' in desk or 'min="1" max="5"' in desk
+    bad = reviewer_client.post(f"/items/{item.pk}/verdict/", {"score": "6"}, HTTP_HX_REQUEST="true")
+    assert "from 1 to 5" in bad.content.decode()
+    assert not HumanVerdict.objects.exists()
+    done = reviewer_client.post(f"/items/{item.pk}/verdict/", {"score": "4"}, HTTP_HX_REQUEST="true")
+    assert done.status_code == 200
+    assert HumanVerdict.objects.get().score == 4
