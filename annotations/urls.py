@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotations import views, views_exports, views_items, views_metrics, views_retraining, views_review, views_users
+from annotations import (
+    views,
+    views_checkpoints,
+    views_exports,
+    views_items,
+    views_metrics,
+    views_retraining,
+    views_review,
+    views_users,
+)
 
 urlpatterns = [
     path("", views.dataset_list, name="dataset-list"),
@@ -38,6 +47,8 @@ urlpatterns = [
     path("exports/<int:pk>/", views_exports.export_detail, name="export-detail"),
     path("exports/<int:pk>/download/", views_exports.export_download, name="export-download"),
     path("exports/<int:pk>/files/<str:name>", views_exports.export_file_download, name="export-file"),
+    path("checkpoints/", views_checkpoints.checkpoint_list, name="checkpoint-list"),
+    path("checkpoints/<int:pk>/", views_checkpoints.checkpoint_detail, name="checkpoint-detail"),
     path("account/", views.account, name="account"),
     path("users/", views_users.user_list, name="user-list"),
     path("users/<int:pk>/<slug:action>/", views_users.user_action, name="user-action"),

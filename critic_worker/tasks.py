@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
-from annotations.services import judging, retraining
+from annotations.services import drift, judging, retraining
 from annotations.services.import_jobs import import_jobs_sweep
 
 if TYPE_CHECKING:
@@ -316,6 +316,8 @@ def sweep_stuck_verdicts() -> int:
         log.warning("swept %d retraining jobs (lost worker or message)", swept)
     if swept := import_jobs_sweep():
         log.warning("swept %d import jobs (lost worker or message)", swept)
+    if swept := drift.drift_audits_sweep():
+        log.warning("woke %d drift audits (lost worker or message)", swept)
     return requeued
 
 

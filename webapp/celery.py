@@ -23,8 +23,10 @@ app.conf.task_default_queue = DEFAULT_QUEUE
 app.conf.task_routes = {
     "critic_worker.tasks.judge_batch": {"queue": CRITIC_QUEUE},
     "critic_worker.tasks.retrain": {"queue": CRITIC_QUEUE},
+    "critic_worker.tasks_drift.drift_audit_run": {"queue": CRITIC_QUEUE},
 }
 app.autodiscover_tasks()
+app.autodiscover_tasks(["critic_worker"], related_name="tasks_drift")
 
 
 @setup_logging.connect

@@ -155,3 +155,13 @@ class ExportOut(Schema):
 class SwapCheckOut(Schema):
     checkpoint: str
     queued: int
+
+
+Quantization = StrEnum("Quantization", {name: name for name in ("nf4", "int8", "none")})  # type: ignore[misc]
+
+
+class DriftAuditIn(Schema):
+    checkpoint: str = Field(..., min_length=1, max_length=200)  # a checkpoint's name
+    sample: int = Field(100, ge=1, le=2000)  # items drawn from the dataset, each judged once per quantization
+    quantizations: list[Quantization] = Field(default_factory=lambda: list(Quantization), min_length=2, max_length=3)
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)  # the same seed draws the same items; null: random

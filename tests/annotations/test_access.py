@@ -26,6 +26,8 @@ ADMIN_ONLY = {
     "retraining-detail",
     "export-retrain",
     "user-list",
+    "checkpoint-list",
+    "checkpoint-detail",
 }
 POST_ONLY = {
     "logout",
@@ -85,6 +87,8 @@ def url_for(name: str, item) -> str:  # type: ignore[no-untyped-def]
     elif name.startswith("retraining-") and name != "retraining-list":
         export = TrainingExport.objects.create(number=1, dataset=item.dataset, format="llava-json")
         pk = RetrainingJob.objects.create(export=export, base=CheckpointFactory()).pk
+    elif name == "checkpoint-detail":
+        pk = CheckpointFactory().pk
     elif name.startswith("item-") and name not in ("item-new", "item-table", "item-bulk"):
         pk = item.pk
     else:

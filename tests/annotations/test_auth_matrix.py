@@ -77,6 +77,8 @@ PAGES: dict[str, dict[str, frozenset[str]]] = {
     "retraining-list": {"GET": ADMINS},
     "retraining-detail": {"GET": ADMINS},
     "retraining-promote": {"POST": ADMINS},
+    "checkpoint-list": {"GET": ADMINS},
+    "checkpoint-detail": {"GET": ADMINS, "POST": ADMINS},  # its drift audits, and the form that starts one
     "item-table": {"GET": LOGGED_IN},  # hidden columns and filters on judged items only (test_item_table)
     "item-bulk": {"POST": ADMINS},
     "user-list": {"GET": ADMINS, "POST": ADMINS},
@@ -108,6 +110,9 @@ API: dict[str, dict[str, frozenset[str]]] = {
     "api:dataset_swap_check": {"POST": ADMINS},
     "api:list_profiles": {"GET": LOGGED_IN},
     "api:create_profile": {"POST": ADMINS},
+    "api:list_drift_audits": {"GET": ADMINS},
+    "api:get_drift_audit": {"GET": ADMINS},
+    "api:create_drift_audit": {"POST": ADMINS},
 }
 
 # The Django admin takes any method on its pages; it is for administrators alone.
@@ -156,6 +161,7 @@ API_BODIES = {
     "api:create_dataset": '{"name": "matrix"}',
     "api:create_export": '{"format": "dpo-jsonl"}',
     "api:create_profile": '{"name": "matrix", "kind": "pointwise", "template": "{question}"}',
+    "api:create_drift_audit": '{"checkpoint": "matrix"}',
 }
 
 
@@ -226,6 +232,7 @@ def world() -> World:
         "job": job,
         "export": export,
         "retraining": retraining,
+        "checkpoint": checkpoint,
         "reviewer": other,
         "content_type_id": ContentType.objects.get_for_model(type(item)).pk,
     }
@@ -261,6 +268,7 @@ def url_of(route: Route, world: World) -> str:
             "item_id": v["item"].pk,
             "import_id": v["job"].pk,
             "export_id": v["export"].pk,
+            "audit_id": 1,
         }
         return reverse(route.key, kwargs={p: api_values[p] for p in params})
     if not name:
@@ -270,6 +278,7 @@ def url_of(route: Route, world: World) -> str:
         "import": v["job"].pk,
         "export": v["export"].pk,
         "retraining": v["retraining"].pk,
+        "checkpoint": v["checkpoint"].pk,
         "item": v["item"].pk,
         "review": v["item"].pk,
     }.get(name.split("-")[0], v["dataset"].pk)
