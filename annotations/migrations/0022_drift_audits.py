@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotations', '0020_api_verdict_heartbeat'),
+        ('annotations', '0021_defined_profiles_in_use'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
