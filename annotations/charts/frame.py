@@ -15,7 +15,9 @@ PALETTE = ("#2f5bd3", "#d35f2f", "#2f9e5b", "#9b2fd3", "#b8a31f", "#2fa9d3", "#d
 
 LEFT, RIGHT, BOTTOM = 60, 18, 46
 TITLE_ONLY, LEGEND_ROW = 30, 18
-CHAR_PX = 6.2  # the width of one 11 px character, near enough to lay out a legend
+CHAR_PX = 6.8  # the width of one 11 px character (DejaVu Sans, the widest usual fallback), to lay out text
+TITLE_PX = 8.2  # one 13 px bold character
+EDGE = 10  # px from the left edge to the title and the legend
 
 
 def frame(
@@ -34,7 +36,8 @@ def frame(
     """A chart's outline: `key` names it in download links and element ids; the plot area is plot_width x
     plot_height px, with room around it for ticks, axis labels, the title and a legend of {"label", "colour",
     "mark": box|dot|line|dash}."""
-    rows = _legend_rows(legend or [], left, left + plot_width)
+    width = max(left + plot_width + RIGHT, int(EDGE + TITLE_PX * len(title) + RIGHT))
+    rows = _legend_rows(legend or [], EDGE, width - RIGHT)
     top = TITLE_ONLY + LEGEND_ROW * len(rows)
     out: dict[str, Any] = {
         "key": key,
@@ -48,7 +51,8 @@ def frame(
         "bottom": top + plot_height,
         "plot_width": plot_width,
         "plot_height": plot_height,
-        "width": left + plot_width + RIGHT,
+        "width": width,
+        "edge": EDGE,
         "height": top + plot_height + BOTTOM,
         "x_label": x_label,
         "y_label": y_label,

@@ -27,7 +27,7 @@ def leaderboard(board: dict[str, Any]) -> dict[str, Any] | None:
     ratings_axis = nice_range(min(values), max(max(values), min(values) + 20.0))
     lo, hi = ratings_axis[0], ratings_axis[-1]
     names = [_short(r["model"]) for _, rows in judges for r in rows]
-    left = int(max(90, 16 + CHAR_PX * max(len(n) for n in names)))
+    left = int(max(90, 24 + CHAR_PX * max(len(n) for n in names)))
     height = sum(HEADER + ROW * len(rows) for _, rows in judges)
     chart = frame(
         key="leaderboard",
@@ -52,7 +52,7 @@ def leaderboard(board: dict[str, Any]) -> dict[str, Any] | None:
     for judge, rows in judges:
         colour = HUMAN if judge == "human" else CRITIC
         heading = "Judged by reviewers" if judge == "human" else "Judged by the critic"
-        rows_out.append({"header": heading, "y": top + HEADER - 8})
+        rows_out.append({"header": heading, "y": top + HEADER - 7})
         top += HEADER
         for r in rows:
             rating = r["rating"]

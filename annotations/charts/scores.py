@@ -109,8 +109,8 @@ def histograms(hist: dict[str, list[Any]], unit: str) -> dict[str, Any] | None:
                 {
                     "judge": judge,
                     "colour": colour,
-                    "x": round(left + k * half + 1, 1),
-                    "w": round(max(half - 2, 1), 1),
+                    "x": round(left + k * half + (1.5 if k == 0 else 0), 1),  # a gap between bins, none within
+                    "w": round(max(half - 1.5, 1), 1),
                     "y": y(count),
                     "h": round(y(0) - y(count), 1),
                     "title": f"{'reviewers' if judge == 'human' else 'critic'}: {count} in "
