@@ -42,6 +42,7 @@ urlpatterns = [
     path("exports/<int:pk>/retrain/", views_retraining.export_retrain, name="export-retrain"),
     path("retraining/", views_retraining.retraining_list, name="retraining-list"),
     path("retraining/<int:pk>/", views_retraining.retraining_detail, name="retraining-detail"),
+    path("retraining/<int:pk>/loss.svg", views_retraining.retraining_loss_svg, name="retraining-loss-svg"),
     path("retraining/<int:pk>/promote/", views_retraining.retraining_promote, name="retraining-promote"),
     path("exports/new/", views_exports.export_new, name="export-new"),
     path("exports/<int:pk>/", views_exports.export_detail, name="export-detail"),

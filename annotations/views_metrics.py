@@ -54,7 +54,8 @@ def _download(name: str, rows: list[dict[str, Any]] | dict[str, Any], fmt: str, 
 
 @require_GET
 def dataset_metrics(request: HttpRequest, pk: int) -> HttpResponse:
-    """The dashboard; `?format=json` the whole metrics JSON; `?table=NAME&format=csv|json` one of its tables. A
+    """The dashboard; `?format=json` the whole metrics JSON; `?table=NAME&format=csv|json` one of its tables;
+    `?chart=KEY&format=svg` one of its plots as an SVG file (404 while that plot has nothing to draw). A
     reviewer's figures, tables and filter options come only from the items they have judged (blind review)."""
     dataset = selectors.dataset_get(user=request.user, pk=pk)
     filters = {key: request.GET.get(key, "").strip() for key in FILTERS}
@@ -67,7 +68,7 @@ def dataset_metrics(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         errors.extend(exc.messages)
         checkpoint = None
-    fmt, table = request.GET.get("format", ""), request.GET.get("table", "")
+    fmt, table, chart = request.GET.get("format", ""), request.GET.get("table", ""), request.GET.get("chart", "")
     context: dict[str, Any] = {"dataset": dataset, "filters": filters, "options": options, "errors": errors}
     if errors:
         if fmt:
@@ -80,7 +81,7 @@ def dataset_metrics(request: HttpRequest, pk: int) -> HttpResponse:
         profile=filters["profile"],
         reviewer=filters["reviewer"],
         response_model=filters["response_model"],
-        include_plots=not fmt,
+        include_plots=fmt in ("", "svg"),
         viewer=request.user,
     )
     tables = metric_tables(metrics)
@@ -93,15 +94,21 @@ def dataset_metrics(request: HttpRequest, pk: int) -> HttpResponse:
         if fmt == "json":
             return _download("all", metrics, "json", slug)
         return JsonResponse({"detail": ["Name a table for CSV: ?table=statistics&format=csv."]}, status=400)
-    query = urlencode({k: v for k, v in filters.items() if v})
-    context.update(
-        {
-            "metrics": metrics,
-            "tables": tables,
-            "charts": charts.dashboard(metrics),
-            "query": query,
-        }
-    )
+    chosen = {k: v for k, v in filters.items() if v}
+    drawn = charts.dashboard(metrics)
+    by_key = charts.dashboard_charts(drawn)
+    for key, drawable in by_key.items():
+        if drawable is not None:
+            drawable["svg_url"] = "?" + urlencode({**chosen, "chart": key, "format": "svg"})
+            drawable["file_name"] = f"{slug}-{key}"
+    if fmt == "svg":
+        if chart not in by_key:
+            return JsonResponse({"detail": [f"Unknown chart {chart!r}: one of {', '.join(by_key)}."]}, status=400)
+        figure = by_key[chart]
+        if figure is None:
+            return JsonResponse({"detail": [f"The {chart} chart has nothing to draw in this view yet."]}, status=404)
+        return charts.svg_response(figure)
+    context.update({"metrics": metrics, "tables": tables, "charts": drawn, "query": urlencode(chosen)})
     return render(request, _template(request), context)
 
 

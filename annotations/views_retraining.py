@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from annotations import charts
 from annotations.forms_retraining import RetrainForm
-from annotations.models import TrainingExport
+from annotations.models import RetrainingJob, TrainingExport
 from annotations.permissions import admin_required
 from annotations.selectors import retraining as selectors
 from annotations.services.retraining import (
@@ -62,12 +66,31 @@ def export_retrain(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def retraining_list(request: HttpRequest) -> HttpResponse:
     jobs = list(selectors.retraining_job_list()[:100])
-    curves = {job.pk: selectors.loss_curve(loss_log=job.loss_log, width=160, height=36) for job in jobs}
+    curves = {job.pk: charts.loss_sparkline(job.loss_log) for job in jobs}
     context = {"rows": [(job, curves[job.pk]) for job in jobs], "polling": selectors.any_job_running()}
     template = "annotations/retraining_list.html"
     if request.htmx:  # type: ignore[attr-defined]
         template += "#job-table"
     return render(request, template, context)
+
+
+def _loss_chart(job: RetrainingJob) -> dict[str, Any] | None:
+    chart = charts.loss_chart(job.loss_log, job=job.pk)
+    if chart is not None:
+        chart["svg_url"] = reverse("retraining-loss-svg", args=[job.pk])
+        chart["file_name"] = f"retraining-{job.pk}-loss"
+    return chart
+
+
+@admin_required
+@require_GET
+def retraining_loss_svg(request: HttpRequest, pk: int) -> HttpResponse:
+    """The job's training loss chart as an SVG file; 404 before its first step."""
+    job = selectors.retraining_job_get(pk=pk)
+    chart = _loss_chart(job)
+    if chart is None:
+        raise Http404("This job has no training step yet.")
+    return charts.svg_response(chart)
 
 
 @admin_required
@@ -77,7 +100,7 @@ def retraining_detail(request: HttpRequest, pk: int) -> HttpResponse:
     template = "annotations/retraining_detail.html"
     if request.htmx:  # type: ignore[attr-defined]
         template += "#job-status"
-    return render(request, template, {"job": job, "curve": selectors.loss_curve(loss_log=job.loss_log)})
+    return render(request, template, {"job": job, "loss": _loss_chart(job)})
 
 
 @admin_required
@@ -95,7 +118,7 @@ def retraining_promote(request: HttpRequest, pk: int) -> HttpResponse:
         response = render(
             request,
             "annotations/retraining_detail.html",
-            {"job": job, "curve": selectors.loss_curve(loss_log=job.loss_log), "reason": request.POST.get("reason")},
+            {"job": job, "loss": _loss_chart(job), "reason": request.POST.get("reason")},
             status=400,
         )
         return response

@@ -335,7 +335,7 @@ def test_the_dashboard_shows_every_figure_and_plot(scene: Scene, reviewer_client
         assert text in html
     # The scene's models play fewer than ten games each: their ratings come without an interval, saying why.
     assert "no interval: n = " in html
-    for svg in ('class="scatter"', 'class="histogram"', 'class="reliability"'):
+    for svg in ('class="chart scatter"', 'class="chart histograms"', 'class="chart reliability"'):
         assert svg in html
     assert 'class="heat"' in html
     pearson = agreement_for_dataset(dataset=scene.dataset)["pointwise"]["pearson"]

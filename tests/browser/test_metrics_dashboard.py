@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Page, expect
 
 from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict
@@ -45,9 +46,9 @@ def test_the_dashboard_draws_its_plots_and_the_filter_swaps_the_body(page: Page,
     page.get_by_role("link", name="Metrics").click()
 
     expect(page.get_by_role("heading", name="How far can the critic be trusted?")).to_be_visible()
-    expect(page.locator("svg.scatter circle")).to_have_count(8)
+    expect(page.locator("svg.scatter g.dots circle")).to_have_count(8)
     expect(page.locator("svg.scatter line.fit")).to_be_visible()
-    expect(page.locator("svg.histogram rect.bar-human").first).to_be_attached()
+    expect(page.locator("svg.histograms rect.bar-human").first).to_be_attached()
     expect(page.locator("svg.reliability").first).to_be_visible()
     expect(page.locator("table.heat")).to_be_visible()
     # Four games a model: ratings, but no interval, and the page says why.
@@ -66,3 +67,38 @@ def test_the_dashboard_draws_its_plots_and_the_filter_swaps_the_body(page: Page,
     accuracy = page.locator("table.stats tr", has_text="Accuracy with ties")
     expect(accuracy).to_contain_text("1.000")
     assert page.evaluate("window.__same_page") is True  # swapped in place, not reloaded
+
+
+def test_each_plot_has_axes_and_downloads_as_svg_and_png(page: Page, live_server, dashboard_data, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill("rita")
+    page.get_by_label("Password").fill("pass-for-tests")
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{live_server.url}/datasets/{dashboard_data.pk}/metrics/")
+
+    scatter = page.locator("#figure-scatter")
+    expect(scatter.get_by_role("img", name="Human against critic scores")).to_be_visible()
+    expect(scatter.locator("g.x-axis text.tick")).to_have_text(["0", "20", "40", "60", "80", "100"])
+    expect(scatter.locator("text.axis-label.y")).to_have_text("critic score (pointwise profile, 0 to 100)")
+    counts = page.locator("#figure-histograms g.y-axis text.tick").all_text_contents()
+    assert counts[0] == "0"
+    assert all(b - a == int(counts[1]) for a, b in zip(map(int, counts), map(int, counts[1:]), strict=False))
+    expect(page.locator("#figure-leaderboard text.axis-label.x")).to_contain_text("rating (Arena scale")
+
+    svg_link = scatter.get_by_role("link", name="SVG")
+    href = str(svg_link.get_attribute("href"))
+    response = page.request.get(f"{live_server.url}/datasets/{dashboard_data.pk}/metrics/{href}")  # the session's
+    assert response.status == 200
+    assert response.headers["content-type"].startswith("image/svg+xml")
+
+    with page.expect_download() as caught:
+        scatter.get_by_role("button", name="PNG").click()
+    download = caught.value
+    assert download.suggested_filename == f"metrics-{dashboard_data.pk}-scatter.png"
+    png = tmp_path / "scatter.png"
+    download.save_as(png)
+    with Image.open(png) as picture:
+        assert picture.format == "PNG"
+        width = float(str(scatter.locator("svg").get_attribute("width")))
+        assert picture.size[0] == round(2 * width)  # drawn at twice the chart's size
+        assert len(picture.convert("L").getcolors(256) or []) > 10  # a drawing, not a blank canvas

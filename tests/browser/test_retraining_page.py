@@ -57,7 +57,9 @@ def test_follow_a_retraining_job_live_and_override_the_gate(admin_page: Page, li
     retraining.retraining_job_start(job_id=job.pk)
     retraining.retraining_job_progress(job_id=job.pk, losses=[3.0, 2.0, 1.5], total=6)
     expect(page.locator("#job-status polyline")).to_be_attached()
-    expect(page.get_by_text("step 3")).to_be_visible()
+    expect(page.locator("#job-status p").first).to_contain_text("step 3")
+    expect(page.locator("#job-status text.last-value")).to_have_text("last 1.500 (step 3)")  # the loss, with axes
+    expect(page.locator("#job-status g.y-axis text.tick").first).to_be_attached()
     retraining.retraining_child_register(job_id=job.pk, adapter_dir=str(tmp_path / "adapter"), merged_dir=None)
     retraining.retraining_job_evaluate(job_id=job.pk)  # the child judged nothing on gold: worse
     expect(page.get_by_text("The gate refused the child")).to_be_visible()

@@ -1,5 +1,5 @@
 // Keyboard for the review desk. Before the verdict: 1/2/3 (or ← ↓ →) choose a response, digits type a score
-// (a digit after any other key starts a new number), ← → move it, Enter submits (or says what is missing), S skips
+// (a digit after any other key starts a new number), ← → move it by the profile's step, Enter submits (or says what is missing), S skips
 // without recording anything. After the reveal: N goes to the next item. R (model-text.js) shows raw text.
 (function () {
   "use strict";
@@ -37,10 +37,20 @@
     if (Number(next) > max) next = digit;  // past the top of the range: a new number begins
     setScore(String(Number(next)));
   }
+  // The profile's step (the field's step attribute: 1, or a team profile's 0.5, 5, ...) is what ← → move by; the
+  // score lands on the profile's grid from its minimum, written without float noise (0.1 + 0.2).
+  function stepOf(box) { var step = Number(box.step); return step > 0 ? step : 1; }
+  function decimalsOf(step) { var text = String(step), dot = text.indexOf("."); return dot < 0 ? 0 : text.length - dot - 1; }
+  function onGrid(box, value) {
+    var min = Number(box.min), max = Number(box.max), step = stepOf(box);
+    var k = Math.round((value - min) / step);
+    var snapped = Math.min(max, Math.max(min, min + k * step));
+    return Number(snapped.toFixed(decimalsOf(step) + decimalsOf(min)));
+  }
   function nudge(delta) {
     var box = score(), min = Number(box.min), max = Number(box.max);
-    var now = box.value === "" ? Math.round((min + max) / 2) : Number(box.value) + delta;
-    setScore(String(Math.min(max, Math.max(min, now))));
+    var now = box.value === "" ? onGrid(box, (min + max) / 2) : onGrid(box, Number(box.value)) + delta * stepOf(box);
+    setScore(String(onGrid(box, now)));
   }
   function chosen(f) {
     if (f.querySelector('input[name="preference"]')) return f.querySelector('input[name="preference"]:checked') !== null;
