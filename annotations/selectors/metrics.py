@@ -35,6 +35,7 @@ HUMANS_COMBINED = (
 )
 SCATTER_MAX = 3000
 HISTOGRAM_BINS = 10
+VALUE_BINS = 21  # a profile with at most this many scores gets a bin per score
 CACHE_SECONDS = 600
 
 
@@ -47,6 +48,15 @@ def metrics_scope(*, viewer: User | AnonymousUser | None) -> int | None:
     if not (viewer.is_authenticated and viewer.is_active):
         raise PermissionDenied("Log in to see Critic Desk data.")
     return int(viewer.pk)
+
+
+def _histogram_edges(lo: float, hi: float, step: float) -> NDArray[np.float64]:
+    """One bin centred on each score a profile can give when it gives at most VALUE_BINS (1-5, 1-10, 0-10 in
+    halves), else HISTOGRAM_BINS equal bins over its range (0-100)."""
+    values = round((hi - lo) / step) + 1
+    if values <= VALUE_BINS:
+        return lo - step / 2 + step * np.arange(values + 1)
+    return np.linspace(lo, hi if hi > lo else lo + 1, HISTOGRAM_BINS + 1)
 
 
 def _profile_span(profile: str) -> tuple[float, float]:
@@ -511,9 +521,10 @@ def _pointwise(humans: HumanColumns) -> tuple[dict[str, Any], list[list[float]]]
     if n:
         if name == "fraction of range":
             lo, hi = 0.0, 1.0
+            edges = np.linspace(lo, hi, HISTOGRAM_BINS + 1)
         else:
             lo, hi = _profile_span(name)
-        edges = np.linspace(lo, hi if hi > lo else lo + 1, HISTOGRAM_BINS + 1)
+            edges = _histogram_edges(lo, hi, get_profile(name).score_step or 1.0)
         section["histogram"] = {
             "edges": edges.tolist(),
             "human": np.histogram(h, edges)[0].tolist(),

@@ -170,6 +170,10 @@ def test_disagreement_and_metrics_use_the_profiles_range(profiles: None, tmp_pat
     rows = likert_rows(12)
     gaps = [abs(label["score"] - int(row["judge_output"][-1])) for row in rows for label in row["human_labels"]]
     assert pointwise["mae"]["value"] == pytest.approx(np.mean(gaps))  # in the profile's points
+    # One histogram bar per score the profile gives, centred on it (not ten bins of 0.4 points, half of them empty).
+    assert pointwise["histogram"]["edges"] == [0.5, 1.5, 2.5, 3.5, 4.5, 5.5]
+    humans = [label["score"] for row in rows for label in row["human_labels"]]
+    assert pointwise["histogram"]["human"] == np.bincount(humans, minlength=6)[1:].tolist()
 
 
 def test_the_database_refuses_what_does_not_fit_a_defined_profile(profiles: None) -> None:
