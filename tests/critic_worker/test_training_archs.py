@@ -23,6 +23,7 @@ from critic_worker.training import (
     IGNORE,
     TrainingRow,
     TrainOptions,
+    computes_own_positions,
     lora_targets,
     read_training_rows,
     train_lora,
@@ -48,7 +49,7 @@ def exported(db) -> tuple[list[TrainingRow], dict[str, Item]]:  # type: ignore[n
             dataset=dataset,
             external_id=f"a{i}",
             image=image_store(checked=image_check(data=png_bytes(colour=(60 * i, 30, 200))))[0],
-            question=f"Which answer describes picture {i}?",
+            question=f"Which answer describes picture {i}?" + " Look closely." * i,  # rows of different lengths
             response_a="A red square.",
             response_b=f"A blue circle, number {i}.",
         )
@@ -94,6 +95,39 @@ def test_each_row_is_the_engines_prompt_then_the_supervised_answer(
         # ... and every token before them is the engine's own prompt, image tokens included.
         prompt = ids[mask][: -len(answer)]
         assert torch.equal(prompt, engine_batch["input_ids"][i][engine_batch["attention_mask"][i].bool()])
+
+
+def _answer_nll(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> list[float]:
+    """Each row's negative log-likelihood of its labelled tokens (nats)."""
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    logprobs = torch.log_softmax(model(**inputs).logits[:, :-1].float(), dim=-1)
+    labels = batch["labels"][:, 1:]
+    rows = []
+    for lp, row in zip(logprobs, labels, strict=True):
+        taught = row != IGNORE
+        rows.append(-float(lp[taught].gather(-1, row[taught][:, None]).sum()))
+    return rows
+
+
+@pytest.mark.parametrize("arch", TINY_ARCHES)
+@torch.no_grad()
+def test_padding_does_not_change_what_a_row_teaches(
+    tiny_critics: Callable[[str], Path], exported: tuple[list[TrainingRow], dict[str, Item]], arch: str
+) -> None:
+    # Left padding is masked and the positions (plain, or Qwen2-VL's M-RoPE from the mask) skip it, as when judging.
+    rows, _ = exported
+    critic = load_critic(tiny_critics(arch), quantization="none", device="cpu")
+    critic.processor.tokenizer.padding_side = "left"
+    own = computes_own_positions(critic.model)
+    assert own == arch.startswith("qwen")
+
+    def batch(chosen: list[TrainingRow]) -> dict[str, torch.Tensor]:
+        return training_batch(critic.processor, chosen, "cpu", model_type=critic.model_type, own_positions=own)
+
+    together = _answer_nll(critic.model, batch([rows[0], rows[3]]))
+    assert int(batch([rows[0], rows[3]])["attention_mask"][0].sum()) < int(batch([rows[3]])["attention_mask"].sum())
+    alone = [_answer_nll(critic.model, batch([row]))[0] for row in (rows[0], rows[3])]
+    assert together == pytest.approx(alone, rel=1e-4)
 
 
 def test_lora_goes_on_the_language_model_only(tiny_critics: Callable[[str], Path]) -> None:
@@ -146,11 +180,14 @@ def test_every_architecture_trains_and_its_child_judges_as_taught(
 ) -> None:
     rows, items = exported
     base = tiny_critics(arch)
-    result = train_lora(base, rows, tmp_path / "child", options=FAST)
+    result = train_lora(base, rows, tmp_path / "child", options=TrainOptions(**{**FAST.__dict__, "merge": True}))
     assert len(result.losses) == FAST.max_steps
     assert result.losses[-1] < result.losses[0] - 0.5, result.losses
     adapter = json.loads((result.adapter_dir / "adapter_config.json").read_text())
     assert adapter["base_model_name_or_path"] == str(base)
     assert not any("vision" in name or "projector" in name or "connector" in name for name in adapter["target_modules"])
     item = next(iter(items.values()))
-    assert _preference_for_a(result.adapter_dir, item) > max(0.9, _preference_for_a(base, item))
+    before = _preference_for_a(base, item)
+    assert result.merged_dir is not None
+    for child in (result.adapter_dir, result.merged_dir):
+        assert _preference_for_a(child, item) > max(0.9, before)
