@@ -1,6 +1,7 @@
 """What the critic is given: its images and the whole prompt text after the chat template. One function,
 ``critic_input``, builds both for the worker (through the engine) and for ``manage.py critic_input``, so what an
-administrator inspects is what the critic received. Django-free and model-free: it needs the processor only.
+administrator inspects is what the critic received; retraining builds each training row's prompt with the same code
+(``row_prompt``), so a critic is trained on what it is asked. Django-free and model-free: it needs the processor only.
 
 The prompt format:
 - LLaVA-OneVision critics (LLaVA-Critic and its retrained children) get LLaVA-Critic's own prompt byte for byte:
@@ -18,9 +19,10 @@ from typing import Any
 
 from PIL import Image
 
-from critic_worker.profiles import SYSTEM_PROMPT, Profile, PromptInput, chat_for_turn, user_turn
+from critic_worker.profiles import SYSTEM_PROMPT, Profile, PromptInput, chat_for_turn
 
 LLAVA_CRITIC_TYPES = frozenset({"llava_onevision"})  # model types prompted exactly as LLaVA-Critic was trained
+IMAGE_TOKEN = "<image>"  # a picture's place in a LLaVA conversation (and in a training row's human turn)
 
 
 @dataclass(frozen=True)
@@ -40,19 +42,45 @@ def profile_system(profile: Profile) -> str:
 def critic_prompt(*, processor: Any, model_type: str, profile: Profile, item: PromptInput, images: int) -> str:
     """The whole prompt for an item with `images` pictures (see the module docstring for the format).
     ValueError when a non-LLaVA-Critic checkpoint has no chat template."""
-    system = profile_system(profile)
+    return conversation_prompt(
+        processor=processor,
+        model_type=model_type,
+        system=profile_system(profile),
+        text=profile.prompt(item),
+        images=images,
+    )
+
+
+def conversation_prompt(*, processor: Any, model_type: str, system: str, text: str, images: int) -> str:
+    """The whole prompt for a user turn of `images` pictures then `text` (a profile's filled prompt), after a system
+    turn `system` ('' for none: LLaVA-Critic's default one, or the chat template's own). ``critic_prompt`` for an
+    item, ``row_prompt`` for a training row: one builder, so that a critic is trained on what it is asked.
+    ValueError when a non-LLaVA-Critic checkpoint has no chat template."""
     if model_type in LLAVA_CRITIC_TYPES:
-        # One image: chat_prompt's text exactly; several: one <image> line each, in order.
-        text = chat_for_turn(user_turn(profile, item, image_token="\n".join(["<image>"] * images)))
-        return _chatml_system(system) + text.removeprefix(_chatml_system(SYSTEM_PROMPT)) if system else text
+        # One image: chat_prompt's text exactly (user_turn's "<image>\n" then the prompt); several: one <image>
+        # line each, in order.
+        chat = chat_for_turn("\n".join([IMAGE_TOKEN] * images) + "\n" + text)
+        return _chatml_system(system) + chat.removeprefix(_chatml_system(SYSTEM_PROMPT)) if system else chat
     if not getattr(processor, "chat_template", None):
         raise ValueError(f"this {model_type} checkpoint has no chat template: its prompt format is unknown")
     messages: list[dict[str, Any]] = []
     if system:
         messages.append({"role": "system", "content": [{"type": "text", "text": system}]})
-    content = [{"type": "image"} for _ in range(images)] + [{"type": "text", "text": profile.prompt(item)}]
+    content = [{"type": "image"} for _ in range(images)] + [{"type": "text", "text": text}]
     messages.append({"role": "user", "content": content})
     return str(processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+
+
+def row_prompt(*, processor: Any, model_type: str, human_turn: str, system: str = SYSTEM_PROMPT) -> str:
+    """The prompt the engine gives for a training row's human turn: its one picture then the profile's prompt
+    (``<image>`` and a newline, then the text, as exports write it with ``profiles.user_turn``), with a built-in
+    profile's system turn. For LLaVA-OneVision this is ``chat_for_turn(human_turn)`` byte for byte. ValueError for
+    a human turn that does not start with ``<image>`` and a newline, or a checkpoint without a chat template."""
+    opening = IMAGE_TOKEN + "\n"
+    if not human_turn.startswith(opening):
+        raise ValueError(f"a training row's human turn must start with {IMAGE_TOKEN} and a newline")
+    text = human_turn.removeprefix(opening)
+    return conversation_prompt(processor=processor, model_type=model_type, system=system, text=text, images=1)
 
 
 def _chatml_system(system: str) -> str:

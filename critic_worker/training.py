@@ -4,8 +4,16 @@ it is later asked to judge.
 
 One code path for every precision: ``quantization="none"`` trains LoRA on full-precision weights (the CPU tests);
 ``"nf4"`` or ``"int8"`` loads the base quantized and prepares it with peft's ``prepare_model_for_kbit_training``
-(QLoRA on a GPU). Each example is the ChatML conversation the engine builds (``chat_for_turn``) with the row's
-gpt turn and the end-of-turn token after it; only those answer tokens are supervised (labels -100 elsewhere).
+(QLoRA on a GPU).
+
+Every architecture the engine judges with trains on the conversation the engine gives it (``training_text``): the
+row's human turn (``<image>``, a newline, the profile's prompt) made into that architecture's prompt by the engine's
+own prompt builder (``prompting.row_prompt``: LLaVA-Critic's ChatML for LLaVA-OneVision, byte for byte as before,
+the processor's chat template for LLaVA, Qwen2-VL, Qwen2.5-VL, Idefics3 / SmolVLM, ...), then the gpt turn and what
+closes the assistant turn in that format (``prompting.turn_end_text``: ``<|im_end|>``, ``<end_of_utterance>``...).
+Only those answer tokens are supervised (labels -100 on the prompt, the image tokens and the padding). LoRA goes on
+the language model's linear layers, found in the loaded model (``lora_targets``: whatever its module path), never
+on the vision tower or the projector.
 """
 
 from __future__ import annotations
@@ -26,13 +34,9 @@ from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
 from critic_worker.engine import open_image
 from critic_worker.loading import load_critic, resolve_device, save_processor
-from critic_worker.profiles import chat_for_turn
+from critic_worker.prompting import IMAGE_TOKEN, row_prompt, turn_end_text
 
-END_OF_TURN = "<|im_end|>"
-IMAGE_TOKEN = "<image>"
 FORMATS = ("llava-json", "llava-critic-parquet")
-# LoRA on the language model's linear layers only: the vision tower and the projector stay as they are.
-LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
 IGNORE = -100  # the label value the loss skips
 
 StepCallback = Callable[[int, int, float], None]  # (step, total steps, loss)
@@ -45,7 +49,7 @@ class ExportError(ValueError):
 @dataclass(frozen=True)
 class TrainingRow:
     id: str
-    human: str  # the human turn: "<image>\n" and the prompt exactly as the critic saw it
+    human: str  # the human turn: "<image>\n" and the profile's prompt exactly as the critic saw it (user_turn)
     gpt: str  # the verdict the critic should have given, in the profile's output shape
     image: bytes | None = None  # embedded (parquet) ...
     image_path: Path | None = None  # ... or referenced (llava-json)
@@ -65,8 +69,8 @@ def _turns(n: int, row_id: str, conversations: Any) -> tuple[str, str]:
     ):
         raise ExportError(f"row {n} ({row_id}): conversations must be one human turn then one gpt turn")
     human, gpt = (str(turn.get("value") or "") for turn in conversations)
-    if not human.startswith(IMAGE_TOKEN):
-        raise ExportError(f"row {n} ({row_id}): the human turn must start with {IMAGE_TOKEN}")
+    if not human.startswith(IMAGE_TOKEN + "\n"):
+        raise ExportError(f"row {n} ({row_id}): the human turn must start with {IMAGE_TOKEN} and a newline")
     if not gpt.strip():
         raise ExportError(f"row {n} ({row_id}): the gpt turn is empty")
     return human, gpt
@@ -151,24 +155,88 @@ def total_steps(rows: int, options: TrainOptions) -> int:
     return min(steps, options.max_steps) if options.max_steps else steps
 
 
-def training_batch(processor: Any, rows: list[TrainingRow], device: Any) -> dict[str, torch.Tensor]:
-    """The model's inputs for these rows, left-padded as the engine pads, with labels on the answers only."""
+@dataclass(frozen=True)
+class TrainingText:
+    """One row as the critic is trained on it: the prompt (what the engine gives it when judging, after the chat
+    template, image placeholders included) and the answer (the gpt turn and the turn's end), supervised alone."""
+
+    prompt: str
+    answer: str
+
+
+def answer_end(processor: Any, model_type: str) -> str:
+    """What follows the gpt turn: the text that closes an assistant turn in this chat format (``turn_end_text``),
+    or the end-of-sequence token when that holds no special token (the engine then stops generating there)."""
     tokenizer = processor.tokenizer
-    texts = [chat_for_turn(row.human) + row.gpt + END_OF_TURN for row in rows]
+    text = turn_end_text(processor, model_type)
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+    if set(ids) & set(tokenizer.all_special_ids):
+        return text
+    return str(tokenizer.eos_token or text)
+
+
+def training_text(processor: Any, model_type: str, row: TrainingRow) -> TrainingText:
+    """The row's prompt in this architecture's format (``prompting.row_prompt``, the engine's builder) and its answer.
+    ExportError for a human turn the prompt builder cannot take."""
+    try:
+        prompt = row_prompt(processor=processor, model_type=model_type, human_turn=row.human)
+    except ValueError as exc:
+        raise ExportError(f"{row.id}: {exc}") from None
+    return TrainingText(prompt=prompt, answer=row.gpt + answer_end(processor, model_type))
+
+
+def _answer_ids(tokenizer: Any, text: TrainingText) -> list[int] | None:
+    """The answer's tokens as they follow the prompt (in context: a tokenizer may write a word differently at the
+    start of a text); None when the prompt's own tokens are not a prefix of the whole's (a merge across the turn)."""
+    whole = tokenizer(text.prompt + text.answer, add_special_tokens=False)["input_ids"]
+    head = tokenizer(text.prompt, add_special_tokens=False)["input_ids"]
+    return list(whole[len(head) :]) if whole[: len(head)] == head and len(whole) > len(head) else None
+
+
+def training_batch(
+    processor: Any, rows: list[TrainingRow], device: Any, *, model_type: str, own_positions: bool = False
+) -> dict[str, torch.Tensor]:
+    """The model's inputs for these rows, left-padded as the engine pads, with labels on the answers only.
+    `own_positions`: the model computes its positions from the attention mask itself (M-RoPE: Qwen2-VL); otherwise
+    they are given, counted over the unpadded tokens as ``generate`` counts them."""
+    tokenizer = processor.tokenizer
+    texts = [training_text(processor, model_type, row) for row in rows]
     images = [open_image(row.image_bytes()) for row in rows]
-    batch = processor(images=images, text=texts, return_tensors="pt", padding=True)
+    batch = processor(images=images, text=[t.prompt + t.answer for t in texts], return_tensors="pt", padding=True)
     ids, mask = batch["input_ids"], batch["attention_mask"]
     labels = torch.full_like(ids, IGNORE)
-    for i, row in enumerate(rows):
-        answer = tokenizer(row.gpt + END_OF_TURN, add_special_tokens=False)["input_ids"]
+    for i, (row, text) in enumerate(zip(rows, texts, strict=True)):
+        answer = _answer_ids(tokenizer, text)
         # Left padding puts every answer at the end; the check catches a tokenizer that merges across the turn.
-        if ids[i, -len(answer) :].tolist() != answer:
+        if answer is None or ids[i, -len(answer) :].tolist() != answer:
             raise ExportError(f"{row.id}: the gpt turn does not tokenise apart from its prompt")
         labels[i, -len(answer) :] = ids[i, -len(answer) :]
     inputs = {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
-    inputs["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0).to(device)
+    if not own_positions:
+        inputs["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0).to(device)
     inputs["labels"] = labels.to(device)
     return inputs
+
+
+def lora_targets(model: Any) -> list[str]:
+    """The full names of the language model's linear layers (attention and MLP projections), wherever the
+    architecture keeps it (``model.language_model``, ``model.text_model``, ...): the decoder ``get_decoder`` gives,
+    so never the vision tower or the projector. ValueError when the model has no decoder or it has no linear layer."""
+    get_decoder = getattr(model, "get_decoder", None)
+    decoder = get_decoder() if callable(get_decoder) else None
+    prefix = next((name for name, module in model.named_modules() if name and module is decoder), None)
+    kind = type(model).__name__
+    if decoder is None or prefix is None:
+        raise ValueError(f"cannot retrain this {kind}: its language model (decoder) cannot be found for LoRA")
+    names = [f"{prefix}.{name}" for name, module in decoder.named_modules() if isinstance(module, torch.nn.Linear)]
+    if not names:
+        raise ValueError(f"cannot retrain this {kind}: its language model ({prefix}) has no linear layer for LoRA")
+    return names
+
+
+def computes_own_positions(model: Any) -> bool:
+    """Whether the model derives its text positions from the images and the attention mask (M-RoPE)."""
+    return callable(getattr(getattr(model, "model", None), "get_rope_index", None))
 
 
 def train_lora(
@@ -188,6 +256,8 @@ def train_lora(
     torch.manual_seed(options.seed)
     critic = load_critic(base, quantization=options.quantization, device=device)
     model, processor = critic.model, critic.processor
+    targets = lora_targets(model)
+    own_positions = computes_own_positions(model)
     processor.tokenizer.padding_side = "left"
     if processor.tokenizer.pad_token_id is None:
         processor.tokenizer.pad_token = processor.tokenizer.eos_token
@@ -202,7 +272,7 @@ def train_lora(
         r=options.lora_rank,
         lora_alpha=options.lora_alpha,
         lora_dropout=options.lora_dropout,
-        target_modules=LORA_TARGETS,
+        target_modules=targets,
         bias="none",
     )
     model = get_peft_model(model, lora)
@@ -217,7 +287,10 @@ def train_lora(
         for start in range(0, len(rows), options.batch_size):
             if len(losses) >= total:
                 break
-            inputs = training_batch(processor, [rows[i] for i in shuffled[start : start + options.batch_size]], device)
+            chosen = [rows[i] for i in shuffled[start : start + options.batch_size]]
+            inputs = training_batch(
+                processor, chosen, device, model_type=critic.model_type, own_positions=own_positions
+            )
             loss = model(**inputs).loss
             loss.backward()
             optimizer.step()

@@ -296,3 +296,24 @@ def test_the_whole_loop_from_the_desk_through_the_exporter_to_a_child_that_judge
         assert job.gate_passed is not None
     assert curves[0] == pytest.approx(curves[1])  # the two formats hold the same rows: the same training
     assert CriticCheckpoint.objects.get(is_active=True) == parent  # nothing promoted itself
+
+
+@pytest.mark.parametrize("arch", ["llava", "qwen2-vl", "qwen2.5-vl", "idefics3"])
+def test_a_job_retrains_a_critic_of_any_architecture_and_its_child_judges_gold(  # type: ignore[no-untyped-def]
+    tiny_critics, settings, tmp_path: Path, arch: str
+) -> None:
+    settings.CRITIC_MAX_NEW_TOKENS = 8
+    settings.CRITIC_DEVICE = "cpu"
+    settings.RETRAIN_ROOT = tmp_path / "checkpoints"
+    parent = CheckpointFactory(name=arch, model=str(tiny_critics(arch)), quantization="none", is_active=True)
+    # The parent answers B on gold, the humans A; the child is taught A.
+    gold, export = scenario(parent, tmp_path, humans_on_gold="A", parent_on_gold="B")
+    job = retraining.retraining_job_create(export=export, created_by=None, options=OPTIONS)
+    outcome = tasks.retrain(job.pk)
+    job.refresh_from_db()
+    assert job.status == "done", job.error
+    assert outcome == {"started": True, "status": "done", "child": job.child_id, "gate_passed": True}
+    assert job.loss_log[-1]["loss"] < job.loss_log[0]["loss"] - 0.3
+    child_gold = CriticVerdict.objects.filter(checkpoint=job.child)
+    assert sorted(v.item_id for v in child_gold) == sorted(i.pk for i in gold)
+    assert {(v.status, v.preference) for v in child_gold} == {("done", "A")}
