@@ -55,7 +55,7 @@ def _histogram_edges(lo: float, hi: float, step: float) -> NDArray[np.float64]:
     halves), else HISTOGRAM_BINS equal bins over its range (0-100)."""
     values = round((hi - lo) / step) + 1
     if values <= VALUE_BINS:
-        return lo - step / 2 + step * np.arange(values + 1)
+        return lo - step / 2 + step * np.arange(values + 1, dtype=np.float64)
     return np.linspace(lo, hi if hi > lo else lo + 1, HISTOGRAM_BINS + 1)
 
 
