@@ -34,6 +34,7 @@ from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
 from critic_worker.engine import open_image
 from critic_worker.loading import load_critic, resolve_device, save_processor
+from critic_worker.profiles import SYSTEM_PROMPT, find_profile
 from critic_worker.prompting import IMAGE_TOKEN, row_prompt, turn_end_text
 
 FORMATS = ("llava-json", "llava-critic-parquet")
@@ -53,6 +54,14 @@ class TrainingRow:
     gpt: str  # the verdict the critic should have given, in the profile's output shape
     image: bytes | None = None  # embedded (parquet) ...
     image_path: Path | None = None  # ... or referenced (llava-json)
+
+    @property
+    def system(self) -> str:
+        """The system turn the engine gives with this row's profile: Critic Desk's exports end each id with
+        ``__<profile>``; a team's profile may have its own system text. Other rows get the built-in one."""
+        _, separator, name = self.id.rpartition("__")
+        profile = find_profile(name) if separator else None
+        return profile.system if profile is not None else SYSTEM_PROMPT
 
     def image_bytes(self) -> bytes:
         if self.image is not None:
@@ -179,7 +188,7 @@ def training_text(processor: Any, model_type: str, row: TrainingRow) -> Training
     """The row's prompt in this architecture's format (``prompting.row_prompt``, the engine's builder) and its answer.
     ExportError for a human turn the prompt builder cannot take."""
     try:
-        prompt = row_prompt(processor=processor, model_type=model_type, human_turn=row.human)
+        prompt = row_prompt(processor=processor, model_type=model_type, human_turn=row.human, system=row.system)
     except ValueError as exc:
         raise ExportError(f"{row.id}: {exc}") from None
     return TrainingText(prompt=prompt, answer=row.gpt + answer_end(processor, model_type))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import torch
 from annotations.models import Item
 from annotations.services.exports import export_data_file
 from annotations.services.images import image_check, image_store
+from annotations.services.profiles import prompt_profile_create
 from critic_worker.checkpoint_info import TINY_ARCHES
 from critic_worker.engine import CriticEngine, JudgeRequest, open_image
 from critic_worker.loading import load_critic
@@ -191,3 +193,24 @@ def test_every_architecture_trains_and_its_child_judges_as_taught(
     assert result.merged_dir is not None
     for child in (result.adapter_dir, result.merged_dir):
         assert _preference_for_a(child, item) > max(0.9, before)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("arch", ["llava-onevision", "qwen2-vl"])
+def test_a_row_of_a_defined_profile_trains_with_its_own_system_turn(
+    tiny_critics: Callable[[str], Path], arch: str
+) -> None:
+    prompt_profile_create(
+        name="terse",
+        kind="pairwise",
+        template="Which answer to {question} is better?\n1: {response_a}\n2: {response_b}",
+        system="You are a terse grader.",
+        reader="pairwise",
+    )
+    item = PairwiseItemFactory(profile="terse", dataset=DatasetFactory(pairwise_profile="terse"))
+    [row] = read_training_rows(export_data_file(export=export_for(item.dataset, [(item, TAUGHT)])), "llava-json")
+    assert row.id.endswith("__terse")
+    critic = load_critic(tiny_critics(arch), quantization="none", device="cpu")
+    asked = CriticEngine(critic).critic_input(replace(_request(item, row.image_bytes()), profile="terse"))
+    assert "You are a terse grader." in asked.prompt
+    assert training_text(critic.processor, critic.model_type, row).prompt == asked.prompt
