@@ -567,6 +567,7 @@ class ReviewSkip(models.Model):
 
 
 # Re-read records and team-defined profiles live in their own modules; imported so Django registers them.
+from annotations.models_images import ItemImage as ItemImage  # noqa: E402
 from annotations.models_profiles import PromptProfile as PromptProfile  # noqa: E402
 from annotations.models_reread import VerdictReread as VerdictReread  # noqa: E402
 from annotations.models_reread import VerdictRereadChange as VerdictRereadChange  # noqa: E402

@@ -13,7 +13,7 @@ from django.db.models import BooleanField, Count, Exists, OuterRef, Q, QuerySet,
 from django.db.models.query import ModelIterable
 from django.shortcuts import get_object_or_404
 
-from annotations.models import CriticVerdict, Dataset, HumanVerdict, Image, ImportJob, Item, Kind
+from annotations.models import CriticVerdict, Dataset, HumanVerdict, Image, ImportJob, Item, ItemImage, Kind
 from annotations.permissions import is_admin
 
 User = AbstractBaseUser | AnonymousUser
@@ -128,9 +128,10 @@ def item_verdicts_visible_many(
 
 
 def image_get(*, user: User, sha256: str) -> Image:
-    """An image the user may see: one shown by an item of a dataset they can see."""
+    """An image the user may see: one shown by an item of a dataset they can see (as its first image or another)."""
     require_active(user)
-    return get_object_or_404(Image.objects.filter(items__isnull=False).distinct(), sha256=sha256)
+    shown = Exists(Item.objects.filter(image=OuterRef("pk"))) | Exists(ItemImage.objects.filter(image=OuterRef("pk")))
+    return get_object_or_404(Image.objects.filter(shown), sha256=sha256)
 
 
 def import_job_get(*, user: User, pk: int) -> ImportJob:
