@@ -77,6 +77,13 @@ class CriticVerdictOut(Schema):
     error: str
 
 
+class ItemImageOut(Schema):
+    sha256: str
+    url: str
+    width: int
+    height: int
+
+
 class ItemOut(Schema):
     id: int
     dataset: int
@@ -92,6 +99,7 @@ class ItemOut(Schema):
     model_b: str
     image_sha256: str
     image_url: str
+    images: list[ItemImageOut]  # every image, in order; the first is image_sha256's
     human_verdicts: list[HumanVerdictOut] | None = None  # None: hidden until you judge the item
     critic_verdicts: list[CriticVerdictOut] | None = None
 

@@ -18,9 +18,10 @@ class NoRendition(FileNotFoundError):
 MORE_IMAGES = "more_images"
 
 
-def more_images_prefetch() -> Prefetch:
-    """What a list of items prefetches so that item_images costs no query per item."""
-    return Prefetch(MORE_IMAGES, queryset=ItemImage.objects.select_related("image").order_by("position"))
+def more_images_prefetch(through: str = "") -> Prefetch:
+    """What a list of items (or of rows with an item: `through` "item__") prefetches so that item_images costs no
+    query per item."""
+    return Prefetch(through + MORE_IMAGES, queryset=ItemImage.objects.select_related("image").order_by("position"))
 
 
 def items_with_images(items: QuerySet[Item]) -> QuerySet[Item]:
