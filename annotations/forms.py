@@ -54,7 +54,7 @@ def _checked_upload(upload: Any, *, which: str = "") -> CheckedImage:
 class ItemUploadForm(forms.Form):
     image = forms.FileField(help_text="JPEG, PNG, WebP, GIF, BMP or TIFF.")
     more_images = MultipleImagesField(
-        label="More images",
+        label="More pictures",
         required=False,
         help_text=f"For an item with several images: its second, third, ... (at most {MAX_IMAGES} in all), in the "
         "order chosen. The critic is given them all, in this order, after the first.",

@@ -164,3 +164,10 @@ def test_a_reviewer_sees_no_verdict_on_a_several_image_item_before_their_own(api
     out = json.loads(api.get(f"/api/items/{item.pk}").content)
     assert len(out["images"]) == 2
     assert out.get("critic_verdicts") is None
+
+
+def test_the_admin_item_page_lists_the_further_images_in_order(admin_client: Client) -> None:
+    item = item_with_images(RED, GREEN, BLUE)
+    page = admin_client.get(reverse("admin:annotations_item_change", args=[item.pk])).content.decode()
+    thumbs = re.findall(r"/images/([0-9a-f]{64})/thumbnail/", page)
+    assert thumbs == [im.sha256 for im in item_images(item=item)[1:]]
