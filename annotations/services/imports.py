@@ -201,7 +201,7 @@ def _image_keys(row: Row) -> list[tuple[str, bytes | None]]:
     keys: list[tuple[str, bytes | None]] = []
     if row.image_bytes is not None:
         keys.append(("", row.image_bytes))
-    for ref in [row.image_ref, *row.more_image_refs] if row.image_ref or row.more_image_refs else []:
+    for ref in [r for r in (row.image_ref, *row.more_image_refs) if r]:
         keys.append(("", data_uri_bytes(ref)) if is_data_uri(ref) else (ref, None))
     return keys
 

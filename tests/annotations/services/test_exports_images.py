@@ -107,3 +107,17 @@ def test_the_selection_zip_keeps_the_images_in_order_and_reads_back(tmp_path: Pa
     assert [i.normalized_sha256 for i in item_images(item=copy)] == [
         i.normalized_sha256 for i in item_images(item=item)
     ]
+
+
+def test_an_exported_llava_json_row_imports_back_with_its_images_in_order(world, media_root: Path) -> None:  # type: ignore[no-untyped-def]
+    export = run_export(world, "llava-json")
+    folder = media_root / export.path
+    again = DatasetFactory()
+    report = items_import(dataset=again, path=folder / "train.json", images=folder / "images")
+    assert report.ok, report.problems
+    copy = Item.objects.get(dataset=again, external_id="multi__pointwise")
+    original = world["multi"]
+    assert copy.question == original.question
+    assert [i.normalized_sha256 for i in item_images(item=copy)] == [
+        i.normalized_sha256 for i in item_images(item=original)
+    ]
