@@ -171,3 +171,12 @@ def test_the_admin_item_page_lists_the_further_images_in_order(admin_client: Cli
     page = admin_client.get(reverse("admin:annotations_item_change", args=[item.pk])).content.decode()
     thumbs = re.findall(r"/images/([0-9a-f]{64})/thumbnail/", page)
     assert thumbs == [im.sha256 for im in item_images(item=item)[1:]]
+
+
+def test_the_item_page_shows_an_administrator_every_picture_the_critic_is_given(admin_client: Client) -> None:
+    item = item_with_images(RED, GREEN, BLUE)
+    page = admin_client.get(reverse("item-detail", args=[item.pk])).content.decode()
+    section = page[page.index('class="critic-pictures"') :]
+    assert re.findall(r"image-(\d)\.png", section) == ["1", "2", "3"]
+    shown = re.findall(r'<img src="/images/([0-9a-f]{64})/" alt="image \d the critic is given"', section)
+    assert shown == [im.sha256 for im in item_images(item=item)]
