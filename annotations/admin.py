@@ -19,6 +19,7 @@ from annotations.models import (
     Image,
     ImportJob,
     Item,
+    ItemImage,
     PromptProfile,
     RetrainingJob,
     TrainingExport,
@@ -99,8 +100,27 @@ class ImageAdmin(MadeByTheApp, admin.ModelAdmin):
         return format_html('<img src="{}" alt="" height="48">', url)
 
 
+class ItemImageInline(admin.TabularInline):
+    """The item's images after its first, in order: shown, not edited (they come with uploads and imports)."""
+
+    model = ItemImage
+    fields = ["position", "image", "preview"]
+    readonly_fields = ["position", "image", "preview"]
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "more images (the first is the item's image)"
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="preview")
+    def preview(self, obj: ItemImage) -> str:
+        return format_html('<img src="{}" alt="" height="48">', reverse("image-thumbnail", args=[obj.image.sha256]))
+
+
 @admin.register(Item)
 class ItemAdmin(MadeByTheApp, admin.ModelAdmin):
+    inlines = [ItemImageInline]
     list_display = ["external_id", "dataset", "kind", "profile", "model_a", "model_b", "split", "created_at"]
     list_filter = ["dataset", "kind", "profile", "split"]
     search_fields = ["external_id", "question", "model_a", "model_b"]

@@ -8,6 +8,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from annotations.importers.fields import MAX_IMAGES
 from annotations.importers.formats import FORMATS
 from annotations.models import CriticCheckpoint, Dataset, Split, TrainingExport
 from annotations.services.images import CheckedImage, image_check
@@ -29,8 +30,42 @@ def profile_choices(*, kind: ProfileKind | None = None, default: str = "") -> li
     return [("", default), *choices] if default else choices
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleImagesField(forms.FileField):
+    """Several files from one input, in the order the browser sends them (Django's documented recipe)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        return [super(MultipleImagesField, self).clean(f, initial) for f in files]
+
+
+def _checked_upload(upload: Any, *, which: str = "") -> CheckedImage:
+    if upload.size > settings.IMAGE_MAX_BYTES:  # refused before a byte is read
+        raise ValidationError(
+            f"{which}The image is {upload.size / 1024 / 1024:.1f} MB; "
+            f"the limit is {settings.IMAGE_MAX_BYTES / 1024 / 1024:.1f} MB."
+        )
+    try:
+        return image_check(data=upload.read())
+    except ValidationError as exc:
+        raise ValidationError([f"{which}{m}" for m in exc.messages]) from None
+
+
 class ItemUploadForm(forms.Form):
     image = forms.FileField(help_text="JPEG, PNG, WebP, GIF, BMP or TIFF.")
+    more_images = MultipleImagesField(
+        label="More pictures",
+        required=False,
+        help_text=f"For an item with several images: its second, third, ... (at most {MAX_IMAGES} in all), in the "
+        "order chosen. The critic is given them all, in this order, after the first.",
+    )
     question = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
     response_a = forms.CharField(label="Response", widget=forms.Textarea(attrs={"rows": 5}))
     model_a = forms.CharField(label="Model that wrote it", required=False, max_length=MAX_NAME_CHARS)
@@ -62,13 +97,13 @@ class ItemUploadForm(forms.Form):
             field.choices = [c for c in field.choices if c[0] != Split.GOLD]  # type: ignore[attr-defined]
 
     def clean_image(self) -> CheckedImage:
-        upload = self.cleaned_data["image"]
-        if upload.size > settings.IMAGE_MAX_BYTES:  # refused before a byte is read
-            raise ValidationError(
-                f"The image is {upload.size / 1024 / 1024:.1f} MB; "
-                f"the limit is {settings.IMAGE_MAX_BYTES / 1024 / 1024:.1f} MB."
-            )
-        return image_check(data=upload.read())
+        return _checked_upload(self.cleaned_data["image"])
+
+    def clean_more_images(self) -> list[CheckedImage]:
+        uploads = self.cleaned_data.get("more_images") or []
+        if len(uploads) + 1 > MAX_IMAGES:
+            raise ValidationError(f"An item holds at most {MAX_IMAGES} images ({len(uploads) + 1} given).")
+        return [_checked_upload(u, which=f"Image {n}: ") for n, u in enumerate(uploads, start=2)]
 
     def item_fields(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)

@@ -585,9 +585,11 @@ class ReviewSkip(models.Model):
         return f"{self.reviewer} skipped {self.item_id}"
 
 
-# Re-read records, team-defined profiles and drift audits live in their own modules; imported so Django registers them.
+# Re-read records, team-defined profiles, drift audits and items' further images live in their own modules;
+# imported so Django registers them.
 from annotations.models_drift import DriftAudit as DriftAudit  # noqa: E402
 from annotations.models_drift import DriftVerdict as DriftVerdict  # noqa: E402
+from annotations.models_images import ItemImage as ItemImage  # noqa: E402
 from annotations.models_profiles import PromptProfile as PromptProfile  # noqa: E402
 from annotations.models_reread import VerdictReread as VerdictReread  # noqa: E402
 from annotations.models_reread import VerdictRereadChange as VerdictRereadChange  # noqa: E402

@@ -136,7 +136,10 @@ def item_images(job: judging.VerdictJob) -> list[Image.Image]:
     from PIL import Image, UnidentifiedImageError
 
     pictures = []
-    for path in [job.image_path]:
+    for n, path in enumerate(job.image_paths, start=1):
+        if not path:
+            which = "the image" if len(job.image_paths) == 1 else f"image {n} of {len(job.image_paths)}"
+            raise FileNotFoundError(f"{which} has no normalised rendition (its original could not be read)")
         try:
             with Image.open(path) as im:
                 im.load()
@@ -154,8 +157,8 @@ def judge_request(job: judging.VerdictJob) -> JudgeRequest:
     """The engine's request for a job: its pictures (``item_images``) and the texts the profile is filled with."""
     from critic_worker.engine import JudgeRequest
 
-    if not job.image_path:
-        raise FileNotFoundError("the image has no normalised rendition (its original could not be read)")
+    if not job.image_paths:
+        raise FileNotFoundError("the item has no image")
     return JudgeRequest(
         images=item_images(job),
         profile=job.profile,

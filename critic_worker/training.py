@@ -96,7 +96,16 @@ def _llava_json(path: Path, image_folder: Path) -> Iterator[TrainingRow]:
         if not isinstance(row, dict) or not row.get("id") or not row.get("image"):
             raise ExportError(f"row {n}: every row needs an id and an image")
         human, gpt = _turns(n, row["id"], row.get("conversations"))
-        image = (image_folder / str(row["image"])).resolve()
+        name = row["image"]
+        if isinstance(name, list):
+            if len(name) != 1:
+                raise ExportError(
+                    f"row {n} ({row['id']}): its item has {len(name)} images; retraining on items with several "
+                    "images is not supported yet (export in llava-critic-parquet, which leaves them out, or remove "
+                    "them from the dataset's pool)"
+                )
+            name = name[0]
+        image = (image_folder / str(name)).resolve()
         if not image.is_relative_to(image_folder.resolve()) or not image.is_file():
             raise ExportError(f"row {n} ({row['id']}): no image file {row['image']!r} in {image_folder}")
         yield TrainingRow(id=str(row["id"]), human=human, gpt=gpt, image_path=image)

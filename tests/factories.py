@@ -59,3 +59,18 @@ class CheckpointFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"critic-{n}")
     model = "/models/tiny"
+
+
+def stored_png(colour: tuple[int, int, int], size: tuple[int, int] = (64, 48)):  # type: ignore[no-untyped-def]
+    return image_store(checked=image_check(data=png_bytes(size=size, colour=colour)))[0]
+
+
+def item_with_images(*colours: tuple[int, int, int], factory: type[ItemFactory] = ItemFactory, **fields):  # type: ignore[no-untyped-def]
+    """An item whose images are PNGs of these colours, in this order (the first as Item.image, the rest ItemImage)."""
+    from annotations.models import ItemImage
+
+    first, *more = [stored_png(colour, size=(64 + 8 * n, 48)) for n, colour in enumerate(colours)]
+    item = factory(image=first, **fields)
+    for position, image in enumerate(more, start=2):
+        ItemImage.objects.create(item=item, image=image, position=position)
+    return item

@@ -12,8 +12,10 @@ from ninja.files import UploadedFile
 
 from annotations.api.base import api, responses
 from annotations.api.schemas import PROFILE_HELP, PROFILE_OR_DEFAULT, Id, ItemOut, ItemPage, SplitOrDefault
+from annotations.importers.fields import MAX_IMAGES
 from annotations.models import CriticVerdict, HumanVerdict, Item
 from annotations.selectors import datasets as selectors
+from annotations.selectors.images import item_images, more_images_prefetch
 from annotations.services.items import item_create
 
 MAX_OFFSET = 2**31 - 1  # past any dataset's size; larger would only ever return an empty page
@@ -40,6 +42,15 @@ def _item_out(
         "image_sha256": item.image.sha256,
         "image_url": request.build_absolute_uri(f"/images/{item.image.sha256}/"),
         "context": [{"role": role, "text": text} for role, text in item.context_turns],
+        "images": [
+            {
+                "sha256": image.sha256,
+                "url": request.build_absolute_uri(f"/images/{image.sha256}/"),
+                "width": image.width,
+                "height": image.height,
+            }
+            for image in item_images(item=item)
+        ],
     }
     if verdicts is not None and (verdicts[0] or verdicts[1]):
         humans, critics = verdicts
@@ -81,7 +92,7 @@ def list_items(
 ) -> Any:
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
     items = selectors.item_list(user=request.user, dataset=dataset)
-    page = list(items[offset : offset + limit])
+    page = list(items.prefetch_related(more_images_prefetch())[offset : offset + limit])
     visible = selectors.item_verdicts_visible_many(user=request.user, items=page)
     return {
         "count": items.count(),
@@ -100,13 +111,14 @@ def get_item(request: HttpRequest, item_id: Id) -> Any:
     "/datasets/{dataset_id}/items",
     response=responses({201: ItemOut}, 403, 404, 409, 422),
     tags=["items"],
-    summary="Upload one item (multipart: the image and the fields); 422 names each refused field, "
-    "409 if the dataset holds the external id already",
+    summary="Upload one item (multipart: the image, optionally more_images, its second, third, ... in order, and "
+    "the fields); 422 names each refused field, 409 if the dataset holds the external id already",
 )
 def upload_item(
     request: HttpRequest,
     dataset_id: Id,
     image: File[UploadedFile],
+    more_images: File[list[UploadedFile]] = None,  # type: ignore[assignment]  # optional; `| None` would document null
     question: str = Form(..., min_length=1, max_length=TEXT_MAX),
     response_a: str = Form(..., min_length=1, max_length=TEXT_MAX),
     response_b: str = Form("", max_length=TEXT_MAX),
@@ -120,9 +132,16 @@ def upload_item(
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
     if (image.size or 0) > settings.IMAGE_MAX_BYTES:
         raise ValidationError({"image": [f"The image is larger than {settings.IMAGE_MAX_BYTES:,} bytes."]})
+    more = list(more_images or [])
+    if len(more) + 1 > MAX_IMAGES:
+        raise ValidationError({"more_images": [f"An item holds at most {MAX_IMAGES} images ({len(more) + 1} given)."]})
+    for n, upload in enumerate(more, start=2):
+        if (upload.size or 0) > settings.IMAGE_MAX_BYTES:
+            raise ValidationError({"more_images": [f"Image {n} is larger than {settings.IMAGE_MAX_BYTES:,} bytes."]})
     item = item_create(
         dataset=dataset,
         image_data=image.read(),
+        more_images=[upload.read() for upload in more],
         question=question,
         response_a=response_a,
         response_b=response_b,

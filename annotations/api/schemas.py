@@ -82,6 +82,13 @@ class ContextTurn(Schema):
     text: str
 
 
+class ItemImageOut(Schema):
+    sha256: str
+    url: str
+    width: int
+    height: int
+
+
 class ItemOut(Schema):
     id: int
     dataset: int
@@ -98,6 +105,7 @@ class ItemOut(Schema):
     image_sha256: str
     image_url: str
     context: list[ContextTurn] = Field(description="The conversation's earlier turns, given to the critic first.")
+    images: list[ItemImageOut]  # every image, in order; the first is image_sha256's
     human_verdicts: list[HumanVerdictOut] | None = None  # None: hidden until you judge the item
     critic_verdicts: list[CriticVerdictOut] | None = None
 

@@ -22,13 +22,13 @@ from annotations.importers.critic_prompts import (
     profile_for,
     profile_for_family,
 )
+from annotations.importers.fields import MAX_IMAGES
 from annotations.importers.rows import JudgeEntry, Row
 from critic_worker.profiles import WHOLE_PROMPT_RESPONSE
 
 IMAGE_TOKEN = "<image>"
 ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "context"}
 NOT_RECOGNISED = "critic prompt not recognised"
-SEVERAL_IMAGES = "several images"
 
 
 def _turns(row: Row, turns: Any) -> list[tuple[str, str]] | None:
@@ -60,14 +60,14 @@ def conversation_row(row: Row, row_id: str, turns: Any, *, every_row_is_critic: 
     read = _turns(row, turns)
     if read is None:
         return row
-    images = sum(text.count(IMAGE_TOKEN) for _, text in read)
-    if images > 1:
-        row.refuse(
-            SEVERAL_IMAGES,
+    tokens = sum(text.count(IMAGE_TOKEN) for _, text in read)
+    listed = row.image_count
+    if tokens and listed and tokens != listed:
+        row.problem(
             "conversations",
-            f"holds {images} images; items with several images cannot be imported yet",
+            f"holds {tokens} {IMAGE_TOKEN} tokens but the row has {listed} image{'s' if listed > 1 else ''}: "
+            "each image needs its token, in order",
         )
-        return row
     last = max((i for i, (role, _) in enumerate(read) if role == "user"), default=None)
     if last is None or last + 1 >= len(read) or read[last + 1][0] != "assistant":
         row.problem("conversations", "needs a human turn followed by a gpt turn (the answer to judge or the verdict)")
@@ -103,6 +103,19 @@ def conversation_row(row: Row, row_id: str, turns: Any, *, every_row_is_critic: 
     return row
 
 
+def _images(row: Row, image: Any) -> None:
+    """LLaVA's `image`: one path, or a list of paths for a conversation with several images (in the order of
+    their <image> tokens)."""
+    refs = image if isinstance(image, list) else [image]
+    if not refs or any(not isinstance(ref, str) or not ref.strip() for ref in refs):
+        row.problem("image", "is required: a path, or a list of paths" if refs else "is an empty list")
+        return
+    if len(refs) > MAX_IMAGES:
+        row.problem("image", f"lists {len(refs)} images; an item holds at most {MAX_IMAGES}")
+        return
+    row.image_ref, row.more_image_refs = refs[0], list(refs[1:])
+
+
 def read_llava_json(path: Path, *, whole_prompt: bool = False) -> Iterator[Row]:
     with path.open("rb") as f:
         if f.read(3) != b"\xef\xbb\xbf":  # skip a UTF-8 byte-order mark
@@ -121,20 +134,7 @@ def read_llava_json(path: Path, *, whole_prompt: bool = False) -> Iterator[Row]:
                     row.problem("row", "must be an object with id, image and conversations")
                     yield row
                     continue
-                image = data.get("image")
-                if isinstance(image, list) and len(image) > 1:
-                    row.refuse(
-                        SEVERAL_IMAGES,
-                        "image",
-                        f"lists {len(image)} images; items with several images cannot be imported yet",
-                    )
-                    yield row
-                    continue
-                if isinstance(image, list):
-                    image = image[0] if image else ""
-                row.image_ref = str(image or "")
-                if not row.image_ref:
-                    row.problem("image", "is required")
+                _images(row, data.get("image"))
                 row.model_a = str(data.get("model") or "")
                 yield conversation_row(
                     row,

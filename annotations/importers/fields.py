@@ -15,6 +15,7 @@ TEXT_FIELDS = ("id", "question", "reference", "split", "profile", "reviewer", "m
 KNOWN_FIELDS = {
     *TEXT_FIELDS,
     "image",
+    "images",
     "response",
     "response_a",
     "response_b",
@@ -31,6 +32,7 @@ KNOWN_FIELDS = {
 }
 CONTEXT_ROLES = ("user", "assistant", "context")
 JUDGE_KEYS = ("judge", "judge_score", "judge_preference", "judge_output", "judge_confidence")
+MAX_IMAGES = 16  # images of one item
 DELIMITERS = ",;\t|"
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
 
@@ -77,7 +79,7 @@ def from_fields(number: int, data: Any) -> Row:
         row.problem("line", f"must be a JSON object, not {type(data).__name__}")
         return row
     row.external_id = _text(row, data, "id")
-    row.image_ref = _text(row, data, "image")
+    _images(row, data)
     row.question = _text(row, data, "question")
     row.reference = _text(row, data, "reference")
     row.split = _text(row, data, "split")
@@ -97,6 +99,42 @@ def from_fields(number: int, data: Any) -> Row:
     _labels(row, data)
     _judges(row, data)
     return row
+
+
+def _images(row: Row, data: dict[str, Any]) -> None:
+    """`image`: one path or data: URI, or a list of them (an item with several images, in order); or `images`, such
+    a list. A CSV cell holds a list as JSON text (["a.png", "b.png"])."""
+    one, many = data.get("image"), data.get("images")
+    if one not in (None, "") and many not in (None, "", []):
+        row.problem("images", "give image (one, or a list) or images (a list), not both")
+        return
+    key = "image" if many in (None, "", []) else "images"
+    value = one if key == "image" else many
+    if isinstance(value, str) and (key == "images" or (value.strip().startswith("[") and value.strip().endswith("]"))):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:  # a file named like "[scan] 1.png]" is a path; images must be a list
+            if key == "images":
+                row.problem("images", "is not a JSON list")
+                return
+    if value is None or value == "":
+        return
+    if key == "images" and not isinstance(value, list):
+        row.problem("images", 'must be a list of paths or data: URIs, e.g. ["a.png", "b.png"]')
+        return
+    refs = value if isinstance(value, list) else [value]
+    if not refs:
+        row.problem(key, "is an empty list: give at least one image")
+        return
+    if len(refs) > MAX_IMAGES:
+        row.problem(key, f"lists {len(refs)} images; an item holds at most {MAX_IMAGES}")
+        return
+    for n, ref in enumerate(refs, start=1):
+        if not isinstance(ref, str) or not ref.strip():
+            where = f" (image {n})" if len(refs) > 1 else ""
+            row.problem(key, f"must be a path or a data: URI{where}, not {ref!r}"[:200])
+            return
+    row.image_ref, row.more_image_refs = refs[0], list(refs[1:])
 
 
 def _context(row: Row, data: dict[str, Any]) -> None:

@@ -35,6 +35,7 @@ class Row:
     external_id: str = ""
     image_ref: str = ""  # a relative path, or a data: URI
     image_bytes: bytes | None = None  # embedded in the file (parquet)
+    more_image_refs: list[str] = field(default_factory=list)  # the item's second, third, ... images, in order
     question: str = ""
     response_a: str = ""
     response_b: str = ""
@@ -58,6 +59,10 @@ class Row:
     def refuse(self, reason: str, field_name: str, message: str) -> None:
         self.refused = self.refused or reason
         self.problem(field_name, message)
+
+    @property
+    def image_count(self) -> int:
+        return bool(self.image_ref or self.image_bytes is not None) + len(self.more_image_refs)
 
     @property
     def whole_prompt(self) -> bool:

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import BooleanField, Count, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models import BooleanField, Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.db.models.query import ModelIterable
 from django.shortcuts import get_object_or_404
 
-from annotations.models import CriticVerdict, Dataset, HumanVerdict, Image, ImportJob, Item, Kind
+from annotations.models import CriticVerdict, Dataset, HumanVerdict, Image, ImportJob, Item, ItemImage, Kind
 from annotations.permissions import is_admin
 
 User = AbstractBaseUser | AnonymousUser
@@ -62,10 +63,12 @@ def _items_seen_by(user: User) -> QuerySet[Item]:
 
 
 def item_list(*, user: User, dataset: Dataset, kind: str = "", split: str = "", search: str = "") -> QuerySet[Item]:
-    """The dataset's items as this user may see them (see _ItemsAsSeen); the search matches the response models'
-    names only on items whose names the user may see."""
+    """The dataset's items as this user may see them (see _ItemsAsSeen), each with its first image and the count of
+    its others (`more_images_count`); the search matches the response models' names only on items whose names the
+    user may see."""
     require_active(user)
     items = _items_seen_by(user).filter(dataset=dataset).select_related("image").order_by("id")
+    items = items.annotate(more_images_count=more_images_count())
     if kind in Kind.values:
         items = items.filter(kind=kind)
     if split:
@@ -74,6 +77,12 @@ def item_list(*, user: User, dataset: Dataset, kind: str = "", split: str = "", 
         models = Q(model_a__icontains=search) | Q(model_b__icontains=search)
         items = items.filter(Q(external_id__icontains=search) | Q(question__icontains=search) | (Q(seen=True) & models))
     return items
+
+
+def more_images_count() -> Coalesce:
+    """An item's images after its first, counted in a subquery (no grouping of the item's own query)."""
+    counted = ItemImage.objects.filter(item=OuterRef("pk")).values("item").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted), 0)
 
 
 def item_get(*, user: User, pk: int) -> Item:
@@ -128,9 +137,10 @@ def item_verdicts_visible_many(
 
 
 def image_get(*, user: User, sha256: str) -> Image:
-    """An image the user may see: one shown by an item of a dataset they can see."""
+    """An image the user may see: one shown by an item of a dataset they can see (as its first image or another)."""
     require_active(user)
-    return get_object_or_404(Image.objects.filter(items__isnull=False).distinct(), sha256=sha256)
+    shown = Exists(Item.objects.filter(image=OuterRef("pk"))) | Exists(ItemImage.objects.filter(image=OuterRef("pk")))
+    return get_object_or_404(Image.objects.filter(shown), sha256=sha256)
 
 
 def import_job_get(*, user: User, pk: int) -> ImportJob:

@@ -6,18 +6,41 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models import Prefetch, QuerySet
 
-from annotations.models import Image, Item
+from annotations.models import Image, Item, ItemImage
 
 
 class NoRendition(FileNotFoundError):
     """The image has no rendition (its original could not be read when renditions were made)."""
 
 
+MORE_IMAGES = "more_images"
+
+
+def more_images_prefetch(through: str = "") -> Prefetch:
+    """What a list of items (or of rows with an item: `through` "item__") prefetches so that item_images costs no
+    query per item."""
+    return Prefetch(through + MORE_IMAGES, queryset=ItemImage.objects.select_related("image").order_by("position"))
+
+
+def items_with_images(items: QuerySet[Item]) -> QuerySet[Item]:
+    """The items with their first image joined and the others prefetched, in order (two queries in all)."""
+    return items.select_related("image").prefetch_related(more_images_prefetch())
+
+
 def item_images(*, item: Item) -> list[Image]:
-    """The item's images in the order the critic sees them: today always [item.image]; items with several images
-    will return them all here, so callers that loop over this list need no change."""
-    return [item.image]
+    """The item's images in order: Item.image first, then ItemImage's at positions 2, 3, ... The order the critic is
+    given them, the desk shows them and the exports list them. No query when they were prefetched
+    (items_with_images) or when the item was read with a count of its other images of 0 (the desk's plain SQL sets
+    `more_images_count`); one otherwise."""
+    if MORE_IMAGES in getattr(item, "_prefetched_objects_cache", {}):
+        links = list(item.more_images.all())
+    elif getattr(item, "more_images_count", None) == 0:
+        links = []
+    else:
+        links = list(item.more_images.select_related("image").order_by("position"))
+    return [item.image, *(link.image for link in links)]
 
 
 def image_normalized_path(*, image: Image) -> Path:

@@ -9,6 +9,7 @@ from django.db.models import Count
 
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, Image, Item, JobStatus, Kind
 from annotations.permissions import is_admin
+from annotations.selectors.images import item_images
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -120,4 +121,4 @@ def critic_inputs_seen(*, user: User | AnonymousUser, item: Item) -> CriticInput
         return None
     rows = CriticVerdict.objects.filter(item=item).select_related("checkpoint").order_by("checkpoint__name", "swapped")
     prompts = [CriticSaw(v.checkpoint, v.status, v.swapped, v.prompt) for v in rows]
-    return CriticInputsSeen(pictures=[item.image], prompts=prompts)
+    return CriticInputsSeen(pictures=item_images(item=item), prompts=prompts)

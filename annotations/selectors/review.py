@@ -25,8 +25,13 @@ ITEM_FIELDS: tuple[str, ...] = ("id", "dataset_id", "external_id", "image_id", "
 ITEM_FIELDS += ("profile", "response_a", "model_a", "response_b", "model_b", "context")
 IMAGE_FIELDS = ("id", "sha256", "width", "height")
 DATASET_FIELDS = ("id", "name", "review_overlap", "disagreement_threshold")
+# Last, how many images the item has after its first: 0 for most, and then item_images needs no query.
+MORE_IMAGES_COUNT = "(SELECT COUNT(*) FROM annotations_itemimage ii WHERE ii.item_id = i.id)"
 ITEM_COLUMNS = ", ".join(
-    [f"i.{name}" for name in ITEM_FIELDS] + [f"m.{name}" for name in IMAGE_FIELDS] + [f"d.{n}" for n in DATASET_FIELDS]
+    [f"i.{name}" for name in ITEM_FIELDS]
+    + [f"m.{name}" for name in IMAGE_FIELDS]
+    + [f"d.{n}" for n in DATASET_FIELDS]
+    + [MORE_IMAGES_COUNT]
 )
 ITEM_TABLES = (
     "annotations_item i JOIN annotations_image m ON m.id = i.image_id JOIN annotations_dataset d ON d.id = i.dataset_id"
@@ -45,13 +50,16 @@ CRITIC_OF_ACTIVE = _CRITIC.format(_CRITIC_COLUMNS, "k.is_active")
 
 
 def review_item_from_row(row: Sequence[Any]) -> Item:
-    """An Item, with its image and dataset, from a row of ITEM_COLUMNS (the fields it lacks load if asked for)."""
+    """An Item, with its first image, its dataset and the count of its other images (`more_images_count`), from a
+    row of ITEM_COLUMNS (the fields it lacks load if asked for)."""
     i, m = len(ITEM_FIELDS), len(ITEM_FIELDS) + len(IMAGE_FIELDS)
+    d = m + len(DATASET_FIELDS)
     item = Item.from_db("default", ITEM_FIELDS, row[:i])
     if isinstance(item.context, str):  # plain SQL hands jsonb over as its text; the ORM would have decoded it
         item.context = json.loads(item.context)
     item.image = Image.from_db("default", IMAGE_FIELDS, row[i:m])
-    item.dataset = Dataset.from_db("default", DATASET_FIELDS, row[m:])
+    item.dataset = Dataset.from_db("default", DATASET_FIELDS, row[m:d])
+    item.more_images_count = int(row[d])  # type: ignore[attr-defined]
     return item
 
 

@@ -41,6 +41,7 @@ from annotations.models import (
     Dataset,
     HumanVerdict,
     Item,
+    ItemImage,
     JobStatus,
     Split,
     TrainingExport,
@@ -50,6 +51,7 @@ from annotations.services.verdict_combine import combine_rule, preferences_combi
 from critic_worker.profiles import PromptInput, Verdict, get_profile, user_turn
 
 EXPORT_TASK = "annotations.tasks.export_run"
+IMAGE_TOKEN = "<image>"
 FORMATS = tuple(TrainingExport.Format.values)
 DATA_FILES = {"llava-critic-parquet": "train.parquet", "llava-json": "train.json", "dpo-jsonl": "train.jsonl"}
 IMAGES_DIR = "images"
@@ -264,6 +266,7 @@ class Tally:
     agreements: Counter[str] = field(default_factory=Counter)
     left_out: Counter[str] = field(default_factory=Counter)
     items_seen: int = 0
+    several_images: int = 0  # rows whose item has more than one image
 
 
 class ExportRow(NamedTuple):
@@ -277,6 +280,12 @@ class ExportRow(NamedTuple):
     gpt_turn: str
     critic_text: str  # the critic's own text (DPO's rejected side); empty for the other formats
     verdict: Verdict
+    more_images: tuple[tuple[str, str], ...] = ()  # the item's second, third, ... images: (sha256, image_file)
+
+    @property
+    def images(self) -> list[tuple[str, str]]:
+        """Every image of the row's item, in order: (sha256 of the rendition, its storage name)."""
+        return [(self.sha256, self.image_file), *self.more_images]
 
 
 def _consensus(
@@ -309,16 +318,39 @@ def _consensus(
     return verdict, corrected, rationale
 
 
+def _with_more_images(
+    groups: Iterator[tuple[int, list[dict[str, Any]]]],
+) -> Iterator[tuple[list[dict[str, Any]], tuple[tuple[str, str], ...]]]:
+    """Each item's group with its images after the first ((sha256, file) in order), asked for CHUNK items at a time."""
+    while batch := list(itertools.islice(groups, CHUNK)):
+        more: dict[int, list[tuple[str, str]]] = {}
+        links = ItemImage.objects.filter(item_id__in=[item_id for item_id, _ in batch]).order_by("item_id", "position")
+        for item_id, sha, name in links.values_list("item_id", "image__normalized_sha256", "image__normalized"):
+            more.setdefault(item_id, []).append((sha, name))
+        for item_id, humans in batch:
+            yield humans, tuple(more.get(item_id, ()))
+
+
 def export_rows(
-    *, dataset: Dataset, checkpoint: CriticCheckpoint, include_agreements: bool, dpo: bool, tally: Tally
+    *,
+    dataset: Dataset,
+    checkpoint: CriticCheckpoint,
+    include_agreements: bool,
+    dpo: bool,
+    tally: Tally,
+    one_image_a_row: bool = False,
 ) -> Iterator[ExportRow]:
-    """The training rows of a dataset against a checkpoint, streamed; what is left out is counted in `tally`."""
+    """The training rows of a dataset against a checkpoint, streamed; what is left out is counted in `tally`.
+    `one_image_a_row`: the format holds one image a row (llava-critic-113k), so items with several are left out."""
     threshold = dataset.disagreement_threshold
-    for _, humans in _stream(dataset, checkpoint):
+    for humans, more_images in _with_more_images(_stream(dataset, checkpoint)):
         tally.items_seen += 1
         first = humans[0]
         name = first["profile"]
         spec = get_profile(name)
+        if more_images and one_image_a_row:
+            tally.left_out["several_images_in_a_one_image_format"] += 1
+            continue
         if any(h["h_profile"] != name for h in humans):
             tally.left_out["profile_changed_since_judged"] += 1
             continue
@@ -348,15 +380,19 @@ def export_rows(
         (tally.agreements if agrees else tally.disagreements)[name] += 1
         tally.per_profile[name] += 1
         tally.rows += 1
+        tally.several_images += bool(more_images)
+        # The critic's own turn: one <image> line per image, in order (critic_worker.prompting).
+        image_tokens = "\n".join([IMAGE_TOKEN] * (1 + len(more_images)))
         yield ExportRow(
             id=f"{first['external_id']}__{name}",
             profile=name,
             sha256=first["sha256"],
             image_file=first["image_file"],
-            human_turn=user_turn(spec, prompt),
+            human_turn=user_turn(spec, prompt, image_token=image_tokens),
             gpt_turn=spec.render(verdict),
             critic_text=critic_text,
             verdict=verdict,
+            more_images=more_images,
         )
 
 
@@ -394,12 +430,18 @@ class _Images:
         self.names: dict[str, str] = {}  # ours: SHA-256 -> name
         self.adopted: set[str] = set()  # merged rows' images, by their own names
 
-    def name(self, row: ExportRow) -> str:
-        name = self.names.get(row.sha256)
+    def name(self, row: ExportRow) -> str | list[str]:
+        """The row's `image`: its image's name, or for an item with several the list of their names in order
+        (LLaVA's layout for multi-image rows)."""
+        names = [self._name(sha, file) for sha, file in row.images]
+        return names[0] if len(names) == 1 else names
+
+    def _name(self, sha256: str, image_file: str) -> str:
+        name = self.names.get(sha256)
         if name is None:
-            name = image_name(row)
-            self._place(Path(settings.MEDIA_ROOT) / row.image_file, name)
-            self.names[row.sha256] = name
+            name = image_file_name(sha256, image_file)
+            self._place(Path(settings.MEDIA_ROOT) / image_file, name)
+            self.names[sha256] = name
         return name
 
     def adopt(self, their_file: Path, name: str) -> None:
@@ -425,9 +467,18 @@ class _Images:
             shutil.copyfile(source, target)
 
 
-def image_name(row: ExportRow) -> str:
+def image_file_name(sha256: str, image_file: str) -> str:
     """An image's name in an export: its SHA-256 and its file's extension."""
-    return row.sha256 + os.path.splitext(row.image_file)[1].lower()
+    return sha256 + os.path.splitext(image_file)[1].lower()
+
+
+def image_name(row: ExportRow) -> str:
+    """The name of the row's (first) image in an export."""
+    return image_file_name(row.sha256, row.image_file)
+
+
+def _json_image(value: str | list[str]) -> str:
+    return _str(value) if isinstance(value, str) else "[" + ", ".join(_str(v) for v in value) + "]"
 
 
 def _conversations(row: ExportRow) -> list[dict[str, str]]:
@@ -470,7 +521,7 @@ class _JsonListWriter(_Writer):
         # The JSON of {"id", "image", "conversations"} put together from its escaped strings: the same text
         # json.dumps writes, without building the dicts and an encoder for every row.
         self.file.write(
-            f'{self.sep}{{"id": {_str(row.id)}, "image": {_str(self.images.name(row))}, "conversations": '
+            f'{self.sep}{{"id": {_str(row.id)}, "image": {_json_image(self.images.name(row))}, "conversations": '
             f'[{{"from": "human", "value": {_str(row.human_turn)}}}, '
             f'{{"from": "gpt", "value": {_str(row.gpt_turn)}}}]}}'
         )
@@ -500,7 +551,7 @@ class _DpoWriter(_JsonListWriter):
             self.ids.add(row.id)
         answer = get_profile(row.profile).verdict_line(row.verdict)
         self.file.write(
-            f'{{"id": {_str(row.id)}, "image": {_str(self.images.name(row))}, "prompt": {_str(row.human_turn)}, '
+            f'{{"id": {_str(row.id)}, "image": {_json_image(self.images.name(row))}, "prompt": {_str(row.human_turn)}, '
             f'"chosen": {_str(row.gpt_turn)}, "rejected": {_str(row.critic_text)}, "answer": {_str(answer)}}}\n'
         )
 
@@ -609,8 +660,10 @@ def _merge(writer: _Writer, path: Path, fmt: str) -> dict[str, Any]:
         else:
             seen.add(row_id)
             images = getattr(writer, "images", None)
-            if images is not None and isinstance(data.get("image"), str):  # llava-json, dpo-jsonl: files, not bytes
-                images.adopt(path, data["image"])
+            theirs = data.get("image")
+            if images is not None and isinstance(theirs, str | list):  # llava-json, dpo-jsonl: files, not bytes
+                for name in [theirs] if isinstance(theirs, str) else theirs:
+                    images.adopt(path, str(name))
             writer.write_theirs(data)
             kept += 1
     return {
@@ -652,6 +705,7 @@ def _write(export: TrainingExport, folder: Path) -> dict[str, Any]:
         include_agreements=include_agreements,
         dpo=fmt == "dpo-jsonl",
         tally=tally,
+        one_image_a_row=fmt == "llava-critic-parquet",
     )
     merged: dict[str, Any] | None = None
     reported = 0
@@ -681,6 +735,7 @@ def _write(export: TrainingExport, folder: Path) -> dict[str, Any]:
             "items_examined": tally.items_seen,
             "rows": tally.rows + (merged["rows_kept"] if merged else 0),
             "ours": tally.rows,
+            "rows_with_several_images": tally.several_images,
             "per_profile": dict(sorted(tally.per_profile.items())),
             "disagreements": dict(sorted(tally.disagreements.items())),
             "agreements": dict(sorted(tally.agreements.items())),

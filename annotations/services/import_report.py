@@ -43,6 +43,7 @@ class ImportReport:
     refused: dict[str, int] = field(default_factory=dict)  # reason -> rows refused for it
     whole_prompt: int = 0  # critic rows kept whole (their prompt could not be split)
     with_context: int = 0  # items with earlier turns
+    with_several_images: int = 0  # items with more than one image
     plain_conversations: int = 0  # LLaVA conversations that are not critic rows: question and answer
     desk_verdicts_kept: int = 0  # labels left out: the reviewer's desk verdict stands (services/import_rights.py)
     queued: int = 0  # items queued for the active critic after the import (the dataset's judge_new_items)
@@ -95,6 +96,7 @@ class ImportReport:
             for n, what in (
                 (self.whole_prompt, "kept as whole prompts"),
                 (self.with_context, "with earlier turns as context"),
+                (self.with_several_images, "with several images"),
                 (self.plain_conversations, "plain conversations (question and answer)"),
             )
             if n

@@ -17,7 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
 
 from annotations.importers.formats import Row
-from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item, Kind, Split
+from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item, ItemImage, Kind, Split
 from annotations.permissions import acts_as_admin
 from annotations.services.items import GOLD_FOR_ADMINS
 
@@ -65,7 +65,7 @@ def _digest(value: object) -> bytes:
 
 def locked_content_check(
     *,
-    rows: Iterable[tuple[Row, str, str]],
+    rows: Iterable[tuple[Row, str, list[str]]],
     dataset: Dataset,
     existing: set[str],
     profile: str,
@@ -73,8 +73,8 @@ def locked_content_check(
     report: ImportReport,
 ) -> None:
     """Refuse the update of an item that has a verdict when the row changes its content. `rows`: (row, item id,
-    image sha256) as the import writes them; `profile`: the import's default profile. Reads only judged items'
-    digests (8 bytes a field), so memory stays small."""
+    its images' sha256 in order) as the import writes them; `profile`: the import's default profile. Reads only
+    judged items' digests (8 bytes a field), so memory stays small."""
     judged = Exists(HumanVerdict.objects.filter(item=OuterRef("pk"))) | Exists(
         CriticVerdict.objects.filter(item=OuterRef("pk"))
     )
@@ -83,16 +83,21 @@ def locked_content_check(
     ids = list(existing)
     for start in range(0, len(ids), 5000):
         found = Item.objects.filter(judged, dataset=dataset, external_id__in=ids[start : start + 5000])
+        more: dict[str, list[str]] = {}
+        links = ItemImage.objects.filter(item__in=found).order_by("item_id", "position")
+        for external_id, sha in links.values_list("item__external_id", "image__sha256"):
+            more.setdefault(external_id, []).append(sha)
         for values in found.values_list(*fields):
-            locked[values[0]] = tuple(_digest(v) for v in values[1:])
+            images = ",".join([values[1], *more.get(values[0], [])])
+            locked[values[0]] = tuple(_digest(v) for v in (images, *values[2:]))
     if not locked:
         return
-    for row, row_id, sha in rows:
+    for row, row_id, shas in rows:
         if row_id not in locked:
             continue
         kind = Kind.PAIRWISE if row.response_b.strip() else Kind.POINTWISE
         default = dataset.pairwise_profile if kind == Kind.PAIRWISE else dataset.pointwise_profile
-        new = [sha, row.question, row.reference, kind, row.profile or profile or default, row.response_a]
+        new = [",".join(shas), row.question, row.reference, kind, row.profile or profile or default, row.response_a]
         new += [row.model_a.strip(), row.response_b, row.model_b.strip()]
         pairs = zip(CONTENT_FIELDS, locked[row_id], new, strict=True)
         changed = [name for name, old, value in pairs if old != _digest(value)]

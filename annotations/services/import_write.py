@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 
 from annotations.importers.rows import Row
-from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item, Kind
+from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item, ItemImage, Kind
 from annotations.services import import_rights
 from annotations.services.import_report import ImportReport
 from annotations.services.import_verdicts import judge_name, judge_verdict
@@ -36,10 +36,14 @@ class WriteTarget:
 
 
 def rows_write(
-    *, rows: Iterable[tuple[Row, str, str]], target: WriteTarget, tick: Callable[[str, int, int], None], total: int
+    *,
+    rows: Iterable[tuple[Row, str, list[str]]],
+    target: WriteTarget,
+    tick: Callable[[str, int, int], None],
+    total: int,
 ) -> None:
-    """Write (row, item id, image sha256) triples in chunks of CHUNK, reporting progress after each."""
-    chunk: list[tuple[Row, str, str]] = []
+    """Write (row, item id, its images' sha256 in order) triples in chunks of CHUNK, reporting progress after each."""
+    chunk: list[tuple[Row, str, list[str]]] = []
     written = 0
     for checked in rows:
         chunk.append(checked)
@@ -65,7 +69,7 @@ def reviewers_ensure(*, names: set[str], report: ImportReport) -> dict[str, int]
     return dict(users.objects.filter(username__in=names).values_list("username", "pk"))
 
 
-def _item(row: Row, row_id: str, sha: str, target: WriteTarget) -> Item:
+def _item(row: Row, row_id: str, shas: list[str], target: WriteTarget) -> Item:
     dataset, report = target.dataset, target.report
     kind = Kind.PAIRWISE if row.response_b.strip() else Kind.POINTWISE
     default = dataset.pairwise_profile if kind == Kind.PAIRWISE else dataset.pointwise_profile
@@ -74,10 +78,11 @@ def _item(row: Row, row_id: str, sha: str, target: WriteTarget) -> Item:
     report.whole_prompt += row.whole_prompt
     report.with_context += bool(row.context)
     report.plain_conversations += row.plain_conversation
+    report.with_several_images += len(shas) > 1
     return Item(
         dataset=dataset,
         external_id=row_id,
-        image_id=target.image_ids[sha],
+        image_id=target.image_ids[shas[0]],
         question=row.question,
         reference=row.reference,
         kind=kind,
@@ -107,9 +112,9 @@ UPDATED_FIELDS = [
 ]
 
 
-def _write_chunk(chunk: list[tuple[Row, str, str]], target: WriteTarget) -> None:
+def _write_chunk(chunk: list[tuple[Row, str, list[str]]], target: WriteTarget) -> None:
     report, existing = target.report, target.existing
-    items = [_item(row, row_id, sha, target) for row, row_id, sha in chunk]
+    items = [_item(row, row_id, shas, target) for row, row_id, shas in chunk]
     fresh = [i for i in items if i.external_id not in existing]
     Item.objects.bulk_create(fresh)
     report.created += len(fresh)
@@ -124,6 +129,12 @@ def _write_chunk(chunk: list[tuple[Row, str, str]], target: WriteTarget) -> None
             item.pk = by_id[item.external_id]
         Item.objects.bulk_update(stale, UPDATED_FIELDS)
         report.updated += len(stale)
+        ItemImage.objects.filter(item__in=stale).delete()  # an update brings the item's whole list of images
+    ItemImage.objects.bulk_create(
+        ItemImage(item_id=item.pk, image_id=target.image_ids[sha], position=position)
+        for (_, _, shas), item in zip(chunk, items, strict=True)
+        for position, sha in enumerate(shas[1:], start=2)
+    )
     labels: list[HumanVerdict] = []
     verdicts: list[CriticVerdict] = []
     for (row, _, _), item in zip(chunk, items, strict=True):

@@ -196,18 +196,18 @@ def _discard(plan: _Plan) -> None:
             entry.unsaved = None
 
 
-def _image_key(row: Row) -> tuple[str, bytes | None]:
-    """How a row's image is known before its bytes are read: its path, or the bytes it carries."""
+def _image_keys(row: Row) -> list[tuple[str, bytes | None]]:
+    """How a row's images are known before their bytes are read, in order: a path, or the bytes a row carries."""
+    keys: list[tuple[str, bytes | None]] = []
     if row.image_bytes is not None:
-        return "", row.image_bytes
-    if is_data_uri(row.image_ref):
-        return "", data_uri_bytes(row.image_ref)
-    return row.image_ref, None
+        keys.append(("", row.image_bytes))
+    for ref in [r for r in (row.image_ref, *row.more_image_refs) if r]:
+        keys.append(("", data_uri_bytes(ref)) if is_data_uri(ref) else (ref, None))
+    return keys
 
 
-def _resolve_image(row: Row, source: ImageSource, plan: _Plan) -> str:
-    """The sha256 of the row's image, checking and storing it the first time it is seen."""
-    ref, inline = _image_key(row)
+def _resolve_image(ref: str, inline: bytes | None, source: ImageSource, plan: _Plan) -> str:
+    """The sha256 of one image, checking and storing it the first time it is seen."""
     if ref and ref in plan.images:
         return plan.images[ref].sha256
     data = inline if inline is not None else source.read(ref)
@@ -220,9 +220,26 @@ def _resolve_image(row: Row, source: ImageSource, plan: _Plan) -> str:
     return sha
 
 
-def _row_id(row: Row, sha: str) -> str:
+def _resolve_images(row: Row, source: ImageSource, plan: _Plan) -> list[str]:
+    """The sha256 of each of the row's images, in order. ImageRefError or ValidationError naming the image (its
+    place in the list when there are several)."""
+    keys = _image_keys(row)
+    shas = []
+    for n, (ref, inline) in enumerate(keys, start=1):
+        where = f"image {n} of {len(keys)}: " if len(keys) > 1 else ""
+        try:
+            shas.append(_resolve_image(ref, inline, source, plan))
+        except ImageRefError as exc:
+            raise ImageRefError(f"{where}{exc}") from None
+        except ValidationError as exc:
+            raise ValidationError(f"{where}{' '.join(exc.messages)}") from None
+    return shas
+
+
+def _row_id(row: Row, shas: list[str]) -> str:
+    # One image: its sha256, as ids were always made; several: all of them, in order.
     return row.external_id.strip() or item_default_external_id(
-        image_sha256=sha, question=row.question, response_a=row.response_a, response_b=row.response_b
+        image_sha256=",".join(shas), question=row.question, response_a=row.response_a, response_b=row.response_b
     )
 
 
@@ -252,10 +269,11 @@ def _check(
         for message in messages:
             report.add(row.number, field_name, message)
     if not row.image_ref and row.image_bytes is None:
-        report.add(row.number, "image", "is required")
+        if not any(f in {"image", "images"} for f, _ in row.problems):  # else the reader said what is wrong
+            report.add(row.number, "image", "is required")
     else:
         try:
-            row_id = _row_id(row, _resolve_image(row, source, plan))
+            row_id = _row_id(row, _resolve_images(row, source, plan))
         except ImageRefError as exc:
             report.add(row.number, "image", str(exc))
         except ValidationError as exc:
@@ -281,12 +299,14 @@ def _check_existing(dataset: Dataset, plan: _Plan, report: ImportReport, update:
             report.add(plan.first_seen[row_id], "id", f"dataset {dataset.name!r} already has {row_id!r} (--update)")
 
 
-def _checked_rows(options: _Options, plan: _Plan) -> Iterator[tuple[Row, str, str]]:
-    """The file's rows again, once checked: each with its item id and its image's sha256."""
+def _checked_rows(options: _Options, plan: _Plan) -> Iterator[tuple[Row, str, list[str]]]:
+    """The file's rows again, once checked: each with its item id and its images' sha256, in order."""
     for row in _rows(options):
-        ref, inline = _image_key(row)
-        sha = plan.images[ref].sha256 if ref else hashlib.sha256(inline or b"").hexdigest()
-        yield row, _row_id(row, sha), sha
+        shas = [
+            plan.images[ref].sha256 if ref else hashlib.sha256(inline or b"").hexdigest()
+            for ref, inline in _image_keys(row)
+        ]
+        yield row, _row_id(row, shas), shas
 
 
 def _write(dataset: Dataset, plan: _Plan, report: ImportReport, options: _Options, tick: Progress, total: int) -> None:

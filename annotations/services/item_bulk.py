@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
 from annotations.models import CriticCheckpoint, Dataset, HumanVerdict, Item, Split
+from annotations.selectors.images import item_images, items_with_images
 from annotations.selectors.metrics import metrics_forget
 from annotations.services.judging import verdicts_queue
 
@@ -63,18 +64,22 @@ def items_export_zip(*, items: QuerySet[Item]) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         lines, written = [], set()
-        for item in items.select_related("image").order_by("id").iterator(chunk_size=500):
-            name = f"images/{item.image.sha256}.png"
-            if name not in written:
-                with item.image.normalized.open("rb") as f:
-                    archive.writestr(name, f.read(), compress_type=zipfile.ZIP_STORED)  # PNG: already compressed
-                written.add(name)
-            lines.append(json.dumps(_row(item, name), ensure_ascii=False))
+        for item in items_with_images(items).order_by("id").iterator(chunk_size=500):
+            names = []
+            for image in item_images(item=item):
+                name = f"images/{image.sha256}.png"
+                if name not in written:
+                    with image.normalized.open("rb") as f:
+                        archive.writestr(name, f.read(), compress_type=zipfile.ZIP_STORED)  # PNG: already compressed
+                    written.add(name)
+                names.append(name)
+            lines.append(json.dumps(_row(item, names[0] if len(names) == 1 else names), ensure_ascii=False))
         archive.writestr("items.jsonl", "\n".join(lines) + "\n")
     return out.getvalue()
 
 
-def _row(item: Item, image: str) -> dict[str, str]:
+def _row(item: Item, image: str | list[str]) -> dict[str, str | list[str]]:
+    """The item in the import's fields; `image` one name, or the list of them for an item with several."""
     row = {"id": item.external_id, "image": image, "question": item.question, "profile": item.profile}
     if item.kind == "pairwise":
         row |= {"response_a": item.response_a, "response_b": item.response_b, "model_a": item.model_a}

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from annotations.models import Dataset, Item, Kind, Split
+from annotations.importers.fields import MAX_IMAGES
+from annotations.models import Dataset, Image, Item, ItemImage, Kind, Split
 from annotations.permissions import acts_as_admin
 from annotations.services.images import CheckedImage, image_check, image_discard_files, image_store
 from annotations.services.judging import verdicts_queue_new_items
@@ -106,6 +108,7 @@ def item_create(
     dataset: Dataset,
     image_data: bytes | CheckedImage,
     question: str,
+    more_images: Sequence[bytes | CheckedImage] = (),
     response_a: str,
     response_b: str = "",
     model_a: str = "",
@@ -116,9 +119,11 @@ def item_create(
     split: str = "",
     created_by: User | None = None,
 ) -> Item:
-    """Create one item (pointwise when there is one response, pairwise with two).
+    """Create one item (pointwise when there is one response, pairwise with two) with its image, and `more_images`:
+    its second, third, ... images, in order (at most MAX_IMAGES in all; each checked and normalised like the first).
 
-    Raises ValidationError keyed by field, naming every problem, and then stores nothing."""
+    Raises ValidationError keyed by field (`image`, `more_images`, ...), naming every problem, and then stores
+    nothing."""
     shape = item_shape(
         dataset=dataset,
         question=question,
@@ -133,19 +138,18 @@ def item_create(
     )
     if split == Split.GOLD and not gold_allowed(user=created_by):
         shape.add("split", [GOLD_FOR_ADMINS])
-    checked: CheckedImage | None = None
-    if isinstance(image_data, CheckedImage):
-        checked = image_data
-    else:
-        try:
-            checked = image_check(data=image_data)
-        except ValidationError as exc:
-            shape.add("image", exc.messages)
+    checked = _checked(image_data, shape, "image")
+    if len(more_images) + 1 > MAX_IMAGES:
+        shape.add("more_images", [f"An item holds at most {MAX_IMAGES} images ({len(more_images) + 1} given)."])
+    more = [_checked(data, shape, "more_images", n) for n, data in enumerate(more_images, start=2)]
 
     external_id = external_id.strip()
     if checked is not None and not external_id:
         external_id = item_default_external_id(
-            image_sha256=checked.sha256, question=question, response_a=response_a, response_b=response_b
+            image_sha256=",".join([checked.sha256, *(m.sha256 for m in more if m is not None)]),
+            question=question,
+            response_a=response_a,
+            response_b=response_b,
         )
     if external_id and Item.objects.filter(dataset=dataset, external_id=external_id).exists():
         shape.add("external_id", [f"Dataset {dataset.name!r} already has an item with id {external_id!r}."])
@@ -153,11 +157,13 @@ def item_create(
         raise ValidationError(shape.problems)
     kind, profile = shape.kind, shape.profile
 
-    image = None
-    created = False
+    stored: list[tuple[Image, bool]] = []
     try:
         with transaction.atomic():
-            image, created = image_store(checked=checked)
+            for one in [checked, *more]:
+                assert one is not None  # a problem above would have raised
+                stored.append(image_store(checked=one))
+            image = stored[0][0]
             item = Item.objects.create(
                 dataset=dataset,
                 external_id=external_id,
@@ -173,16 +179,36 @@ def item_create(
                 split=split or item_split_for(dataset=dataset, external_id=external_id),
                 created_by=created_by,
             )
+            ItemImage.objects.bulk_create(
+                ItemImage(item=item, image=other, position=position)
+                for position, (other, _) in enumerate(stored[1:], start=2)
+            )
             verdicts_queue_new_items(dataset=dataset)
             return item
     except IntegrityError:
-        if image is not None and created:
-            image_discard_files(image=image)
+        _discard_new(stored)
         # The checks above passed, so the row lost a race for its id.
         raise ValidationError(
             {"external_id": [f"Dataset {dataset.name!r} already has an item with id {external_id!r}."]}
         ) from None
     except BaseException:
-        if image is not None and created:
-            image_discard_files(image=image)
+        _discard_new(stored)
         raise
+
+
+def _checked(data: bytes | CheckedImage, shape: ItemShape, field_name: str, n: int = 0) -> CheckedImage | None:
+    """The image checked (image_check), or None with its problem added under `field_name` (image n, if given)."""
+    if isinstance(data, CheckedImage):
+        return data
+    try:
+        return image_check(data=data)
+    except ValidationError as exc:
+        shape.add(field_name, [f"Image {n}: {m}" if n else m for m in exc.messages])
+        return None
+
+
+def _discard_new(stored: list[tuple[Image, bool]]) -> None:
+    """The files of images this upload stored first (the transaction took their rows back)."""
+    for image, created in stored:
+        if created:
+            image_discard_files(image=image)

@@ -16,7 +16,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, Item, JobStatus, Kind
-from annotations.selectors.images import NoRendition, image_normalized_path, item_images
+from annotations.selectors.images import NoRendition, image_normalized_path, item_images, more_images_prefetch
 from annotations.selectors.judging import checkpoint_named
 from annotations.trust.planning import verdict_uncertainty
 from critic_worker.checkpoint_info import is_random_weight_critic
@@ -205,7 +205,7 @@ class VerdictJob:
     revision: str
     quantization: str
     profile: str
-    image_path: str  # the normalised rendition's PNG ("" when the image has none): never the original
+    image_paths: tuple[str, ...]  # each image's normalised rendition (PNG), in order ("" for one that has none)
     question: str
     response_a: str
     response_b: str
@@ -231,8 +231,10 @@ def verdicts_claim(*, verdict_ids: list[int], worker: str) -> Claim:
         heartbeat_at=now,
         attempts=F("attempts") + 1,
     )
-    rows = CriticVerdict.objects.filter(claim=token, status=JobStatus.RUNNING).select_related(
-        "item__image", "checkpoint"
+    rows = (
+        CriticVerdict.objects.filter(claim=token, status=JobStatus.RUNNING)
+        .select_related("item__image", "checkpoint")
+        .prefetch_related(more_images_prefetch("item__"))
     )
     jobs = [
         verdict_job(item=v.item, checkpoint=v.checkpoint, profile=v.profile, verdict_id=v.pk, swapped=v.swapped)
@@ -241,11 +243,14 @@ def verdicts_claim(*, verdict_ids: list[int], worker: str) -> Claim:
     return Claim(token=token, jobs=jobs)
 
 
-def _rendition_path(item: Item) -> str:
-    try:
-        return str(image_normalized_path(image=item_images(item=item)[0]))
-    except NoRendition:
-        return ""
+def _rendition_paths(item: Item) -> tuple[str, ...]:
+    paths = []
+    for image in item_images(item=item):
+        try:
+            paths.append(str(image_normalized_path(image=image)))
+        except NoRendition:
+            paths.append("")
+    return tuple(paths)
 
 
 def verdict_job(
@@ -260,7 +265,7 @@ def verdict_job(
         revision=checkpoint.revision,
         quantization=checkpoint.quantization,
         profile=profile or item.profile,
-        image_path=_rendition_path(item),
+        image_paths=_rendition_paths(item),
         question=item.question,
         # A swap check shows the critic the item's second response first.
         response_a=item.response_b if swapped else item.response_a,

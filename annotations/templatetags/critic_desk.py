@@ -5,6 +5,8 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from annotations.model_text import model_text_html
+from annotations.models import Image, Item
+from annotations.selectors.images import item_images
 
 register = template.Library()
 
@@ -22,3 +24,9 @@ def model_text(text: str) -> SafeString:
         f'<div class="model-text"><div class="text md">{rendered}</div>'
         f'<template class="raw"><pre class="text raw">{lead}{raw}</pre></template></div>'
     )
+
+
+@register.filter
+def images(item: Item) -> list[Image]:
+    """The item's images in order, the first being item.image (selectors.images.item_images)."""
+    return item_images(item=item)

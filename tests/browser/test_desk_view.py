@@ -72,3 +72,40 @@ def test_previous_goes_back_through_the_reviewers_own_verdicts(desk: Page, live_
     page.keyboard.press("p")
     expect(page.get_by_text("No earlier verdict of yours in this dataset.")).to_be_visible()
     assert sorted(HumanVerdict.objects.values_list("score", flat=True)) == [40, 60]
+
+
+def test_several_pictures_are_all_shown_in_order_and_each_zooms_on_its_own(desk: Page, live_server) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from tests.factories import item_with_images
+
+    page = desk
+    dataset = DatasetFactory(name="several")
+    item = item_with_images((220, 20, 20), (20, 20, 220), dataset=dataset)
+    page.goto(f"{live_server.url}/datasets/{dataset.pk}/review/")
+    pictures = page.locator(".zoom-frame img")
+    expect(pictures).to_have_count(2)
+    page.wait_for_function("() => [...document.querySelectorAll('.zoom-frame img')].every(i => i.naturalWidth > 0)")
+    assert pictures.evaluate_all("imgs => imgs.map(i => i.naturalWidth)") == [64, 72]  # the order stored
+    first, second = pictures.nth(0), pictures.nth(1)
+    assert first.bounding_box()["y"] < second.bounding_box()["y"]  # type: ignore[index]  # one under the other
+
+    page.keyboard.press("+")
+    expect(page.locator("#zoom-level")).to_have_text("125%")
+    assert "scale(1.25)" in first.evaluate("img => img.style.transform")
+    page.keyboard.press("i")  # the next picture: the keys now zoom it, the first keeps its zoom
+    expect(page.locator(".zoomable.current")).to_have_attribute("data-picture", "2")
+    expect(page.locator("#zoom-which")).to_have_text("image 2")
+    expect(page.locator("#zoom-level")).to_have_text("100%")
+    page.keyboard.press("+")
+    page.keyboard.press("+")
+    assert "scale(1.5625)" in second.evaluate("img => img.style.transform")
+    assert "scale(1.25)" in first.evaluate("img => img.style.transform")
+    page.locator(".zoom-frame").nth(0).hover()
+    page.mouse.wheel(0, 200)  # the wheel zooms the picture under it, which becomes the one outlined
+    expect(page.locator(".zoomable.current")).to_have_attribute("data-picture", "1")
+    expect(page.locator("#zoom-level")).to_have_text("100%")
+
+    page.keyboard.press("4")
+    page.keyboard.press("0")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("40", exact=True).first).to_be_visible()
+    assert HumanVerdict.objects.get(item=item).score == 40

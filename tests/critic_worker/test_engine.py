@@ -169,6 +169,22 @@ def test_several_images_are_all_given_in_order(engine: CriticEngine) -> None:
     assert seen.prompt.count(image_token) == 2 * single.prompt.count(image_token) > 0
 
 
+def test_items_with_several_images_batch_beside_items_with_one(engine: CriticEngine) -> None:
+    """A batch mixing items of two, three and one pictures gets for each what it gets alone."""
+    red, blue = open_image(png_bytes((40, 30), (250, 0, 0))), open_image(jpeg_bytes((30, 60), (0, 0, 250)))
+    batch = [
+        JudgeRequest([red, blue], "pointwise", "Which image is red?", "The first."),
+        JudgeRequest([blue], "pairwise", "What colour?", "Blue.", "Red, clearly."),
+        JudgeRequest([blue, red, blue], "pointwise", "How many are blue?", "Two of the three pictures."),
+    ]
+    together = engine.judge(batch)
+    alone = [engine.judge([r])[0] for r in batch]
+    for a, b in zip(together, alone, strict=True):
+        assert a.verdict is not None
+        assert a.raw_output == b.raw_output
+        assert a.probabilities == pytest.approx(b.probabilities, abs=1e-4)
+
+
 def test_an_unknown_profile_fails_that_item_only(engine: CriticEngine) -> None:
     batch = [JudgeRequest(requests()[0].images, "no-such-profile", "Q", "a", "b"), *requests()[:2]]
     results = engine.judge(batch)

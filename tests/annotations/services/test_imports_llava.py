@@ -278,19 +278,6 @@ def test_llava_json_critic_prompts_are_read_and_unknown_ones_refused_not_made_qu
     assert CriticVerdict.objects.get(item__external_id="five", checkpoint__name="llava-json-gpt").score == 85
 
 
-def test_rows_with_several_images_are_refused_and_counted(tmp_path: Path) -> None:
-    folder = image_folder(tmp_path, 2)
-    rows = [
-        {"id": "two", "image": ["imgs/0.png", "imgs/1.png"], "conversations": conversation("<image>\nQ", "A")},
-        {"id": "tokens", "image": "imgs/0.png", "conversations": conversation("<image>\n<image>\nCompare.", "Same.")},
-        {"id": "one", "image": ["imgs/0.png"], "conversations": conversation("<image>\nQ", "A")},
-    ]
-    report = items_import(dataset=DatasetFactory(), path=write_llava_json(tmp_path / "l.json", rows), images=folder)
-    assert report.refused == {"several images": 2}
-    assert [(p.row, p.field) for p in report.problems] == [(1, "image"), (2, "conversations")]
-    assert "several images cannot be imported yet" in report.problems[0].message
-
-
 MULTI_TURN = conversation("<image>\nWhat animal is this?", "A cat.", "What colour is it?", "Orange with white paws.")
 
 

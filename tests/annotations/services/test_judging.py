@@ -88,7 +88,7 @@ def test_a_verdict_is_claimed_once_and_written_once() -> None:
     second = judging.verdicts_claim(verdict_ids=[verdict.pk], worker="w2")  # a repeated message
     assert [j.verdict_id for j in first.jobs] == [verdict.pk]
     assert second.jobs == []
-    assert first.jobs[0].image_path.endswith(".png")
+    assert first.jobs[0].image_paths[0].endswith(".png")
     assert judging.verdict_record(verdict_id=verdict.pk, claim=second.token, result=result()) is False
     assert judging.verdict_record(verdict_id=verdict.pk, claim=first.token, result=result()) is True
     assert judging.verdict_record(verdict_id=verdict.pk, claim=first.token, result=result(score=5.0)) is False
