@@ -153,7 +153,8 @@ def _hide_other_values(world: World) -> None:  # noqa: F811
     """Every value of every verdict on the items the newcomer has not judged, changed: scores, preferences,
     revisions, rationales, flags and corrections of people; scores, preferences, confidences, probabilities, the
     forced reading and the texts of the critic (its swap check's and an external judge's too)."""
-    for verdict in HumanVerdict.objects.exclude(reviewer=world.newcomer):
+    judged = HumanVerdict.objects.filter(reviewer=world.newcomer).values("item_id")
+    for verdict in HumanVerdict.objects.exclude(item_id__in=judged):
         if verdict.score is not None:
             verdict.score, verdict.revised_score = 1.0, 99.0
         else:
@@ -161,7 +162,7 @@ def _hide_other_values(world: World) -> None:  # noqa: F811
         verdict.rationale, verdict.revised_at = "changed-rationale", timezone.now()
         verdict.justification_flagged, verdict.corrected_justification = True, "changed-correction"
         verdict.save()
-    for critic in CriticVerdict.objects.all():
+    for critic in CriticVerdict.objects.exclude(item_id__in=judged):
         if critic.score is not None:
             critic.score, critic.expected_score = 99.0, 98.5
         else:
@@ -192,11 +193,19 @@ def _more_hidden_verdicts(world: World) -> None:  # noqa: F811
             )
 
 
-def test_nothing_a_newcomer_sees_changes_when_every_hidden_value_changes(world: World, monkeypatch) -> None:  # noqa: F811  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("judged", [0, 1], ids=["judged-nothing", "judged-one-item"])
+def test_nothing_a_reviewer_sees_changes_when_every_hidden_value_changes(world: World, monkeypatch, judged: int) -> None:  # noqa: F811  # type: ignore[no-untyped-def]
     """The differential attack: a side channel (a count, an order, a filter's result, an aggregate) shows a hidden
     value by changing with it, even where no single value is printed. Every page, fragment and API read with every
-    query is answered twice, before and after every hidden value changes; the answers must be the same."""
+    query is answered twice, before and after every hidden value changes (on the items the reviewer has not
+    judged: none, or all but the first); the answers must be the same."""
     _more_hidden_verdicts(world)
+    if judged:
+        first = world.items[0]
+        assert _client(world.newcomer).get(reverse("review-next", args=[world.dataset.pk])).status_code == 200
+        submitted = _client(world.newcomer).post(reverse("review-submit", args=[first.pk]), {"score": "12"})
+        assert submitted.status_code == 302
+        cache.clear()  # the desk's counts, refreshed after the commit (which a test's transaction never makes)
     from tests.annotations import test_blind_rule
 
     empty = test_blind_rule._empty_metrics()  # made once: each call makes a dataset, which the list would show
