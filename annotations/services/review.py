@@ -220,10 +220,17 @@ CLOSE = (
     "UPDATE annotations_reviewslot SET leased_until = NULL"
     " WHERE item_id = %s AND reviewer_id = %s AND leased_until IS NOT NULL"
 )
+# A label imported in this reviewer's name while they held the item gives way to their blind verdict: the desk's
+# verdict stands against imports whichever comes first (services/import_rights.py).
 RECORD = (
     "INSERT INTO annotations_humanverdict (item_id, reviewer_id, profile, score, preference, rationale, source,"
     " committed_at, justification_flagged, corrected_justification) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-    " RETURNING id"
+    " ON CONFLICT (item_id, reviewer_id) DO UPDATE SET profile = excluded.profile, score = excluded.score,"
+    " preference = excluded.preference, rationale = excluded.rationale, source = excluded.source,"
+    " committed_at = excluded.committed_at, revised_score = NULL, revised_preference = NULL, revised_at = NULL,"
+    " justification_flagged = excluded.justification_flagged,"
+    " corrected_justification = excluded.corrected_justification"
+    " WHERE annotations_humanverdict.source = 'import' RETURNING id"
 )
 # An item is complete once its k review places hold committed verdicts.
 COMPLETE = (
@@ -258,7 +265,10 @@ def human_verdict_submit(
             raise PermissionDenied("This item is not assigned to you (your lease ran out and it went to someone).")
         values = [verdict.score, verdict.preference, verdict.rationale, str(verdict.source), verdict.committed_at]
         cursor.execute(RECORD, [item.pk, reviewer.pk, verdict.profile, *values, False, ""])
-        verdict.pk = cursor.fetchone()[0]
+        recorded = cursor.fetchone()
+        if recorded is None:  # a desk verdict of theirs is there already (it never changes): that one stands
+            return HumanVerdict.objects.get(item=item, reviewer=reviewer)
+        verdict.pk = recorded[0]
         cursor.execute(COMPLETE, [True, item.pk, item.pk, overlap])
         transaction.on_commit(lambda: review_progress_counted(reviewer=reviewer, dataset_id=item.dataset_id))
     verdict._state.adding = False

@@ -194,7 +194,11 @@ def _more_hidden_verdicts(world: World) -> None:  # noqa: F811
 
 
 @pytest.mark.parametrize("judged", [0, 1], ids=["judged-nothing", "judged-one-item"])
-def test_nothing_a_reviewer_sees_changes_when_every_hidden_value_changes(world: World, monkeypatch, judged: int) -> None:  # noqa: F811  # type: ignore[no-untyped-def]
+def test_nothing_a_reviewer_sees_changes_when_every_hidden_value_changes(  # type: ignore[no-untyped-def]
+    world: World,  # noqa: F811
+    monkeypatch,
+    judged: int,
+) -> None:
     """The differential attack: a side channel (a count, an order, a filter's result, an aggregate) shows a hidden
     value by changing with it, even where no single value is printed. Every page, fragment and API read with every
     query is answered twice, before and after every hidden value changes (on the items the reviewer has not
