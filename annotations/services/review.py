@@ -220,17 +220,15 @@ CLOSE = (
     "UPDATE annotations_reviewslot SET leased_until = NULL"
     " WHERE item_id = %s AND reviewer_id = %s AND leased_until IS NOT NULL"
 )
-# A label imported in this reviewer's name while they held the item gives way to their blind verdict: the desk's
-# verdict stands against imports whichever comes first (services/import_rights.py).
+# No row when a verdict of this reviewer's is there already: a label imported in their name while they held the item.
 RECORD = (
     "INSERT INTO annotations_humanverdict (item_id, reviewer_id, profile, score, preference, rationale, source,"
     " committed_at, justification_flagged, corrected_justification) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-    " ON CONFLICT (item_id, reviewer_id) DO UPDATE SET profile = excluded.profile, score = excluded.score,"
-    " preference = excluded.preference, rationale = excluded.rationale, source = excluded.source,"
-    " committed_at = excluded.committed_at, revised_score = NULL, revised_preference = NULL, revised_at = NULL,"
-    " justification_flagged = excluded.justification_flagged,"
-    " corrected_justification = excluded.corrected_justification"
-    " WHERE annotations_humanverdict.source = 'import' RETURNING id"
+    " ON CONFLICT (item_id, reviewer_id) DO NOTHING RETURNING id"
+)
+IMPORTED_MEANWHILE = (
+    "A verdict in your name on this item was imported while you held it: it counts as yours (and shows you the other "
+    "verdicts), so the desk records no second, no longer blind one. Go on to the next item."
 )
 # An item is complete once its k review places hold committed verdicts.
 COMPLETE = (
@@ -266,11 +264,12 @@ def human_verdict_submit(
         values = [verdict.score, verdict.preference, verdict.rationale, str(verdict.source), verdict.committed_at]
         cursor.execute(RECORD, [item.pk, reviewer.pk, verdict.profile, *values, False, ""])
         recorded = cursor.fetchone()
-        if recorded is None:  # a desk verdict of theirs is there already (it never changes): that one stands
-            return HumanVerdict.objects.get(item=item, reviewer=reviewer)
-        verdict.pk = recorded[0]
+        # The place stays closed either way: the reviewer has a verdict on the item (the desk must not serve it again).
         cursor.execute(COMPLETE, [True, item.pk, item.pk, overlap])
         transaction.on_commit(lambda: review_progress_counted(reviewer=reviewer, dataset_id=item.dataset_id))
+    if recorded is None:
+        raise PermissionDenied(IMPORTED_MEANWHILE)
+    verdict.pk = recorded[0]
     verdict._state.adding = False
     return verdict
 
