@@ -166,6 +166,9 @@ class CriticVerdictAdmin(MadeByTheApp, admin.ModelAdmin):
     raw_id_fields = ["item"]
     actions = ["reread_report", "reread_apply"]
 
+    def has_change_permission(self, request, obj=None):
+        return False  # what the critic said is a record: the re-read actions change it, and record that they did
+
     def _reread(self, request: HttpRequest, queryset: QuerySet[CriticVerdict], *, apply: bool) -> None:
         report: RereadReport = verdicts_reread(
             verdicts=queryset, apply=apply, user=request.user, scope=f"admin selection of {queryset.count()}"
@@ -279,6 +282,9 @@ class HumanVerdictAdmin(MadeByTheApp, admin.ModelAdmin):
     search_fields = ["item__external_id", "reviewer__username", "rationale"]
     list_select_related = ["item__dataset", "reviewer"]
     raw_id_fields = ["item"]
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a blind verdict never changes (its revision is kept beside it); delete a wrong one
 
 
 @admin.register(TrainingExport)

@@ -47,14 +47,16 @@ def dataset_new(request: HttpRequest) -> HttpResponse:
 
 
 def _critic_panel(request: HttpRequest, dataset: Dataset, status: int = 200) -> HttpResponse:
-    progress = critic_progress(dataset=dataset, checkpoint=checkpoint_from_settings())
+    progress = critic_progress(dataset=dataset, checkpoint=checkpoint_from_settings(), viewer=request.user)
     context = {"dataset": dataset, "progress": progress}
     return render(request, "annotations/dataset_detail.html#critic-progress", context, status=status)
 
 
+@admin_required
 @require_POST
 def dataset_judge(request: HttpRequest, pk: int) -> HttpResponse:
-    """Run the critic on every item that lacks a verdict from the active checkpoint."""
+    """Run the critic on every item that lacks a verdict from the active checkpoint (administrators: it spends the
+    critic's GPU time, as the item table's "send to the critic" and the swap check do)."""
     dataset = selectors.dataset_get(user=request.user, pk=pk)
     try:
         result = verdicts_queue(dataset=dataset, checkpoint=checkpoint_resolve(), only_missing=True)
@@ -89,7 +91,7 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "filters": filters,
         "kinds": Kind.choices,
         "splits": Split.choices,
-        "progress": critic_progress(dataset=dataset, checkpoint=checkpoint_from_settings()),
+        "progress": critic_progress(dataset=dataset, checkpoint=checkpoint_from_settings(), viewer=request.user),
         "splits_held": selectors.dataset_split_counts(dataset=dataset),
     }
     return render(request, template, context)
@@ -191,7 +193,8 @@ def dataset_import(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             return redirect("import-detail", pk=job.pk)
     status = 400 if form.is_bound else 200
-    context = {"dataset": dataset, "form": form, "recent": dataset.imports.select_related("created_by")[:10]}
+    recent = selectors.import_jobs_visible(user=request.user).filter(dataset=dataset)[:10]
+    context = {"dataset": dataset, "form": form, "recent": recent}
     return render(request, "annotations/dataset_import.html", context, status=status)
 
 

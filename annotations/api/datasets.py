@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Status
 
-from annotations.api.auth import admin_only
+from annotations.api.auth import ADMIN
 from annotations.api.base import api, responses
 from annotations.api.schemas import DatasetIn, DatasetOut, Id, ProgressOut
 from annotations.models import HumanVerdict
@@ -27,9 +27,9 @@ def list_datasets(request: HttpRequest) -> Any:
     response=responses({201: DatasetOut}, 403, 409, 422),
     tags=["datasets"],
     summary="Create a dataset (administrators); 409 if the name is taken",
+    auth=ADMIN,
 )
 def create_dataset(request: HttpRequest, payload: DatasetIn) -> Any:
-    admin_only(request)
     fields = payload.model_dump(mode="json")
     return Status(201, dataset_create(created_by=request.user, **fields))  # type: ignore[arg-type]
 
@@ -37,7 +37,7 @@ def create_dataset(request: HttpRequest, payload: DatasetIn) -> Any:
 @api.get("/datasets/{dataset_id}/progress", response=responses({200: ProgressOut}, 403, 404, 422), tags=["datasets"])
 def dataset_progress(request: HttpRequest, dataset_id: Id) -> Any:
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
-    progress = critic_progress(dataset=dataset, checkpoint=checkpoint_from_settings())
+    progress = critic_progress(dataset=dataset, checkpoint=checkpoint_from_settings(), viewer=request.user)
     return {
         "items": progress.items,
         "checkpoint": progress.checkpoint.name if progress.checkpoint else None,

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Status
 from ninja.errors import HttpError
 
-from annotations.api.auth import admin_only
+from annotations.api.auth import ADMIN
 from annotations.api.base import api, checkpoint_or_404, responses
 from annotations.api.schemas import DriftAuditIn, Id
 from annotations.models import CriticCheckpoint, DriftAudit
@@ -23,6 +23,7 @@ from annotations.services.drift import drift_audit_create
     "/drift-audits",
     response=responses({200: dict[str, Any]}, 403, 404, 422),
     tags=["drift"],
+    auth=ADMIN,
     summary="A checkpoint's drift audits, newest first, each with its agreement figures (administrators)",
     description="404: no such checkpoint (or none named and none active). Each audit: {id, dataset, status, "
     "quantizations, reference, items, progress, loaded, unavailable, pairs: [{reference, other, pointwise: {n, "
@@ -32,7 +33,6 @@ def list_drift_audits(
     request: HttpRequest,
     checkpoint: str = Query("", max_length=200, description="A checkpoint's name; empty: the active one."),
 ) -> Any:
-    admin_only(request)
     chosen = checkpoint_or_404(checkpoint) if checkpoint else CriticCheckpoint.objects.filter(is_active=True).first()
     if chosen is None:
         raise HttpError(404, "No active checkpoint: name one.")
@@ -43,11 +43,11 @@ def list_drift_audits(
     "/drift-audits/{audit_id}",
     response=responses({200: dict[str, Any]}, 403, 404, 422),
     tags=["drift"],
+    auth=ADMIN,
     summary="One drift audit and its agreement figures (administrators)",
     description="404: no such audit.",
 )
 def get_drift_audit(request: HttpRequest, audit_id: Id) -> Any:
-    admin_only(request)
     audit = get_object_or_404(DriftAudit.objects.select_related("checkpoint", "dataset"), pk=audit_id)
     return drift_report(audit=audit)
 
@@ -56,13 +56,13 @@ def get_drift_audit(request: HttpRequest, audit_id: Id) -> Any:
     "/datasets/{dataset_id}/drift-audits",
     response=responses({202: dict[str, Any]}, 403, 404, 409, 422),
     tags=["drift"],
+    auth=ADMIN,
     summary="Queue a drift audit: a sample of the dataset judged by the checkpoint at each quantization "
     "(administrators)",
     description="404: no such dataset or checkpoint; 409: the checkpoint is an external judge, or the dataset has "
     "no items. Its verdicts never count as the checkpoint's critic verdicts.",
 )
 def create_drift_audit(request: HttpRequest, dataset_id: Id, payload: DriftAuditIn) -> Any:
-    admin_only(request)
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
     audit = drift_audit_create(
         checkpoint=checkpoint_or_404(payload.checkpoint),

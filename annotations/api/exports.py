@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Status
 from ninja.errors import HttpError
 
-from annotations.api.auth import admin_only
+from annotations.api.auth import ADMIN
 from annotations.api.base import api, checkpoint_or_404, responses
 from annotations.api.schemas import ExportIn, ExportOut, Id
 from annotations.models import TrainingExport
@@ -39,12 +39,12 @@ def _export_out(request: HttpRequest, export: TrainingExport) -> dict[str, Any]:
     "/datasets/{dataset_id}/exports",
     response=responses({202: ExportOut}, 403, 404, 409, 422),
     tags=["exports"],
+    auth=ADMIN,
     summary="Export corrected disagreements as training rows (administrators); runs in the background",
     description="404: no such dataset, checkpoint or finished export to merge with; 409: the export to merge with "
     "is of another format, or there is nothing to export (the detail says which).",
 )
 def create_export(request: HttpRequest, dataset_id: Id, payload: ExportIn) -> Any:
-    admin_only(request)
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
     checkpoint = checkpoint_or_404(payload.checkpoint) if payload.checkpoint else None
     fmt = payload.format.value
@@ -71,10 +71,10 @@ def create_export(request: HttpRequest, dataset_id: Id, payload: ExportIn) -> An
     "/exports/{export_id}",
     response=responses({200: ExportOut}, 403, 404, 422),
     tags=["exports"],
+    auth=ADMIN,
     summary="An export's status and manifest",
 )
 def get_export(request: HttpRequest, export_id: Id) -> Any:
-    admin_only(request)
     return _export_out(request, get_object_or_404(TrainingExport, pk=export_id))
 
 
@@ -82,6 +82,7 @@ def get_export(request: HttpRequest, export_id: Id) -> Any:
     "/exports/{export_id}/file",
     response=responses({}, 403, 404, 422),
     tags=["exports"],
+    auth=ADMIN,
     summary="Download an export's data file (or ?name=...)",
     openapi_extra={
         "responses": {
@@ -97,7 +98,6 @@ def download_export(
     export_id: Id,
     name: str = Query("", max_length=500, description="A file of the export, as its manifest names it."),
 ) -> FileResponse:
-    admin_only(request)
     export = get_object_or_404(TrainingExport, pk=export_id)
     try:
         path = export_file(export=export, name=name or export.manifest.get("data_file", ""))

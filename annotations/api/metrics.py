@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Query, Status
 
-from annotations.api.auth import admin_only
+from annotations.api.auth import ADMIN
 from annotations.api.base import api, checkpoint_or_404, responses
 from annotations.api.schemas import Id, ProfileName, SplitName, SwapCheckOut
 from annotations.models import CriticCheckpoint
@@ -52,13 +52,13 @@ def dataset_metrics(
     summary="Queue a swap check of the pairwise items: judged again with A and B exchanged (administrators)",
     description="404: no such dataset or checkpoint; 409: no critic is configured, or the checkpoint is an external "
     "judge (its verdicts are imported, not computed here).",
+    auth=ADMIN,
 )
 def dataset_swap_check(
     request: HttpRequest,
     dataset_id: Id,
     checkpoint: str = Query("", max_length=200, description="A checkpoint's name; empty: the active one."),
 ) -> Any:
-    admin_only(request)
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
     if checkpoint:
         checkpoint_or_404(checkpoint)

@@ -7,10 +7,9 @@ from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError
 
+from annotations.api.auth import ADMIN
 from annotations.api.base import responses
-from annotations.permissions import is_admin
 from annotations.selectors.datasets import require_active
 from annotations.selectors.profiles import profile_list
 from annotations.services.profiles import prompt_profile_create
@@ -63,10 +62,11 @@ def list_profiles(request: HttpRequest) -> Any:
 
 
 @router.post(
-    "", response=responses({201: ProfileOut}, 403, 409, 422), summary="Define a prompt profile (administrators)"
+    "",
+    response=responses({201: ProfileOut}, 403, 409, 422),
+    summary="Define a prompt profile (administrators)",
+    auth=ADMIN,
 )
 def create_profile(request: HttpRequest, payload: ProfileIn) -> Any:
-    if not is_admin(request.user):
-        raise HttpError(403, "Only administrators can do this.")
     created = prompt_profile_create(created_by=request.user, **payload.dict())
     return Status(201, next(p for p in profile_list() if p["name"] == created.name))

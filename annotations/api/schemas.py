@@ -122,7 +122,10 @@ class ProgressOut(Schema):
     critic_done: int
     critic_failed: int
     critic_pending: int
-    critic_forced: int
+    critic_forced: int = Field(
+        description="Verdicts read from the critic's probabilities (its text was unreadable): for a reviewer, only "
+        "on the items they have judged (the blind rule); all for an administrator."
+    )
     human_verdicts: int
 
 

@@ -143,6 +143,14 @@ def image_get(*, user: User, sha256: str) -> Image:
     return get_object_or_404(Image.objects.filter(shown), sha256=sha256)
 
 
-def import_job_get(*, user: User, pk: int) -> ImportJob:
+def import_jobs_visible(*, user: User) -> QuerySet[ImportJob]:
+    """The import jobs this user may follow: their own; every one for an administrator. Another person's report can
+    say what their file held (counts of labels and judges' verdicts, problems that quote a row's values), so a
+    reviewer does not see it: 404, as for a job that does not exist."""
     require_active(user)
-    return get_object_or_404(ImportJob.objects.select_related("dataset", "created_by"), pk=pk)
+    jobs = ImportJob.objects.select_related("dataset", "created_by")
+    return jobs if is_admin(user) else jobs.filter(created_by_id=user.pk)
+
+
+def import_job_get(*, user: User, pk: int) -> ImportJob:
+    return get_object_or_404(import_jobs_visible(user=user), pk=pk)

@@ -3,11 +3,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 
-from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, Image, Item, JobStatus, Kind
+from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Image, Item, JobStatus, Kind
 from annotations.permissions import is_admin
 from annotations.selectors.images import item_images
 
@@ -59,15 +59,25 @@ class CriticProgress:
         return round(100 * self.done / self.items) if self.items else 0
 
 
-def critic_progress(*, dataset: Dataset, checkpoint: CriticCheckpoint | None) -> CriticProgress:
+def critic_progress(
+    *, dataset: Dataset, checkpoint: CriticCheckpoint | None, viewer: AbstractBaseUser | AnonymousUser | None = None
+) -> CriticProgress:
+    """How far the critic is through the dataset: its verdicts' states (queued, running, done, failed: the work's
+    progress, the same for everyone) and how many were read from its probabilities (`forced`: what a verdict says,
+    so for a reviewer `viewer` counted only on the items they have judged, as the blind rule wants; all for an
+    administrator or with no viewer, the command line)."""
     items = dataset.items.count()
     if checkpoint is None:
         return CriticProgress(checkpoint=None, items=items)
     counts = _status_counts(dataset=dataset, checkpoint=checkpoint, swapped=False)
     swaps = _status_counts(dataset=dataset, checkpoint=checkpoint, swapped=True)
-    forced = CriticVerdict.objects.filter(
+    forced_verdicts = CriticVerdict.objects.filter(
         item__dataset=dataset, checkpoint=checkpoint, status=JobStatus.DONE, forced=True, swapped=False
-    ).count()
+    )
+    if viewer is not None and not is_admin(viewer):
+        judged = HumanVerdict.objects.filter(reviewer_id=viewer.pk, item__dataset=dataset).values("item_id")
+        forced_verdicts = forced_verdicts.filter(item_id__in=judged)
+    forced = forced_verdicts.count()
     return CriticProgress(
         checkpoint=checkpoint,
         items=items,

@@ -155,13 +155,7 @@ def _write_chunk(chunk: list[tuple[Row, str, list[str]]], target: WriteTarget) -
             verdicts.append(
                 judge_verdict(entry=entry, item_id=item.pk, profile=spec, checkpoint=checkpoint, report=report)
             )
-    labels = import_rights.labels_without_desk_verdicts(labels, report)
-    HumanVerdict.objects.bulk_create(
-        labels,
-        update_conflicts=True,
-        unique_fields=["item", "reviewer"],
-        update_fields=["profile", "score", "preference", "source"],
-    )
+    import_rights.human_labels_write(labels=labels, report=report)
     CriticVerdict.objects.bulk_create(
         verdicts,
         update_conflicts=True,
@@ -177,4 +171,3 @@ def _write_chunk(chunk: list[tuple[Row, str, list[str]]], target: WriteTarget) -
             "error",
         ],
     )
-    report.labels += len(labels)

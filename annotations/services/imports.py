@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from annotations.importers.formats import FORMATS, Row, count_rows, detect_format, read_rows
 from annotations.importers.images import ImageRefError, ImageSource, data_uri_bytes, image_source, is_data_uri
@@ -40,6 +40,10 @@ from critic_worker.profiles import get_profile
 __all__ = ["ImportReport", "Problem", "items_import"]
 Progress = Callable[[str, int, int], None]
 # The judge a conversation's gpt turn is credited to when the import names none.
+RACED = (
+    "Another upload or import added some of these items meanwhile (after this file's ids were checked, before they "
+    "were written); nothing was imported. Import the file again: the ids already there are then named."
+)
 DEFAULT_JUDGES = {"llava-critic-parquet": "gpt-4o", "llava-json": "llava-json-gpt"}
 
 
@@ -146,8 +150,11 @@ def items_import(
             )
         tick("checking", report.rows, total)
         if report.ok:
-            with transaction.atomic():
-                _write(dataset, plan, report, options, tick, total)
+            try:
+                with transaction.atomic():
+                    _write(dataset, plan, report, options, tick, total)
+            except IntegrityError as exc:  # another upload or import wrote one of these ids after they were checked
+                raise ValidationError(RACED) from exc
             _refresh_statistics(report)
             metrics_forget(dataset=dataset)  # an update can change labels and splits in place
             queued = verdicts_queue_new_items(dataset=dataset)
@@ -311,7 +318,8 @@ def _checked_rows(options: _Options, plan: _Plan) -> Iterator[tuple[Row, str, li
 
 def _write(dataset: Dataset, plan: _Plan, report: ImportReport, options: _Options, tick: Progress, total: int) -> None:
     new_images = [e.unsaved for key, e in plan.images.items() if e.unsaved is not None and key == e.sha256]
-    Image.objects.bulk_create(new_images, batch_size=CHUNK)
+    # Another import may store the same new picture at the same moment: the picture is the same, so either row does.
+    Image.objects.bulk_create(new_images, batch_size=CHUNK, ignore_conflicts=True)
     report.images_new = len(new_images)
     shas = {e.sha256 for e in plan.images.values()}
     report.images_known = len(shas) - len(new_images)

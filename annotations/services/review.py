@@ -224,10 +224,15 @@ CLOSE = (
     "UPDATE annotations_reviewslot SET leased_until = NULL"
     " WHERE item_id = %s AND reviewer_id = %s AND leased_until IS NOT NULL"
 )
+# No row when a verdict of this reviewer's is there already: a label imported in their name while they held the item.
 RECORD = (
     "INSERT INTO annotations_humanverdict (item_id, reviewer_id, profile, score, preference, rationale, source,"
     " committed_at, justification_flagged, corrected_justification) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-    " RETURNING id"
+    " ON CONFLICT (item_id, reviewer_id) DO NOTHING RETURNING id"
+)
+IMPORTED_MEANWHILE = (
+    "A verdict in your name on this item was imported while you held it: it counts as yours (and shows you the other "
+    "verdicts), so the desk records no second, no longer blind one. Go on to the next item."
 )
 # An item is complete once its k review places hold committed verdicts.
 COMPLETE = (
@@ -262,9 +267,13 @@ def human_verdict_submit(
             raise PermissionDenied("This item is not assigned to you (your lease ran out and it went to someone).")
         values = [verdict.score, verdict.preference, verdict.rationale, str(verdict.source), verdict.committed_at]
         cursor.execute(RECORD, [item.pk, reviewer.pk, verdict.profile, *values, False, ""])
-        verdict.pk = cursor.fetchone()[0]
+        recorded = cursor.fetchone()
+        # The place stays closed either way: the reviewer has a verdict on the item (the desk must not serve it again).
         cursor.execute(COMPLETE, [True, item.pk, item.pk, overlap])
         transaction.on_commit(lambda: review_progress_counted(reviewer=reviewer, dataset_id=item.dataset_id))
+    if recorded is None:
+        raise PermissionDenied(IMPORTED_MEANWHILE)
+    verdict.pk = recorded[0]
     verdict._state.adding = False
     return verdict
 

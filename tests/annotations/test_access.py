@@ -76,14 +76,15 @@ def finished_export(item) -> TrainingExport:  # type: ignore[no-untyped-def]
     return done
 
 
-def url_for(name: str, item) -> str:  # type: ignore[no-untyped-def]
-    """A URL for an existing object; the object's kind is read from the URL's name."""
+def url_for(name: str, item, owner=None) -> str:  # type: ignore[no-untyped-def]
+    """A URL for an existing object; the object's kind is read from the URL's name. `owner` starts the import job (a
+    reviewer follows only their own)."""
     if name == "export-retrain":
         pk = TrainingExport.objects.create(number=1, dataset=item.dataset, format="llava-json").pk
     elif name.startswith("export-") and "pk" in app_urls()[name]:
         pk = finished_export(item).pk
     elif name.startswith("import-"):
-        pk = ImportJob.objects.create(dataset=item.dataset, created_by=UserFactory(), data_file="x.jsonl").pk
+        pk = ImportJob.objects.create(dataset=item.dataset, created_by=owner or UserFactory(), data_file="x.jsonl").pk
     elif name.startswith("retraining-") and name != "retraining-list":
         export = TrainingExport.objects.create(number=1, dataset=item.dataset, format="llava-json")
         pk = RetrainingJob.objects.create(export=export, base=CheckpointFactory()).pk
@@ -143,8 +144,8 @@ def test_reviewers_get_403_on_admin_only_pages(name: str, reviewer_client: Clien
 @pytest.mark.parametrize(
     "name", [n for n in app_url_names() if n not in PUBLIC | ADMIN_ONLY | POST_ONLY | AFTER_OWN_VERDICT]
 )
-def test_reviewers_can_open_every_other_page(name: str, reviewer_client: Client) -> None:
-    assert reviewer_client.get(url_for(name, ItemFactory())).status_code == 200
+def test_reviewers_can_open_every_other_page(name: str, reviewer, reviewer_client: Client) -> None:  # type: ignore[no-untyped-def]
+    assert reviewer_client.get(url_for(name, ItemFactory(), owner=reviewer)).status_code == 200
 
 
 def test_inactive_accounts_cannot_log_in(reviewer) -> None:  # type: ignore[no-untyped-def]

@@ -45,3 +45,27 @@ def test_an_empty_post_to_each_add_page_is_never_a_server_error(
 
 def test_the_rows_made_by_the_app_are_all_registered() -> None:
     assert {name for _, name in registered()} >= MADE_BY_THE_APP
+
+
+def test_verdicts_are_records_the_admin_shows_and_never_rewrites(admin_client: Client) -> None:
+    """A committed verdict, a person's or the critic's, cannot be edited by hand in the admin (its score, its
+    reviewer, its source): the change page shows it, a POST changes nothing; deleting a wrong one stays possible."""
+    from annotations.models import CriticVerdict, HumanVerdict
+    from tests.factories import CheckpointFactory, ItemFactory, UserFactory
+
+    item = ItemFactory()
+    human = HumanVerdict.objects.create(item=item, reviewer=UserFactory(), profile="pointwise", score=93)
+    critic = CriticVerdict.objects.create(
+        item=item, checkpoint=CheckpointFactory(), profile="pointwise", status="done", score=40
+    )
+    for verdict, name in ((human, "humanverdict"), (critic, "criticverdict")):
+        url = f"/admin/annotations/{name}/{verdict.pk}/change/"
+        page = admin_client.get(url)
+        assert page.status_code == 200
+        assert b'name="score"' not in page.content  # shown, not a form field
+        posted = admin_client.post(url, {"score": "5", "source": "import", "item": item.pk, "profile": "pointwise"})
+        assert posted.status_code == 403
+        verdict.refresh_from_db()
+        assert verdict.score in (93, 40)
+        assert admin_client.get(f"/admin/annotations/{name}/{verdict.pk}/delete/").status_code == 200
+    assert HumanVerdict.objects.get().source == "desk"

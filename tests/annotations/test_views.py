@@ -209,6 +209,7 @@ def test_admins_create_datasets(admin_client: Client) -> None:
 
 
 def test_run_critic_queues_missing_items_and_the_panel_polls_until_done(
+    admin_client: Client,
     reviewer_client: Client,
     settings,
     tmp_path: Path,  # type: ignore[no-untyped-def]
@@ -217,11 +218,15 @@ def test_run_critic_queues_missing_items_and_the_panel_polls_until_done(
     dataset = DatasetFactory()
     ItemFactory(dataset=dataset)
     ItemFactory(dataset=dataset, image=ItemFactory(dataset=dataset).image)
-    page = reviewer_client.get(reverse("dataset-detail", args=[dataset.pk])).content.decode()
+    page = admin_client.get(reverse("dataset-detail", args=[dataset.pk])).content.decode()
     assert "Run critic on 3 items" in page
     assert 'hx-trigger="every 2s"' not in page  # nothing pending: no polling
+    # Spending the critic's time is an administrator's call: a reviewer sees the progress, no button, and gets 403.
+    assert "Run critic" not in reviewer_client.get(reverse("dataset-detail", args=[dataset.pk])).content.decode()
+    assert reviewer_client.post(reverse("dataset-judge", args=[dataset.pk])).status_code == 403
+    assert not CriticVerdict.objects.exists()
 
-    panel = reviewer_client.post(reverse("dataset-judge", args=[dataset.pk]), headers={"HX-Request": "true"})
+    panel = admin_client.post(reverse("dataset-judge", args=[dataset.pk]), headers={"HX-Request": "true"})
     body = panel.content.decode()
     assert body.lstrip().startswith('<section id="critic-progress"')
     assert "3 pending" in body
@@ -235,11 +240,11 @@ def test_run_critic_queues_missing_items_and_the_panel_polls_until_done(
     assert "Run critic" not in done
 
 
-def test_run_critic_without_a_critic_says_what_to_do(reviewer_client: Client, settings) -> None:  # type: ignore[no-untyped-def]
+def test_run_critic_without_a_critic_says_what_to_do(admin_client: Client, settings) -> None:  # type: ignore[no-untyped-def]
     settings.CRITIC_MODEL = ""
     dataset = DatasetFactory()
     ItemFactory(dataset=dataset)
-    response = reviewer_client.post(reverse("dataset-judge", args=[dataset.pk]), follow=True)
+    response = admin_client.post(reverse("dataset-judge", args=[dataset.pk]), follow=True)
     assert "No critic is configured" in response.content.decode()
     assert not CriticVerdict.objects.exists()
 

@@ -61,3 +61,37 @@ def test_a_started_import_records_when_it_started(tmp_path) -> None:  # type: ig
     assert finished is not None
     assert finished.started_at is not None
     assert before <= finished.started_at <= finished.finished_at  # type: ignore[operator]
+
+
+def test_an_import_racing_another_upload_of_the_same_ids_fails_with_the_reason(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Two writers add the same new id at once (an upload lands after the import checked its ids, before it wrote):
+    the database's unique rule refuses the import's write; the job fails saying so and writes nothing, rather than
+    raising in the worker and waiting for the sweeper to call it lost."""
+    from annotations.models import Item
+    from annotations.services import imports
+    from tests.factories import ItemFactory
+    from tests.images import png_bytes
+
+    dataset, user = DatasetFactory(), UserFactory()
+    checked = imports._check_existing
+
+    def check_then_race(*args, **kwargs):  # type: ignore[no-untyped-def]
+        checked(*args, **kwargs)
+        ItemFactory(dataset=dataset, external_id="q-race")  # the other writer, just after the check
+
+    monkeypatch.setattr(imports, "_check_existing", check_then_race)
+    import base64
+
+    uri = "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
+    rows = [
+        {"id": "q-race", "image": uri, "question": "q?", "response": "r"},
+        {"id": "q-other", "image": uri, "question": "q?", "response": "s"},
+    ]
+    data = "".join(json.dumps(row) + "\n" for row in rows).encode()
+    upload = default_storage.save("imports/race/items.jsonl", ContentFile(data))
+    job = ImportJob.objects.create(dataset=dataset, created_by=user, data_file=upload, format="jsonl")
+    finished = import_jobs.import_job_run(job_id=job.pk)
+    assert finished is not None
+    assert finished.status == "failed"
+    assert "added some of these items meanwhile" in finished.error
+    assert list(Item.objects.filter(dataset=dataset).values_list("external_id", flat=True)) == ["q-race"]

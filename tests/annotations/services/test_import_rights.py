@@ -174,3 +174,31 @@ def test_the_admin_locks_the_content_of_a_judged_item(admin_client: Client) -> N
     assert 'name="question"' in admin_client.get(url).content.decode()
     HumanVerdict.objects.create(item=item, reviewer=UserFactory(), profile="pointwise", score=50)
     assert 'name="question"' not in admin_client.get(url).content.decode()
+
+
+def test_a_held_item_labelled_by_an_import_meanwhile_keeps_the_label_and_the_desk_says_why(tmp_path: Path) -> None:
+    """A reviewer holds an item at the desk; meanwhile an administrator imports a label in their name for it. The
+    label counts as theirs (it already shows them the other verdicts), so their submit records no second verdict
+    that would pass for blind: refused with the reason (not a server error on one-verdict-per-reviewer), and the
+    desk moves on instead of serving the item again."""
+    from annotations.services.review import IMPORTED_MEANWHILE, review_next
+
+    ada, rita = AdminFactory(username="ada"), UserFactory(username="rita")
+    dataset = DatasetFactory()
+    assert imported(tmp_path, rows(2), by=ada, dataset=dataset).ok
+    held = review_next(reviewer=rita, dataset_id=dataset.pk)
+    assert held is not None
+    data = rows(2)
+    data[0] |= {"human_labels": [{"reviewer": "rita", "score": 5}]}
+    assert imported(tmp_path, data, by=ada, update=True, dataset=dataset).labels == 1
+    client = Client()
+    client.force_login(rita)
+    desk = client.post(reverse("review-submit", args=[held.pk]), {"score": "93"}, headers={"HX-Request": "true"})
+    assert desk.status_code == 200
+    assert IMPORTED_MEANWHILE.split(":")[0] in desk.content.decode()
+    assert reverse("review-submit", args=[held.pk]) not in desk.content.decode()  # the desk moved on
+    stored = HumanVerdict.objects.get(item=held, reviewer=rita)
+    assert (stored.score, stored.source) == (5, "import")
+    following = review_next(reviewer=rita, dataset_id=dataset.pk)
+    assert following is not None
+    assert following.pk != held.pk
