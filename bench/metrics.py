@@ -111,7 +111,7 @@ def build(n: int, seed: int = 0) -> int:
                     profile="pairwise",
                     status="done",
                     preference=flipped,
-                    swapped=True,
+                    probe="swap",
                     finished_at=now,
                 )
             )
