@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from ninja import Field, Schema
 
 from annotations.importers.formats import FORMATS as IMPORT_FORMATS
-from annotations.models import PAIRWISE_PROFILES, POINTWISE_PROFILES, Split, TrainingExport
+from annotations.models import PAIRWISE_PROFILES, POINTWISE_PROFILES, Probe, Split, TrainingExport
 from critic_worker.profiles import PROFILES
 
 # Names a client can only choose from: the OpenAPI document lists them, so a typo is a 422 before any service runs.
@@ -22,6 +22,7 @@ ProfileOrDefault = StrEnum("ProfileOrDefault", {"default": "", **{n: n for n in 
 SplitOrDefault = StrEnum("SplitOrDefault", {"default": "", **{n: n for n in Split.values}})  # type: ignore[misc]
 SplitName = StrEnum("SplitName", {name: name for name in Split.values})  # type: ignore[misc]
 ExportFormat = StrEnum("ExportFormat", {name: name for name in TrainingExport.Format.values})  # type: ignore[misc]
+ProbeKind = StrEnum("ProbeKind", {name: name for name in Probe.values})  # type: ignore[misc]
 
 # A primary key in a path: PostgreSQL's bigint, so that no id is a server error.
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
@@ -148,4 +149,10 @@ class ExportOut(Schema):
 
 class SwapCheckOut(Schema):
     checkpoint: str
+    queued: int
+
+
+class ProbeOut(Schema):
+    checkpoint: str
+    kind: str
     queued: int

@@ -56,6 +56,11 @@ class CriticProgress:
         return self.queued + self.running + self.swap_pending + sum(p.pending for p in self.image_probes)
 
     @property
+    def probe_kinds(self) -> list[tuple[str, str]]:
+        """(value, label) of each probe an administrator can queue from the panel."""
+        return [(str(value), str(label)) for value, label in Probe.choices]
+
+    @property
     def swap_missing(self) -> int:
         """Pairwise items with no swap check at all: what the swap-check button would queue."""
         return self.pairwise_items - self.swap_pending - self.swap_done - self.swap_failed
