@@ -48,9 +48,12 @@ def flip_rate(flipped: ArrayLike, *, reason: str = "no item has this probe yet")
     return _small({"value": k / n, "ci95": [float(ci.low), float(ci.high)], "n": n, "method": WILSON}, n)
 
 
-def mean_shift(shift: ArrayLike, *, reason: str = "no item has this probe yet") -> stats.Stat:
+def mean_shift(
+    shift: ArrayLike, *, reason: str = "no item has this probe yet", floor: float | None = None
+) -> stats.Stat:
     """The mean of `shift` (one number per item) with its Student's t 95% interval; undefined below stats.MIN_N,
-    no interval (with "ci_reason") below stats.MIN_CI_N. When every shift is the same the interval is that value."""
+    no interval (with "ci_reason") below stats.MIN_CI_N. When every shift is the same the interval is that value.
+    `floor`: the least the mean can be (0 for absolute shifts): the interval is cut there (its coverage unchanged)."""
     x = np.asarray(shift, dtype=float).ravel()
     x = x[np.isfinite(x)]
     n = int(x.size)
@@ -68,7 +71,8 @@ def mean_shift(shift: ArrayLike, *, reason: str = "no item has this probe yet") 
         out["ci95"] = [value, value]  # no spread: the t interval is the point itself
     else:
         ci = sps.ttest_1samp(x, 0.0).confidence_interval(confidence_level=0.95)
-        out["ci95"] = [float(ci.low), float(ci.high)]
+        low = float(ci.low) if floor is None else max(float(ci.low), floor)
+        out["ci95"] = [low, float(ci.high)]
     return _small(out, n)
 
 
@@ -84,7 +88,7 @@ def pointwise_effect(original: ArrayLike, probed: ArrayLike, tolerance: ArrayLik
         "n": int(shift.size),
         "flip_rate": flip_rate(flipped, reason=reason),
         "mean_score_shift": mean_shift(shift, reason=reason),
-        "mean_abs_score_shift": mean_shift(np.abs(shift), reason=reason),
+        "mean_abs_score_shift": mean_shift(np.abs(shift), reason=reason, floor=0.0),
     }
 
 

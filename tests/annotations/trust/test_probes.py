@@ -32,6 +32,10 @@ def test_the_mean_shift_and_its_t_interval_match_statsmodels_and_scipy() -> None
     by_t = sps.t.interval(0.95, shift.size - 1, loc=shift.mean(), scale=sps.sem(shift))
     assert mean["ci95"] == pytest.approx(list(by_t), abs=1e-12)
     assert "small_sample" not in mean
+    # An absolute shift cannot average below 0: its interval stops there.
+    skewed = np.r_[np.zeros(11), [40.0]]
+    assert sps.ttest_1samp(skewed, 0).confidence_interval().low < 0
+    assert probes.mean_shift(skewed, floor=0.0)["ci95"][0] == 0.0
 
 
 def test_small_samples_show_no_figure_or_no_interval_with_the_reason() -> None:
