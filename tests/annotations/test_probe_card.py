@@ -142,6 +142,9 @@ def test_administrators_start_probes_from_the_critic_panel_and_the_api(admin_cli
     assert response.status_code == 202
     assert response.json()["queued"] == 1  # the item the sample left out
     assert Client().post(api + "?kind=sideways", headers=headers).status_code == 422
+    missing = Client().post(api, headers=headers)
+    assert missing.status_code == 422
+    assert missing.json()["detail"] == {"kind": ["Name the probe: blank-image, other-image or swap."]}
     assert Client().post(api + "?kind=other-image", headers=headers).status_code == 409  # one picture only
     rita = api_token_create(user=reviewer)
     assert Client().post(api + "?kind=swap", headers={"Authorization": f"Bearer {rita}"}).status_code == 403
