@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Query, Status
 
 from annotations.api.auth import admin_only
 from annotations.api.base import api, checkpoint_or_404, responses
-from annotations.api.schemas import Id, ProbeKind, ProbeOut, ProfileName, SplitName, SwapCheckOut
+from annotations.api.schemas import Id, ProbeIn, ProbeOut, ProfileName, SplitName, SwapCheckOut
 from annotations.models import CriticCheckpoint
 from annotations.selectors import datasets as selectors
 from annotations.selectors.metrics import agreement_for_dataset
@@ -73,25 +72,18 @@ def dataset_swap_check(
     response=responses({202: ProbeOut}, 403, 404, 409, 422),
     tags=["metrics"],
     summary="Queue a probe of the items: a blank image, another item's image, or the responses swapped "
-    "(administrators)",
+    "(administrators; JSON: kind, sample, checkpoint)",
     description="The results are the metrics' `probes`. 404: no such dataset or checkpoint; 409: no critic is "
     "configured, the checkpoint is an external judge, no item the probe applies to, or (other-image) fewer than two "
     "different images.",
 )
-def dataset_probe(
-    request: HttpRequest,
-    dataset_id: Id,
-    kind: Query[ProbeKind | None] = None,
-    sample: int | None = Query(None, ge=1, le=2**31 - 1, description="A seeded random sample of N items; none: all."),
-    checkpoint: str = Query("", max_length=200, description="A checkpoint's name; empty: the active one."),
-) -> Any:
-    admin_only(request)  # before the missing kind: a reviewer learns only that this is not for them
-    if kind is None:
-        raise ValidationError({"kind": "Name the probe: blank-image, other-image or swap."})
+def dataset_probe(request: HttpRequest, dataset_id: Id, payload: ProbeIn) -> Any:
+    admin_only(request)
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
-    if checkpoint:
-        checkpoint_or_404(checkpoint)
+    if payload.checkpoint:
+        checkpoint_or_404(payload.checkpoint)
+    kind = payload.kind.value
     result = probes_queue(
-        dataset=dataset, checkpoint=checkpoint_resolve(name=checkpoint), kind=kind.value, sample=sample
+        dataset=dataset, checkpoint=checkpoint_resolve(name=payload.checkpoint), kind=kind, sample=payload.sample
     )
-    return Status(202, {"checkpoint": result.checkpoint.name, "kind": kind.value, "queued": result.queued})
+    return Status(202, {"checkpoint": result.checkpoint.name, "kind": kind, "queued": result.queued})

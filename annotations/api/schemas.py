@@ -152,6 +152,12 @@ class SwapCheckOut(Schema):
     queued: int
 
 
+class ProbeIn(Schema):
+    kind: ProbeKind  # blank-image, other-image or swap
+    sample: int | None = Field(None, ge=1, le=2**31 - 1)  # a seeded random sample of this many items; none: all
+    checkpoint: str = Field("", max_length=200)  # a checkpoint name; empty: the active one
+
+
 class ProbeOut(Schema):
     checkpoint: str
     kind: str

@@ -157,6 +157,7 @@ TABLE = PAGES | API | ADMIN_SITE
 API_BODIES = {
     "api:create_dataset": '{"name": "matrix"}',
     "api:create_export": '{"format": "dpo-jsonl"}',
+    "api:dataset_probe": '{"kind": "blank-image"}',
     "api:create_profile": '{"name": "matrix", "kind": "pointwise", "template": "{question}"}',
 }
 

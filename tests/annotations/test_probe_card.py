@@ -3,6 +3,8 @@ every other card (a reviewer's only over the items they have judged), and the wa
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import redis
@@ -137,14 +139,14 @@ def test_administrators_start_probes_from_the_critic_panel_and_the_api(admin_cli
 
     api = f"/api/datasets/{dataset.pk}/probes"
     token = api_token_create(user=AdminFactory())
-    headers = {"Authorization": f"Bearer {token}"}
-    response = Client().post(api + "?kind=blank-image", headers=headers)
+
+    def post(body: str, who: str = token) -> Any:
+        return Client().post(api, body, content_type="application/json", headers={"Authorization": f"Bearer {who}"})
+
+    response = post('{"kind": "blank-image"}')
     assert response.status_code == 202
     assert response.json()["queued"] == 1  # the item the sample left out
-    assert Client().post(api + "?kind=sideways", headers=headers).status_code == 422
-    missing = Client().post(api, headers=headers)
-    assert missing.status_code == 422
-    assert missing.json()["detail"] == {"kind": ["Name the probe: blank-image, other-image or swap."]}
-    assert Client().post(api + "?kind=other-image", headers=headers).status_code == 409  # one picture only
-    rita = api_token_create(user=reviewer)
-    assert Client().post(api + "?kind=swap", headers={"Authorization": f"Bearer {rita}"}).status_code == 403
+    assert post('{"kind": "sideways"}').status_code == 422
+    assert post('{"kind": "blank-image", "sample": 0}').status_code == 422
+    assert post('{"kind": "other-image"}').status_code == 409  # one picture only
+    assert post('{"kind": "swap"}', api_token_create(user=reviewer)).status_code == 403
