@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, Image, Item, JobStatus, Probe
+from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, Image, Item, JobStatus, Kind, Probe
 from annotations.selectors.images import NoRendition, image_normalized_path, item_images
 from annotations.selectors.judging import checkpoint_named
 from annotations.trust.planning import verdict_uncertainty
@@ -149,6 +149,8 @@ def swap_checks_queue(*, dataset: Dataset, checkpoint: CriticCheckpoint) -> Queu
     to measure how often the preference follows the order rather than the answers). See probes_queue."""
     from annotations.services.probes import probes_queue  # probes builds on this module's queueing
 
+    if not checkpoint.is_external and not Item.objects.filter(dataset=dataset, kind=Kind.PAIRWISE).exists():
+        return QueueResult(checkpoint=checkpoint, queued=0, batches=0)  # nothing to swap: as before probes, no error
     return probes_queue(dataset=dataset, checkpoint=checkpoint, kind=Probe.SWAP)
 
 

@@ -50,6 +50,13 @@ def test_a_swap_check_queues_each_pairwise_item_once() -> None:
     assert judging.swap_checks_queue(dataset=dataset, checkpoint=checkpoint).queued == 1  # failed ones again
 
 
+def test_a_dataset_without_pairwise_items_has_nothing_to_swap() -> None:
+    dataset = DatasetFactory()
+    ItemFactory(dataset=dataset)
+    assert judging.swap_checks_queue(dataset=dataset, checkpoint=CheckpointFactory(is_active=True)).queued == 0
+    assert not CriticVerdict.objects.exists()
+
+
 def test_an_external_judge_cannot_be_asked_again() -> None:
     dataset = DatasetFactory()
     PairwiseItemFactory(dataset=dataset)
