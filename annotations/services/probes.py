@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, Item, JobStatus, Kind, Probe
+from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, Image, Item, JobStatus, Kind, Probe
 from annotations.services.judging import QueueResult, verdict_requeue_fields, verdicts_wake
 
 PROBE_SEED = 20241002  # the default seed of samples and derangements: the same dataset gives the same probes
@@ -52,6 +52,16 @@ def probe_sample(*, item_ids: list[int], sample: int | None, seed: int = PROBE_S
         return ids
     picked = np.random.default_rng([seed, 1]).choice(len(ids), size=sample, replace=False)
     return [ids[i] for i in sorted(picked.tolist())]
+
+
+def probe_image_for(*, item: Item, checkpoint: CriticCheckpoint, seed: int = PROBE_SEED) -> Image:
+    """The picture an other-image probe of `item` shows (or showed) the checkpoint: the one its stored probe verdict
+    names, else the one probes_queue would choose now. ValidationError with fewer than two images in the dataset."""
+    stored = CriticVerdict.objects.filter(item=item, checkpoint=checkpoint, probe=Probe.OTHER_IMAGE).first()
+    if stored is not None and stored.probe_image_id is not None:
+        return Image.objects.get(pk=stored.probe_image_id)
+    ids = list(Item.objects.filter(dataset_id=item.dataset_id).values_list("image_id", flat=True))
+    return Image.objects.get(pk=other_images(image_ids=ids, seed=seed)[item.image_id])
 
 
 def probes_queue(

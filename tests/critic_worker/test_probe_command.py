@@ -88,3 +88,33 @@ def test_probe_refuses_bad_input_with_a_reason_and_queues_nothing(critic) -> Non
         with pytest.raises(CommandError, match=message):
             run("probe", *args)
     assert not CriticVerdict.objects.exists()
+
+
+def test_critic_input_writes_what_a_probe_gives_the_critic(critic, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    dataset = DatasetFactory(name="shown")
+    pictures = [
+        image_store(checked=image_check(data=png_bytes(size=size, colour=colour)))[0]
+        for size, colour in (((50, 20), (200, 0, 0)), ((30, 40), (0, 0, 200)))
+    ]
+    item = PairwiseItemFactory(dataset=dataset, image=pictures[0], response_a="Red.", response_b="Blue, surely.")
+    ItemFactory(dataset=dataset, image=pictures[1])
+
+    def seen(probe: str) -> tuple[Image.Image, str]:
+        out = tmp_path / probe  # its own folder per probe
+        said = run("critic_input", "--dataset=shown", f"--item={item.external_id}", f"--probe={probe}", f"--out={out}")
+        assert f"under the {probe} probe" in said
+        with Image.open(out / "image-1.png") as picture:
+            return picture.convert("RGB"), (out / "prompt.txt").read_text(encoding="utf-8")
+
+    white, _ = seen("blank-image")
+    assert white.size == (50, 20)
+    assert white.getcolors() == [(50 * 20, (255, 255, 255))]
+    other, _ = seen("other-image")
+    assert other.getcolors() == [(30 * 40, (0, 0, 200))]  # the other item's picture
+    _, prompt = seen("swap")
+    assert prompt.index("Blue, surely.") < prompt.index("Red.")
+    pointwise = dataset.items.exclude(pk=item.pk).get()
+    with pytest.raises(CommandError, match="has one response: there is nothing to swap"):
+        run("critic_input", "--dataset", "shown", "--item", pointwise.external_id, "--out", "x", "--probe", "swap")
