@@ -33,6 +33,15 @@ class Preference(models.TextChoices):
 assert tuple(Preference.values) == PREFERENCES
 
 
+class Probe(models.TextChoices):
+    """A counterfactual probe: the item judged again with one thing changed, to see what the critic's verdict
+    depends on. A probe's verdict is never the item's critic verdict (those have probe "")."""
+
+    SWAP = "swap", "Responses swapped (A and B exchanged)"
+    BLANK_IMAGE = "blank-image", "Blank image (white, of the same size)"
+    OTHER_IMAGE = "other-image", "Another item's image"
+
+
 class JobStatus(models.TextChoices):
     """The life of a critic verdict or a retraining job; moved on only by guarded updates in services."""
 
@@ -379,15 +388,33 @@ class CriticVerdict(models.Model):
         null=True, blank=True, help_text="While running: the worker holding it said it is alive (every few seconds)."
     )
     finished_at = models.DateTimeField(null=True, blank=True)
-    swapped = models.BooleanField(
-        default=False,
-        help_text="A swap check: judged with the two responses exchanged, the preference stored in the item's own "
-        "order. Never shown as the critic's verdict; it measures position bias.",
+    probe = models.CharField(
+        max_length=16,
+        choices=Probe.choices,
+        blank=True,
+        default="",
+        help_text="Empty: the item's verdict. Else a probe (never shown or counted as the critic's verdict): swap "
+        "(the responses exchanged, the preference stored in the item's own order), blank-image (a white image of the "
+        "same size), other-image (probe_image instead of the item's).",
+    )
+    probe_image = models.ForeignKey(
+        Image,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="An other-image probe: the picture the critic was shown instead of the item's.",
     )
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["item", "checkpoint", "swapped"], name="one_critic_verdict_per_item"),
+            models.UniqueConstraint(fields=["item", "checkpoint", "probe"], name="one_critic_verdict_per_item"),
+            models.CheckConstraint(condition=Q(probe="") | Q(probe__in=Probe.values), name="critic_probe_valid"),
+            models.CheckConstraint(
+                condition=Q(probe=Probe.OTHER_IMAGE, probe_image__isnull=False)
+                | (~Q(probe=Probe.OTHER_IMAGE) & Q(probe_image__isnull=True)),
+                name="critic_probe_image_for_other_image",
+            ),
             models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="critic_status_valid"),
             models.CheckConstraint(
                 condition=verdict_shape("score", "preference", required=False), name="critic_verdict_fits_profile"
@@ -404,7 +431,13 @@ class CriticVerdict(models.Model):
         indexes = [models.Index(fields=["checkpoint", "status"], name="critic_verdict_status")]
 
     def __str__(self) -> str:
-        return f"{self.checkpoint} on {self.item_id}: {self.status}"
+        probe = f" ({self.probe} probe)" if self.probe else ""
+        return f"{self.checkpoint} on {self.item_id}{probe}: {self.status}"
+
+    @property
+    def swapped(self) -> bool:
+        """A swap probe (the swap check): judged with the two responses exchanged."""
+        return self.probe == Probe.SWAP
 
 
 class HumanVerdict(models.Model):

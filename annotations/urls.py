@@ -37,6 +37,7 @@ urlpatterns = [
     path("history/", views_review.history, name="history"),
     path("datasets/<int:pk>/metrics/", views_metrics.dataset_metrics, name="dataset-metrics"),
     path("datasets/<int:pk>/swap-check/", views_metrics.dataset_swap_check, name="dataset-swap-check"),
+    path("datasets/<int:pk>/probe/", views_metrics.dataset_probe, name="dataset-probe"),
     path("ping/", views.ping, name="ping"),
     path("exports/", views.export_list, name="export-list"),
     path("exports/<int:pk>/retrain/", views_retraining.export_retrain, name="export-retrain"),

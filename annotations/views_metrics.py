@@ -1,4 +1,4 @@
-"""The metrics dashboard and the swap check. Thin: parse the filters, call the selector, render or download."""
+"""The metrics dashboard, the swap check and the probes. Thin: parse the input, call a selector or service, render."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from annotations import charts
-from annotations.models import Split
+from annotations.models import Probe, Split
 from annotations.permissions import admin_required
 from annotations.selectors import datasets as selectors
 from annotations.selectors.metrics import (
@@ -24,6 +24,7 @@ from annotations.selectors.metrics import (
     metrics_checkpoint,
 )
 from annotations.services.judging import checkpoint_resolve, swap_checks_queue
+from annotations.services.probes import probes_queue
 from annotations.wording import counted
 
 FILTERS = ("checkpoint", "split", "profile", "reviewer", "response_model")
@@ -131,5 +132,29 @@ def dataset_swap_check(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(
             request, f"Queued a swap check of {counted(result.queued, 'pairwise item')} for {result.checkpoint.name}."
+        )
+    return redirect("dataset-detail", pk=dataset.pk)
+
+
+@admin_required
+@require_POST
+def dataset_probe(request: HttpRequest, pk: int) -> HttpResponse:
+    """Queue a probe of the dataset's items (`kind`: blank-image, other-image or swap; `sample`: a seeded random sample
+    of that many items, empty for all) for the active checkpoint (administrators). Bad input: a message, nothing
+    queued."""
+    dataset = selectors.dataset_get(user=request.user, pk=pk)
+    kind, sample_text = request.POST.get("kind", ""), request.POST.get("sample", "").strip()
+    try:
+        if sample_text and not sample_text.isdigit():
+            raise ValidationError(f"The sample must be a whole number of items, not {sample_text!r}.")
+        sample = int(sample_text) if sample_text else None
+        result = probes_queue(dataset=dataset, checkpoint=checkpoint_resolve(), kind=kind, sample=sample)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        label = Probe(kind).label
+        messages.success(
+            request,
+            f"Queued the {kind} probe ({label}) of {counted(result.queued, 'item')} for {result.checkpoint.name}.",
         )
     return redirect("dataset-detail", pk=dataset.pk)

@@ -7,7 +7,8 @@ before each run (cold) and, for the dashboard, also served from the cache (warm)
 Builds its data with bulk_create in its own PostgreSQL database (critic_desk_bench_h11) and writes its section of
 docs/BENCHMARKS.md. Each size is a dataset of n items, half pointwise (integer scores 0-100, as the desk's
 slider gives) and half pairwise, six response models, one critic verdict per item, reviewers on 60% of them
-(one; two on 10% of the items, three on 3%), revisions on 5%, and swap checks on 10% of the pairwise items.
+(one; two on 10% of the items, three on 3%), revisions on 5%, swap checks on 10% of the pairwise items, and
+blank-image probes on 10% of all items.
 """
 
 from __future__ import annotations
@@ -111,7 +112,22 @@ def build(n: int, seed: int = 0) -> int:
                     profile="pairwise",
                     status="done",
                     preference=flipped,
-                    swapped=True,
+                    probe="swap",
+                    finished_at=now,
+                )
+            )
+
+    def blank_image_probe(item: Item, score: float | None = None, preference: str | None = None) -> None:
+        if rng.random() < 0.1:  # the critic half-ignores the picture: scores fall a little, preferences rarely move
+            critic.append(
+                CriticVerdict(
+                    item=item,
+                    checkpoint=checkpoint,
+                    profile=item.profile,
+                    status="done",
+                    score=None if score is None else float(np.clip(round(score - rng.normal(5, 10)), 0, 100)),
+                    preference=None if preference is None else ("tie" if rng.random() < 0.1 else preference),
+                    probe="blank-image",
                     finished_at=now,
                 )
             )
@@ -133,6 +149,7 @@ def build(n: int, seed: int = 0) -> int:
                     finished_at=now,
                 )
             )
+            blank_image_probe(item, score=c)
             revised = {"revised_score": float(np.clip(round((h + c) / 2), 0, 100)), "revised_at": now}
             if i in unlabeled:
                 continue
@@ -172,6 +189,7 @@ def build(n: int, seed: int = 0) -> int:
             )
             revised = {"revised_preference": cp, "revised_at": now}
             swap_check(item, cp)
+            blank_image_probe(item, preference=cp)
             if i in unlabeled:
                 continue
             human.append(
@@ -305,8 +323,9 @@ def main() -> None:
         f"`.venv/bin/python bench/metrics.py --sizes {args.sizes} --repeat {args.repeat}`: datasets of n items "
         "(half pointwise with integer scores 0-100, half pairwise; six response models; one critic verdict per item, "
         "reviewers on 60% of the items (one; two on 10% of all items, three on 3%: the alt-test's), revisions on 5%, "
-        "swap checks on 10% of the pairwise items) in PostgreSQL, with the trust section (alt-test, human ceiling, "
-        "PPI per model, planning). Server time, in-process, median of the runs, the metrics cache cleared before each: "
+        "swap checks on 10% of the pairwise items, blank-image probes on 10% of all items) in PostgreSQL, with the "
+        "trust section (alt-test, human ceiling, PPI per model, planning). Server time, in-process, median of the "
+        "runs, the metrics cache cleared before each: "
         "`agreement_for_dataset` (queries, every statistic and its bootstrap interval, the leaderboards), the "
         "dashboard request through Django's test client (the same plus the plots and the page), and "
         "`critic_metrics --json`. Cached: the dashboard again while no verdict changed. Goal: under 1 s at 100k.",

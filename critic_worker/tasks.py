@@ -132,7 +132,8 @@ def judge_inline(
 
 def item_images(job: judging.VerdictJob) -> list[Image.Image]:
     """The item's pictures as the critic receives them (RGB, in order, before the processor's resizing): the one
-    place the worker and ``critic_input`` read them. OSError when the file is gone, ValueError when unreadable."""
+    place the worker and ``critic_input`` read them. A blank-image probe gets white pictures of the same sizes (the
+    rendition's header gives the size). OSError when the file is gone, ValueError when unreadable."""
     from PIL import Image, UnidentifiedImageError
 
     pictures = []
@@ -142,6 +143,9 @@ def item_images(job: judging.VerdictJob) -> list[Image.Image]:
             raise FileNotFoundError(f"{which} has no normalised rendition (its original could not be read)")
         try:
             with Image.open(path) as im:
+                if job.blank_image:
+                    pictures.append(Image.new("RGB", im.size, "white"))
+                    continue
                 im.load()
                 pictures.append(im.convert("RGB"))
         except (UnidentifiedImageError, SyntaxError) as exc:

@@ -1,4 +1,4 @@
-"""Metrics: critic-human agreement, and the swap check (administrators)."""
+"""Metrics: critic-human agreement, and the probes: the swap check and the image probes (administrators)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from ninja import Query, Status
 
 from annotations.api.auth import ADMIN
 from annotations.api.base import api, checkpoint_or_404, responses
-from annotations.api.schemas import Id, ProfileName, SplitName, SwapCheckOut
+from annotations.api.schemas import Id, ProbeIn, ProbeOut, ProfileName, SplitName, SwapCheckOut
 from annotations.models import CriticCheckpoint
 from annotations.selectors import datasets as selectors
 from annotations.selectors.metrics import agreement_for_dataset
 from annotations.services.judging import checkpoint_resolve, swap_checks_queue
+from annotations.services.probes import probes_queue
 
 
 @api.get(
@@ -64,3 +65,25 @@ def dataset_swap_check(
         checkpoint_or_404(checkpoint)
     result = swap_checks_queue(dataset=dataset, checkpoint=checkpoint_resolve(name=checkpoint))
     return Status(202, {"checkpoint": result.checkpoint.name, "queued": result.queued})
+
+
+@api.post(
+    "/datasets/{dataset_id}/probes",
+    response=responses({202: ProbeOut}, 403, 404, 409, 422),
+    tags=["metrics"],
+    auth=ADMIN,
+    summary="Queue a probe of the items: a blank image, another item's image, or the responses swapped "
+    "(administrators; JSON: kind, sample, checkpoint)",
+    description="The results are the metrics' `probes`. 404: no such dataset or checkpoint; 409: no critic is "
+    "configured, the checkpoint is an external judge, no item the probe applies to, or (other-image) fewer than two "
+    "different images.",
+)
+def dataset_probe(request: HttpRequest, dataset_id: Id, payload: ProbeIn) -> Any:
+    dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
+    if payload.checkpoint:
+        checkpoint_or_404(payload.checkpoint)
+    kind = payload.kind.value
+    result = probes_queue(
+        dataset=dataset, checkpoint=checkpoint_resolve(name=payload.checkpoint), kind=kind, sample=payload.sample
+    )
+    return Status(202, {"checkpoint": result.checkpoint.name, "kind": kind, "queued": result.queued})

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from ninja import Field, Schema
 
 from annotations.importers.formats import FORMATS as IMPORT_FORMATS
-from annotations.models import Split, TrainingExport
+from annotations.models import Probe, Split, TrainingExport
 from critic_worker.profile_specs import NAME as PROFILE_NAME
 
 # A profile's name, built-in or defined (GET /api/profiles lists them): an unknown one is the service's 422.
@@ -22,6 +22,7 @@ PROFILE_HELP = "A prompt profile's name (GET /api/profiles); empty: the dataset'
 SplitOrDefault = StrEnum("SplitOrDefault", {"default": "", **{n: n for n in Split.values}})  # type: ignore[misc]
 SplitName = StrEnum("SplitName", {name: name for name in Split.values})  # type: ignore[misc]
 ExportFormat = StrEnum("ExportFormat", {name: name for name in TrainingExport.Format.values})  # type: ignore[misc]
+ProbeKind = StrEnum("ProbeKind", {name: name for name in Probe.values})  # type: ignore[misc]
 
 # A primary key in a path: PostgreSQL's bigint, so that no id is a server error.
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
@@ -176,3 +177,15 @@ class DriftAuditIn(Schema):
     sample: int = Field(100, ge=1, le=2000)  # items drawn from the dataset, each judged once per quantization
     quantizations: list[Quantization] = Field(default_factory=lambda: list(Quantization), min_length=2, max_length=3)
     seed: int | None = Field(None, ge=0, le=2**31 - 1)  # the same seed draws the same items; null: random
+
+
+class ProbeIn(Schema):
+    kind: ProbeKind  # blank-image, other-image or swap
+    sample: int | None = Field(None, ge=1, le=2**31 - 1)  # a seeded random sample of this many items; none: all
+    checkpoint: str = Field("", max_length=200)  # a checkpoint name; empty: the active one
+
+
+class ProbeOut(Schema):
+    checkpoint: str
+    kind: str
+    queued: int

@@ -124,7 +124,7 @@ def item_verdicts_visible_many(
     for h in HumanVerdict.objects.filter(item_id__in=ids).select_related("reviewer").order_by("committed_at"):
         humans[h.item_id].append(h)
     for c in (
-        CriticVerdict.objects.filter(item_id__in=ids, swapped=False)
+        CriticVerdict.objects.filter(item_id__in=ids, probe="")
         .select_related("checkpoint")
         .order_by("checkpoint__name")
     ):

@@ -45,7 +45,7 @@ ADMIN_SORTS = {"confidence": "Least confident critic", "-confidence": "Most conf
 # one semi-join (a correlated EXISTS per item costs ~10x at 100,000 items). Constants only; values are parameters.
 DISAGREEING_ITEMS = (
     "SELECT h.item_id FROM annotations_humanverdict h JOIN annotations_criticverdict c ON c.item_id = h.item_id"
-    " AND c.checkpoint_id = %s AND c.status = 'done' AND NOT c.swapped"
+    " AND c.checkpoint_id = %s AND c.status = 'done' AND c.probe = ''"
     " JOIN annotations_item i ON i.id = h.item_id"
     " WHERE i.dataset_id = %s {reviewer}"
     " AND (h.preference <> c.preference OR ABS(h.score - c.score) > %s * ({span}))"
@@ -151,7 +151,7 @@ def _critic_filter(
 ) -> Any:
     if checkpoint is None:
         return items if name == "missing" else items.none()
-    critic = CriticVerdict.objects.filter(item=OuterRef("pk"), checkpoint=checkpoint, swapped=False)
+    critic = CriticVerdict.objects.filter(item=OuterRef("pk"), checkpoint=checkpoint, probe="")
     if name == "missing":
         return items.exclude(Exists(critic))
     if name == "forced":
@@ -177,7 +177,7 @@ def _sorted(items: QuerySet[Item], sort: str, checkpoint: CriticCheckpoint | Non
     elif key == "confidence":
         done = Q(
             critic_verdicts__checkpoint=checkpoint,
-            critic_verdicts__swapped=False,
+            critic_verdicts__probe="",
             critic_verdicts__status=JobStatus.DONE,
         )
         items = items.alias(critic=FilteredRelation("critic_verdicts", condition=done))
@@ -203,7 +203,7 @@ def item_table(
     for verdict in HumanVerdict.objects.filter(item_id__in=page_ids).order_by("committed_at"):
         humans[verdict.item_id].append(verdict)
     critics = (
-        {c.item_id: c for c in CriticVerdict.objects.filter(item_id__in=page_ids, checkpoint=checkpoint, swapped=False)}
+        {c.item_id: c for c in CriticVerdict.objects.filter(item_id__in=page_ids, checkpoint=checkpoint, probe="")}
         if checkpoint is not None
         else {}
     )

@@ -7,7 +7,17 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 
-from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Image, Item, JobStatus, Kind
+from annotations.models import (
+    CriticCheckpoint,
+    CriticVerdict,
+    Dataset,
+    HumanVerdict,
+    Image,
+    Item,
+    JobStatus,
+    Kind,
+    Probe,
+)
 from annotations.permissions import is_admin
 from annotations.selectors.images import item_images
 
@@ -25,6 +35,17 @@ def checkpoint_named(*, name: str) -> CriticCheckpoint:
 
 
 @dataclass(frozen=True)
+class ProbeProgress:
+    """One image probe's verdicts on the dataset (blank-image, other-image) for the checkpoint."""
+
+    kind: str
+    label: str
+    pending: int = 0
+    done: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True)
 class CriticProgress:
     checkpoint: CriticCheckpoint | None
     items: int
@@ -38,11 +59,17 @@ class CriticProgress:
     swap_pending: int = 0
     swap_done: int = 0
     swap_failed: int = 0
+    image_probes: tuple[ProbeProgress, ...] = ()  # the blank-image and other-image probes
 
     @property
     def pending(self) -> int:
-        """Verdicts and swap checks still to come: the panel polls while there are any."""
-        return self.queued + self.running + self.swap_pending
+        """Verdicts, swap checks and probes still to come: the panel polls while there are any."""
+        return self.queued + self.running + self.swap_pending + sum(p.pending for p in self.image_probes)
+
+    @property
+    def probe_kinds(self) -> list[tuple[str, str]]:
+        """(value, label) of each probe an administrator can queue from the panel."""
+        return [(str(value), str(label)) for value, label in Probe.choices]
 
     @property
     def swap_missing(self) -> int:
@@ -69,15 +96,25 @@ def critic_progress(
     items = dataset.items.count()
     if checkpoint is None:
         return CriticProgress(checkpoint=None, items=items)
-    counts = _status_counts(dataset=dataset, checkpoint=checkpoint, swapped=False)
-    swaps = _status_counts(dataset=dataset, checkpoint=checkpoint, swapped=True)
+    by_probe = _status_counts(dataset=dataset, checkpoint=checkpoint)
+    counts, swaps = by_probe.get("", {}), by_probe.get(Probe.SWAP, {})
     forced_verdicts = CriticVerdict.objects.filter(
-        item__dataset=dataset, checkpoint=checkpoint, status=JobStatus.DONE, forced=True, swapped=False
+        item__dataset=dataset, checkpoint=checkpoint, status=JobStatus.DONE, forced=True, probe=""
     )
     if viewer is not None and not is_admin(viewer):
         judged = HumanVerdict.objects.filter(reviewer_id=viewer.pk, item__dataset=dataset).values("item_id")
         forced_verdicts = forced_verdicts.filter(item_id__in=judged)
     forced = forced_verdicts.count()
+    image_probes = tuple(
+        ProbeProgress(
+            kind=kind.value,
+            label=str(kind.label),
+            pending=by_probe.get(kind, {}).get(JobStatus.QUEUED, 0) + by_probe.get(kind, {}).get(JobStatus.RUNNING, 0),
+            done=by_probe.get(kind, {}).get(JobStatus.DONE, 0),
+            failed=by_probe.get(kind, {}).get(JobStatus.FAILED, 0),
+        )
+        for kind in (Probe.BLANK_IMAGE, Probe.OTHER_IMAGE)
+    )
     return CriticProgress(
         checkpoint=checkpoint,
         items=items,
@@ -90,16 +127,22 @@ def critic_progress(
         swap_pending=swaps.get(JobStatus.QUEUED, 0) + swaps.get(JobStatus.RUNNING, 0),
         swap_done=swaps.get(JobStatus.DONE, 0),
         swap_failed=swaps.get(JobStatus.FAILED, 0),
+        image_probes=image_probes,
     )
 
 
-def _status_counts(*, dataset: Dataset, checkpoint: CriticCheckpoint, swapped: bool) -> dict[str, int]:
-    return dict(
-        CriticVerdict.objects.filter(item__dataset=dataset, checkpoint=checkpoint, swapped=swapped)
-        .values_list("status")
+def _status_counts(*, dataset: Dataset, checkpoint: CriticCheckpoint) -> dict[str, dict[str, int]]:
+    """{probe ("" for the items' own verdicts): {status: count}} in one query."""
+    out: dict[str, dict[str, int]] = {}
+    rows = (
+        CriticVerdict.objects.filter(item__dataset=dataset, checkpoint=checkpoint)
+        .values_list("probe", "status")
         .annotate(n=Count("pk"))
-        .values_list("status", "n")
+        .values_list("probe", "status", "n")
     )
+    for probe, status, n in rows:
+        out.setdefault(probe, {})[status] = n
+    return out
 
 
 def verdict_failures(*, verdict_ids: list[int], limit: int = 5) -> list[tuple[str, str]]:
@@ -116,6 +159,7 @@ class CriticSaw:
     status: str
     swapped: bool
     prompt: str
+    probe: str = ""  # "" for the item's verdict, else the probe's kind
 
 
 @dataclass(frozen=True)
@@ -126,9 +170,9 @@ class CriticInputsSeen:
 
 def critic_inputs_seen(*, user: User | AnonymousUser, item: Item) -> CriticInputsSeen | None:
     """For administrators, the pictures the critic is given for this item and the prompt each checkpoint was given
-    (its swap check's too), by checkpoint name; None for anyone else (the page then shows no such section)."""
+    (its probes' too), by checkpoint name; None for anyone else (the page then shows no such section)."""
     if not is_admin(user):
         return None
-    rows = CriticVerdict.objects.filter(item=item).select_related("checkpoint").order_by("checkpoint__name", "swapped")
-    prompts = [CriticSaw(v.checkpoint, v.status, v.swapped, v.prompt) for v in rows]
+    rows = CriticVerdict.objects.filter(item=item).select_related("checkpoint").order_by("checkpoint__name", "probe")
+    prompts = [CriticSaw(v.checkpoint, v.status, v.swapped, v.prompt, v.probe) for v in rows]
     return CriticInputsSeen(pictures=item_images(item=item), prompts=prompts)

@@ -24,6 +24,7 @@ from annotations import bradley_terry, stats
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item, JobStatus, Kind, Split
 from annotations.permissions import is_admin
 from annotations.selectors.judging import checkpoint_named
+from annotations.selectors.probes import PROBES, probe_code_sql, probes_section
 from annotations.selectors.trust import trust_section
 from critic_worker.profiles import get_profile
 
@@ -136,6 +137,8 @@ def agreement_for_dataset(
     - "calibration": {"pointwise"|"pairwise": {ece, curve: [{lo, hi, n, confidence, accuracy}]}}: the critic's
       confidence against whether it agreed with the reviewer (pointwise: within the dataset's threshold);
     - "position_bias": n, flip_rate (pairwise items judged again with the responses swapped), "table";
+    - "probes": {"swap" | "blank-image" | "other-image": {label, how_to_read, verdicts, "pointwise": {n, flip_rate,
+      mean_score_shift, mean_abs_score_shift, ...}, "pairwise": {n, flip_rate, table}}} (selectors/probes.py);
     - "anchoring": n, revision_rate, toward_critic_rate (of the revisions, those that moved to the critic);
     - "leaderboard": {"human": {models: [{model, rank, rating}], n}, "critic": {...}, "kendall_tau"}:
       Bradley-Terry ratings (ties half a win) from the reviewers' and from the critic's pairwise verdicts.
@@ -204,7 +207,7 @@ class Columns:
 @dataclass
 class CriticColumns(Columns):
     confidence: NDArray[np.float64]
-    swapped: NDArray[np.bool_]
+    probe: NDArray[np.int8]  # an index into selectors.probes.PROBES: 0 for the item's own verdict
 
 
 @dataclass
@@ -348,7 +351,7 @@ def _rows(
 def _verdicts(
     dataset: Dataset, checkpoint: CriticCheckpoint | None, filters: dict[str, str | None], judged_by: int | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The checkpoint's finished verdicts (shown and swapped) and the reviewers' verdicts on the items that
+    """The checkpoint's finished verdicts (the items' own and the probes') and the reviewers' verdicts on the items that
     match the filters (and, with judged_by, that this user has given a verdict on)."""
     where: list[str] = ["i.dataset_id = %s"]
     params: list[Any] = [dataset.pk]
@@ -379,7 +382,7 @@ def _verdicts(
             "score": ("v.score", "f8"),
             "preference": (_preference_code("v.preference"), "i2"),
             "confidence": ("v.confidence", "f8"),
-            "swapped": ("CASE WHEN v.swapped THEN 1 ELSE 0 END", "i2"),
+            "probe": (probe_code_sql("v.probe"), "i2"),
         },
     )
     h = _rows(
@@ -402,7 +405,7 @@ def _verdicts(
         for key in ("preference", "revised_preference"):
             if key in cols:
                 cols[key] = cols[key].astype(np.int8)
-    c["swapped"] = c["swapped"].astype(bool)
+    c["probe"] = c["probe"].astype(np.int8)
     h["revised"] = h["revised"].astype(bool)
     return c, h
 
@@ -418,8 +421,9 @@ def _compute(
     # Under judged_by every fetched item carries the viewer's verdict, so these are exactly the items they judged.
     seen_items = int(np.union1d(h["item"], c["item"]).size)
     all_critic = CriticColumns(**c)
-    critic = all_critic.take(~all_critic.swapped)
-    swapped = all_critic.take(all_critic.swapped)
+    critic = all_critic.take(all_critic.probe == 0)
+    probes = all_critic.take(all_critic.probe != 0)
+    swapped = probes.take(probes.probe == PROBES.index("swap"))
     h_item = h["item"]
     order = np.argsort(critic.item, kind="stable")
     at = np.searchsorted(critic.item[order], h_item).clip(0, max(critic.item.size - 1, 0))
@@ -440,6 +444,7 @@ def _compute(
         reviewer_items = np.unique(humans.item[mine])
         critic = critic.take(np.isin(critic.item, reviewer_items))
         swapped = swapped.take(np.isin(swapped.item, reviewer_items))
+        probes = probes.take(np.isin(probes.item, reviewer_items))
         humans = humans.take(mine)
 
     out: dict[str, Any] = {
@@ -469,6 +474,7 @@ def _compute(
     out["reviewers"] = _reviewers(everyone)
     out["calibration"] = _calibration(dataset, humans)
     out["position_bias"] = _position_bias(critic, swapped)
+    out["probes"] = probes_section(dataset=dataset, critic=critic, probes=probes, spans=_spans, scaled=_scaled)
     out["anchoring"] = _anchoring(humans)
     out["leaderboard"] = _leaderboard(critic, humans)
     out["trust"] = trust_section(dataset=dataset, critic=critic, everyone=everyone, spans=_spans, sections=out)
@@ -696,6 +702,8 @@ STATISTICS = {
     "pairwise": ("accuracy_with_tie", "accuracy_without_tie", "cohen_kappa"),
 }
 
+PROBE_STATISTICS = ("flip_rate", "mean_score_shift", "mean_abs_score_shift")
+
 
 def _stat_row(section: str, name: str, s: dict[str, Any]) -> dict[str, Any]:
     ci = s.get("ci95") or [None, None]
@@ -729,6 +737,11 @@ def metric_tables(metrics: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     for kind, block in metrics["calibration"].items():
         statistics.append(_stat_row(f"calibration ({kind})", "ece", block["ece"]))
     statistics.append(_stat_row("position_bias", "flip_rate", metrics["position_bias"]["flip_rate"]))
+    for kind, probe in metrics["probes"].items():
+        for item_kind in ("pointwise", "pairwise"):
+            for name in PROBE_STATISTICS if item_kind in probe else ():
+                if name in probe[item_kind]:
+                    statistics.append(_stat_row(f"probe {kind} ({item_kind})", name, probe[item_kind][name]))
     for name in ("revision_rate", "toward_critic_rate"):
         statistics.append(_stat_row("anchoring", name, metrics["anchoring"][name]))
     statistics.append(_stat_row("leaderboard", "kendall_tau", metrics["leaderboard"]["kendall_tau"]))

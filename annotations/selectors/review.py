@@ -39,10 +39,10 @@ ITEM_TABLES = (
 _BY_ID = "SELECT {} FROM {} WHERE i.id = %s"
 ITEM_BY_ID = _BY_ID.format(ITEM_COLUMNS, ITEM_TABLES)
 CRITIC_FIELDS: tuple[str, ...] = ("id", "item_id", "checkpoint_id", "status", "score", "preference", "confidence")
-CRITIC_FIELDS += ("justification", "forced", "error", "swapped")
+CRITIC_FIELDS += ("justification", "forced", "error", "probe")
 _CRITIC = (
     "SELECT {}, k.is_demo FROM annotations_criticverdict c JOIN annotations_criticcheckpoint k"
-    " ON k.id = c.checkpoint_id WHERE c.item_id = %s AND NOT c.swapped AND {}"
+    " ON k.id = c.checkpoint_id WHERE c.item_id = %s AND c.probe = '' AND {}"
 )
 _CRITIC_COLUMNS = ", ".join(f"c.{name}" for name in CRITIC_FIELDS)
 CRITIC_OF_CHECKPOINT = _CRITIC.format(_CRITIC_COLUMNS, "k.id = %s")
@@ -209,7 +209,7 @@ def informative_order(*, checkpoint_id: int) -> tuple[str, list[Any]]:
     # Only numbers from the code are formatted in; the profiles and the checkpoint travel as parameters.
     sql = (
         f"((SELECT c.uncertainty / {case} FROM annotations_criticverdict c WHERE c.item_id = i.id"  # noqa: S608
-        f" AND c.checkpoint_id = %s AND c.status = 'done' AND NOT c.swapped) + {FLOOR}) / {uniform}"
+        f" AND c.checkpoint_id = %s AND c.status = 'done' AND c.probe = '') + {FLOOR}) / {uniform}"
         " DESC NULLS LAST, i.id"
     )
     return sql, [*case_params, checkpoint_id]

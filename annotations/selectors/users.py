@@ -76,7 +76,7 @@ def _agreement_with_critic(checkpoint: CriticCheckpoint | None) -> dict[int, Rat
     rows = HumanVerdict.objects.filter(
         item__critic_verdicts__checkpoint=checkpoint,
         item__critic_verdicts__status="done",
-        item__critic_verdicts__swapped=False,
+        item__critic_verdicts__probe="",
     ).values_list(
         "reviewer_id",
         "profile",

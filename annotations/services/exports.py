@@ -223,7 +223,7 @@ _JOINED = {
 def critic_verdicts_done(*, checkpoint: CriticCheckpoint) -> QuerySet[CriticVerdict]:
     """The checkpoint's finished verdicts that count as its judgement: the one place to narrow which critic
     verdicts an export corrects (e.g. to leave out swap checks)."""
-    return CriticVerdict.objects.filter(checkpoint=checkpoint, status=JobStatus.DONE, swapped=False)
+    return CriticVerdict.objects.filter(checkpoint=checkpoint, status=JobStatus.DONE, probe="")
 
 
 def critic_verdicts_for_export(*, dataset: Dataset, checkpoint: CriticCheckpoint) -> QuerySet[CriticVerdict]:

@@ -159,7 +159,7 @@ def _write_chunk(chunk: list[tuple[Row, str, list[str]]], target: WriteTarget) -
     CriticVerdict.objects.bulk_create(
         verdicts,
         update_conflicts=True,
-        unique_fields=["item", "checkpoint", "swapped"],
+        unique_fields=["item", "checkpoint", "probe"],
         update_fields=[
             "profile",
             "status",

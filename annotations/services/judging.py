@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, Item, JobStatus, Kind
+from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, Image, Item, JobStatus, Kind, Probe
 from annotations.selectors.images import NoRendition, image_normalized_path, item_images, more_images_prefetch
 from annotations.selectors.judging import checkpoint_named
 from annotations.trust.planning import verdict_uncertainty
@@ -73,7 +73,7 @@ class QueueResult:
     verdict_ids: list[int] = field(default_factory=list)
 
 
-def _send(verdict_ids: list[int]) -> int:
+def verdicts_wake(verdict_ids: list[int]) -> int:
     """Wake workers up for these verdicts, in batches, once the transaction that queued them has committed."""
     from webapp.celery import app  # the broker connection, not the model: the web stays light
 
@@ -117,7 +117,7 @@ def verdicts_queue(
         raise ValidationError(f"{checkpoint.name!r} is an external judge: its verdicts are imported.")
     now = timezone.now()
     with transaction.atomic():
-        judged = CriticVerdict.objects.filter(item=OuterRef("pk"), checkpoint=checkpoint, swapped=False)
+        judged = CriticVerdict.objects.filter(item=OuterRef("pk"), checkpoint=checkpoint, probe="")
         items = Item.objects.filter(dataset=dataset)
         if item_ids is not None:
             items = items.filter(pk__in=item_ids)
@@ -129,45 +129,29 @@ def verdicts_queue(
             ],
             ignore_conflicts=True,  # a concurrent request queued some already: the unique constraint decides
         )
-        redo = CriticVerdict.objects.filter(item__in=items, checkpoint=checkpoint, swapped=False)
+        redo = CriticVerdict.objects.filter(item__in=items, checkpoint=checkpoint, probe="")
         redo = redo.filter(status=JobStatus.FAILED) if only_missing else redo.exclude(status=JobStatus.RUNNING)
         if retry_failed or not only_missing:
             redo.exclude(queued_at=now).update(**verdict_requeue_fields(now))
         ids = list(
             CriticVerdict.objects.filter(
-                item__dataset=dataset, checkpoint=checkpoint, status=JobStatus.QUEUED, queued_at=now, swapped=False
+                item__dataset=dataset, checkpoint=checkpoint, status=JobStatus.QUEUED, queued_at=now, probe=""
             )
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-        batches = _send(ids) if wake else 0
+        batches = verdicts_wake(ids) if wake else 0
     return QueueResult(checkpoint=checkpoint, queued=len(ids), batches=batches, verdict_ids=ids)
 
 
 def swap_checks_queue(*, dataset: Dataset, checkpoint: CriticCheckpoint) -> QueueResult:
-    """Queue a swap check of the dataset's pairwise items: each judged again with its two responses exchanged, to
-    measure how often the critic's preference follows the order rather than the answers (position bias). Items
-    that already have one (or are being checked) are left; failed checks are tried again."""
-    if checkpoint.is_external:
-        raise ValidationError(
-            f"{checkpoint.name!r} is an external judge: it cannot be asked again with the order swapped."
-        )
-    now = timezone.now()
-    with transaction.atomic():
-        checked = CriticVerdict.objects.filter(item=OuterRef("pk"), checkpoint=checkpoint, swapped=True)
-        missing = Item.objects.filter(dataset=dataset, kind=Kind.PAIRWISE).exclude(Exists(checked))
-        CriticVerdict.objects.bulk_create(
-            [
-                CriticVerdict(item_id=pk, checkpoint=checkpoint, profile=profile, queued_at=now, swapped=True)
-                for pk, profile in missing.values_list("pk", "profile")
-            ],
-            ignore_conflicts=True,
-        )
-        mine = CriticVerdict.objects.filter(item__dataset=dataset, checkpoint=checkpoint, swapped=True)
-        mine.filter(status=JobStatus.FAILED).exclude(queued_at=now).update(**verdict_requeue_fields(now))
-        ids = list(mine.filter(status=JobStatus.QUEUED, queued_at=now).values_list("pk", flat=True))
-        batches = _send(ids)
-    return QueueResult(checkpoint=checkpoint, queued=len(ids), batches=batches)
+    """The swap check: the swap probe of every pairwise item (each judged again with its two responses exchanged,
+    to measure how often the preference follows the order rather than the answers). See probes_queue."""
+    from annotations.services.probes import probes_queue  # probes builds on this module's queueing
+
+    if not checkpoint.is_external and not Item.objects.filter(dataset=dataset, kind=Kind.PAIRWISE).exists():
+        return QueueResult(checkpoint=checkpoint, queued=0, batches=0)  # nothing to swap: as before probes, no error
+    return probes_queue(dataset=dataset, checkpoint=checkpoint, kind=Probe.SWAP)
 
 
 def verdict_requeue_fields(now: Any) -> dict[str, Any]:
@@ -210,8 +194,20 @@ class VerdictJob:
     response_a: str
     response_b: str
     reference: str
-    swapped: bool = False  # a swap check: response_a and response_b above are already exchanged
     context: tuple[tuple[str, str], ...] = ()  # the item's earlier turns (PromptInput.context)
+    # "" for the item's verdict, else the probe: swap (response_a and response_b above are already exchanged),
+    # blank-image (the worker shows a white image of image_path's size), other-image (image_path is the other one's)
+    probe: str = ""
+
+    @property
+    def swapped(self) -> bool:
+        """A swap probe: its verdict is stored back in the item's own order."""
+        return self.probe == Probe.SWAP
+
+    @property
+    def blank_image(self) -> bool:
+        """A blank-image probe: the critic is shown white pictures of the item's pictures' sizes."""
+        return self.probe == Probe.BLANK_IMAGE
 
 
 @dataclass(frozen=True)
@@ -233,31 +229,46 @@ def verdicts_claim(*, verdict_ids: list[int], worker: str) -> Claim:
     )
     rows = (
         CriticVerdict.objects.filter(claim=token, status=JobStatus.RUNNING)
-        .select_related("item__image", "checkpoint")
+        .select_related("item__image", "checkpoint", "probe_image")
         .prefetch_related(more_images_prefetch("item__"))
     )
     jobs = [
-        verdict_job(item=v.item, checkpoint=v.checkpoint, profile=v.profile, verdict_id=v.pk, swapped=v.swapped)
+        verdict_job(
+            item=v.item,
+            checkpoint=v.checkpoint,
+            profile=v.profile,
+            verdict_id=v.pk,
+            probe=v.probe,
+            probe_image=v.probe_image,
+        )
         for v in rows.order_by("pk")
     ]
     return Claim(token=token, jobs=jobs)
 
 
-def _rendition_paths(item: Item) -> tuple[str, ...]:
-    paths = []
-    for image in item_images(item=item):
-        try:
-            paths.append(str(image_normalized_path(image=image)))
-        except NoRendition:
-            paths.append("")
-    return tuple(paths)
+def _rendition_path(image: Image) -> str:
+    try:
+        return str(image_normalized_path(image=image))
+    except NoRendition:
+        return ""
 
 
 def verdict_job(
-    *, item: Item, checkpoint: CriticCheckpoint, profile: str = "", verdict_id: int = 0, swapped: bool = False
+    *,
+    item: Item,
+    checkpoint: CriticCheckpoint,
+    profile: str = "",
+    verdict_id: int = 0,
+    probe: str = "",
+    probe_image: Image | None = None,
 ) -> VerdictJob:
     """What the critic is given for `item` under `checkpoint` (and what ``critic_input`` shows): the one place an
-    item becomes a job, for the worker and for the inspection command alike. `profile` defaults to the item's."""
+    item becomes a job, for the worker and for the inspection command alike. `profile` defaults to the item's;
+    `probe` and `probe_image` (an other-image probe's picture) say what a probe changes (see Probe)."""
+    swapped = probe == Probe.SWAP
+    pictures = item_images(item=item)
+    if probe == Probe.OTHER_IMAGE and probe_image is not None:  # another item's picture in place of the first
+        pictures = [probe_image, *pictures[1:]]
     return VerdictJob(
         verdict_id=verdict_id,
         checkpoint_id=checkpoint.pk,
@@ -265,14 +276,14 @@ def verdict_job(
         revision=checkpoint.revision,
         quantization=checkpoint.quantization,
         profile=profile or item.profile,
-        image_paths=_rendition_paths(item),
+        image_paths=tuple(_rendition_path(picture) for picture in pictures),
         question=item.question,
         # A swap check shows the critic the item's second response first.
         response_a=item.response_b if swapped else item.response_a,
         response_b=item.response_a if swapped else item.response_b,
         reference=item.reference,
-        swapped=swapped,
         context=item.context_turns,
+        probe=probe,
     )
 
 
@@ -385,5 +396,5 @@ def verdicts_sweep(*, stuck_after: timedelta | None = None, heartbeat_timeout: t
         CriticVerdict.objects.filter(pk__in=ids).filter(lost | Q(status=JobStatus.QUEUED)).update(
             status=JobStatus.QUEUED, claim="", heartbeat_at=None, queued_at=now
         )
-        _send(ids)
+        verdicts_wake(ids)
     return len(ids)

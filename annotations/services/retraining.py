@@ -217,7 +217,7 @@ def gold_verdicts_prepare(*, dataset_id: int, checkpoint_id: int) -> list[int]:
     now = timezone.now()
     gold = Item.objects.filter(dataset_id=dataset_id, split=Split.GOLD)
     with transaction.atomic():
-        mine = CriticVerdict.objects.filter(item__in=gold, checkpoint_id=checkpoint_id, swapped=False)
+        mine = CriticVerdict.objects.filter(item__in=gold, checkpoint_id=checkpoint_id, probe="")
         judged = mine.filter(item=OuterRef("pk"))
         CriticVerdict.objects.bulk_create(
             [

@@ -54,7 +54,7 @@ def review_orders(*, reviewer: User) -> dict[str, str]:
 
 DISAGREED = (
     "EXISTS(SELECT 1 FROM annotations_humanverdict h JOIN annotations_criticverdict c ON c.item_id = h.item_id"
-    " AND c.checkpoint_id = %s AND c.status = 'done' AND NOT c.swapped WHERE h.item_id = i.id"
+    " AND c.checkpoint_id = %s AND c.status = 'done' AND c.probe = '' WHERE h.item_id = i.id"
     " AND (h.preference <> c.preference OR ABS(h.score - c.score) > d.disagreement_threshold * {span})) DESC, i.id"
 )
 
@@ -125,7 +125,7 @@ def _candidates(
     if order == "least-confident" and checkpoint_id is not None:
         order_by = (
             "(SELECT c.confidence FROM annotations_criticverdict c WHERE c.item_id = i.id AND c.checkpoint_id = %s"
-            " AND c.status = 'done' AND NOT c.swapped) ASC NULLS LAST, i.id"
+            " AND c.status = 'done' AND c.probe = '') ASC NULLS LAST, i.id"
         )
         params.append(checkpoint_id)
     elif order == "most-informative" and checkpoint_id is not None:

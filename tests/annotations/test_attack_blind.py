@@ -189,7 +189,7 @@ def _more_hidden_verdicts(world: World) -> None:  # noqa: F811
         )
         if pairwise:
             CriticVerdict.objects.create(
-                item=item, checkpoint=world.critic, profile=item.profile, status="done", preference="B", swapped=True
+                item=item, checkpoint=world.critic, profile=item.profile, status="done", preference="B", probe="swap"
             )
 
 

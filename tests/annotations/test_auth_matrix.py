@@ -66,6 +66,7 @@ PAGES: dict[str, dict[str, frozenset[str]]] = {
     "history": {"GET": LOGGED_IN},
     "dataset-metrics": {"GET": LOGGED_IN},  # a reviewer's over the items they judged (test_blind_rule)
     "dataset-swap-check": {"POST": ADMINS},
+    "dataset-probe": {"POST": ADMINS},
     "ping": {"GET": LOGGED_IN},
     "account": {"GET": LOGGED_IN, "POST": LOGGED_IN},
     "export-list": {"GET": ADMINS},
@@ -108,6 +109,7 @@ API: dict[str, dict[str, frozenset[str]]] = {
     "api:download_export": {"GET": ADMINS},
     "api:dataset_metrics": {"GET": LOGGED_IN},
     "api:dataset_swap_check": {"POST": ADMINS},
+    "api:dataset_probe": {"POST": ADMINS},
     "api:list_profiles": {"GET": LOGGED_IN},
     "api:create_profile": {"POST": ADMINS},
     "api:list_drift_audits": {"GET": ADMINS},

@@ -109,7 +109,7 @@ def scene() -> Scene:
                 profile="pairwise",
                 status="done",
                 preference=SWAPPED_PREFS[i],
-                swapped=True,
+                probe="swap",
             )
     # rita changed her mind twice after the reveal: once to the critic's preference, once away from it.
     HumanVerdict.objects.filter(item=pairwise[2], reviewer=rita).update(revised_preference="B", revised_at=now)
@@ -151,7 +151,7 @@ def test_swap_checks_measure_position_bias_and_never_count_as_the_critics_verdic
     flips = [CRITIC_PREFS[i] != p for i, p in SWAPPED_PREFS.items()]
     assert m["position_bias"]["flip_rate"]["value"] == pytest.approx(sum(flips) / 4)
     # Changing a swapped verdict changes the flip rate but not the agreement.
-    CriticVerdict.objects.filter(swapped=True).update(preference="tie", finished_at=timezone.now())  # re-judged
+    CriticVerdict.objects.filter(probe="swap").update(preference="tie", finished_at=timezone.now())  # re-judged
     again = agreement_for_dataset(dataset=scene.dataset)
     assert again["pairwise"] == m["pairwise"]
     assert again["position_bias"]["flip_rate"]["value"] != m["position_bias"]["flip_rate"]["value"]

@@ -28,7 +28,7 @@ def test_the_critic_sees_the_responses_exchanged_and_the_verdict_is_stored_in_th
     dataset = DatasetFactory()
     item = PairwiseItemFactory(dataset=dataset, response_a="The cat is black.", response_b="The dog is white.")
     judging.swap_checks_queue(dataset=dataset, checkpoint=checkpoint)
-    check = CriticVerdict.objects.get(swapped=True)
+    check = CriticVerdict.objects.get(probe="swap")
     claim = judging.verdicts_claim(verdict_ids=[check.pk], worker="test")
     (job,) = claim.jobs
     assert (job.response_a, job.response_b, job.swapped) == ("The dog is white.", "The cat is black.", True)
@@ -45,7 +45,7 @@ def test_the_critic_sees_the_responses_exchanged_and_the_verdict_is_stored_in_th
     assert check.probabilities == pytest.approx(
         {judging.SWAP.get(k, k): p for k, p in seen.probabilities.items()}, abs=1e-5
     )
-    assert item.critic_verdicts.filter(swapped=False).count() == 0  # the item still has no critic verdict
+    assert item.critic_verdicts.filter(probe="").count() == 0  # the item still has no critic verdict
 
 
 def _text(job: judging.VerdictJob) -> dict[str, str]:

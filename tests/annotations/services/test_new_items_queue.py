@@ -97,8 +97,8 @@ def test_the_dataset_page_says_where_new_items_go_and_the_swap_check_state(admin
     assert "0 of 2 pairwise items done · 2 pending" in page
     assert "Queue a swap check" not in page  # cannot be queued twice
     assert 'hx-trigger="every 2s"' in page  # follows the checks while they run
-    CriticVerdict.objects.filter(swapped=True, item=other).update(status="done", preference="A")
-    CriticVerdict.objects.filter(swapped=True, item=pair).update(status="failed")
+    CriticVerdict.objects.filter(probe="swap", item=other).update(status="done", preference="A")
+    CriticVerdict.objects.filter(probe="swap", item=pair).update(status="failed")
     page = admin_client.get(reverse("dataset-detail", args=[pair.dataset.pk])).content.decode()
     assert "1 of 2 pairwise items done" in page
     assert "Retry 1 failed swap check" in page

@@ -40,7 +40,7 @@ def world() -> dict[str, Any]:
         "perfect": verdict("perfect", score=100, raw_output=POINT_100, probabilities={"85": 0.7, "100": 0.3}),
         "conceded": verdict("conceded", pairwise=True, preference="A", raw_output=CONCEDED),
         # a swap check: the critic's "Response 2" is the item's A; it was stored as B
-        "swapped": verdict("swapped", pairwise=True, preference="B", raw_output=NEGATED, swapped=True),
+        "swapped": verdict("swapped", pairwise=True, preference="B", raw_output=NEGATED, probe="swap"),
         # a hedge stored as 7 by an imported judge: now unreadable, failed with the reason, 7 kept in the record
         "hedge": verdict("hedge", checkpoint=judge, score=7, raw_output="I would rate it 7 or 8 out of 10."),
         # a hedge from the engine: forced from its stored probabilities, as the worker does

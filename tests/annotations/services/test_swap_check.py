@@ -42,12 +42,19 @@ def test_a_swap_check_queues_each_pairwise_item_once() -> None:
     ItemFactory(dataset=dataset)  # pointwise: nothing to swap
     result = judging.swap_checks_queue(dataset=dataset, checkpoint=checkpoint)
     assert result.queued == 3
-    checks = CriticVerdict.objects.filter(swapped=True)
+    checks = CriticVerdict.objects.filter(probe="swap")
     assert sorted(checks.values_list("item_id", flat=True)) == sorted(p.pk for p in pairs)
     assert set(checks.values_list("status", flat=True)) == {"queued"}
     assert judging.swap_checks_queue(dataset=dataset, checkpoint=checkpoint).queued == 0
     checks.filter(item=pairs[0]).update(status="failed", error="boom")
     assert judging.swap_checks_queue(dataset=dataset, checkpoint=checkpoint).queued == 1  # failed ones again
+
+
+def test_a_dataset_without_pairwise_items_has_nothing_to_swap() -> None:
+    dataset = DatasetFactory()
+    ItemFactory(dataset=dataset)
+    assert judging.swap_checks_queue(dataset=dataset, checkpoint=CheckpointFactory(is_active=True)).queued == 0
+    assert not CriticVerdict.objects.exists()
 
 
 def test_an_external_judge_cannot_be_asked_again() -> None:
@@ -64,7 +71,7 @@ def test_a_swapped_verdict_never_shows_as_the_critics_verdict() -> None:
     checkpoint = CheckpointFactory(is_active=True)
     item = PairwiseItemFactory(dataset=dataset)
     CriticVerdict.objects.create(
-        item=item, checkpoint=checkpoint, profile="pairwise", status="done", preference="B", swapped=True
+        item=item, checkpoint=checkpoint, profile="pairwise", status="done", preference="B", probe="swap"
     )
     rita = UserFactory()
     admin = UserFactory(is_staff=True)
@@ -78,7 +85,7 @@ def test_a_swapped_verdict_never_shows_as_the_critics_verdict() -> None:
     assert (progress.done, progress.missing) == (0, 1)
     # Judging the dataset still queues the item (the swap check is not its verdict).
     assert judging.verdicts_queue(dataset=dataset, checkpoint=checkpoint, only_missing=True).queued == 1
-    CriticVerdict.objects.filter(swapped=False).update(status="done", preference="A")
+    CriticVerdict.objects.filter(probe="").update(status="done", preference="A")
     visible = item_verdicts_visible(user=admin, item=item)[1]
     assert [(v.preference, v.swapped) for v in visible] == [("A", False)]
     reveal = review_reveal(reviewer=rita, item=item, checkpoint=checkpoint)
@@ -100,7 +107,7 @@ def test_a_swapped_verdict_does_not_count_in_the_disagreement_order() -> None:
         HumanVerdict.objects.create(item=item, reviewer=voter, profile="pairwise", preference="A")
     # A flipped swap check on the first item: were it read as the verdict, that item would come first.
     CriticVerdict.objects.create(
-        item=agreed, checkpoint=checkpoint, profile="pairwise", status="done", preference="B", swapped=True
+        item=agreed, checkpoint=checkpoint, profile="pairwise", status="done", preference="B", probe="swap"
     )
     rita = AdminFactory()  # disagreement-first is for administrators
     first = review.review_next(
@@ -118,7 +125,7 @@ def test_the_api_shows_no_swapped_verdict(reviewer_client: Client) -> None:
     checkpoint = CheckpointFactory()
     CriticVerdict.objects.create(item=item, checkpoint=checkpoint, profile="pairwise", status="done", preference="A")
     CriticVerdict.objects.create(
-        item=item, checkpoint=checkpoint, profile="pairwise", status="done", preference="B", swapped=True
+        item=item, checkpoint=checkpoint, profile="pairwise", status="done", preference="B", probe="swap"
     )
     data = Client().get(f"/api/items/{item.pk}", headers={"Authorization": f"Bearer {token}"}).json()
     assert [v["preference"] for v in data["critic_verdicts"]] == ["A"]
@@ -133,4 +140,4 @@ def test_admins_queue_it_from_the_dataset_page(admin_client: Client, reviewer_cl
     assert not CriticVerdict.objects.exists()
     response = admin_client.post(url, follow=True)
     assert "Queued a swap check of 1 pairwise item for" in response.content.decode()
-    assert CriticVerdict.objects.filter(swapped=True).count() == 1
+    assert CriticVerdict.objects.filter(probe="swap").count() == 1
