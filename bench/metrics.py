@@ -279,7 +279,8 @@ def main() -> None:
 
     metrics_module.trust_section = timed_trust  # the trust section's own share of each cold run
 
-    viewer = User.objects.create_user("bench-viewer", password=secrets.token_hex(8))
+    # An administrator: a reviewer's dashboard covers only the items they judged (the blind rule), none here.
+    viewer = User.objects.create_user("bench-viewer", password=secrets.token_hex(8), is_staff=True)
     client = Client()
     client.force_login(viewer)
     rows = []
@@ -327,7 +328,8 @@ def main() -> None:
         "trust section (alt-test, human ceiling, PPI per model, planning). Server time, in-process, median of the "
         "runs, the metrics cache cleared before each: "
         "`agreement_for_dataset` (queries, every statistic and its bootstrap interval, the leaderboards), the "
-        "dashboard request through Django's test client (the same plus the plots and the page), and "
+        "dashboard request through Django's test client as an administrator (the same plus the plots and the page), "
+        "and "
         "`critic_metrics --json`. Cached: the dashboard again while no verdict changed. Goal: under 1 s at 100k.",
         "",
         "| items | human verdicts | critic verdicts | selector (s) | of which fetching the verdicts (s) "

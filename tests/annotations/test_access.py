@@ -40,7 +40,10 @@ POST_ONLY = {
     "retraining-promote",
     "user-action",  # admin-only too: tests/annotations/test_users.py
     "item-bulk",  # admin-only too: tests/annotations/test_item_table.py
+    "dataset-probe",  # admin-only too: tests/annotations/test_probe_card.py
 }
+# Admin-only, with a row to find: the auth matrix (tests/annotations/test_auth_matrix.py) walks them with one.
+ADMIN_ONLY_ELSEWHERE = {"retraining-loss-svg"}
 # 403 until the reviewer has judged the item (tests/annotations/test_review.py); the previous item redirects to one.
 AFTER_OWN_VERDICT = {"review-reveal", "review-previous"}
 ADMIN_PAGES = [
@@ -142,7 +145,8 @@ def test_reviewers_get_403_on_admin_only_pages(name: str, reviewer_client: Clien
 
 
 @pytest.mark.parametrize(
-    "name", [n for n in app_url_names() if n not in PUBLIC | ADMIN_ONLY | POST_ONLY | AFTER_OWN_VERDICT]
+    "name",
+    [n for n in app_url_names() if n not in PUBLIC | ADMIN_ONLY | POST_ONLY | AFTER_OWN_VERDICT | ADMIN_ONLY_ELSEWHERE],
 )
 def test_reviewers_can_open_every_other_page(name: str, reviewer, reviewer_client: Client) -> None:  # type: ignore[no-untyped-def]
     assert reviewer_client.get(url_for(name, ItemFactory(), owner=reviewer)).status_code == 200

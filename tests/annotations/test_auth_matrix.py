@@ -77,6 +77,7 @@ PAGES: dict[str, dict[str, frozenset[str]]] = {
     "export-retrain": {"GET": ADMINS, "POST": ADMINS},  # the form, then the confirmation
     "retraining-list": {"GET": ADMINS},
     "retraining-detail": {"GET": ADMINS},
+    "retraining-loss-svg": {"GET": ADMINS},
     "retraining-promote": {"POST": ADMINS},
     "checkpoint-list": {"GET": ADMINS},
     "checkpoint-detail": {"GET": ADMINS, "POST": ADMINS},  # its drift audits, and the form that starts one

@@ -9,8 +9,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("annotations", "0020_api_verdict_heartbeat")]
-AFTER = [("annotations", "0021_probes")]
+BEFORE = [("annotations", "0023_item_images_in_order")]
+AFTER = [("annotations", "0024_probes")]
 
 
 def test_swap_checks_become_swap_probes() -> None:

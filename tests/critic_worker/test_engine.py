@@ -185,6 +185,7 @@ def test_items_with_several_images_batch_beside_items_with_one(engine: CriticEng
         assert a.probabilities == pytest.approx(b.probabilities, abs=1e-4)
 
 
+@pytest.mark.django_db  # an unknown name is looked up among the profiles a team defined, in the database
 def test_an_unknown_profile_fails_that_item_only(engine: CriticEngine) -> None:
     batch = [JudgeRequest(requests()[0].images, "no-such-profile", "Q", "a", "b"), *requests()[:2]]
     results = engine.judge(batch)
