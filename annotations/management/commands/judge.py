@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import socket
 import time
 from typing import Any
 
@@ -8,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from annotations.management.inline import judge_here
 from annotations.models import CriticCheckpoint, Dataset
 from annotations.selectors.judging import critic_progress, verdict_failures
 from annotations.services.judging import QueueResult, checkpoint_resolve, verdicts_queue
@@ -65,24 +65,8 @@ class Command(BaseCommand):
             time.sleep(2)
 
     def _inline(self, dataset: Dataset, checkpoint: CriticCheckpoint, queued: QueueResult, *, batch_size: int) -> None:
-        from critic_worker.tasks import InlineProgress, judge_inline  # torch loads with the first batch
-
         self.stdout.write(f"Judging {queued.queued} items of {dataset.name!r} with {checkpoint.name}, here.")
-        started = time.perf_counter()
-
-        def report(progress: InlineProgress) -> None:
-            self.stdout.write(
-                f"  {progress.judged}/{progress.total} judged (done {progress.done}, failed {progress.failed}), "
-                f"{time.perf_counter() - started:.1f} s"
-            )
-
-        outcome = judge_inline(
-            verdict_ids=queued.verdict_ids,
-            worker=f"inline@{socket.gethostname()}",
-            batch_size=batch_size,
-            on_batch=report,
-        )
-        seconds = time.perf_counter() - started
+        outcome, seconds = judge_here(self.stdout.write, verdict_ids=queued.verdict_ids, batch_size=batch_size)
         totals = critic_progress(dataset=dataset, checkpoint=checkpoint)
         rate = f", {outcome.judged / seconds:.2f} items/s" if outcome.judged and seconds > 0 else ""
         self.stdout.write(

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import socket
-import time
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from annotations.management.inline import judge_here
 from annotations.models import Dataset, Probe
 from annotations.selectors.judging import verdict_failures
 from annotations.selectors.metrics import agreement_for_dataset, metric_tables, metrics_checkpoint, shown
@@ -62,25 +61,11 @@ class Command(BaseCommand):
                 f"{queued.batches} batches. Its results: the dataset's metrics (probes), or this command again."
             )
             return
-        from critic_worker.tasks import InlineProgress, judge_inline  # torch loads with the first batch
-
         self.stdout.write(f"Probing {queued.queued} items of {dataset.name!r} ({kind}) with {checkpoint.name}, here.")
-        started = time.perf_counter()
-
-        def report(progress: InlineProgress) -> None:
-            self.stdout.write(
-                f"  {progress.judged}/{progress.total} judged (done {progress.done}, failed {progress.failed}), "
-                f"{time.perf_counter() - started:.1f} s"
-            )
-
-        outcome = judge_inline(
-            verdict_ids=queued.verdict_ids,
-            worker=f"inline@{socket.gethostname()}",
-            batch_size=options["batch_size"] or settings.CRITIC_BATCH_SIZE,
-            on_batch=report,
-        )
+        batch_size = options["batch_size"] or settings.CRITIC_BATCH_SIZE
+        outcome, seconds = judge_here(self.stdout.write, verdict_ids=queued.verdict_ids, batch_size=batch_size)
         self.stdout.write(
-            f"Judged {outcome.judged} of {queued.queued} probe verdicts in {time.perf_counter() - started:.1f} s: "
+            f"Judged {outcome.judged} of {queued.queued} probe verdicts in {seconds:.1f} s: "
             f"{outcome.done} done, {outcome.failed} failed."
         )
         for item, error in verdict_failures(verdict_ids=queued.verdict_ids):
