@@ -174,25 +174,28 @@ def judge_request(job: judging.VerdictJob) -> JudgeRequest:
     )
 
 
+def verdict_result(result: JudgeResult) -> judging.VerdictResult:
+    """What the services store of the engine's result for one item (one that has a verdict)."""
+    assert result.verdict is not None
+    return judging.VerdictResult(
+        score=result.verdict.score,
+        preference=result.verdict.preference,
+        confidence=result.confidence,
+        probabilities=result.probabilities,
+        expected_score=result.expected_score,
+        justification=result.verdict.justification,
+        raw_output=result.raw_output,
+        forced=result.forced,
+        latency_ms=result.latency_ms,
+        prompt=result.prompt,
+    )
+
+
 def _record(claim: str, job: judging.VerdictJob, result: JudgeResult) -> bool:
     if result.verdict is None:  # the item itself cannot be judged (an unknown profile)
         return judging.verdict_fail(verdict_id=job.verdict_id, claim=claim, error=result.error)
     return judging.verdict_record(
-        verdict_id=job.verdict_id,
-        claim=claim,
-        swapped=job.swapped,
-        result=judging.VerdictResult(
-            score=result.verdict.score,
-            preference=result.verdict.preference,
-            confidence=result.confidence,
-            probabilities=result.probabilities,
-            expected_score=result.expected_score,
-            justification=result.verdict.justification,
-            raw_output=result.raw_output,
-            forced=result.forced,
-            latency_ms=result.latency_ms,
-            prompt=result.prompt,
-        ),
+        verdict_id=job.verdict_id, claim=claim, swapped=job.swapped, result=verdict_result(result)
     )
 
 

@@ -13,7 +13,6 @@ from celery import shared_task
 from django.conf import settings
 
 from annotations.services import drift
-from annotations.services.judging import VerdictResult
 from critic_worker import tasks
 
 if TYPE_CHECKING:
@@ -78,20 +77,7 @@ def _run_stage(audit_id: int, stage: drift.DriftStage) -> tuple[int, dict[str, A
             if result.verdict is None:
                 judged += drift.drift_verdict_fail(verdict_id=job.verdict_id, error=result.error)
                 continue
-            judged += drift.drift_verdict_record(
-                verdict_id=job.verdict_id,
-                result=VerdictResult(
-                    score=result.verdict.score,
-                    preference=result.verdict.preference,
-                    confidence=result.confidence,
-                    probabilities=result.probabilities,
-                    expected_score=result.expected_score,
-                    justification=result.verdict.justification,
-                    raw_output=result.raw_output,
-                    forced=result.forced,
-                    latency_ms=result.latency_ms,
-                ),
-            )
+            judged += drift.drift_verdict_record(verdict_id=job.verdict_id, result=tasks.verdict_result(result))
     return judged, loaded
 
 
