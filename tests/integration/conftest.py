@@ -52,6 +52,24 @@ class Worker:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
 
+    def kill_holding(self, held: Callable[[], set[int]], seconds: float) -> set[int]:
+        """SIGKILL the worker while it holds verdicts; returns `held()` as it was at the kill.
+
+        The worker is frozen (SIGSTOP) before `held()` is read, so that the batch cannot finish between looking
+        and killing, as it did on a slow CI machine; if it holds nothing once frozen, it runs on and we wait again.
+        """
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if held():
+                os.killpg(self.proc.pid, signal.SIGSTOP)
+                holding = held()
+                if holding:
+                    self.kill()
+                    return holding
+                os.killpg(self.proc.pid, signal.SIGCONT)
+            time.sleep(0.05)
+        raise AssertionError(f"the worker held no verdicts in {seconds}s:\n{self.text()[-3000:]}")
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)

@@ -70,9 +70,7 @@ def test_a_killed_workers_verdicts_are_handed_on_within_the_heartbeat_timeout(
         rows = CriticVerdict.objects.filter(status="running", worker__startswith="critic-a@")
         return set(rows.values_list("pk", flat=True))
 
-    wait_until(lambda: bool(held_by_first()), 120, "the first worker running a batch")
-    orphaned = held_by_first()
-    first.kill()
+    orphaned = first.kill_holding(held_by_first, 120)
     killed_at = time.monotonic()
 
     def requeued() -> bool:

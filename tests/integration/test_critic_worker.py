@@ -51,10 +51,12 @@ def test_a_killed_worker_loses_no_verdict_and_none_is_written_twice(
 
     queued = judging.verdicts_queue(dataset=dataset, checkpoint=judging.checkpoint_resolve())
     assert (queued.queued, queued.batches) == (24, 6)
-    wait_until(lambda: counts()["done"] >= 4 and counts()["running"] > 0, 120, "a batch done and one running")
-    first.kill()
-    orphaned = set(CriticVerdict.objects.filter(status="running").values_list("pk", flat=True))
-    assert orphaned, "the worker should have died holding a batch"
+
+    def running_after_a_batch() -> set[int]:
+        running = CriticVerdict.objects.filter(status="running").values_list("pk", flat=True)
+        return set(running) if counts()["done"] >= 4 else set()
+
+    orphaned = first.kill_holding(running_after_a_batch, 120)
     done_before = {v.pk: (v.score, v.preference, v.finished_at) for v in CriticVerdict.objects.filter(status="done")}
 
     time.sleep(3.5)  # past CRITIC_HEARTBEAT_TIMEOUT: the next worker's start-up sweep takes the orphans back

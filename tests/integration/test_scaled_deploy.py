@@ -248,15 +248,12 @@ def test_scaled_critic_workers_behind_gunicorn_share_the_queue_and_lose_nothing(
     assert queued.returncode == 0, queued.stderr
     assert "Queued 16 items" in queued.stdout
 
-    def critic_1_is_busy() -> bool:
-        running = [v for v in verdicts(second) if v.status == "running"]
-        return statuses(second)["done"] >= 2 and any(v.worker.startswith("critic-1@") for v in running)
+    def held_by_critic_1() -> set[int]:
+        running = [v for v in verdicts(second) if v.status == "running" and v.worker.startswith("critic-1@")]
+        return {v.pk for v in running} if statuses(second)["done"] >= 2 else set()
 
-    wait_until(critic_1_is_busy, 60, "critic-1 holding a batch")
-    critics["critic-1"].kill()
-    orphaned = {v.pk for v in verdicts(second) if v.status == "running" and v.worker.startswith("critic-1@")}
+    orphaned = critics["critic-1"].kill_holding(held_by_critic_1, 60)
     finished = {v.pk: (v.worker, v.score, v.preference, v.finished_at) for v in verdicts(second) if v.status == "done"}
-    assert orphaned
 
     wait_until(lambda: statuses(second)["done"] == 16, STUCK_AFTER + 90, "the second dataset judged by critic-2")
     assert statuses(second) == {"queued": 0, "running": 0, "done": 16, "failed": 0}
