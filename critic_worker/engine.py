@@ -121,6 +121,14 @@ def open_image(data: bytes) -> Image.Image:
         raise UnreadableImage(f"unreadable image: {exc}") from None
 
 
+def batch_images(per_input: Sequence[Sequence[Image.Image]]) -> list[Image.Image] | list[list[Image.Image]]:
+    """A batch's pictures as processors take them: a flat list when each input has one, else one list per input
+    (in order), so that each processor pairs every input's image placeholders with its own pictures."""
+    if all(len(images) == 1 for images in per_input):
+        return [images[0] for images in per_input]
+    return [list(images) for images in per_input]
+
+
 class CriticEngine:
     def __init__(self, critic: LoadedCritic, *, max_new_tokens: int = 512, name: str = "") -> None:
         self.model = critic.model.eval()
@@ -206,10 +214,7 @@ class CriticEngine:
 
     def batch_inputs(self, inputs: list[CriticInput]) -> dict[str, Any]:
         """The processor's tensors for a batch (left padded), on the model's device."""
-        images: list[Image.Image] | list[list[Image.Image]]
-        images = (
-            [i.images[0] for i in inputs] if all(len(i.images) == 1 for i in inputs) else [i.images for i in inputs]
-        )
+        images = batch_images([i.images for i in inputs])
         batch = self.processor(images=images, text=[i.prompt for i in inputs], return_tensors="pt", padding=True)
         return {k: v.to(self.device) if hasattr(v, "to") else v for k, v in batch.items()}
 

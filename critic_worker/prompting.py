@@ -71,16 +71,24 @@ def conversation_prompt(*, processor: Any, model_type: str, system: str, text: s
     return str(processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
 
 
+def image_lines(human_turn: str) -> int:
+    """How many pictures a training row's human turn opens with: its leading ``<image>`` lines."""
+    count, opening = 0, IMAGE_TOKEN + "\n"
+    while human_turn.startswith(opening):
+        human_turn, count = human_turn.removeprefix(opening), count + 1
+    return count
+
+
 def row_prompt(*, processor: Any, model_type: str, human_turn: str, system: str = SYSTEM_PROMPT) -> str:
-    """The prompt the engine gives for a training row's human turn: its one picture then the profile's prompt
-    (``<image>`` and a newline, then the text, as exports write it with ``profiles.user_turn``), with a built-in
+    """The prompt the engine gives for a training row's human turn: its pictures then the profile's prompt (one
+    ``<image>`` line per picture, then the text, as exports write it with ``profiles.user_turn``), with the
     profile's system turn. For LLaVA-OneVision this is ``chat_for_turn(human_turn)`` byte for byte. ValueError for
     a human turn that does not start with ``<image>`` and a newline, or a checkpoint without a chat template."""
-    opening = IMAGE_TOKEN + "\n"
-    if not human_turn.startswith(opening):
+    images = image_lines(human_turn)
+    if not images:
         raise ValueError(f"a training row's human turn must start with {IMAGE_TOKEN} and a newline")
-    text = human_turn.removeprefix(opening)
-    return conversation_prompt(processor=processor, model_type=model_type, system=system, text=text, images=1)
+    text = human_turn.removeprefix((IMAGE_TOKEN + "\n") * images)
+    return conversation_prompt(processor=processor, model_type=model_type, system=system, text=text, images=images)
 
 
 def _chatml_system(system: str) -> str:

@@ -7,10 +7,11 @@ One code path for every precision: ``quantization="none"`` trains LoRA on full-p
 (QLoRA on a GPU).
 
 Every architecture the engine judges with trains on the conversation the engine gives it (``training_text``): the
-row's human turn (``<image>``, a newline, the profile's prompt) made into that architecture's prompt by the engine's
-own prompt builder (``prompting.row_prompt``: LLaVA-Critic's ChatML for LLaVA-OneVision, byte for byte as before,
-the processor's chat template for LLaVA, Qwen2-VL, Qwen2.5-VL, Idefics3 / SmolVLM, ...), then the gpt turn and what
-closes the assistant turn in that format (``prompting.turn_end_text``: ``<|im_end|>``, ``<end_of_utterance>``...).
+row's human turn (one ``<image>`` line per picture, in order, then the profile's prompt) made into that
+architecture's prompt by the engine's own prompt builder (``prompting.row_prompt``: LLaVA-Critic's ChatML for
+LLaVA-OneVision, byte for byte as before, the processor's chat template for LLaVA, Qwen2-VL, Qwen2.5-VL, Idefics3 /
+SmolVLM, ...), the pictures given to the processor as the engine gives them, then the gpt turn and what closes the
+assistant turn in that format (``prompting.turn_end_text``: ``<|im_end|>``, ``<end_of_utterance>``...).
 Only those answer tokens are supervised (labels -100 on the prompt, the image tokens and the padding). LoRA goes on
 the language model's linear layers, found in the loaded model (``lora_targets``: whatever its module path), never
 on the vision tower or the projector.
@@ -32,10 +33,10 @@ import pyarrow.parquet as pq
 import torch
 from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
-from critic_worker.engine import open_image
+from critic_worker.engine import batch_images, open_image
 from critic_worker.loading import load_critic, resolve_device, save_processor
 from critic_worker.profiles import SYSTEM_PROMPT, find_profile
-from critic_worker.prompting import IMAGE_TOKEN, row_prompt, turn_end_text
+from critic_worker.prompting import IMAGE_TOKEN, image_lines, row_prompt, turn_end_text
 
 FORMATS = ("llava-json", "llava-critic-parquet")
 IGNORE = -100  # the label value the loss skips
@@ -50,10 +51,10 @@ class ExportError(ValueError):
 @dataclass(frozen=True)
 class TrainingRow:
     id: str
-    human: str  # the human turn: "<image>\n" and the profile's prompt exactly as the critic saw it (user_turn)
+    human: str  # the human turn: "<image>\n" per picture and the profile's prompt as the critic saw it (user_turn)
     gpt: str  # the verdict the critic should have given, in the profile's output shape
-    image: bytes | None = None  # embedded (parquet) ...
-    image_path: Path | None = None  # ... or referenced (llava-json)
+    images: tuple[bytes, ...] = ()  # embedded (parquet: one a row) ...
+    image_paths: tuple[Path, ...] = ()  # ... or referenced (llava-json: one or several, in order)
 
     @property
     def system(self) -> str:
@@ -63,11 +64,9 @@ class TrainingRow:
         profile = find_profile(name) if separator else None
         return profile.system if profile is not None else SYSTEM_PROMPT
 
-    def image_bytes(self) -> bytes:
-        if self.image is not None:
-            return self.image
-        assert self.image_path is not None
-        return self.image_path.read_bytes()
+    def pictures(self) -> list[bytes]:
+        """The row's images' bytes, in the order of its ``<image>`` lines."""
+        return list(self.images) or [path.read_bytes() for path in self.image_paths]
 
 
 def _turns(n: int, row_id: str, conversations: Any) -> tuple[str, str]:
@@ -96,19 +95,19 @@ def _llava_json(path: Path, image_folder: Path) -> Iterator[TrainingRow]:
         if not isinstance(row, dict) or not row.get("id") or not row.get("image"):
             raise ExportError(f"row {n}: every row needs an id and an image")
         human, gpt = _turns(n, row["id"], row.get("conversations"))
-        name = row["image"]
-        if isinstance(name, list):
-            if len(name) != 1:
-                raise ExportError(
-                    f"row {n} ({row['id']}): its item has {len(name)} images; retraining on items with several "
-                    "images is not supported yet (export in llava-critic-parquet, which leaves them out, or remove "
-                    "them from the dataset's pool)"
-                )
-            name = name[0]
-        image = (image_folder / str(name)).resolve()
-        if not image.is_relative_to(image_folder.resolve()) or not image.is_file():
-            raise ExportError(f"row {n} ({row['id']}): no image file {row['image']!r} in {image_folder}")
-        yield TrainingRow(id=str(row["id"]), human=human, gpt=gpt, image_path=image)
+        names = row["image"] if isinstance(row["image"], list) else [row["image"]]
+        if len(names) != image_lines(human):
+            raise ExportError(
+                f"row {n} ({row['id']}): {len(names)} image(s) but {image_lines(human)} {IMAGE_TOKEN} line(s) in the "
+                "human turn: each picture needs its own line, in order"
+            )
+        paths = []
+        for name in names:
+            image = (image_folder / str(name)).resolve()
+            if not image.is_relative_to(image_folder.resolve()) or not image.is_file():
+                raise ExportError(f"row {n} ({row['id']}): no image file {name!r} in {image_folder}")
+            paths.append(image)
+        yield TrainingRow(id=str(row["id"]), human=human, gpt=gpt, image_paths=tuple(paths))
 
 
 def _parquet(path: Path, image_folder: Path) -> Iterator[TrainingRow]:  # images embedded: no folder
@@ -122,7 +121,9 @@ def _parquet(path: Path, image_folder: Path) -> Iterator[TrainingRow]:  # images
                 image = (row.get("image") or {}).get("bytes")
                 if not image:
                     raise ExportError(f"row {n} ({row['id']}): the image has no embedded bytes")
-                yield TrainingRow(id=str(row["id"]), human=human, gpt=gpt, image=image)
+                if image_lines(human) != 1:
+                    raise ExportError(f"row {n} ({row['id']}): a parquet row has one image and one {IMAGE_TOKEN} line")
+                yield TrainingRow(id=str(row["id"]), human=human, gpt=gpt, images=(image,))
     except (OSError, KeyError, pa.ArrowException) as exc:
         raise ExportError(f"{path}: not a llava-critic parquet file ({exc})") from None
 
@@ -219,7 +220,7 @@ def training_batch(
     they are given, counted over the unpadded tokens as ``generate`` counts them."""
     tokenizer = processor.tokenizer
     texts = [training_text(processor, model_type, row) for row in rows]
-    images = [open_image(row.image_bytes()) for row in rows]
+    images = batch_images([[open_image(picture) for picture in row.pictures()] for row in rows])
     batch = processor(images=images, text=[t.prompt + t.answer for t in texts], return_tensors="pt", padding=True)
     ids, mask = batch["input_ids"], batch["attention_mask"]
     labels = torch.full_like(ids, IGNORE)

@@ -104,13 +104,6 @@ def retraining_job_create(
         )
     if export.status != JobStatus.DONE:
         raise ValidationError(f"Export #{export.number} is {export.status}: only a finished export can be trained on.")
-    several = int((export.manifest.get("counts") or {}).get("rows_with_several_images") or 0)
-    if several:
-        raise ValidationError(
-            f"Export #{export.number} has {several} row(s) whose item has several images: retraining on items with "
-            "several images is not supported yet. Export the dataset as llava-critic-parquet (it leaves them out, "
-            "counted) and train on that."
-        )
     try:
         data_file = export_data_file(export=export)
     except ValueError as exc:

@@ -231,7 +231,7 @@ def test_exports_and_retraining_hold_the_rendition(client: Client, tmp_path: Pat
             images = {row["id"]: (folder / "images" / row["image"]).read_bytes() for row in rows}
         else:
             trained = read_training_rows(data_file, fmt)  # what retraining reads
-            images = {row.id: row.image_bytes() for row in trained}
+            images = {row.id: row.pictures()[0] for row in trained}
         assert len(images) == len(items)
         for row_id, data in images.items():
             name = row_id.rsplit("__", 1)[0]

@@ -272,7 +272,7 @@ def test_the_whole_loop_from_the_desk_through_the_exporter_to_a_child_that_judge
             prompt = PromptInput(item.question, item.response_a, item.response_b, item.reference)
             assert row.human == user_turn(get_profile(family), prompt)
             assert get_profile(family).parse(row.gpt) == expected[row.id]
-            assert row.image_bytes() == Path(item.image.normalized.path).read_bytes()  # the rendition, not the original
+            assert row.pictures() == [Path(item.image.normalized.path).read_bytes()]  # the rendition, not the original
 
         out = StringIO()
         call_command(

@@ -112,8 +112,8 @@ def test_parquet_and_llava_json_give_the_same_training_rows(taught: TrainingExpo
     assert pq.read_schema(parquet).equals(PARQUET_SCHEMA)
     from_json = read_training_rows(export, "llava-json")
     from_parquet = read_training_rows(parquet, "llava-critic-parquet")
-    assert [(r.id, r.human, r.gpt, r.image_bytes()) for r in from_json] == [
-        (r.id, r.human, r.gpt, r.image_bytes()) for r in from_parquet
+    assert [(r.id, r.human, r.gpt, r.pictures()) for r in from_json] == [
+        (r.id, r.human, r.gpt, r.pictures()) for r in from_parquet
     ]
     first = from_json[0]
     assert first.id == "r0__pairwise"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from annotations.models import Item
+from annotations.models import Item, ItemImage
 from annotations.services.exports import export_data_file
 from annotations.services.images import image_check, image_store
 from annotations.services.profiles import prompt_profile_create
@@ -43,8 +43,8 @@ TAUGHT = Verdict(preference="A", justification="The first answer names the shape
 
 @pytest.fixture
 def exported(db) -> tuple[list[TrainingRow], dict[str, Item]]:  # type: ignore[no-untyped-def]
-    """The rows of a real llava-json export of four pairwise items taught "the first response is better", and the
-    items by row id."""
+    """The rows of a real llava-json export of four pairwise items taught "the first response is better" (two of
+    them with two pictures), and the items by row id."""
     dataset = DatasetFactory()
     items = [
         PairwiseItemFactory(
@@ -57,14 +57,17 @@ def exported(db) -> tuple[list[TrainingRow], dict[str, Item]]:  # type: ignore[n
         )
         for i in range(4)
     ]
+    for item in items[1::2]:  # two of them with a second picture: several images a row, in order
+        second = image_store(checked=image_check(data=png_bytes(colour=(10, 200, 40 * item.pk % 255))))[0]
+        ItemImage.objects.create(item=item, image=second, position=2)
     export = export_for(dataset, [(item, TAUGHT) for item in items])
     rows = read_training_rows(export_data_file(export=export), "llava-json")
     return rows, {f"{item.external_id}__pairwise": item for item in items}
 
 
-def _request(item: Item, image: bytes) -> JudgeRequest:
+def _request(item: Item, pictures: list[bytes]) -> JudgeRequest:
     return JudgeRequest(
-        images=[open_image(image)],
+        images=[open_image(picture) for picture in pictures],
         profile="pairwise",
         question=item.question,
         response_a=item.response_a,
@@ -82,11 +85,11 @@ def test_each_row_is_the_engines_prompt_then_the_supervised_answer(
     processor = critic.processor
     for row in rows:
         text = training_text(processor, critic.model_type, row)
-        asked = engine.critic_input(_request(items[row.id], row.image_bytes()))
+        asked = engine.critic_input(_request(items[row.id], row.pictures()))
         assert text.prompt == asked.prompt
         assert text.answer == row.gpt + turn_end_text(processor, critic.model_type)
     batch = training_batch(processor, rows, "cpu", model_type=critic.model_type)
-    engine_batch = engine.batch_inputs([engine.critic_input(_request(items[r.id], r.image_bytes())) for r in rows])
+    engine_batch = engine.batch_inputs([engine.critic_input(_request(items[r.id], r.pictures())) for r in rows])
     for i, row in enumerate(rows):
         ids, labels, mask = batch["input_ids"][i], batch["labels"][i], batch["attention_mask"][i].bool()
         answer = (labels != IGNORE).nonzero().flatten()
@@ -168,7 +171,7 @@ def test_a_model_without_a_language_model_to_adapt_is_refused() -> None:
 
 def _preference_for_a(model: str | Path, item: Item) -> float:
     engine = CriticEngine.load(str(model), quantization="none", device="cpu", max_new_tokens=8)
-    (result,) = engine.judge([_request(item, png_bytes(colour=(5, 5, 5)))])
+    (result,) = engine.judge([_request(item, [png_bytes(colour=(5, 5, 5))])])
     assert result.error == ""
     return result.probabilities["A"]
 
@@ -211,6 +214,6 @@ def test_a_row_of_a_defined_profile_trains_with_its_own_system_turn(
     [row] = read_training_rows(export_data_file(export=export_for(item.dataset, [(item, TAUGHT)])), "llava-json")
     assert row.id.endswith("__terse")
     critic = load_critic(tiny_critics(arch), quantization="none", device="cpu")
-    asked = CriticEngine(critic).critic_input(replace(_request(item, row.image_bytes()), profile="terse"))
+    asked = CriticEngine(critic).critic_input(replace(_request(item, row.pictures()), profile="terse"))
     assert "You are a terse grader." in asked.prompt
     assert training_text(critic.processor, critic.model_type, row).prompt == asked.prompt

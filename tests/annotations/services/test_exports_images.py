@@ -1,6 +1,6 @@
 """Training exports of items with several images: llava-json and dpo-jsonl write LLaVA's image list (in order, one
 <image> line each in the human turn, as the critic saw it); llava-critic-113k parquet holds one image a row, so it
-leaves them out and counts them; retraining refuses them with the reason; the item selection's zip reads back."""
+leaves them out and counts them; retraining reads them with their pictures in order; the selection's zip reads back."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from django.core.exceptions import ValidationError
 
 from annotations.models import Item, JobStatus, TrainingExport
 from annotations.selectors.images import item_images
@@ -85,12 +84,23 @@ def test_parquet_holds_one_image_a_row_so_it_leaves_them_out_counted(world, medi
     retraining_job_create(export=export, created_by=world["admin"], base=world["checkpoint"], send=False)
 
 
-def test_retraining_refuses_an_export_with_several_image_rows(world, media_root: Path) -> None:  # type: ignore[no-untyped-def]
+def test_retraining_reads_a_several_image_row_with_its_pictures_in_order(world, media_root: Path) -> None:  # type: ignore[no-untyped-def]
     export = run_export(world, "llava-json")
-    with pytest.raises(ValidationError, match="1 row\\(s\\) whose item has several images"):
-        retraining_job_create(export=export, created_by=world["admin"], base=world["checkpoint"], send=False)
-    with pytest.raises(ExportError, match="its item has 3 images; retraining on items with several images"):
-        read_training_rows(media_root / export.path / "train.json", "llava-json")
+    retraining_job_create(export=export, created_by=world["admin"], base=world["checkpoint"], send=False)
+    rows = {row.id: row for row in read_training_rows(media_root / export.path / "train.json", "llava-json")}
+    renditions = [image.normalized_sha256 for image in item_images(item=world["multi"])]
+    assert [hashlib.sha256(picture).hexdigest() for picture in rows["multi__pointwise"].pictures()] == renditions
+
+
+def test_retraining_refuses_a_row_whose_images_and_image_lines_differ(world, media_root: Path) -> None:  # type: ignore[no-untyped-def]
+    export = run_export(world, "llava-json")
+    data_file = media_root / export.path / "train.json"
+    rows = json.loads(data_file.read_text())
+    multi = next(r for r in rows if r["id"] == "multi__pointwise")
+    multi["image"] = multi["image"][:2]  # three <image> lines, two pictures
+    data_file.write_text(json.dumps(rows))
+    with pytest.raises(ExportError, match="2 image\\(s\\) but 3 <image> line\\(s\\) in the human turn"):
+        read_training_rows(data_file, "llava-json")
 
 
 def test_the_selection_zip_keeps_the_images_in_order_and_reads_back(tmp_path: Path) -> None:
