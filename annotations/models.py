@@ -294,7 +294,7 @@ class TrainingExport(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # The job that writes the snapshot (services/exports.py creates rows as queued; a row made without a status
+    # The job that writes the snapshot (services/exports/jobs.py creates rows as queued; a row made without a status
     # is a finished snapshot).
     status = models.CharField(max_length=8, choices=JobStatus.choices, default=JobStatus.DONE)
     items_done = models.PositiveIntegerField(default=0, help_text="Reviewed items looked at so far.")

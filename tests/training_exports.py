@@ -1,5 +1,5 @@
 """Real training exports for the retraining tests: the corrections become human verdicts that disagree with a
-critic's verdicts, and the exporter itself (annotations/services/exports.py) writes the snapshot."""
+critic's verdicts, and the exporter itself (annotations/services/exports/) writes the snapshot."""
 
 from __future__ import annotations
 

@@ -3,14 +3,17 @@ same plain critic_worker Profile, so that callers never ask where a profile came
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from annotations.models import CriticVerdict, Dataset, HumanVerdict, Item, PromptProfile
+from annotations.wording import counted
 from critic_worker.profile_specs import profile_from_spec
-from critic_worker.profiles import PROFILES, Kind, Profile
+from critic_worker.profiles import PROFILES, Kind, Profile, find_profile, get_profile
+from critic_worker.verdicts import format_score
 
 
 class StoredProfiles:
@@ -47,6 +50,23 @@ def profile_uses(*, name: str) -> dict[str, int]:
     }
 
 
+USES_IN_WORDS = {
+    "items": "item",
+    "datasets": "dataset",
+    "critic_verdicts": "critic verdict",
+    "human_verdicts": "reviewer verdict",
+}
+
+
+def profile_uses_in_words(*, name: str) -> str:
+    """What uses the profile, in words ("3 items, 1 dataset, 2 critic verdicts"); empty when nothing does."""
+    return _in_words(profile_uses(name=name))
+
+
+def _in_words(uses: dict[str, int]) -> str:
+    return ", ".join(counted(n, USES_IN_WORDS[kind]) for kind, n in uses.items() if n)
+
+
 def _described(profile: Profile, row: PromptProfile | None) -> dict[str, Any]:
     return {
         "name": profile.name,
@@ -66,7 +86,83 @@ def _described(profile: Profile, row: PromptProfile | None) -> dict[str, Any]:
     }
 
 
+def _every_profile() -> list[tuple[Profile, PromptProfile | None]]:
+    """Every profile, built-ins first, each with its stored row (None for a built-in)."""
+    rows = list(PromptProfile.objects.all())
+    return [(p, None) for p in PROFILES.values()] + [(profile_from_spec(r.spec()), r) for r in rows]
+
+
 def profile_list() -> list[dict[str, Any]]:
     """Every profile, built-ins first, as the API shows them."""
-    rows = list(PromptProfile.objects.all())
-    return [_described(p, None) for p in PROFILES.values()] + [_described(profile_from_spec(r.spec()), r) for r in rows]
+    return [_described(profile, row) for profile, row in _every_profile()]
+
+
+def profile_table() -> list[dict[str, Any]]:
+    """Every profile as the Profiles page lists it, built-ins first: profile_list()'s fields with ``datasets`` (how
+    many datasets name it as a default), ``items`` (how many items are judged with it) and ``in_use`` (either)."""
+    items = dict(Item.objects.order_by().values_list("profile").annotate(n=Count("pk")))
+    datasets: Counter[str] = Counter()
+    for pointwise, pairwise in Dataset.objects.values_list("pointwise_profile", "pairwise_profile"):
+        datasets.update({pointwise, pairwise})
+    rows = []
+    for profile, stored in _every_profile():
+        row = _described(profile, stored)
+        row["datasets"], row["items"] = datasets[profile.name], items.get(profile.name, 0)
+        row["in_use"] = bool(row["datasets"] or row["items"])
+        row["scale"] = _scale(profile)
+        rows.append(row)
+    return rows
+
+
+def _scale(profile: Profile) -> str:
+    """A profile's verdicts in words: "1-5 in steps of 1", "A / B / tie", "A / B (no tie)"."""
+    if profile.is_pointwise:
+        lo, hi = format_score(profile.score_min or 0), format_score(profile.score_max or 0)
+        return f"{lo}-{hi} in steps of {format_score(profile.score_step or 1)}"
+    labels = ["A>>B", "A>B", "tie", "B>A", "B>>A"] if profile.five_way else ["A", "B", "tie"]
+    if profile.allow_tie:
+        return " / ".join(labels)
+    return " / ".join(label for label in labels if label != "tie") + " (no tie)"
+
+
+VERDICT_LINES_SHOWN = 3  # the first ones, then the last: how the verdict lines look without listing 1001
+
+
+def profile_detail(*, name: str) -> dict[str, Any] | None:
+    """One profile as its page shows it, or None when no profile has this name: profile_list()'s fields, plus
+    ``scale`` (its verdicts in words), ``verdict_lines`` (how a verdict is written back: the first few and the last;
+    ``verdict_count`` in all), ``uses`` (profile_uses) and ``in_use`` (the same in words, empty when unused),
+    ``created_at`` / ``created_by`` for a defined one, and ``datasets``: every dataset that names it as a default or
+    holds items judged with it, as ``{"dataset", "default_for" (the kinds it is the default for), "items"}``, by
+    dataset name."""
+    profile = find_profile(name)
+    if profile is None:
+        return None
+    row = PromptProfile.objects.select_related("created_by").filter(name=name).first() if not profile.builtin else None
+    detail = _described(profile, row)
+    verdicts = profile.verdicts()
+    shown = verdicts if len(verdicts) <= VERDICT_LINES_SHOWN + 1 else [*verdicts[:VERDICT_LINES_SHOWN], verdicts[-1]]
+    detail["verdict_lines"] = [(v.label + (" (strong)" if v.strong else ""), profile.verdict_line(v)) for v in shown]
+    detail["verdict_count"] = len(verdicts)
+    detail["scale"] = _scale(profile)
+    detail["uses"] = profile_uses(name=name)
+    detail["in_use"] = _in_words(detail["uses"])
+    detail["created_at"] = row.created_at if row is not None else None
+    detail["created_by"] = row.created_by if row is not None else None
+    items = dict(Item.objects.filter(profile=name).order_by().values_list("dataset_id").annotate(n=Count("pk")))
+    named = Dataset.objects.filter(Q(pk__in=items) | Q(pointwise_profile=name) | Q(pairwise_profile=name))
+    detail["datasets"] = [
+        {
+            "dataset": dataset,
+            "default_for": [k for k in ("pointwise", "pairwise") if getattr(dataset, f"{k}_profile") == name],
+            "items": items.get(dataset.pk, 0),
+        }
+        for dataset in named.order_by("name")
+    ]
+    return detail
+
+
+def profile_reading(*, name: str, text: str) -> dict[str, Any]:
+    """What the profile's reader reads in a critic's text: ``{"readable", "score", "preference", "reason"}`` (the
+    object ``manage.py parse_verdict`` prints). KeyError, naming the known profiles, for an unknown name."""
+    return get_profile(name).read(text).as_json()

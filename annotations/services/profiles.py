@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from annotations.models import PromptProfile
-from annotations.selectors.profiles import profile_uses
+from annotations.selectors.profiles import profile_uses_in_words
 from critic_worker.profile_specs import ProfileError, ProfileSpec, profile_from_spec
 from critic_worker.profiles import PROFILES, SYSTEM_PROMPT
 
@@ -44,9 +44,8 @@ def prompt_profile_check(*, fields: dict[str, Any], instance: PromptProfile | No
 
 
 def _refuse_if_used(name: str) -> None:
-    uses = {k: n for k, n in profile_uses(name=name).items() if n}
-    if uses:
-        said = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in uses.items())
+    said = profile_uses_in_words(name=name)
+    if said:
         raise ValidationError({"__all__": f"{name!r} is in use ({said}): create a new profile for a changed rubric"})
 
 
@@ -62,14 +61,34 @@ def prompt_profile_create(*, created_by: Any = None, **fields: Any) -> PromptPro
 
 
 def prompt_profile_update(*, profile: PromptProfile, **fields: Any) -> PromptProfile:
-    """Change a profile that nothing uses yet; ValidationError when something does (say what) or when the new
-    fields cannot make a profile."""
+    """Change a profile that nothing uses yet; ValidationError when something does (say what), when the new
+    fields cannot make a profile, or when its new name is taken. Nothing is changed on error."""
     with transaction.atomic():
         locked = PromptProfile.objects.select_for_update().get(pk=profile.pk)
-        _refuse_if_used(locked.name)
+        old_name = locked.name
+        _refuse_if_used(old_name)
         current = {name: getattr(locked, name) for name in FIELDS}
         values = _checked({**current, **fields})
         for name, value in values.items():
             setattr(locked, name, value)
-        locked.save()
+        try:
+            with transaction.atomic():
+                locked.save()
+        except IntegrityError:
+            _refuse_if_used(old_name)  # named meanwhile by an item or dataset: the trigger said no
+            raise ValidationError({"name": f"a profile named {values['name']!r} exists"}) from None
     return locked
+
+
+def prompt_profile_delete(*, profile: PromptProfile) -> None:
+    """Delete a profile that nothing uses yet; ValidationError (saying what uses it) when something does. The
+    database refuses the deletion of a profile in use too, whichever code asks."""
+    with transaction.atomic():
+        locked = PromptProfile.objects.select_for_update().get(pk=profile.pk)
+        _refuse_if_used(locked.name)
+        try:
+            with transaction.atomic():
+                locked.delete()
+        except IntegrityError:  # named meanwhile by an item or dataset: the trigger said no
+            _refuse_if_used(locked.name)
+            raise

@@ -8,6 +8,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from annotations.models import ImportJob, RetrainingJob, TrainingExport
 from annotations.services.exports import training_export_create, training_export_run
+from annotations.services.profiles import prompt_profile_create
 from tests.factories import CheckpointFactory, ItemFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +29,10 @@ ADMIN_ONLY = {
     "user-list",
     "checkpoint-list",
     "checkpoint-detail",
+    "profile-list",
+    "profile-new",
+    "profile-detail",
+    "profile-edit",
 }
 POST_ONLY = {
     "logout",
@@ -41,11 +46,23 @@ POST_ONLY = {
     "user-action",  # admin-only too: tests/annotations/test_users.py
     "item-bulk",  # admin-only too: tests/annotations/test_item_table.py
     "dataset-probe",  # admin-only too: tests/annotations/test_probe_card.py
+    "profile-read",  # admin-only too: tests/annotations/test_profile_pages.py
+    "profile-delete",  # admin-only too: tests/annotations/test_profile_pages.py
 }
 # Admin-only, with a row to find: the auth matrix (tests/annotations/test_auth_matrix.py) walks them with one.
 ADMIN_ONLY_ELSEWHERE = {"retraining-loss-svg"}
 # 403 until the reviewer has judged the item (tests/annotations/test_review.py); the previous item redirects to one.
 AFTER_OWN_VERDICT = {"review-reveal", "review-previous"}
+UNUSED_PROFILE = {
+    "name": "likert-5",
+    "kind": "pointwise",
+    "template": "Rate the answer to {question} from 1 to 5: {response}",
+    "score_min": 1,
+    "score_max": 5,
+    "score_step": 1,
+    "verdict_pattern": r"Rating:\s*(?P<score>\d+)",
+    "verdict_line": "Rating: {score}",
+}
 ADMIN_PAGES = [
     "/admin/",
     "/admin/annotations/item/",
@@ -100,6 +117,8 @@ def url_for(name: str, item, owner=None) -> str:  # type: ignore[no-untyped-def]
     if name.startswith("user-"):
         pk = UserFactory().pk
     values = {"sha256": item.image.sha256, "pk": pk, "name": "manifest.json", "action": "deactivate"}
+    if name.startswith("profile-") and "name" in app_urls()[name]:  # a defined profile nothing uses: it can be edited
+        values["name"] = prompt_profile_create(**UNUSED_PROFILE).name
     params = app_urls()[name]
     assert set(params) <= set(values), f"teach url_for the parameters of {name}: {params}"
     return reverse(name, kwargs={p: values[p] for p in params})

@@ -26,6 +26,7 @@ from annotations.models import (
     RetrainingJob,
 )
 from annotations.services.exports import training_export_create, training_export_run
+from annotations.services.profiles import prompt_profile_create
 from annotations.services.tokens import api_token_create
 from tests.factories import AdminFactory, CheckpointFactory, ItemFactory, UserFactory
 
@@ -83,6 +84,12 @@ PAGES: dict[str, dict[str, frozenset[str]]] = {
     "checkpoint-detail": {"GET": ADMINS, "POST": ADMINS},  # its drift audits, and the form that starts one
     "item-table": {"GET": LOGGED_IN},  # hidden columns and filters on judged items only (test_item_table)
     "item-bulk": {"POST": ADMINS},
+    "profile-list": {"GET": ADMINS},
+    "profile-new": {"GET": ADMINS, "POST": ADMINS},
+    "profile-detail": {"GET": ADMINS},
+    "profile-read": {"POST": ADMINS},  # reads a pasted text with the profile's reader; saves nothing
+    "profile-edit": {"GET": ADMINS, "POST": ADMINS},  # while nothing uses the profile (the service decides)
+    "profile-delete": {"POST": ADMINS},
     "user-list": {"GET": ADMINS, "POST": ADMINS},
     "user-action": {"POST": ADMINS},
     "favicon.ico": {"GET": EVERYONE},
@@ -207,6 +214,16 @@ def world() -> World:
     retraining = RetrainingJob.objects.create(export=export, base=checkpoint)
     api_token_create(user=admin, name="t")
     token = ApiToken.objects.get(user=admin)
+    profile = prompt_profile_create(
+        name="likert-5",
+        kind="pointwise",
+        template="Rate the answer to {question} from 1 to 5: {response}",
+        score_min=1,
+        score_max=5,
+        score_step=1,
+        verdict_pattern=r"Rating:\s*(?P<score>\d+)",
+        verdict_line="Rating: {score}",
+    )
     group = Group.objects.create(name="g")
     object_ids = {
         "auth_group": group.pk,
@@ -230,6 +247,7 @@ def world() -> World:
         "retraining": retraining,
         "checkpoint": checkpoint,
         "reviewer": other,
+        "profile": profile,
         "content_type_id": ContentType.objects.get_for_model(type(item)).pk,
     }
     return World(values, object_ids)
@@ -283,7 +301,7 @@ def url_of(route: Route, world: World) -> str:
     page_values = {
         "pk": pk,
         "sha256": v["item"].image.sha256,
-        "name": "manifest.json",
+        "name": v["profile"].name if name.startswith("profile-") else "manifest.json",
         "action": "make-admin",
         "uidb64": "MQ",
         "token": "no-such-token",

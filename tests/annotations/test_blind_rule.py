@@ -146,6 +146,7 @@ def page_queries(world: World) -> list[dict[str, str]]:
     queries += [{"critic": name} for name in ("disagree", "forced", "failed", "pending", "missing")]
     queries += [{"sort": "-verdicts"}, {"scope": "table", "split": "pool", "q": "item"}, {"scope": "all"}]
     queries += [{"before": str(2**31)}]  # the desk's previous item: one's own verdicts only
+    queries += [{"from": "pointwise"}]  # a new profile copied from another (the Profiles pages: administrators)
     charts = ["scatter", "histograms", "leaderboard"] + [f"{c}-{k}" for c in ("reliability", "planning") for k in KINDS]
     queries += [{"chart": chart, "format": "svg", **metric_filters} for chart in charts]  # the charts' downloads
     empty = metric_tables(_empty_metrics())

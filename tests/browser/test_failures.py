@@ -133,6 +133,9 @@ def test_the_main_pages_run_under_the_csp_without_a_violation(
         "/account/",
         f"/datasets/{dataset.pk}/items/",
         "/users/",
+        "/profiles/",
+        "/profile/pairwise/",
+        "/profiles/new/?from=wildvision",
         # The Django admin's own scripts and styles (its static files, no inline code) run under the same policy.
         "/admin/",
         "/admin/annotations/item/",

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from annotations.selectors.profiles import profile_reading
 from critic_worker.profiles import get_profile
 
 
@@ -21,8 +22,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            profile = get_profile(options["profile"])
+            get_profile(options["profile"])  # an unknown name fails before stdin is waited on
         except KeyError as exc:
             raise CommandError(str(exc.args[0])) from None
         stdin = options.get("stdin") or sys.stdin
-        self.stdout.write(json.dumps(profile.read(stdin.read()).as_json()))
+        self.stdout.write(json.dumps(profile_reading(name=options["profile"], text=stdin.read())))

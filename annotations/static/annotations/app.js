@@ -21,6 +21,20 @@
     if (el instanceof HTMLSelectElement && el.hasAttribute("data-autosubmit") && el.form) el.form.submit();
   });
 
+  // -- parts of a form that apply to some values of one of its fields only (data-show-if="FIELD=VALUE") ----------
+  function applyShowIf(root) {
+    root.querySelectorAll("[data-show-if]").forEach(function (el) {
+      var rule = el.getAttribute("data-show-if").split("=");
+      var form = el.closest("form");
+      var field = form && form.elements.namedItem(rule[0]);
+      if (field) el.hidden = field.value !== rule[1];
+    });
+  }
+  document.addEventListener("change", function (event) {
+    var form = event.target.form;
+    if (form) applyShowIf(form);
+  });
+
   // -- unsent work: a form marked data-keep-unsent="KEY" is kept in sessionStorage until it is submitted --------
   var PREFIX = "critic-desk:unsent:";
 
@@ -161,6 +175,7 @@
   // -- on load, and on each htmx swap ---------------------------------------------------------------------------
   function init(root) {
     applyStyles(root);
+    applyShowIf(root);
     restore(root);
   }
   document.addEventListener("DOMContentLoaded", function () {
