@@ -66,6 +66,25 @@ def demo_with_verdicts() -> int:
     return dataset.pk
 
 
+def team_profile() -> None:
+    """A rubric a team defines: MLLM-as-a-Judge's 1-5 scale, read by a pattern."""
+    from annotations.services.profiles import prompt_profile_create
+
+    prompt_profile_create(
+        name="judge-1to5",
+        kind="pointwise",
+        title="MLLM-as-a-Judge, 1-5",
+        template="Rate the response to the question about the image from 1 to 5.\nQuestion: {question}\n"
+        "Response: {response}\nEnd with 'Judgement: N'.",
+        score_min=1,
+        score_max=5,
+        score_step=1,
+        reader="pattern",
+        verdict_pattern=r"Judgement:\s*\[?\[?(?P<score>[1-5])",
+        verdict_line="Judgement: {score}",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
@@ -86,6 +105,7 @@ def main() -> None:
     from annotations.models import Dataset
 
     demo = demo_with_verdicts()
+    team_profile()
     big = metrics_bench.build(800, seed=3)
     Dataset.objects.filter(pk=big).update(name="Arena sample: 800 items, six models")
     for name, admin in (("ada", True), ("rita", False)):
@@ -121,6 +141,11 @@ def shots(browser, url: str, demo: int, big: int, out: Path) -> None:  # type: i
     admin.locator(".metric-grid > section").first.screenshot(path=str(out / "tour-scores.png"))
     admin.locator("section.leaderboard").screenshot(path=str(out / "tour-leaderboard.png"))
     admin.locator(".metric-grid > section").nth(2).screenshot(path=str(out / "tour-calibration.png"))
+    admin.goto(f"{url}/profile/judge-1to5/")
+    admin.get_by_label("A critic's text").fill("The caption misses the second dog.\n\nJudgement: [[2]]")
+    admin.get_by_role("button", name="Read it").click()
+    admin.wait_for_load_state("networkidle")
+    admin.screenshot(path=str(out / "tour-profile.png"), full_page=True)
     reviewer = login(browser, url, "rita")
     reviewer.goto(f"{url}/datasets/{demo}/review/")
     reviewer.wait_for_load_state("networkidle")
