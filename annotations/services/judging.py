@@ -196,7 +196,7 @@ class VerdictJob:
     reference: str
     context: tuple[tuple[str, str], ...] = ()  # the item's earlier turns (PromptInput.context)
     # "" for the item's verdict, else the probe: swap (response_a and response_b above are already exchanged),
-    # blank-image (the worker shows a white image of image_path's size), other-image (image_path is the other one's)
+    # blank-image (the worker shows white images of the pictures' sizes), other-image (every path is the other one's)
     probe: str = ""
 
     @property
@@ -267,8 +267,8 @@ def verdict_job(
     `probe` and `probe_image` (an other-image probe's picture) say what a probe changes (see Probe)."""
     swapped = probe == Probe.SWAP
     pictures = item_images(item=item)
-    if probe == Probe.OTHER_IMAGE and probe_image is not None:  # another item's picture in place of the first
-        pictures = [probe_image, *pictures[1:]]
+    if probe == Probe.OTHER_IMAGE and probe_image is not None:  # another item's picture in place of each of them
+        pictures = [probe_image] * len(pictures)
     return VerdictJob(
         verdict_id=verdict_id,
         checkpoint_id=checkpoint.pk,

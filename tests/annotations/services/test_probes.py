@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from PIL import Image as PILImage
 
-from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict, Item
+from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict, Item, ItemImage
 from annotations.selectors.datasets import item_verdicts_visible
 from annotations.selectors.judging import critic_progress
 from annotations.selectors.review import review_reveal
@@ -123,6 +123,28 @@ def test_the_worker_shows_a_white_picture_of_the_same_size_or_the_other_items_pi
     # Everything else is the item's own: the question and the responses.
     assert jobs["other-image", item.pk].question == item.question
     assert jobs["blank-image", other.pk].response_a == other.response_a
+    judging.verdicts_release(claim=claim.token)
+
+
+def test_on_an_item_with_several_images_every_picture_is_blanked_or_replaced() -> None:
+    dataset = DatasetFactory()
+    checkpoint = CheckpointFactory(is_active=True)
+    item = ItemFactory(dataset=dataset, image=picture(1, size=(90, 30)))
+    ItemImage.objects.create(item=item, image=picture(4, size=(20, 50)), position=2)
+    other = ItemFactory(dataset=dataset, image=picture(2, size=(40, 70)))
+    blank = probes_queue(dataset=dataset, checkpoint=checkpoint, kind="blank-image").verdict_ids
+    replaced = probes_queue(dataset=dataset, checkpoint=checkpoint, kind="other-image").verdict_ids
+    claim = judging.verdicts_claim(verdict_ids=blank + replaced, worker="test")
+    jobs = {(job.probe, CriticVerdict.objects.get(pk=job.verdict_id).item_id): job for job in claim.jobs}
+
+    whites = tasks.item_images(jobs["blank-image", item.pk])
+    assert [(w.size, w.getcolors()) for w in whites] == [
+        ((90, 30), [(90 * 30, (255, 255, 255))]),
+        ((20, 50), [(20 * 50, (255, 255, 255))]),
+    ]
+    with PILImage.open(other.image.normalized.path) as original:
+        expected = original.convert("RGB").tobytes()
+    assert [p.tobytes() for p in tasks.item_images(jobs["other-image", item.pk])] == [expected, expected]
     judging.verdicts_release(claim=claim.token)
 
 
