@@ -176,7 +176,7 @@ def _labels(row: Row, data: dict[str, Any]) -> None:
             return
         entries = many
     for i, entry in enumerate(entries):
-        where = "human_labels" if many else "human_score"
+        where = "human_labels" if many else "human_preference" if "human_preference" in one else "human_score"
         if not isinstance(entry, dict) or not str(entry.get("reviewer") or "").strip():
             row.problem(where, f"label {i + 1} needs a reviewer")
             continue
@@ -184,12 +184,12 @@ def _labels(row: Row, data: dict[str, Any]) -> None:
         if preference is not None and not isinstance(preference, str):
             row.problem(where, f"label {i + 1}: preference must be A, B or tie")
             continue
+        problems = len(row.problems)
+        score = _number(row, where, entry.get("score"))
+        if len(row.problems) > problems:
+            continue  # said once: the score is not a number
         row.labels.append(
-            Label(
-                reviewer=str(entry["reviewer"]).strip(),
-                score=_number(row, where, entry.get("score")),
-                preference=preference or None,
-            )
+            Label(reviewer=str(entry["reviewer"]).strip(), score=score, preference=preference or None, where=where)
         )
 
 

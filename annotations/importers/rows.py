@@ -11,7 +11,8 @@ class Label:
 
     reviewer: str
     score: float | None = None
-    preference: str | None = None
+    preference: str | None = None  # as the file spells it (import_verdicts.file_preference reads it)
+    where: str = "human_labels"  # the field its problems are reported on
 
 
 @dataclass
@@ -21,7 +22,7 @@ class JudgeEntry:
 
     name: str
     score: float | None = None
-    preference: str | None = None
+    preference: str | None = None  # as the file spells it (import_verdicts.file_preference reads it)
     output: str = ""
     confidence: float | None = None
     where: str = "judge"  # the field its problems are reported on
