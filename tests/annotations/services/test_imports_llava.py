@@ -396,3 +396,22 @@ def test_the_api_keeps_unknown_prompts_whole_when_asked_and_gives_each_items_con
     ]
     assert listed["odd"]["context"] == []
     assert listed["odd"]["response_a"] == WHOLE_PROMPT_RESPONSE
+
+
+def test_a_llava_json_judge_prompt_in_a_shape_of_its_own_is_refused_not_made_a_question(tmp_path: Path) -> None:
+    prompt = (
+        "<image>\nYou are a visual language model evaluation assistant. Please compare the two responses to the same "
+        "question and determine which one is better.\nOutput in the following format:\nThe better response: [1]. "
+        "Because...\n\n[Task Content]\nImage and Question:\nHow many cups?\n\nResponse 1:\nTwo.\n\nResponse 2:\nThree."
+    )
+    rows = [{"id": "odd", "image": "imgs/0.png", "conversations": conversation(prompt, "The better response: [2].")}]
+    path = write_llava_json(tmp_path / "l.json", rows)
+    report = items_import(dataset=DatasetFactory(), path=path, images=image_folder(tmp_path, 1))
+    assert report.refused == {"critic prompt not recognised": 1}
+    assert not Item.objects.exists()
+    kept = items_import(dataset=DatasetFactory(), path=path, images=image_folder(tmp_path, 1), whole_prompt=True)
+    assert kept.ok, kept.problems
+    assert (kept.whole_prompt, kept.plain_conversations) == (1, 0)
+    item = Item.objects.get()
+    assert (item.kind, item.profile) == ("pairwise", "pairwise")
+    assert CriticVerdict.objects.get(item=item).preference == "B"
