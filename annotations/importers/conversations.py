@@ -121,7 +121,12 @@ def read_llava_json(path: Path, *, whole_prompt: bool = False) -> Iterator[Row]:
         if f.read(3) != b"\xef\xbb\xbf":  # skip a UTF-8 byte-order mark
             f.seek(0)
         start = f.tell()
-        if f.read(64).lstrip()[:1] not in (b"[", b""):
+        first = b""
+        while not first and (chunk := f.read(4096)):
+            first = chunk.lstrip()[:1]
+        if not first:
+            return  # nothing but white space: no rows
+        if first != b"[":
             row = Row(number=0)
             row.problem("file", "is not a JSON list of rows (LLaVA JSON is a list: [{...}, ...])")
             yield row
@@ -145,7 +150,8 @@ def read_llava_json(path: Path, *, whole_prompt: bool = False) -> Iterator[Row]:
                 )
         except ijson.JSONError as exc:
             row = Row(number=0)
-            row.problem("file", f"is not a JSON list of rows ({exc})")
+            said = " ".join(str(exc).split("\n")[0].split())  # the parser's first line; it draws an arrow below
+            row.problem("file", f"is not a JSON list of rows ({said})")
             yield row
 
 

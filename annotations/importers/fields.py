@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -72,12 +73,22 @@ def _json_list(row: Row, data: dict[str, Any], key: str) -> Any:
     return value
 
 
-def from_fields(number: int, data: Any) -> Row:
-    """A row from a JSON object or a CSV row's cells (names as in the contract)."""
+NUMBER_FIELDS = ("human_score", "judge_score", "judge_confidence")
+_DECIMAL_COMMA = re.compile(r"\s*-?\d+,\d+\s*")
+
+
+def from_fields(number: int, data: Any, *, decimal_comma: bool = False) -> Row:
+    """A row from a JSON object or a CSV row's cells (names as in the contract). ``decimal_comma``: the numbers'
+    cells may write 72,5 for 72.5 (a spreadsheet saved with semicolons or tabs, in a decimal-comma locale)."""
     row = Row(number=number)
     if not isinstance(data, dict):
         row.problem("line", f"must be a JSON object, not {type(data).__name__}")
         return row
+    if decimal_comma:
+        for key in NUMBER_FIELDS:
+            value = data.get(key)
+            if isinstance(value, str) and _DECIMAL_COMMA.fullmatch(value):
+                data = {**data, key: value.replace(",", ".")}
     row.external_id = _text(row, data, "id")
     _images(row, data)
     row.question = _text(row, data, "question")
@@ -349,8 +360,19 @@ def read_csv(path: Path) -> Iterator[Row]:
                     )
                     yield row
                     continue
-                yield from_fields(reader.line_num, {k.strip(): v for k, v in data.items() if k and k.strip()})
+                cells = {k.strip(): v for k, v in data.items() if k and k.strip()}
+                yield from_fields(reader.line_num, cells, decimal_comma=delimiter in ";\t")
         except (csv.Error, UnicodeDecodeError) as exc:
             row = Row(number=reader.line_num)
             row.problem("line", f"cannot be read as CSV ({exc})")
             yield row
+
+
+def count_csv_rows(path: Path) -> int:
+    """How many rows a CSV file holds, as read_csv reads them (a quoted cell may span lines; UTF-16 is decoded)."""
+    with path.open(newline="", encoding=csv_encoding(path), errors="replace") as f:
+        header = f.readline()
+        if not header.strip():
+            return 0
+        delimiter, _ = csv_delimiter(header.rstrip("\r\n"), suffix=path.suffix.lower())
+        return sum(1 for cells in csv.reader(f, delimiter=delimiter) if cells)
