@@ -84,6 +84,7 @@ def from_fields(number: int, data: Any, *, decimal_comma: bool = False) -> Row:
     if not isinstance(data, dict):
         row.problem("line", f"must be a JSON object, not {type(data).__name__}")
         return row
+    row.unknown_fields = [str(key) for key in data if key not in KNOWN_FIELDS]
     if decimal_comma:
         for key in NUMBER_FIELDS:
             value = data.get(key)
@@ -309,16 +310,22 @@ def csv_delimiter(header: str, *, suffix: str = "") -> tuple[str, str]:
         delimiter = csv.Sniffer().sniff(header, delimiters=DELIMITERS).delimiter
     except csv.Error:
         delimiter = ","
-    names = {name.strip() for name in next(csv.reader([header], delimiter=delimiter), [])}
+    names = {name.strip().lower() for name in next(csv.reader([header], delimiter=delimiter), [])}
     if names & KNOWN_FIELDS:
         return delimiter, ""
     for other in DELIMITERS:
-        if {name.strip() for name in header.split(other)} & KNOWN_FIELDS:
+        if {name.strip().lower() for name in header.split(other)} & KNOWN_FIELDS:
             return other, ""
     return delimiter, (
         f"the header line {header[:120]!r} names none of the import fields (id, image, question, response, ...) "
         f"whichever delimiter separates it ({', '.join(_DELIMITER_NAMES.values())}); is this the right file?"
     )
+
+
+def _column(name: str) -> str:
+    """A header cell as a field name: spreadsheets capitalise headers ("ID", "Question"), the fields are lower case."""
+    name = name.strip()
+    return name.lower() if name.lower() in KNOWN_FIELDS else name
 
 
 def csv_encoding(path: Path) -> str:
@@ -360,7 +367,7 @@ def read_csv(path: Path) -> Iterator[Row]:
                     )
                     yield row
                     continue
-                cells = {k.strip(): v for k, v in data.items() if k and k.strip()}
+                cells = {_column(k): v for k, v in data.items() if k and k.strip()}
                 yield from_fields(reader.line_num, cells, decimal_comma=delimiter in ";\t")
         except (csv.Error, UnicodeDecodeError) as exc:
             row = Row(number=reader.line_num)

@@ -51,6 +51,7 @@ class Row:
     # A critic row imported with its prompt whole: the profiles that may read its verdict, in the order tried.
     whole_prompt_profiles: tuple[str, ...] = ()
     plain_conversation: bool = False  # a LLaVA conversation that is not a critic row: question and answer
+    unknown_fields: list[str] = field(default_factory=list)  # a JSONL/CSV row's fields the import does not read
     problems: list[tuple[str, str]] = field(default_factory=list)  # (field, message) found while reading
     refused: str = ""  # why the row cannot be imported at all, in a few words (counted in the report)
 

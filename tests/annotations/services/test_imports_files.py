@@ -237,3 +237,27 @@ def test_decimal_commas_in_semicolon_and_tab_spreadsheets_are_read(tmp_path: Pat
         csv.writer(f).writerows([header, cells])
     refused = items_import(dataset=DatasetFactory(), path=tmp_path / "comma.csv", images=folder)
     assert ("human_score", "must be a number, not '72,5'") in [(p.field, p.message) for p in refused.problems]
+
+
+def test_fields_the_import_does_not_know_are_counted_in_the_report_not_dropped_silently(tmp_path: Path) -> None:
+    """A benchmark file's own columns (MLLM-as-a-Judge's score_id, original_dataset) and a misspelt label field are
+    not imported; the report names each with the rows that had it, so a typo cannot lose labels unseen."""
+    folder = image_folder(tmp_path, 1)
+    rows = [
+        {"id": "a", "image": "imgs/0.png", "question": "Q", "response": "R", "score_id": 7, "human_socre": 4},
+        {"id": "b", "image": "imgs/0.png", "question": "Q", "response": "R", "score_id": 8},
+    ]
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = items_import(dataset=DatasetFactory(), path=tmp_path / "rows.jsonl", images=folder)
+    assert report.ok, report.problems
+    assert report.ignored_fields == {"score_id": 2, "human_socre": 1}
+    assert "fields not imported: human_socre (1 row), score_id (2 rows)" in report.summary()
+
+
+def test_spreadsheet_headers_are_read_whatever_their_case(tmp_path: Path) -> None:
+    path = tmp_path / "caps.csv"
+    path.write_bytes(b"\xef\xbb\xbfID;Image;Question;Response;Notes\r\nx1;imgs/0.png;Was?;Das.;checked\r\n")
+    report = items_import(dataset=DatasetFactory(), path=path, images=image_folder(tmp_path, 1))
+    assert report.ok, report.problems
+    assert (Item.objects.get().external_id, Item.objects.get().question) == ("x1", "Was?")
+    assert report.ignored_fields == {"Notes": 1}
