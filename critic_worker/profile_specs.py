@@ -217,6 +217,7 @@ def profile_from_spec(spec: ProfileSpec) -> Profile:
             **common,
             _read=_pattern_reader(pattern, spec.value_map),
             _verdict_line=_pattern_line(spec.value_map, spec.verdict_line),
+            value_map=tuple(spec.value_map.items()),
         )
     # The reader itself (not only the canonical shortcut) must read every verdict line: real outputs go through it.
     for v in profile.verdicts():

@@ -75,6 +75,8 @@ class Profile:
     allow_tie: bool = True
     five_way: bool = False  # WildVision's strengths (A>>B against A>B)
     builtin: bool = True
+    # A team's pattern profile: what its judges write for a preference -> A / B / tie (also how its files spell one).
+    value_map: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_pointwise(self) -> bool:

@@ -76,7 +76,11 @@ def conversation_row(row: Row, row_id: str, turns: Any, *, every_row_is_critic: 
     gpt = read[last + 1][1].strip()
     if last + 2 < len(read):
         row.problem("conversations", "has turns after the last gpt answer")
-    row.context = [{"role": role, "text": text.replace(IMAGE_TOKEN, "").strip()} for role, text in read[:last]]
+    earlier = [{"role": role, "text": text.replace(IMAGE_TOKEN, "").strip()} for role, text in read[:last]]
+    # A system turn holding a judge's instructions is the judge's, as instructions in the human turn are: it makes
+    # the row a critic row, and it is no earlier turn of the conversation.
+    instructions = [t["text"] for t in earlier if t["role"] == "context" and looks_like_critic_prompt(t["text"])]
+    row.context = [t for t in earlier if not (t["role"] == "context" and t["text"] in instructions)]
     family = row_id.split("__")[-1] if "__" in row_id else ""
     critic = parse_critic_prompt(human)
     if critic is not None:
@@ -86,17 +90,19 @@ def conversation_row(row: Row, row_id: str, turns: Any, *, every_row_is_critic: 
         row.question, row.response_a = critic.question, critic.response_a
         row.response_b, row.reference = critic.response_b, critic.reference
         row.judges.append(JudgeEntry(name="", output=gpt, where="conversations"))
-    elif every_row_is_critic or looks_like_critic_prompt(human):
+    elif every_row_is_critic or instructions or looks_like_critic_prompt(human):
         if not whole_prompt:
             row.refuse(
                 NOT_RECOGNISED,
                 "conversations",
                 "the human turn is a critic prompt in a shape the importer does not recognise (it begins "
-                f"{human[:80]!r}); import with the whole-prompt option to keep it whole with its verdict",
+                f"{human[:80]!r}{', the judge instructions in a system turn' if instructions else ''}); import with "
+                "the whole-prompt option to keep it whole with its verdict",
             )
             return row
-        row.question, row.response_a = human, WHOLE_PROMPT_RESPONSE
-        row.whole_prompt_profiles = _whole_prompt_profiles(human, family)
+        row.question = "\n\n".join([*instructions, human])
+        row.response_a = WHOLE_PROMPT_RESPONSE
+        row.whole_prompt_profiles = _whole_prompt_profiles(row.question, family)
         row.judges.append(JudgeEntry(name="", output=gpt, where="conversations"))
     else:
         row.question, row.response_a, row.plain_conversation = human, gpt, True
@@ -121,7 +127,12 @@ def read_llava_json(path: Path, *, whole_prompt: bool = False) -> Iterator[Row]:
         if f.read(3) != b"\xef\xbb\xbf":  # skip a UTF-8 byte-order mark
             f.seek(0)
         start = f.tell()
-        if f.read(64).lstrip()[:1] not in (b"[", b""):
+        first = b""
+        while not first and (chunk := f.read(4096)):
+            first = chunk.lstrip()[:1]
+        if not first:
+            return  # nothing but white space: no rows
+        if first != b"[":
             row = Row(number=0)
             row.problem("file", "is not a JSON list of rows (LLaVA JSON is a list: [{...}, ...])")
             yield row
@@ -145,7 +156,8 @@ def read_llava_json(path: Path, *, whole_prompt: bool = False) -> Iterator[Row]:
                 )
         except ijson.JSONError as exc:
             row = Row(number=0)
-            row.problem("file", f"is not a JSON list of rows ({exc})")
+            said = " ".join(str(exc).split("\n")[0].split())  # the parser's first line; it draws an arrow below
+            row.problem("file", f"is not a JSON list of rows ({said})")
             yield row
 
 

@@ -75,11 +75,39 @@ _JUDGING = re.compile(
 )
 
 # Phrases only critic prompts use (not "final score" or "evaluate the quality of" alone: plain questions ask those):
-# a row holding one is never taken for a plain question.
-_CRITIC_MARKERS = re.compile(
+# a row holding one is never taken for a plain question. Beyond the public shapes' own phrases: a judge's role
+# ("an unbiased judge", "evaluation assistant"), judging responses (plural, or an assistant's), a verdict format in
+# the instructions ("The better response: [1]", "[[A]]", "[[rating]]").
+_RESPONSES = r"(?:responses|answers|outputs|replies)"
+_JUDGING_VERB = (
+    r"(?:compare|comparing|evaluate|evaluating|assess|assessing|judge|judging|review|reviewing|rate|rating|score|"
+    r"scoring|grade|grading)"
+)
+_PUBLIC_MARKERS = (
     r"unbiased and fair judge|impartial judge|please review the corresponding responses?\b|Score the response out of|"
     r"rate number at last after|how much do you rate for this|Text Caption:|\[\[A>B\]\]|<\|User Prompt\|>|"
-    r"\[End of Assistant 1\]|^\s*The first response:|^\s*The LMM response:|^\s*(?:Response|Answer) [12AB]\s*:\s*\[",
+    r"\[End of Assistant 1\]|^\s*The first response:|^\s*The LMM response:|^\s*(?:Response|Answer) [12AB]\s*:\s*\["
+)
+# The public shapes' own phrases: where a prompt has them, unbracketed labelled parts are split (they end the prompt).
+_PUBLIC_SHAPE = re.compile(_PUBLIC_MARKERS, re.I | re.M)
+_CRITIC_MARKERS = re.compile(
+    _PUBLIC_MARKERS + r"|"
+    r"\b(?:unbiased|impartial|fair|objective|strict|expert)\s+(?:and\s+\w+\s+)?(?:judge|evaluator|grader)\b|"
+    r"\b(?:evaluation|grading|judging)\s+assistant\b|\b(?:serve|act)\s+as\s+an?\s+(?:\w+\s+){0,3}judge\b|"
+    rf"\b{_JUDGING_VERB}\s+(?:the\s+)?(?:quality\s+of\s+)?(?:the\s+|these\s+|both\s+)?"
+    rf"(?:(?:two|following|given|candidate|model|AI|assistants?'?s?)\s+)*{_RESPONSES}\b|"
+    r"\b(?:response|answer)s?\s+to\s+evaluate\b|\bwhich\s+(?:response|answer|assistant|one)\s+is\s+better\b|"
+    r"\bThe better response:\s*\[|\[\[(?:[ABC]|rating|score)\]\]",
+    re.I | re.M,
+)
+# Two responses labelled one per line ("Response 1:" ... "Response 2:", "[Assistant A]" ... "[Assistant B]"): the
+# parts of a pairwise critic prompt. "Answer A:" / "Answer B:" are left out: exam sheets label their options so.
+_FIRST_LABEL = re.compile(
+    r"^\s*(?:(?:Response|Answer|Output)\s*1|(?:Response|Assistant)\s*A)\s*:|^\s*\[(?:Response|Answer|Assistant)\s*[1A]\]",
+    re.I | re.M,
+)
+_SECOND_LABEL = re.compile(
+    r"^\s*(?:(?:Response|Answer|Output)\s*2|(?:Response|Assistant)\s*B)\s*:|^\s*\[(?:Response|Answer|Assistant)\s*[2B]\]",
     re.I | re.M,
 )
 
@@ -147,8 +175,10 @@ def parse_critic_prompt(text: str) -> CriticPrompt | None:
     if labelled is None:
         return None
     parts, bracketed = labelled
-    if not bracketed and not looks_like_critic_prompt(text):
-        return None  # "Question: ... Answer: ..." in a plain instruction is not a critic prompt
+    if not bracketed and not _PUBLIC_SHAPE.search(text):
+        # "Question: ... Answer: ..." in a plain instruction is not a critic prompt, and in a judge prompt of another
+        # shape the last part's end cannot be told from instructions after it: such a prompt is not split.
+        return None
     pairwise = "b" in parts
     profile = "pairwise" if pairwise else "caption" if _FINAL_SCORE.search(text) else ""
     return CriticPrompt(
@@ -162,8 +192,12 @@ def parse_critic_prompt(text: str) -> CriticPrompt | None:
 
 
 def looks_like_critic_prompt(text: str) -> bool:
-    """Whether the text holds a phrase only critic prompts use (so it must not become a plain question)."""
-    return bool(_CRITIC_MARKERS.search(text))
+    """Whether the text holds a phrase only critic prompts use, or two responses labelled one per line (so it must
+    not become a plain question)."""
+    if _CRITIC_MARKERS.search(text):
+        return True
+    first = _FIRST_LABEL.search(text)
+    return first is not None and _SECOND_LABEL.search(text, first.end()) is not None
 
 
 def profile_for_family(family: str, *, pairwise: bool) -> str:

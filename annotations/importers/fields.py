@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -72,12 +73,23 @@ def _json_list(row: Row, data: dict[str, Any], key: str) -> Any:
     return value
 
 
-def from_fields(number: int, data: Any) -> Row:
-    """A row from a JSON object or a CSV row's cells (names as in the contract)."""
+NUMBER_FIELDS = ("human_score", "judge_score", "judge_confidence")
+_DECIMAL_COMMA = re.compile(r"\s*-?\d+,\d+\s*")
+
+
+def from_fields(number: int, data: Any, *, decimal_comma: bool = False) -> Row:
+    """A row from a JSON object or a CSV row's cells (names as in the contract). ``decimal_comma``: the numbers'
+    cells may write 72,5 for 72.5 (a spreadsheet saved with semicolons or tabs, in a decimal-comma locale)."""
     row = Row(number=number)
     if not isinstance(data, dict):
         row.problem("line", f"must be a JSON object, not {type(data).__name__}")
         return row
+    row.unknown_fields = [str(key) for key in data if key not in KNOWN_FIELDS]
+    if decimal_comma:
+        for key in NUMBER_FIELDS:
+            value = data.get(key)
+            if isinstance(value, str) and _DECIMAL_COMMA.fullmatch(value):
+                data = {**data, key: value.replace(",", ".")}
     row.external_id = _text(row, data, "id")
     _images(row, data)
     row.question = _text(row, data, "question")
@@ -176,7 +188,7 @@ def _labels(row: Row, data: dict[str, Any]) -> None:
             return
         entries = many
     for i, entry in enumerate(entries):
-        where = "human_labels" if many else "human_score"
+        where = "human_labels" if many else "human_preference" if "human_preference" in one else "human_score"
         if not isinstance(entry, dict) or not str(entry.get("reviewer") or "").strip():
             row.problem(where, f"label {i + 1} needs a reviewer")
             continue
@@ -184,12 +196,12 @@ def _labels(row: Row, data: dict[str, Any]) -> None:
         if preference is not None and not isinstance(preference, str):
             row.problem(where, f"label {i + 1}: preference must be A, B or tie")
             continue
+        problems = len(row.problems)
+        score = _number(row, where, entry.get("score"))
+        if len(row.problems) > problems:
+            continue  # said once: the score is not a number
         row.labels.append(
-            Label(
-                reviewer=str(entry["reviewer"]).strip(),
-                score=_number(row, where, entry.get("score")),
-                preference=preference or None,
-            )
+            Label(reviewer=str(entry["reviewer"]).strip(), score=score, preference=preference or None, where=where)
         )
 
 
@@ -298,16 +310,22 @@ def csv_delimiter(header: str, *, suffix: str = "") -> tuple[str, str]:
         delimiter = csv.Sniffer().sniff(header, delimiters=DELIMITERS).delimiter
     except csv.Error:
         delimiter = ","
-    names = {name.strip() for name in next(csv.reader([header], delimiter=delimiter), [])}
+    names = {name.strip().lower() for name in next(csv.reader([header], delimiter=delimiter), [])}
     if names & KNOWN_FIELDS:
         return delimiter, ""
     for other in DELIMITERS:
-        if {name.strip() for name in header.split(other)} & KNOWN_FIELDS:
+        if {name.strip().lower() for name in header.split(other)} & KNOWN_FIELDS:
             return other, ""
     return delimiter, (
         f"the header line {header[:120]!r} names none of the import fields (id, image, question, response, ...) "
         f"whichever delimiter separates it ({', '.join(_DELIMITER_NAMES.values())}); is this the right file?"
     )
+
+
+def _column(name: str) -> str:
+    """A header cell as a field name: spreadsheets capitalise headers ("ID", "Question"), the fields are lower case."""
+    name = name.strip()
+    return name.lower() if name.lower() in KNOWN_FIELDS else name
 
 
 def csv_encoding(path: Path) -> str:
@@ -349,8 +367,19 @@ def read_csv(path: Path) -> Iterator[Row]:
                     )
                     yield row
                     continue
-                yield from_fields(reader.line_num, {k.strip(): v for k, v in data.items() if k and k.strip()})
+                cells = {_column(k): v for k, v in data.items() if k and k.strip()}
+                yield from_fields(reader.line_num, cells, decimal_comma=delimiter in ";\t")
         except (csv.Error, UnicodeDecodeError) as exc:
             row = Row(number=reader.line_num)
             row.problem("line", f"cannot be read as CSV ({exc})")
             yield row
+
+
+def count_csv_rows(path: Path) -> int:
+    """How many rows a CSV file holds, as read_csv reads them (a quoted cell may span lines; UTF-16 is decoded)."""
+    with path.open(newline="", encoding=csv_encoding(path), errors="replace") as f:
+        header = f.readline()
+        if not header.strip():
+            return 0
+        delimiter, _ = csv_delimiter(header.rstrip("\r\n"), suffix=path.suffix.lower())
+        return sum(1 for cells in csv.reader(f, delimiter=delimiter) if cells)

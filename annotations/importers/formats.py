@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from annotations.importers.conversations import read_llava_json, read_parquet
 from annotations.importers.critic_prompts import parse_critic_prompt, profile_for_family
-from annotations.importers.fields import TEXT_FIELDS, read_csv, read_jsonl
+from annotations.importers.fields import TEXT_FIELDS, count_csv_rows, read_csv, read_jsonl
 from annotations.importers.rows import JudgeEntry, Label, Row
 
 FORMATS = ("jsonl", "csv", "llava-json", "llava-critic-parquet")
@@ -65,8 +65,9 @@ def count_rows(path: Path, fmt: str) -> int:
                 if f.read(3) != b"\xef\xbb\xbf":
                     f.seek(0)
                 return sum(1 for _ in ijson.items(f, "item.id"))
+        if fmt == "csv":
+            return count_csv_rows(path)
         with path.open("rb") as f:
-            lines = sum(1 for line in f if line.strip())
-        return max(0, lines - 1) if fmt == "csv" else lines
+            return sum(1 for line in f if line.strip())
     except Exception:
         return 0

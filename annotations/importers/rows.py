@@ -11,7 +11,8 @@ class Label:
 
     reviewer: str
     score: float | None = None
-    preference: str | None = None
+    preference: str | None = None  # as the file spells it (import_verdicts.file_preference reads it)
+    where: str = "human_labels"  # the field its problems are reported on
 
 
 @dataclass
@@ -21,7 +22,7 @@ class JudgeEntry:
 
     name: str
     score: float | None = None
-    preference: str | None = None
+    preference: str | None = None  # as the file spells it (import_verdicts.file_preference reads it)
     output: str = ""
     confidence: float | None = None
     where: str = "judge"  # the field its problems are reported on
@@ -50,6 +51,7 @@ class Row:
     # A critic row imported with its prompt whole: the profiles that may read its verdict, in the order tried.
     whole_prompt_profiles: tuple[str, ...] = ()
     plain_conversation: bool = False  # a LLaVA conversation that is not a critic row: question and answer
+    unknown_fields: list[str] = field(default_factory=list)  # a JSONL/CSV row's fields the import does not read
     problems: list[tuple[str, str]] = field(default_factory=list)  # (field, message) found while reading
     refused: str = ""  # why the row cannot be imported at all, in a few words (counted in the report)
 

@@ -48,6 +48,7 @@ class ImportReport:
     desk_verdicts_kept: int = 0  # labels left out: the reviewer's desk verdict stands (services/import_rights.py)
     queued: int = 0  # items queued for the active critic after the import (the dataset's judge_new_items)
     queued_for: str = ""  # that critic's name
+    ignored_fields: dict[str, int] = field(default_factory=dict)  # a JSONL/CSV field not imported -> rows with it
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
 
@@ -62,6 +63,9 @@ class ImportReport:
 
     def count_refused(self, reason: str) -> None:
         self.refused[reason] = self.refused.get(reason, 0) + 1
+
+    def count_ignored(self, name: str) -> None:
+        self.ignored_fields[name] = self.ignored_fields.get(name, 0) + 1
 
     def count_item(self, kind: str, profile: str) -> None:
         self.items[kind][profile] = self.items[kind].get(profile, 0) + 1
@@ -110,4 +114,8 @@ class ImportReport:
             + (f": {by_judge}" if by_judge else "")
             + (f"; {self.desk_verdicts_kept} labels left out: desk verdicts stand" if self.desk_verdicts_kept else "")
             + (f"; {counted(self.queued, 'item')} queued for the critic {self.queued_for}" if self.queued else "")
+            + (f"; fields not imported: {ignored}" if (ignored := self._ignored()) else "")
         )
+
+    def _ignored(self) -> str:
+        return ", ".join(f"{name} ({counted(n, 'row')})" for name, n in sorted(self.ignored_fields.items()))

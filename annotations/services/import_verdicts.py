@@ -42,10 +42,46 @@ def whole_prompt_settle(row: Row) -> None:
     )
 
 
+# How benchmark files spell a preference besides A / B / tie (case aside): MLLM-as-a-Judge's C for a tie (as the
+# readers take [[C]]), and Chatbot Arena's winner column.
+PREFERENCE_SPELLINGS = {"c": "tie", "model_a": "A", "model_b": "B", "tie (bothbad)": "tie"}
+
+
+def file_preference(value: str | None, profile: Profile) -> str | None:
+    """A preference as a file gives it (a human label's or a judge's), read on the profile's terms: A, B or tie, in
+    any case; the profile's own value map (a team's "1" -> A); the spellings above. None for anything else."""
+    if value is None:
+        return None
+    said = value.strip().casefold()
+    by_profile = {k.strip().casefold(): v for k, v in profile.value_map}
+    by_name = {p.casefold(): p for p in PREFERENCES}
+    return by_profile.get(said) or by_name.get(said) or PREFERENCE_SPELLINGS.get(said)
+
+
+def _score_problem(score: float, spec: Profile) -> str:
+    """Why a score does not fit the profile ("" when it does): its range, then its step."""
+    if not spec.in_range(score):
+        return f"score {score:g} is outside {spec.score_min:g}-{spec.score_max:g} (profile {spec.name})"
+    if not spec.on_grid(score):
+        return f"score {score:g} is not on the step of {spec.score_step:g} of profile {spec.name}"
+    return ""
+
+
+def _preference_problem(value: str, spec: Profile) -> str:
+    """Why a preference as the file gives it does not fit the profile ("" when it does)."""
+    read = file_preference(value, spec)
+    if read is None:
+        mapped = f", or {', '.join(repr(k) for k, _ in spec.value_map)}" if spec.value_map else ""
+        return f"{value!r} is not a preference profile {spec.name} takes (A, B or tie{mapped})"
+    if read == "tie" and not spec.allow_tie:
+        return f"{value!r} is a tie, and profile {spec.name} does not allow a tie"
+    return ""
+
+
 def labels_check(row: Row, *, spec: Profile | None, report: ImportReport, reviewers: set[str]) -> None:
     for label in row.labels:
         reviewers.add(label.reviewer)
-        where = "human_labels"
+        where = label.where
         if len(label.reviewer) > 150:
             report.add(row.number, where, "a reviewer name is longer than 150 characters")
         if spec is None:
@@ -53,14 +89,12 @@ def labels_check(row: Row, *, spec: Profile | None, report: ImportReport, review
         if spec.is_pointwise:
             if label.score is None or label.preference is not None:
                 report.add(row.number, where, f"{label.reviewer}: profile {spec.name} takes a score, not a preference")
-            elif not spec.in_range(label.score):
-                report.add(
-                    row.number,
-                    where,
-                    f"{label.reviewer}: score {label.score:g} is outside {spec.score_min:g}-{spec.score_max:g}",
-                )
-        elif label.preference not in PREFERENCES or label.score is not None:
+            elif problem := _score_problem(label.score, spec):
+                report.add(row.number, where, f"{label.reviewer}: {problem}")
+        elif label.preference is None or label.score is not None:
             report.add(row.number, where, f"{label.reviewer}: profile {spec.name} takes a preference A, B or tie")
+        elif problem := _preference_problem(label.preference, spec):
+            report.add(row.number, where, f"{label.reviewer}: {problem}")
     if len({label.reviewer for label in row.labels}) < len(row.labels):
         report.add(row.number, "human_labels", "one reviewer labels an item once")
 
@@ -82,18 +116,13 @@ def judges_check(row: Row, *, spec: Profile | None, report: ImportReport, defaul
         if entry.score is not None:
             if not spec.is_pointwise:
                 report.add(row.number, entry.where, f"{name}: profile {spec.name} takes a preference, not a score")
-            elif not spec.in_range(entry.score):
-                report.add(
-                    row.number,
-                    entry.where,
-                    f"{name}: score {entry.score:g} is outside {spec.score_min:g}-{spec.score_max:g} "
-                    f"(profile {spec.name})",
-                )
+            elif problem := _score_problem(entry.score, spec):
+                report.add(row.number, entry.where, f"{name}: {problem}")
         elif entry.preference is not None:
             if spec.is_pointwise:
                 report.add(row.number, entry.where, f"{name}: profile {spec.name} takes a score, not a preference")
-            elif entry.preference not in PREFERENCES:
-                report.add(row.number, entry.where, f"{name}: preference must be A, B or tie, not {entry.preference!r}")
+            elif problem := _preference_problem(entry.preference, spec):
+                report.add(row.number, entry.where, f"{name}: {problem}")
 
 
 def judge_names_check(*, names: dict[str, int], report: ImportReport) -> None:
@@ -124,7 +153,7 @@ def judge_verdict(
     if entry.output:
         verdict = read_verdict(profile=profile, text=entry.output)
     else:
-        verdict = Verdict(score=entry.score, preference=entry.preference)
+        verdict = Verdict(score=entry.score, preference=file_preference(entry.preference, profile))
     report.count_judge(checkpoint.name, readable=verdict is not None)
     return CriticVerdict(
         item_id=item_id,

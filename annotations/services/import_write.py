@@ -13,7 +13,7 @@ from annotations.importers.rows import Row
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item, ItemImage, Kind
 from annotations.services import import_rights
 from annotations.services.import_report import ImportReport
-from annotations.services.import_verdicts import judge_name, judge_verdict
+from annotations.services.import_verdicts import file_preference, judge_name, judge_verdict
 from annotations.services.items import item_split_for
 from critic_worker.profiles import get_profile
 
@@ -146,7 +146,7 @@ def _write_chunk(chunk: list[tuple[Row, str, list[str]]], target: WriteTarget) -
                     reviewer_id=target.reviewers[label.reviewer],
                     profile=item.profile,
                     score=label.score,
-                    preference=label.preference,
+                    preference=file_preference(label.preference, spec),
                     source=HumanVerdict.Source.IMPORT,
                 )
             )

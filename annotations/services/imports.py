@@ -255,6 +255,8 @@ def _check(
 ) -> None:
     for field_name, message in row.problems:
         report.add(row.number, field_name, message)
+    for name in row.unknown_fields:
+        report.count_ignored(name)
     if row.refused:
         report.count_refused(row.refused)
         return

@@ -147,10 +147,14 @@ def _plan(v: CriticVerdict, reading: Reading) -> tuple[str, dict[str, Any]] | No
     return kind, current
 
 
+_REREADABLE = Q(status__in=[JobStatus.DONE, JobStatus.FAILED]) & ~Q(raw_output="")
+
+
 def verdicts_for_reread(*, dataset: Dataset | None = None, checkpoint_name: str = "") -> QuerySet[CriticVerdict]:
-    """The verdicts a re-read examines: finished ones, and failed ones whose raw output was kept (an imported
-    judge's unreadable text), in a dataset and/or of a checkpoint."""
-    verdicts = CriticVerdict.objects.filter(Q(status=JobStatus.DONE) | (Q(status=JobStatus.FAILED) & ~Q(raw_output="")))
+    """The verdicts a re-read examines: finished ones and failed ones (an imported judge's unreadable text) that have
+    a text to read, in a dataset and/or of a checkpoint. A verdict without text (a judge's score or preference given
+    as a value in a file) has nothing to re-read."""
+    verdicts = CriticVerdict.objects.filter(_REREADABLE)
     if dataset is not None:
         verdicts = verdicts.filter(item__dataset=dataset)
     if checkpoint_name:
@@ -161,16 +165,12 @@ def verdicts_for_reread(*, dataset: Dataset | None = None, checkpoint_name: str 
 def verdicts_reread(
     *, verdicts: QuerySet[CriticVerdict], apply: bool = False, user: Any = None, scope: str = ""
 ) -> RereadReport:
-    """Re-read these verdicts' raw outputs (only finished ones, and failed ones with a raw output, are looked at).
+    """Re-read these verdicts' raw outputs (only finished and failed ones that have a raw output are looked at).
     Without ``apply`` nothing is written; with it, every change is written in one transaction with its record.
 
     Returns a RereadReport. A verdict being judged again meanwhile (no longer in the state read) is left alone."""
     report = RereadReport()
-    rows = (
-        verdicts.filter(Q(status=JobStatus.DONE) | (Q(status=JobStatus.FAILED) & ~Q(raw_output="")))
-        .select_related("checkpoint", "item")
-        .order_by("pk")
-    )
+    rows = verdicts.filter(_REREADABLE).select_related("checkpoint", "item").order_by("pk")
     with transaction.atomic():
         if apply:
             rows = rows.select_for_update(of=("self",))

@@ -33,6 +33,7 @@ from critic_worker.reading.text import (
     concluding,
     hypothetical,
     last_matches,
+    lone_answer,
     negated,
     quote,
     retracted,
@@ -101,7 +102,7 @@ _FOR_REASONS = re.compile(r"\s*(?:the\s+following|these|several|many|a\s+few|two
 # "Response B > Response A", "Answer 1 >> Answer 2": a comparison written as symbols.
 _SYMBOLS = re.compile(REF + r"\s*(?P<op>>>|>|<<|<|=)\s*" + REF2, re.I)
 _TIE_WORDS = r"(?:tie|tied|draw|equal|equally\s+good|neither|both|none|same|a\s*=\s*b|c)"
-_VALUE = r"(?:" + REF + r"|\[?\s*(?P<code>[12AB])\s*\]?(?![\w])|(?P<tie>" + _TIE_WORDS + r"))"
+_VALUE = r"(?:" + REF + r"|\[?\s*(?P<code>[12AB])\s*\]?(?!\w)(?!\s*[<>=])|(?P<tie>" + _TIE_WORDS + r"))"
 _LABELLED = re.compile(
     r"\b(?:(?:the\s+)?(?:better|best|preferred|winning|stronger)\s+(?:" + _NOUN + r"|one)|(?:final\s+)?verdict|"
     r"decision|(?:final\s+)?choice|winner|preference|final\s+answer|conclusion|judge?ment)"
@@ -134,6 +135,9 @@ _TIE = re.compile(
     r"|\bno\s+(?:clear\s+)?winner\b|\bthey\s+are\s+(?:equally\s+good|equal|comparable|equivalent|on\s+par|tied)",
     re.I,
 )
+# An answer that is nothing but the choice ("A", "[B].", "Response 2", "... the dining table. A"); C is
+# MLLM-as-a-Judge's tie, as in [[C]].
+_ALONE = re.compile(r"[\[(]?\s*(?:(?P<code>[ABC12])|(?P<tie>tie)|" + REF + r")\s*[\])]?\s*\.?", re.I)
 _TIE_OVERALL = {"good", "bad", "well", "poor", "strong", "weak", "helpful", "valid", "matched", "preferable", "fine"}
 
 
@@ -157,8 +161,19 @@ def _drop(s: Sentence, start: int, end: int) -> bool:
     return retracted(text, end) or bool(_AFTER_HYPOTHETICAL.match(text[end:]))
 
 
-def _statements(cleaned: str, five_way: bool) -> list[Statement]:
+def _alone(s: Sentence) -> Statement | None:
+    m = _ALONE.fullmatch(s.text)
+    if m is None:
+        return None
+    code = (m["code"] or "").upper()
+    value = "tie" if m["tie"] or code == "C" else {"A": "A", "1": "A", "B": "B", "2": "B"}.get(code) or _side(m)
+    return Statement(3, s.offset + m.start(), s.line, m.group(0), value) if value else None
+
+
+def _statements(cleaned: str, five_way: bool, alone: Sentence | None = None) -> list[Statement]:
     found: list[Statement] = []
+    if alone is not None and (answer := _alone(alone)) is not None:
+        found.append(answer)
 
     def add(s: Sentence, m: re.Match[str], tier: int, value: str, strong: bool = False) -> None:
         found.append(Statement(tier, s.offset + m.start(), s.line, m.group(0), value, strong and value != "tie"))
@@ -256,7 +271,7 @@ def read_preference(text: str, *, five_way: bool = False, allow_tie: bool = True
     """Read a pairwise verdict out of free text (the module docstring says how). With five_way, the verdict keeps
     WildVision's strength (A>>B is strong); without allow_tie, a tie is unreadable."""
     cleaned = clean(text)
-    statements = _statements(cleaned, five_way)
+    statements = _statements(cleaned, five_way, lone_answer(text, cleaned))
     winner, why = decide(statements, what="preference", text=cleaned)
     if winner is None:
         if not statements and (hedge := HEDGE.search(cleaned)):

@@ -35,6 +35,7 @@ from critic_worker.reading.text import (
     concluding,
     hypothetical,
     last_matches,
+    lone_answer,
     negated,
     quote,
     retracted,
@@ -66,6 +67,8 @@ _PROSE = re.compile(
     r"[a-z]+'s)){0,6}\s*" + NUM + _FOLLOW,
     re.I,
 )
+# An answer that is nothing but a number ("4", "[4].", "... the tray. 4"): the judge's verdict, said alone.
+_ALONE = re.compile(r"\[?\s*" + NUM + r"\s*\]?\s*\.?")
 _BARE = re.compile(NUM + r"(?=\s*(?:points?\s*)?(?:/\s*\d|out\s+of\s+\d|on\s+(?:a|the)\s+(?:scale|\d)))", re.I)
 _VERDICT_QUALIFIERS = {
     "final", "overall", "total", "my", "the", "a", "an", "its", "your", "our", "global", "aggregate", "weighted",
@@ -220,8 +223,9 @@ def _range(said: str, value: float, other: str) -> str:
     return f"a range, not one score: {quote(said)} ({format_score(value)} to {other})"
 
 
-def score_statements(cleaned: str, lo: float, hi: float) -> list[Statement]:
-    """Every statement of a score in the cleaned text, its value already on [lo, hi] (or with its problem)."""
+def score_statements(cleaned: str, lo: float, hi: float, *, alone: Sentence | None = None) -> list[Statement]:
+    """Every statement of a score in the cleaned text, its value already on [lo, hi] (or with its problem).
+    ``alone``: the sentence that ends the text by itself (text.lone_answer), read as labelled if it is only a number."""
     mentions = _mentions(cleaned)
     doc_scale = next(iter(mentions)) if len(mentions) == 1 else None
     found: dict[int, Statement] = {}  # by the number's position: the first (most explicit) pattern that read it
@@ -248,13 +252,15 @@ def score_statements(cleaned: str, lo: float, hi: float) -> list[Statement]:
         for m in last_matches(_BARE, s.text):
             tier = 0 if _is_aspect_label(before(s.text, m.start())[-60:]) else 1
             keep(_statement(s, m, tier, lo, hi, doc_scale), s.offset + m.start("num"))
+    if alone is not None and (answer := _ALONE.fullmatch(alone.text)):
+        keep(_statement(alone, answer, 3, lo, hi, doc_scale), alone.offset + answer.start("num"))
     return sorted(found.values(), key=lambda st: st.position)
 
 
 def read_score(text: str, *, lo: float, hi: float) -> Reading:
     """Read a pointwise verdict on the range [lo, hi] out of free text (the module docstring says how)."""
     cleaned = clean(text)
-    statements = score_statements(cleaned, lo, hi)
+    statements = score_statements(cleaned, lo, hi, alone=lone_answer(text, cleaned))
     if statements and all(st.tier == 0 for st in statements):
         return unreadable(f"only per-aspect scores ({quote(statements[-1].quote)}), no overall score")
     winner, why = decide([st for st in statements if st.tier > 0], what="score", text=cleaned)

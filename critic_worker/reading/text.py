@@ -33,10 +33,23 @@ _BARE_LABEL = re.compile(
 )
 
 
+# Special tokens a judge's decoding left in its text: end of sequence or turn, and the like (LLaMA's </s>, ChatML's
+# <|im_end|>, Llama 3's <|eot_id|>, Gemma's <end_of_turn>, DeepSeek's end of sentence once NFKC folds its bars).
+_SPECIAL_TOKEN = re.compile(
+    r"</?s>|<(?:eos|bos|pad|unk|end_of_turn|start_of_turn)>|<\|[A-Za-z0-9_▁]{1,40}\|>|\[/?INST\]", re.I
+)
+# A number run into the label of the next part, its line break lost: "Judgement: 4Explanation: ...".
+_GLUED_LABEL = re.compile(r"(?<=\d)(?=[A-Z][a-z]{2,20}(?:\s[A-Za-z]{2,20})?\s?:)")
+
+
 def clean(text: str) -> str:
     """The text with markdown emphasis, headers, bullets, quotes, LaTeX wrappers and odd spacing removed, and full-
-    width punctuation folded (NFKC), one line per line; a label alone on its line is joined to its value."""
+    width punctuation folded (NFKC), one line per line; a label alone on its line is joined to its value. A model's
+    special tokens left in by its decoding ("</s>", "<|im_end|>") end a line, and a number glued to the next
+    section's label ("Judgement: 4Explanation: ...") is parted from it."""
     text = unicodedata.normalize("NFKC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = _SPECIAL_TOKEN.sub("\n", text)
+    text = _GLUED_LABEL.sub("\n", text)
     text = _BOXED.sub(r"[[\1]]", text)
     text = _JSON_KEY.sub(lambda m: m.group(1).replace("_", " ") + ":", text)
     text = _QUOTES.sub(" ", text)
@@ -92,6 +105,24 @@ def sentences(cleaned: str) -> Iterator[Sentence]:
         for m in _SENTENCE.finditer(line):
             yield Sentence(m.group(0), number, offset + m.start())
         offset += len(line) + 1
+
+
+_LIST_ITEM = re.compile(r"^\s*\d{1,3}[.)]\s")
+
+
+def lone_answer(text: str, cleaned: str) -> Sentence | None:
+    """The sentence that ends the text when it is the text's last sentence on its last line (an answer given alone:
+    "4", "... the dining table. A"), for a reader to test whether it is nothing but a verdict; None when the text
+    ends a numbered list ("1. a cup\\n2. a pen\\n3": an item cut short, not an answer). ``text`` is the raw text,
+    ``cleaned`` its clean()."""
+    ends = deque(sentences(cleaned), maxlen=1)
+    last = ends[0] if ends else None
+    if last is None or last.line != cleaned.rstrip().count("\n"):
+        return None
+    lines = [line for line in text.replace("\r", "\n").split("\n") if line.strip()]
+    if len(lines) >= 2 and _LIST_ITEM.match(lines[-2]) and lines[-1].strip().rstrip(".").isdigit():
+        return None
+    return last
 
 
 # -- the wording around a statement ----------------------------------------------------------------------------

@@ -243,7 +243,7 @@ def malformed(tmp_path: Path) -> tuple[Path, Path]:
             "question": "Q",
             "response_a": "A",
             "response_b": "B",
-            "human_preference": "C",
+            "human_preference": "D",  # no file spells a preference so (C is MLLM-as-a-Judge's tie)
             "reviewer": "r",
         },
         {"id": 5, "image": "imgs/0.png", "question": {"nested": 1}, "response": "R"},
@@ -267,8 +267,8 @@ def test_every_problem_is_named_and_nothing_is_written(tmp_path: Path, media_roo
         (9, "image"),
         (10, "response"),
         (10, "question"),
-        (11, "human_labels"),
-        (12, "human_labels"),
+        (11, "human_score"),
+        (12, "human_preference"),
         (13, "question"),
     }
     assert expected <= found, sorted(found)
@@ -282,7 +282,7 @@ def test_every_problem_is_named_and_nothing_is_written(tmp_path: Path, media_roo
         "not in folder",
         "outside the image folder",
         "outside 0-100",
-        "preference A, B or tie",
+        "'D' is not a preference profile pairwise takes (A, B or tie)",
         "must be text",
     ):
         assert words in messages, words

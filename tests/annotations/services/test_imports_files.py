@@ -28,6 +28,9 @@ pytestmark = pytest.mark.django_db
         ("empty.csv", b""),
         ("header-only.csv", b"id,image,question,response\r\n"),
         ("empty.json", b"[]"),
+        ("nothing.json", b""),
+        ("blank.json", b" \r\n\t\n"),
+        ("bom-only.json", b"\xef\xbb\xbf"),
     ],
 )
 def test_an_empty_file_is_an_error_not_zero_rows_imported(tmp_path: Path, name: str, content: bytes) -> None:
@@ -182,3 +185,79 @@ def test_a_llava_json_file_that_is_not_a_list_says_so(tmp_path: Path) -> None:
     assert [str(p) for p in report.problems] == [
         "file: is not a JSON list of rows (LLaVA JSON is a list: [{...}, ...])"
     ]
+
+
+def test_a_broken_llava_json_file_is_named_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "cut.json").write_text('[{"id": "a", "image": "x.png", "conversations": [')
+    report = items_import(dataset=DatasetFactory(), path=tmp_path / "cut.json")
+    assert not report.ok
+    (problem,) = [str(p) for p in report.problems]
+    assert problem.startswith("file: is not a JSON list of rows")
+    assert "\n" not in problem
+
+
+def test_progress_counts_spreadsheet_rows_not_lines(tmp_path: Path) -> None:
+    """Cells with line breaks (as spreadsheets keep them, quoted) and UTF-16 text are rows as the reader counts them."""
+    folder = image_folder(tmp_path, 1)
+    lines = [["id", "image", "question", "response"]] + [
+        [f"r{i}", "imgs/0.png", f"Zeile eins\nZeile zwei {i}", "Antwort;\r\nmehr"] for i in range(4)
+    ]
+    for name, encoding, delimiter in [("multi.csv", "utf-8-sig", ";"), ("excel.csv", "utf-16", "\t")]:
+        with (tmp_path / name).open("w", newline="", encoding=encoding) as f:
+            csv.writer(f, delimiter=delimiter, lineterminator="\r\n").writerows(lines)
+        totals: set[int] = set()
+        report = items_import(
+            dataset=DatasetFactory(),
+            path=tmp_path / name,
+            images=folder,
+            progress=lambda stage, done, total, seen=totals: seen.add(total),
+        )
+        assert report.ok, report.problems
+        assert totals == {4}, name
+
+
+def test_decimal_commas_in_semicolon_and_tab_spreadsheets_are_read(tmp_path: Path) -> None:
+    """Excel in a decimal-comma locale separates cells with semicolons (or tabs) and writes 72,5: read as 72.5. With
+    commas between cells a quoted "1,000" is ambiguous (a thousand, or one): it stays a problem."""
+    folder = image_folder(tmp_path, 1)
+    header = ["id", "image", "question", "response", "human_score", "reviewer", "judge", "judge_score",
+              "judge_confidence"]  # fmt: skip
+    cells = ["a", "imgs/0.png", "Q", "R", "72,5", "ann", "gpt-4o", "80,25", "0,9"]
+    for name, delimiter in [("semi.csv", ";"), ("tab.csv", "\t")]:
+        with (tmp_path / name).open("w", newline="", encoding="utf-8-sig") as f:
+            csv.writer(f, delimiter=delimiter).writerows([header, cells])
+        dataset = DatasetFactory()
+        report = items_import(dataset=dataset, path=tmp_path / name, images=folder)
+        assert report.ok, report.problems
+        item = Item.objects.get(dataset=dataset)
+        assert item.human_verdicts.get().score == 72.5
+        judged = item.critic_verdicts.get()
+        assert (judged.score, judged.confidence) == (80.25, 0.9)
+    with (tmp_path / "comma.csv").open("w", newline="") as f:
+        csv.writer(f).writerows([header, cells])
+    refused = items_import(dataset=DatasetFactory(), path=tmp_path / "comma.csv", images=folder)
+    assert ("human_score", "must be a number, not '72,5'") in [(p.field, p.message) for p in refused.problems]
+
+
+def test_fields_the_import_does_not_know_are_counted_in_the_report_not_dropped_silently(tmp_path: Path) -> None:
+    """A benchmark file's own columns (MLLM-as-a-Judge's score_id, original_dataset) and a misspelt label field are
+    not imported; the report names each with the rows that had it, so a typo cannot lose labels unseen."""
+    folder = image_folder(tmp_path, 1)
+    rows = [
+        {"id": "a", "image": "imgs/0.png", "question": "Q", "response": "R", "score_id": 7, "human_socre": 4},
+        {"id": "b", "image": "imgs/0.png", "question": "Q", "response": "R", "score_id": 8},
+    ]
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = items_import(dataset=DatasetFactory(), path=tmp_path / "rows.jsonl", images=folder)
+    assert report.ok, report.problems
+    assert report.ignored_fields == {"score_id": 2, "human_socre": 1}
+    assert "fields not imported: human_socre (1 row), score_id (2 rows)" in report.summary()
+
+
+def test_spreadsheet_headers_are_read_whatever_their_case(tmp_path: Path) -> None:
+    path = tmp_path / "caps.csv"
+    path.write_bytes(b"\xef\xbb\xbfID;Image;Question;Response;Notes\r\nx1;imgs/0.png;Was?;Das.;checked\r\n")
+    report = items_import(dataset=DatasetFactory(), path=path, images=image_folder(tmp_path, 1))
+    assert report.ok, report.problems
+    assert (Item.objects.get().external_id, Item.objects.get().question) == ("x1", "Was?")
+    assert report.ignored_fields == {"Notes": 1}

@@ -100,7 +100,7 @@ def test_bad_judge_fields_are_named_by_row_and_field_and_nothing_is_written(tmp_
         point(0, judge="j", judge_score=250),
         point(1, judge="j", judge_preference="A"),
         pair(2, judge="j", judge_score=3),
-        pair(3, judge="j", judge_preference="C"),
+        pair(3, judge="j", judge_preference="D"),
         point(4, judge="j", judge_score=50, judge_output="Score: 50"),
         point(5, judge="j", judge_score=50, judge_confidence=1.5),
         point(6, judge_score=50),
@@ -118,7 +118,7 @@ def test_bad_judge_fields_are_named_by_row_and_field_and_nothing_is_written(tmp_
         "row 1, judge: j: score 250 is outside 0-100",
         "row 2, judge: j: profile pointwise takes a score, not a preference",
         "row 3, judge: j: profile pairwise takes a preference, not a score",
-        "row 4, judge: j: preference must be A, B or tie, not 'C'",
+        "row 4, judge: j: 'D' is not a preference profile pairwise takes (A, B or tie)",
         "row 5, judge: a judge's verdict needs one of judge_score, judge_preference or judge_output, not judge_score "
         "and judge_output",
         "row 6, judge: judge_confidence 1.5 is not a probability between 0 and 1",

@@ -396,3 +396,66 @@ def test_the_api_keeps_unknown_prompts_whole_when_asked_and_gives_each_items_con
     ]
     assert listed["odd"]["context"] == []
     assert listed["odd"]["response_a"] == WHOLE_PROMPT_RESPONSE
+
+
+def test_a_llava_json_judge_prompt_in_a_shape_of_its_own_is_refused_not_made_a_question(tmp_path: Path) -> None:
+    prompt = (
+        "<image>\nYou are a visual language model evaluation assistant. Please compare the two responses to the same "
+        "question and determine which one is better.\nOutput in the following format:\nThe better response: [1]. "
+        "Because...\n\n[Task Content]\nImage and Question:\nHow many cups?\n\nResponse 1:\nTwo.\n\nResponse 2:\nThree."
+    )
+    rows = [{"id": "odd", "image": "imgs/0.png", "conversations": conversation(prompt, "The better response: [2].")}]
+    path = write_llava_json(tmp_path / "l.json", rows)
+    report = items_import(dataset=DatasetFactory(), path=path, images=image_folder(tmp_path, 1))
+    assert report.refused == {"critic prompt not recognised": 1}
+    assert not Item.objects.exists()
+    kept = items_import(dataset=DatasetFactory(), path=path, images=image_folder(tmp_path, 1), whole_prompt=True)
+    assert kept.ok, kept.problems
+    assert (kept.whole_prompt, kept.plain_conversations) == (1, 0)
+    item = Item.objects.get()
+    assert (item.kind, item.profile) == ("pairwise", "pairwise")
+    assert CriticVerdict.objects.get(item=item).preference == "B"
+
+
+WILDVISION_SYSTEM = (
+    "Please act as an impartial judge and evaluate the quality of the responses provided by two AI assistants to the "
+    "user prompt displayed below. You must output only one of the following choices as your final verdict with a "
+    "label:\n\n1. Assistant A is significantly better: [[A>>B]]\n2. Assistant A is slightly better: [[A>B]]\n3. Tie, "
+    "relatively the same: [[A=B]]\n4. Assistant B is slightly better: [[B>A]]\n5. Assistant B is significantly "
+    "better: [[B>>A]]"
+)
+
+
+def test_a_judges_instructions_in_a_system_turn_are_not_the_items_context(tmp_path: Path) -> None:
+    """A ShareGPT-style critic row puts the judge's instructions in a system turn: they are the judge's, as the
+    instructions in a human turn are, not an earlier turn of the conversation to show reviewers and the critic."""
+    user = (
+        "<image>\n<|User Prompt|>\nWhat breed?\n\n<|The Start of Assistant A's Answer|>\nA corgi.\n"
+        "<|The End of Assistant A's Answer|>\n\n<|The Start of Assistant B's Answer|>\nA beagle.\n"
+        "<|The End of Assistant B's Answer|>"
+    )
+    turns = [
+        {"from": "system", "value": WILDVISION_SYSTEM},
+        {"from": "human", "value": user},
+        {"from": "gpt", "value": "My final verdict is: [[A>B]]"},
+    ]
+    odd = [
+        {"from": "system", "value": "You are an impartial judge. Which response is better? Answer with 1 or 2."},
+        {"from": "human", "value": "<image>\nHow many cups?\n\nFirst: Two.\n\nSecond: Three."},
+        {"from": "gpt", "value": "The better response: [2]"},
+    ]
+    rows = [
+        {"id": "wv", "image": "imgs/0.png", "conversations": turns},
+        {"id": "odd", "image": "imgs/0.png", "conversations": odd},
+    ]
+    path = write_llava_json(tmp_path / "l.json", rows)
+    report = items_import(dataset=DatasetFactory(), path=path, images=image_folder(tmp_path, 1), whole_prompt=True)
+    assert report.ok, report.problems
+    assert report.with_context == 0
+    item = Item.objects.get(external_id="wv")
+    assert (item.profile, item.question, item.context) == ("wildvision", "What breed?", [])
+    kept = Item.objects.get(external_id="odd")  # kept whole: the whole prompt is the instructions and the turn
+    assert kept.context == []
+    assert kept.question.startswith("You are an impartial judge.")
+    assert kept.question.endswith("Second: Three.")
+    assert CriticVerdict.objects.get(item=kept).preference == "B"

@@ -134,3 +134,23 @@ def test_the_admin_action_reports_then_applies(world: dict[str, Any], admin_clie
     assert "Applied as re-read #" in applied.content.decode()
     assert _state(world["perfect"])["score"] == 85
     assert VerdictRereadChange.objects.get().previous["score"] == 100
+
+
+def test_a_judges_verdict_given_as_a_value_has_no_text_to_reread_and_stays() -> None:
+    """A file's judge_score / judge_preference carries no text: re-reading must not make it unreadable."""
+    dataset = DatasetFactory(name="mllm")
+    judge = CheckpointFactory(name="gpt-4v", is_external=True)
+    scored = CriticVerdict.objects.create(
+        item=ItemFactory(dataset=dataset), checkpoint=judge, status=JobStatus.DONE, profile="pointwise", score=80
+    )
+    preferred = CriticVerdict.objects.create(
+        item=PairwiseItemFactory(dataset=dataset),
+        checkpoint=judge,
+        status=JobStatus.DONE,
+        profile="pairwise",
+        preference="A",
+    )
+    report = verdicts_reread(verdicts=verdicts_for_reread(dataset=dataset), apply=True)
+    assert report.as_json()["totals"] == {"changed": 0, "unreadable": 0, "readable": 0}
+    assert (_state(scored)["status"], _state(scored)["score"]) == (JobStatus.DONE, 80)
+    assert (_state(preferred)["status"], _state(preferred)["preference"]) == (JobStatus.DONE, "A")
