@@ -34,6 +34,7 @@ from annotations.services.profiles import prompt_profile_check
 from annotations.services.rereading import RereadReport, verdicts_reread
 from annotations.services.retraining import checkpoint_activate
 from annotations.services.review import dataset_overlap_apply
+from annotations.services.verdict_summary import critic_disagreement_refresh
 
 
 class MadeByTheApp:
@@ -81,6 +82,8 @@ class DatasetAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if change and "review_overlap" in form.changed_data:
             dataset_overlap_apply(dataset=obj)
+        if change and "disagreement_threshold" in form.changed_data:
+            critic_disagreement_refresh(dataset=obj)
 
 
 @admin.register(Image)

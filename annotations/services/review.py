@@ -30,6 +30,7 @@ from annotations.selectors.review import (
     review_progress_counted,
     review_progress_forget,
 )
+from annotations.services.verdict_summary import desk_verdict_disagreement_mark
 from critic_worker.profiles import PREFERENCES, get_profile
 
 LEASE = timedelta(minutes=30)
@@ -234,10 +235,12 @@ IMPORTED_MEANWHILE = (
     "A verdict in your name on this item was imported while you held it: it counts as yours (and shows you the other "
     "verdicts), so the desk records no second, no longer blind one. Go on to the next item."
 )
-# An item is complete once its k review places hold committed verdicts.
+# An item is complete once its k review places hold committed verdicts; a verdict recorded is counted on it (the item
+# table sorts by the count: annotations/services/verdict_summary.py).
 COMPLETE = (
-    "UPDATE annotations_item SET review_complete = %s WHERE id = %s AND"
-    " (SELECT COUNT(*) FROM annotations_reviewslot s WHERE s.item_id = %s AND s.leased_until IS NULL) >= %s"
+    "UPDATE annotations_item SET human_verdict_count = human_verdict_count + %s, review_complete = review_complete"
+    " OR (SELECT COUNT(*) FROM annotations_reviewslot s WHERE s.item_id = %s AND s.leased_until IS NULL) >= %s"
+    " WHERE id = %s"
 )
 
 
@@ -269,7 +272,9 @@ def human_verdict_submit(
         cursor.execute(RECORD, [item.pk, reviewer.pk, verdict.profile, *values, False, ""])
         recorded = cursor.fetchone()
         # The place stays closed either way: the reviewer has a verdict on the item (the desk must not serve it again).
-        cursor.execute(COMPLETE, [True, item.pk, item.pk, overlap])
+        cursor.execute(COMPLETE, [int(recorded is not None), item.pk, overlap, item.pk])
+        if recorded is not None:
+            desk_verdict_disagreement_mark(cursor=cursor, item=item, verdict=verdict)
         transaction.on_commit(lambda: review_progress_counted(reviewer=reviewer, dataset_id=item.dataset_id))
     if recorded is None:
         raise PermissionDenied(IMPORTED_MEANWHILE)
