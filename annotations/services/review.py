@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -30,7 +30,11 @@ from annotations.selectors.review import (
     review_progress_counted,
     review_progress_forget,
 )
-from annotations.services.verdict_summary import desk_verdict_disagreement_mark
+from annotations.services.verdict_summary import (
+    critic_disagreement_refresh,
+    desk_verdict_disagreement_mark,
+    items_recount,
+)
 from critic_worker.profiles import PREFERENCES, get_profile
 
 LEASE = timedelta(minutes=30)
@@ -327,3 +331,14 @@ def human_verdict_correct_critic(*, verdict: HumanVerdict, corrected_justificati
     verdict.justification_flagged, verdict.corrected_justification = True, text[:20_000]
     verdict.save(update_fields=["justification_flagged", "corrected_justification"])
     return verdict
+
+
+def human_verdicts_delete(*, verdicts: QuerySet[HumanVerdict]) -> int:
+    """Delete these human verdicts (an administrator removing wrong ones); their items' verdict counts and the
+    critic verdicts' disagreement marks follow. Returns how many were deleted."""
+    with transaction.atomic():
+        item_ids = set(verdicts.values_list("item_id", flat=True))
+        deleted, _ = verdicts.delete()
+        items_recount(item_ids=item_ids)
+        critic_disagreement_refresh(item_ids=item_ids)
+    return deleted

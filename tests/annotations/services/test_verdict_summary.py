@@ -154,6 +154,20 @@ def test_every_writer_keeps_the_counts_and_the_disagreements_right(tmp_path: Pat
     assert misread.get().score == 70
     assert kept(dataset)[1][("a", "critic")] is False
 
+    # An administrator deletes wrong verdicts: rita's 90 on b (the one that disagreed), in the list and on its page.
+    changelist = reverse("admin:annotations_humanverdict_changelist")
+    wrong = HumanVerdict.objects.get(item__external_id="b", reviewer=rita)
+    chosen = {"action": "delete_selected", "_selected_action": [wrong.pk], "post": "yes"}
+    assert admin_client.post(changelist, chosen).status_code == 302
+    counts, flags = kept(dataset)
+    assert (counts["b"], flags[("b", "critic")]) == (2, False)
+    ann = HumanVerdict.objects.get(item__external_id="a", reviewer__username="ann")
+    assert (
+        admin_client.post(reverse("admin:annotations_humanverdict_delete", args=[ann.pk]), {"post": "yes"}).status_code
+        == 302
+    )
+    assert kept(dataset)[0]["a"] == 1
+
     # The threshold raised in the admin: scores within 0.9 of the range agree.
     fields = {k: v for k, v in model_to_dict(dataset).items() if v is not None and k != "created_by"}
     url = reverse("admin:annotations_dataset_change", args=[dataset.pk])
