@@ -1,9 +1,9 @@
 """The item table at any size: each item's number of human verdicts and, on each critic verdict, whether people
 disagree with it, kept on the rows (filled here from the verdicts there are); indexes for its counts, sorts and
-filters; and, on PostgreSQL with pg_trgm, trigram indexes for its search (without pg_trgm, search scans as before)."""
+filters."""
 
 from django.conf import settings
-from django.db import DatabaseError, migrations, models, transaction
+from django.db import migrations, models
 
 from critic_worker.profiles import PROFILES
 
@@ -20,10 +20,6 @@ DISAGREED = (
     " WHERE c.probe = '' AND c.status = 'done' AND (h.preference <> c.preference"
     " OR ABS(h.score - c.score) > d.disagreement_threshold * ({span})))"
 )
-TRIGRAMS = [
-    "CREATE INDEX item_question_trigrams ON annotations_item USING gin (UPPER(question) gin_trgm_ops)",
-    "CREATE INDEX item_external_id_trigrams ON annotations_item USING gin (UPPER(external_id) gin_trgm_ops)",
-]
 
 
 def fill(apps, schema_editor):  # type: ignore[no-untyped-def]
@@ -33,23 +29,6 @@ def fill(apps, schema_editor):  # type: ignore[no-untyped-def]
     span = "CASE h.profile" + " WHEN %s THEN %s" * len(spans) + " ELSE 0 END"
     schema_editor.execute(COUNT, params=None)
     schema_editor.execute(DISAGREED.format(span=span), params=[v for name, s in spans for v in (name, float(s))])
-
-
-def add_trigrams(apps, schema_editor):  # type: ignore[no-untyped-def]
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    try:
-        with transaction.atomic():  # pg_trgm is a trusted extension: the database's owner may create it
-            schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm", params=None)
-    except DatabaseError:
-        return
-    for sql in TRIGRAMS:
-        schema_editor.execute(sql, params=None)
-
-
-def drop_trigrams(apps, schema_editor):  # type: ignore[no-untyped-def]
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("DROP INDEX IF EXISTS item_question_trigrams, item_external_id_trigrams", params=None)
 
 
 class Migration(migrations.Migration):
@@ -91,5 +70,4 @@ class Migration(migrations.Migration):
             model_name='item',
             index=models.Index(fields=['dataset', 'human_verdict_count', 'id'], name='item_dataset_verdict_count'),
         ),
-        migrations.RunPython(add_trigrams, drop_trigrams),
     ]

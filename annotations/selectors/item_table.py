@@ -203,9 +203,12 @@ def item_table(
     """One page of the table: PAGE_SIZE rows, built with a fixed number of queries whatever the dataset's size."""
     admin = is_admin(user)
     filtered = _filtered(user=user, dataset=dataset, query=query, checkpoint=checkpoint)
-    total = filtered.count()
+    first: list[int] = []
+    if _is_first(page):  # one row more than a page, read forward: fewer, and they are all there are
+        first = _in_order(filtered, query.sort, checkpoint, PAGE_SIZE + 1)[0 : PAGE_SIZE + 1]
+    total = len(first) if _is_first(page) and len(first) <= PAGE_SIZE else filtered.count()
     ids = _in_order(filtered, query.sort, checkpoint, total)
-    current = _Counted(ids, PAGE_SIZE, total=total).get_page(page)
+    current = _Counted(_Read(ids, first), PAGE_SIZE, total=total).get_page(page)
     page_ids = list(current.object_list)
     items = Item.objects.only(*ITEM_SHOWN).in_bulk(page_ids)
     humans: dict[int, list[HumanVerdict]] = defaultdict(list)
@@ -243,6 +246,26 @@ class _Counted(Paginator):
     @property
     def count(self) -> int:
         return self.total
+
+
+def _is_first(page: Any) -> bool:
+    """Whether the paginator will show the first page (it does for what is not a whole number)."""
+    try:
+        return int(str(page)) == 1
+    except ValueError:
+        return True
+
+
+class _Read:
+    """Ids sliced from `ids`, the first page's from `first` when they were read already."""
+
+    def __init__(self, ids: Any, first: list[int]) -> None:
+        self.ids, self.first = ids, first
+
+    def __getitem__(self, window: slice) -> list[int]:
+        if self.first and not window.start and window.stop <= len(self.first):
+            return self.first[: window.stop]
+        return list(self.ids[window])
 
 
 class _FromEitherEnd:

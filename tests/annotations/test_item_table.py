@@ -82,6 +82,8 @@ def test_a_reviewer_sees_nothing_hidden_on_items_they_have_not_judged(reviewer_c
 def test_administrators_filter_by_every_column(admin_client: Client, world) -> None:  # type: ignore[no-untyped-def]
     dataset, _ = world
     page = get(admin_client, dataset)
+    assert "4 items" in page  # fewer than a page: counted from the page's own rows
+    assert "1 item<" in get(admin_client, dataset, q="disag") and "0 items" in get(admin_client, dataset, q="zz")
     assert "SECRET-MODEL-1" in page
     assert "hidden until you judge it" not in page
     assert ids(get(admin_client, dataset, critic="disagree")) == ["disagree", "mine"]
