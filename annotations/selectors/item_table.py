@@ -6,12 +6,15 @@ the items the reviewer has judged, so that no filter tells a reviewer what the r
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -201,6 +204,23 @@ def item_table(
     *, user: User, dataset: Dataset, query: TableQuery, checkpoint: CriticCheckpoint | None, page: Any = 1
 ) -> Table:
     """One page of the table: PAGE_SIZE rows, built with a fixed number of queries whatever the dataset's size."""
+    with _planned_for_their_values():
+        return _table(user=user, dataset=dataset, query=query, checkpoint=checkpoint, page=page)
+
+
+@contextmanager
+def _planned_for_their_values() -> Iterator[None]:
+    """PostgreSQL plans the table's queries for their values each time. With the app's prepared statements it would
+    otherwise, after five runs on a connection, settle on one plan for any value: for a search, one that walks every
+    item in id order looking for rows a rare term has few of; for a filter, one that cannot use a partial index."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        yield
+
+
+def _table(*, user: User, dataset: Dataset, query: TableQuery, checkpoint: CriticCheckpoint | None, page: Any) -> Table:
     admin = is_admin(user)
     filtered = _filtered(user=user, dataset=dataset, query=query, checkpoint=checkpoint)
     first: list[int] = []
