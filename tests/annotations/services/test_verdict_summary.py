@@ -176,7 +176,7 @@ def test_every_writer_keeps_the_counts_and_the_disagreements_right(tmp_path: Pat
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_migration_fills_both_from_the_verdicts_there_are() -> None:
+def test_the_migration_fills_both_from_the_verdicts_there_are(latest_migrations_after: None) -> None:
     before, after = [("annotations", "0024_probes")], [("annotations", "0025_item_table_speed")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
