@@ -5,9 +5,10 @@ some human verdict disagrees with it by the dataset's rule (CriticVerdict.humans
 Every writer ends its transaction with one of these, after its own writes:
 - the desk adds one verdict: the review service's COMPLETE counts it and `desk_verdict_disagreement_mark` ORs its
   disagreement in (both read the row as it is when the statement gets its lock, so no concurrent change is lost);
-- anything else (imports, the critic's results, re-reads, a changed threshold) calls `items_recount` and
-  `critic_disagreement_refresh`, which lock the rows first and compute in a later statement, so that they see every
-  verdict committed before they got the lock; a writer that commits after them runs its own.
+- anything else (imports, the critic's results, re-reads, deletions, a changed threshold) calls
+  `critic_disagreement_refresh`, and `items_recount` first where human verdicts changed: they lock the rows first
+  and compute in a later statement, so that they see every verdict committed before they got the lock; a writer
+  that commits after them runs its own.
 Items are locked before critic verdicts everywhere, so writers never wait on each other in a cycle."""
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def critic_disagreement_refresh(*, item_ids: Iterable[int] = (), dataset: Datase
     flag = FLAG.format(span=span)
     for where, params in _items_sql(item_ids, dataset):
         with transaction.atomic():
-            verdicts = CriticVerdict.objects.select_for_update().filter(probe="")
+            verdicts = CriticVerdict.objects.select_for_update(of=("self",)).filter(probe="")  # not the items
             locked = verdicts.filter(item__dataset=dataset) if dataset is not None else verdicts.filter(item__in=params)
             if list(locked.order_by("pk").values_list("pk", flat=True)):
                 with connection.cursor() as cursor:
