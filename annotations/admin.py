@@ -33,7 +33,8 @@ from annotations.services.profiles import FIELDS as PROFILE_FIELDS
 from annotations.services.profiles import prompt_profile_check
 from annotations.services.rereading import RereadReport, verdicts_reread
 from annotations.services.retraining import checkpoint_activate
-from annotations.services.review import dataset_overlap_apply
+from annotations.services.review import dataset_overlap_apply, human_verdicts_delete
+from annotations.services.verdict_summary import critic_disagreement_refresh
 
 
 class MadeByTheApp:
@@ -81,6 +82,8 @@ class DatasetAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if change and "review_overlap" in form.changed_data:
             dataset_overlap_apply(dataset=obj)
+        if change and "disagreement_threshold" in form.changed_data:
+            critic_disagreement_refresh(dataset=obj)
 
 
 @admin.register(Image)
@@ -285,6 +288,12 @@ class HumanVerdictAdmin(MadeByTheApp, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # a blind verdict never changes (its revision is kept beside it); delete a wrong one
+
+    def delete_model(self, request: HttpRequest, obj: HumanVerdict) -> None:
+        human_verdicts_delete(verdicts=HumanVerdict.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[HumanVerdict]) -> None:
+        human_verdicts_delete(verdicts=queryset)
 
 
 @admin.register(TrainingExport)

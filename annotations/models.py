@@ -232,6 +232,12 @@ class Item(models.Model):
     review_complete = models.BooleanField(
         default=False, help_text="All of the dataset's review places hold a verdict (kept by the review service)."
     )
+    human_verdict_count = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="How many human verdicts the item has, desk and imported (kept by the services that write them, "
+        "annotations/services/verdict_summary.py): the item table sorts by it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -254,6 +260,9 @@ class Item(models.Model):
             models.Index(fields=["dataset", "split"], name="item_dataset_split"),
             # The review desk's candidates: items still open for review, in order, found without a scan.
             models.Index(fields=["dataset", "id"], condition=Q(review_complete=False), name="item_open_for_review"),
+            # The item table: its pages in order and its counts, read from the index alone; its sort by verdicts.
+            models.Index(fields=["dataset", "id"], name="item_dataset_order"),
+            models.Index(fields=["dataset", "human_verdict_count", "id"], name="item_dataset_verdict_count"),
         ]
 
     def __str__(self) -> str:
@@ -405,6 +414,13 @@ class CriticVerdict(models.Model):
         related_name="+",
         help_text="An other-image probe: the picture the critic was shown instead of the item's.",
     )
+    humans_disagree = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Done, and some human verdict on the item disagrees with it by the dataset's rule (kept by the "
+        "services that write verdicts, annotations/services/verdict_summary.py): the item table's filter for "
+        "administrators. Never shown to reviewers: it speaks of other people's verdicts.",
+    )
 
     class Meta:
         constraints = [
@@ -428,7 +444,26 @@ class CriticVerdict(models.Model):
                 name="critic_confidence_probability",
             ),
         ]
-        indexes = [models.Index(fields=["checkpoint", "status"], name="critic_verdict_status")]
+        indexes = [
+            models.Index(fields=["checkpoint", "status"], name="critic_verdict_status"),
+            # The item table: items where people disagree with a checkpoint, its items by the critic's confidence, and
+            # its filter for verdicts read from the probabilities (rare: read from a small index, not by a scan).
+            models.Index(
+                fields=["checkpoint", "item"],
+                condition=Q(humans_disagree=True, status="done", probe=""),
+                name="critic_verdict_disagreed",
+            ),
+            models.Index(
+                fields=["checkpoint", "confidence", "item"],
+                condition=Q(status="done", probe="", confidence__isnull=False),
+                name="critic_verdict_confidence",
+            ),
+            models.Index(
+                fields=["checkpoint", "item"],
+                condition=Q(forced=True, status="done", probe=""),
+                name="critic_verdict_forced",
+            ),
+        ]
 
     def __str__(self) -> str:
         probe = f" ({self.probe} probe)" if self.probe else ""

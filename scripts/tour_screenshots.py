@@ -43,6 +43,7 @@ def demo_with_verdicts() -> int:
 
     from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict
     from annotations.services.demo import demo_load
+    from annotations.services.verdict_summary import critic_disagreement_refresh, items_recount
 
     rng = np.random.default_rng(7)
     dataset = demo_load().dataset
@@ -63,6 +64,8 @@ def demo_with_verdicts() -> int:
             else:
                 HumanVerdict.objects.create(item=item, reviewer=person, profile=item.profile,
                                             score=float(rng.integers(10, 100)))  # fmt: skip
+    items_recount(dataset=dataset)  # written past the services: what they keep on the rows, filled
+    critic_disagreement_refresh(dataset=dataset)
     return dataset.pk
 
 

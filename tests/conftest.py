@@ -58,3 +58,15 @@ def fresh_profiles() -> Iterator[None]:
     forget_defined_profiles()
     yield
     forget_defined_profiles()
+
+
+@pytest.fixture
+def latest_migrations_after() -> Iterator[None]:
+    """For a test that migrates the database back to test a migration: afterwards, every migration is applied
+    again, as the tests after it expect (they would otherwise meet the old schema)."""
+    yield
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())

@@ -6,13 +6,16 @@ the items the reviewer has judged, so that no filter tells a reviewer what the r
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item, JobStatus, Kind, Split
@@ -40,15 +43,21 @@ SORTS = {
     "verdicts": "Fewest human verdicts",
 }
 ADMIN_SORTS = {"confidence": "Least confident critic", "-confidence": "Most confident critic"}
+# The columns a row shows (a critic verdict's prompt and probabilities, an item's responses, run to kilobytes).
+ITEM_SHOWN = ("external_id", "question", "profile", "split", "kind", "model_a", "model_b")
+HUMAN_SHOWN = (
+    *("item_id", "reviewer_id", "profile", "score", "preference"),
+    *("revised_score", "revised_preference", "revised_at"),
+)
+CRITIC_SHOWN = ("item_id", "status", "score", "preference", "confidence", "forced")
 
-# The items where a human verdict h and the critic's verdict c disagree by the dataset's rule (as on the reveal), as
-# one semi-join (a correlated EXISTS per item costs ~10x at 100,000 items). Constants only; values are parameters.
-DISAGREEING_ITEMS = (
+# The items where the reviewer's own verdict h and the critic's verdict c disagree by the dataset's rule (as on the
+# reveal), as one semi-join (a correlated EXISTS per item costs ~10x at 100,000 items). Constants only; values are
+# parameters. Administrators' filter reads the critic verdicts' humans_disagree instead (kept by the services).
+MY_DISAGREEING_ITEMS = (
     "SELECT h.item_id FROM annotations_humanverdict h JOIN annotations_criticverdict c ON c.item_id = h.item_id"
     " AND c.checkpoint_id = %s AND c.status = 'done' AND c.probe = ''"
-    " JOIN annotations_item i ON i.id = h.item_id"
-    " WHERE i.dataset_id = %s {reviewer}"
-    " AND (h.preference <> c.preference OR ABS(h.score - c.score) > %s * ({span}))"
+    " WHERE h.reviewer_id = %s AND (h.preference <> c.preference OR ABS(h.score - c.score) > %s * ({span}))"
 )
 
 
@@ -116,9 +125,8 @@ class Table:
 def item_table_queryset(
     *, user: User, dataset: Dataset, query: TableQuery, checkpoint: CriticCheckpoint | None
 ) -> QuerySet[Item]:
-    """The dataset's items that pass the query's filters, in its order (for the page, and for bulk actions on
-    'every matching item')."""
-    return _sorted(_filtered(user=user, dataset=dataset, query=query, checkpoint=checkpoint), query.sort, checkpoint)
+    """The dataset's items that pass the query's filters, by id (for bulk actions on 'every matching item')."""
+    return _filtered(user=user, dataset=dataset, query=query, checkpoint=checkpoint).order_by("id")
 
 
 def _filtered(
@@ -160,53 +168,74 @@ def _critic_filter(
         return items.filter(Exists(critic.filter(status=JobStatus.FAILED)))
     if name == "pending":
         return items.filter(Exists(critic.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])))
+    if user_pk is None:  # an administrator: anyone's verdict
+        return items.filter(Exists(critic.filter(status=JobStatus.DONE, humans_disagree=True)))
     span, span_params = score_span_sql("h.profile", otherwise="0")
-    sql = DISAGREEING_ITEMS.format(reviewer="AND h.reviewer_id = %s" if user_pk is not None else "", span=span)
-    reviewer = [user_pk] if user_pk is not None else []
-    params = [checkpoint.pk, dataset.pk, *reviewer, dataset.disagreement_threshold, *span_params]
+    params = [checkpoint.pk, user_pk, dataset.disagreement_threshold, *span_params]
+    sql = MY_DISAGREEING_ITEMS.format(span=span)
     return items.filter(pk__in=RawSQL(sql, params))  # noqa: S611 - constants, values as parameters
 
 
-def _sorted(items: QuerySet[Item], sort: str, checkpoint: CriticCheckpoint | None) -> QuerySet[Item]:
-    """Sorted by a column, then by id; counts and the critic's confidence come from joins (a subquery per item costs
-    several times as much at 100,000 items)."""
+def _in_order(items: QuerySet[Item], sort: str, checkpoint: CriticCheckpoint | None, total: int) -> Any:
+    """The items' ids in the sort's order, for the paginator to slice: by a column, then by id, both ascending or
+    both descending (the order of an index); by the critic's confidence, the items whose verdict has one, then the
+    others by id (confidence nulls last)."""
+    descending = sort.startswith("-")
     key = sort.lstrip("-")
-    if key == "verdicts":
-        items = items.alias(n_verdicts=Count("human_verdicts"))
-        expr = F("n_verdicts")
-    elif key == "confidence":
-        done = Q(
-            critic_verdicts__checkpoint=checkpoint,
-            critic_verdicts__probe="",
-            critic_verdicts__status=JobStatus.DONE,
+
+    def by(*names: str) -> list[Any]:
+        return [F(name).desc() if descending else F(name).asc() for name in names]
+
+    if key == "confidence" and checkpoint is not None:
+        done = {"checkpoint": checkpoint, "probe": "", "status": JobStatus.DONE, "confidence__isnull": False}
+        rated = items.filter(**{f"critic_verdicts__{name}": value for name, value in done.items()})
+        others = items.exclude(Exists(CriticVerdict.objects.filter(item=OuterRef("pk"), **done)))
+        return _ByConfidence(
+            rated.order_by(*by("critic_verdicts__confidence", "id")).values_list("pk", flat=True),
+            others.order_by(*by("id")).values_list("pk", flat=True),
+            total=total,
+            descending=descending,
         )
-        items = items.alias(critic=FilteredRelation("critic_verdicts", condition=done))
-        expr = F("critic__confidence")
-    else:
-        expr = F(key)
-    ordering = expr.desc(nulls_last=True) if sort.startswith("-") else expr.asc(nulls_last=True)
-    return items.order_by(ordering, "id")
+    column = {"verdicts": "human_verdict_count", "confidence": "id"}.get(key, key)
+    return _FromEitherEnd(items.order_by(*by(*dict.fromkeys([column, "id"]))).values_list("pk", flat=True), total)
 
 
 def item_table(
     *, user: User, dataset: Dataset, query: TableQuery, checkpoint: CriticCheckpoint | None, page: Any = 1
 ) -> Table:
     """One page of the table: PAGE_SIZE rows, built with a fixed number of queries whatever the dataset's size."""
+    with _planned_for_their_values():
+        return _table(user=user, dataset=dataset, query=query, checkpoint=checkpoint, page=page)
+
+
+@contextmanager
+def _planned_for_their_values() -> Iterator[None]:
+    """PostgreSQL plans the table's queries for their values each time. With the app's prepared statements it would
+    otherwise, after five runs on a connection, settle on one plan for any value: for a search, one that walks every
+    item in id order looking for rows a rare term has few of; for a filter, one that cannot use a partial index."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        yield
+
+
+def _table(*, user: User, dataset: Dataset, query: TableQuery, checkpoint: CriticCheckpoint | None, page: Any) -> Table:
     admin = is_admin(user)
     filtered = _filtered(user=user, dataset=dataset, query=query, checkpoint=checkpoint)
-    total = filtered.count()  # counted before sorting: a sort by a count would group every row twice
-    ids = _sorted(filtered, query.sort, checkpoint).values_list("pk", flat=True)
-    current = _Counted(ids, PAGE_SIZE, total=total).get_page(page)
+    first: list[int] = []
+    if _is_first(page):  # one row more than a page, read forward: fewer, and they are all there are
+        first = _in_order(filtered, query.sort, checkpoint, PAGE_SIZE + 1)[0 : PAGE_SIZE + 1]
+    total = len(first) if _is_first(page) and len(first) <= PAGE_SIZE else filtered.count()
+    ids = _in_order(filtered, query.sort, checkpoint, total)
+    current = _Counted(_Read(ids, first), PAGE_SIZE, total=total).get_page(page)
     page_ids = list(current.object_list)
-    items = Item.objects.in_bulk(page_ids)
+    items = Item.objects.only(*ITEM_SHOWN).in_bulk(page_ids)
     humans: dict[int, list[HumanVerdict]] = defaultdict(list)
-    for verdict in HumanVerdict.objects.filter(item_id__in=page_ids).order_by("committed_at"):
+    for verdict in HumanVerdict.objects.filter(item_id__in=page_ids).only(*HUMAN_SHOWN).order_by("committed_at"):
         humans[verdict.item_id].append(verdict)
-    critics = (
-        {c.item_id: c for c in CriticVerdict.objects.filter(item_id__in=page_ids, checkpoint=checkpoint, probe="")}
-        if checkpoint is not None
-        else {}
-    )
+    shown = CriticVerdict.objects.filter(item_id__in=page_ids, checkpoint=checkpoint, probe="").only(*CRITIC_SHOWN)
+    critics = {c.item_id: c for c in shown} if checkpoint is not None else {}
     rows = []
     for pk in page_ids:
         item, verdicts = items[pk], humans[pk]
@@ -237,6 +266,74 @@ class _Counted(Paginator):
     @property
     def count(self) -> int:
         return self.total
+
+
+def _is_first(page: Any) -> bool:
+    """Whether the paginator will show the first page (it does for what is not a whole number)."""
+    try:
+        return int(str(page)) == 1
+    except ValueError:
+        return True
+
+
+class _Read:
+    """Ids sliced from `ids`, the first page's from `first` when they were read already."""
+
+    def __init__(self, ids: Any, first: list[int]) -> None:
+        self.ids, self.first = ids, first
+
+    def __getitem__(self, window: slice) -> list[int]:
+        if self.first and not window.start and window.stop <= len(self.first):
+            return self.first[: window.stop]
+        return list(self.ids[window])
+
+
+class _FromEitherEnd:
+    """Ids in a queryset's order (`total` of them), sliced for the paginator; a window in the second half is read
+    from the end in the reverse order, so that a page near the end skips few rows, not most."""
+
+    def __init__(self, ids: QuerySet[Any], total: int) -> None:
+        self.ids, self.total = ids, total
+
+    def __getitem__(self, window: slice) -> list[int]:
+        start, stop = window.start or 0, min(window.stop, self.total)
+        if start > self.total - stop:
+            return list(self.ids.reverse()[self.total - stop : self.total - start])[::-1]
+        return list(self.ids[start:stop])
+
+
+class _ByConfidence:
+    """The items whose verdict has a confidence (`rated`, in its order, read along an index), then the `others` by
+    id, sliced for the paginator as one list of `total` ids: what sorting every row by confidence (nulls last), then
+    id, gives, without sorting every row. A window in the second half is read from the end."""
+
+    # Fewer others than this are read whole when met from the end: asked for "the last 50" of a few rare rows, the
+    # database looks up every item's verdict in turn.
+    FETCH_ALL = 10_000
+
+    def __init__(self, rated: QuerySet[Any], others: QuerySet[Any], *, total: int, descending: bool) -> None:
+        self.rated, self.others, self.total, self.descending = rated, others, total, descending
+
+    def __getitem__(self, window: slice) -> list[int]:
+        start, stop = window.start or 0, min(window.stop, self.total)
+        if start <= self.total - stop:
+            ids = list(self.rated[start:stop])
+            if len(ids) == stop - start:
+                return ids
+            # The window ends among the others; they are at least half the items here, so found at once.
+            rated = start + len(ids) if ids or not start else self.rated.count()
+            return ids + list(self.others[max(0, start - rated) : stop - rated])
+        # From the end: the others first, counted (all of them at once) rather than searched for.
+        start, stop = self.total - stop, self.total - start
+        n_others = self.others.count()
+        ids = []
+        if start < n_others:
+            if n_others <= self.FETCH_ALL:
+                ids = sorted(self.others.order_by(), reverse=not self.descending)[start:stop]
+            else:
+                ids = list(self.others.reverse()[start:stop])
+        ids += self.rated.reverse()[max(0, start - n_others) : max(0, stop - n_others)]
+        return ids[::-1]
 
 
 def _any_disagreement(critic: CriticVerdict | None, humans: list[HumanVerdict], dataset: Dataset) -> bool:

@@ -15,6 +15,7 @@ from annotations.services import import_rights
 from annotations.services.import_report import ImportReport
 from annotations.services.import_verdicts import file_preference, judge_name, judge_verdict
 from annotations.services.items import item_split_for
+from annotations.services.verdict_summary import critic_disagreement_refresh, items_recount
 from critic_worker.profiles import get_profile
 
 CHUNK = 1000
@@ -156,6 +157,8 @@ def _write_chunk(chunk: list[tuple[Row, str, list[str]]], target: WriteTarget) -
                 judge_verdict(entry=entry, item_id=item.pk, profile=spec, checkpoint=checkpoint, report=report)
             )
     import_rights.human_labels_write(labels=labels, report=report)
+    labelled = {label.item_id for label in labels}
+    items_recount(item_ids=labelled)  # locks the items before their critic verdicts, as every writer does
     CriticVerdict.objects.bulk_create(
         verdicts,
         update_conflicts=True,
@@ -171,3 +174,4 @@ def _write_chunk(chunk: list[tuple[Row, str, list[str]]], target: WriteTarget) -
             "error",
         ],
     )
+    critic_disagreement_refresh(item_ids=labelled | {verdict.item_id for verdict in verdicts})

@@ -18,6 +18,7 @@ from django.utils import timezone
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, Image, Item, JobStatus, Kind, Probe
 from annotations.selectors.images import NoRendition, image_normalized_path, item_images, more_images_prefetch
 from annotations.selectors.judging import checkpoint_named
+from annotations.services.verdict_summary import critic_disagreement_refresh
 from annotations.trust.planning import verdict_uncertainty
 from critic_worker.checkpoint_info import is_random_weight_critic
 
@@ -323,8 +324,8 @@ def verdict_record(*, verdict_id: int, claim: str, result: VerdictResult, swappe
     A swap check's verdict (swapped) is stored in the item's own order."""
     if swapped:
         result = unswap(result)
-    return bool(
-        CriticVerdict.objects.filter(pk=verdict_id, claim=claim, status=JobStatus.RUNNING).update(
+    with transaction.atomic():
+        written = CriticVerdict.objects.filter(pk=verdict_id, claim=claim, status=JobStatus.RUNNING).update(
             status=JobStatus.DONE,
             score=result.score,
             preference=result.preference,
@@ -342,7 +343,11 @@ def verdict_record(*, verdict_id: int, claim: str, result: VerdictResult, swappe
             error="",
             finished_at=timezone.now(),
         )
-    )
+        if written:
+            item_id, probe = CriticVerdict.objects.filter(pk=verdict_id).values_list("item_id", "probe").get()
+            if not probe:  # the item's own verdict: do people disagree with it?
+                critic_disagreement_refresh(item_ids=[item_id])
+    return bool(written)
 
 
 def verdict_fail(*, verdict_id: int, claim: str, error: str) -> bool:

@@ -29,6 +29,7 @@ from django.db.models import Q, QuerySet
 
 from annotations.models import CriticVerdict, Dataset, JobStatus, VerdictReread, VerdictRereadChange
 from annotations.selectors.metrics import metrics_forget
+from annotations.services.verdict_summary import critic_disagreement_refresh
 from critic_worker.profiles import Reading, Verdict, format_score, get_profile
 
 SWAP = {"A": "B", "B": "A"}
@@ -212,6 +213,8 @@ def _apply(report: RereadReport, *, user: Any, scope: str) -> VerdictReread:
     )
     for change in report.changes:
         CriticVerdict.objects.filter(pk=change.verdict_id).update(**change.current)
+    changed = CriticVerdict.objects.filter(pk__in=[c.verdict_id for c in report.changes], probe="")
+    critic_disagreement_refresh(item_ids=changed.values_list("item_id", flat=True))
     VerdictRereadChange.objects.bulk_create(
         [
             VerdictRereadChange(

@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -29,6 +29,11 @@ from annotations.selectors.review import (
     review_item_from_row,
     review_progress_counted,
     review_progress_forget,
+)
+from annotations.services.verdict_summary import (
+    critic_disagreement_refresh,
+    desk_verdict_disagreement_mark,
+    items_recount,
 )
 from critic_worker.profiles import PREFERENCES, get_profile
 
@@ -234,10 +239,12 @@ IMPORTED_MEANWHILE = (
     "A verdict in your name on this item was imported while you held it: it counts as yours (and shows you the other "
     "verdicts), so the desk records no second, no longer blind one. Go on to the next item."
 )
-# An item is complete once its k review places hold committed verdicts.
+# An item is complete once its k review places hold committed verdicts; a verdict recorded is counted on it (the item
+# table sorts by the count: annotations/services/verdict_summary.py).
 COMPLETE = (
-    "UPDATE annotations_item SET review_complete = %s WHERE id = %s AND"
-    " (SELECT COUNT(*) FROM annotations_reviewslot s WHERE s.item_id = %s AND s.leased_until IS NULL) >= %s"
+    "UPDATE annotations_item SET human_verdict_count = human_verdict_count + %s, review_complete = review_complete"
+    " OR (SELECT COUNT(*) FROM annotations_reviewslot s WHERE s.item_id = %s AND s.leased_until IS NULL) >= %s"
+    " WHERE id = %s"
 )
 
 
@@ -269,7 +276,9 @@ def human_verdict_submit(
         cursor.execute(RECORD, [item.pk, reviewer.pk, verdict.profile, *values, False, ""])
         recorded = cursor.fetchone()
         # The place stays closed either way: the reviewer has a verdict on the item (the desk must not serve it again).
-        cursor.execute(COMPLETE, [True, item.pk, item.pk, overlap])
+        cursor.execute(COMPLETE, [int(recorded is not None), item.pk, overlap, item.pk])
+        if recorded is not None:
+            desk_verdict_disagreement_mark(cursor=cursor, item=item, verdict=verdict)
         transaction.on_commit(lambda: review_progress_counted(reviewer=reviewer, dataset_id=item.dataset_id))
     if recorded is None:
         raise PermissionDenied(IMPORTED_MEANWHILE)
@@ -322,3 +331,14 @@ def human_verdict_correct_critic(*, verdict: HumanVerdict, corrected_justificati
     verdict.justification_flagged, verdict.corrected_justification = True, text[:20_000]
     verdict.save(update_fields=["justification_flagged", "corrected_justification"])
     return verdict
+
+
+def human_verdicts_delete(*, verdicts: QuerySet[HumanVerdict]) -> int:
+    """Delete these human verdicts (an administrator removing wrong ones); their items' verdict counts and the
+    critic verdicts' disagreement marks follow. Returns how many were deleted."""
+    with transaction.atomic():
+        item_ids = set(verdicts.values_list("item_id", flat=True))
+        deleted, _ = verdicts.delete()
+        items_recount(item_ids=item_ids)
+        critic_disagreement_refresh(item_ids=item_ids)
+    return deleted

@@ -1,15 +1,17 @@
-"""The dataset's disagreement rule is written three times — Python for the reveal and the export, SQL for the
-desk's disagreement-first order, numpy for the metrics' calibration — and all three must draw the line at the
-same place, the threshold's edge included."""
+"""The dataset's disagreement rule is written several times — Python for the reveal and the export, SQL for the
+desk's disagreement-first order, the item table's filters and the mark kept on critic verdicts, numpy for the
+metrics' calibration — and all must draw the line at the same place, the threshold's edge included."""
 
 from __future__ import annotations
 
 import pytest
 
 from annotations.models import CriticVerdict, HumanVerdict, Item
+from annotations.selectors.item_table import TableQuery, item_table_queryset
 from annotations.selectors.metrics import agreement_for_dataset
 from annotations.selectors.review import verdict_values_agree
 from annotations.services import review
+from annotations.services.verdict_summary import critic_disagreement_refresh
 from critic_worker.profiles import get_profile
 from tests.factories import AdminFactory, CheckpointFactory, DatasetFactory, ItemFactory, UserFactory
 
@@ -51,3 +53,14 @@ def test_the_reveal_the_desk_and_the_metrics_draw_the_disagreement_line_at_the_s
     curve = agreement_for_dataset(dataset=dataset, checkpoint=critic)["calibration"]["pointwise"]["curve"]
     assert [point["n"] for point in curve] == [1] * len(gaps)
     assert [point["accuracy"] == 1.0 for point in curve] == python
+
+    # The item table's filter: administrators' reads the mark the services keep on the critic's verdicts (set here as
+    # an import sets it), a reviewer's compares their own verdicts in SQL.
+    critic_disagreement_refresh(dataset=dataset)
+    marked = CriticVerdict.objects.filter(item__dataset=dataset, humans_disagree=True)
+    assert sorted(marked.values_list("item_id", flat=True)) == sorted(disagreed)
+    for viewer in (other, rita):
+        table = item_table_queryset(
+            user=viewer, dataset=dataset, query=TableQuery(critic="disagree"), checkpoint=critic
+        )
+        assert sorted(table.values_list("pk", flat=True)) == sorted(disagreed), viewer

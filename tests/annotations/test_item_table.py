@@ -11,7 +11,10 @@ from django.test import Client
 from django.urls import reverse
 
 from annotations.models import CriticVerdict, HumanVerdict, Item
+from annotations.selectors import item_table
+from annotations.selectors.item_table import ADMIN_SORTS, SORTS
 from annotations.services.imports import items_import
+from annotations.services.verdict_summary import critic_disagreement_refresh, items_recount
 from tests.factories import CheckpointFactory, DatasetFactory, ItemFactory, PairwiseItemFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +41,14 @@ def world(reviewer):  # type: ignore[no-untyped-def]
     CriticVerdict.objects.create(
         item=items["mine"], checkpoint=critic, profile="pairwise", status="done", preference="B", confidence=0.9
     )
+    summarized(dataset)
     return dataset, items
+
+
+def summarized(dataset) -> None:  # type: ignore[no-untyped-def]
+    """What the services that write verdicts keep on the rows, for verdicts written here straight to the database."""
+    items_recount(dataset=dataset)
+    critic_disagreement_refresh(dataset=dataset)
 
 
 def ids(page: str) -> list[str]:
@@ -72,6 +82,9 @@ def test_a_reviewer_sees_nothing_hidden_on_items_they_have_not_judged(reviewer_c
 def test_administrators_filter_by_every_column(admin_client: Client, world) -> None:  # type: ignore[no-untyped-def]
     dataset, _ = world
     page = get(admin_client, dataset)
+    assert "4 items" in page  # fewer than a page: counted from the page's own rows
+    assert "1 item<" in get(admin_client, dataset, q="disag")
+    assert "0 items" in get(admin_client, dataset, q="zz")
     assert "SECRET-MODEL-1" in page
     assert "hidden until you judge it" not in page
     assert ids(get(admin_client, dataset, critic="disagree")) == ["disagree", "mine"]
@@ -165,3 +178,70 @@ def test_review_these_serves_the_filtered_items_until_cleared(reviewer_client: C
     everything = reviewer_client.get(url, {"scope": "all"}).content.decode()
     assert "Reviewing part of the dataset" not in everything
     assert "Nothing left" not in everything
+
+
+# Each item's critic verdict (a confidence; None: done without one; "failed"; "-": none) and its human verdicts: most
+# items rated, or few (the confidence order's two parts met from either end).
+MOSTLY_RATED = ([0.3, 0.3, None, "failed", 0.9, 0.1, 0.2, 0.5, 0.6, 0.8, 0.4], [2, 0, 1, 2, 0, 1, 0, 1, 2, 0, 1])
+FEW_RATED = ([0.3, None, "failed", "-", "-", 0.7, "-", None, "failed", "-", "-"], [1, 0, 2, 0, 1, 0, 0, 2, 1, 0, 2])
+
+
+@pytest.mark.parametrize("fetch_all", [0, 10_000])
+@pytest.mark.parametrize(("critics", "humans"), [MOSTLY_RATED, FEW_RATED])
+def test_every_sort_pages_through_one_order_from_either_end(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch, fetch_all: int, critics: list[object], humans: list[int]
+) -> None:
+    """Pages are read from the nearer end and the confidence order in two parts (a verdict with a confidence, then
+    the rest): every page, first to last, still lists the order that sorting every row gives, ties by id."""
+    monkeypatch.setattr(item_table, "PAGE_SIZE", 2)
+    monkeypatch.setattr(item_table._ByConfidence, "FETCH_ALL", fetch_all)
+    critic, dataset, reviewers = CheckpointFactory(is_active=True), DatasetFactory(), UserFactory.create_batch(2)
+    n = len(critics)
+    image = ItemFactory(dataset=dataset, external_id="x0").image
+    made = [Item.objects.get(dataset=dataset)] + [
+        ItemFactory(dataset=dataset, image=image, external_id=f"x{(3 * k) % n}") for k in range(1, n)
+    ]
+    for item, confidence, count in zip(made, critics, humans, strict=True):
+        for reviewer in reviewers[:count]:
+            HumanVerdict.objects.create(item=item, reviewer=reviewer, profile="pointwise", score=50)
+        if confidence == "failed":
+            CriticVerdict.objects.create(item=item, checkpoint=critic, profile="pointwise", status="failed")
+        elif confidence != "-":
+            CriticVerdict.objects.create(
+                item=item, checkpoint=critic, profile="pointwise", status="done", score=50, confidence=confidence
+            )
+    summarized(dataset)
+    rated = [(c, i.pk, i.external_id) for i, c in zip(made, critics, strict=True) if isinstance(c, float)]
+    others = [(i.pk, i.external_id) for i, c in zip(made, critics, strict=True) if not isinstance(c, float)]
+    counts = {i.external_id: count for i, count in zip(made, humans, strict=True)}
+    by_id = [i.external_id for i in sorted(made, key=lambda i: i.pk)]
+    expected = {
+        "id": by_id,
+        "-id": by_id[::-1],
+        "external_id": sorted(by_id),
+        "verdicts": sorted(by_id, key=lambda x: (counts[x], by_id.index(x))),
+        "-verdicts": sorted(by_id, key=lambda x: (counts[x], by_id.index(x)), reverse=True),
+        "confidence": [x for *_, x in sorted(rated)] + [x for _, x in sorted(others)],
+        "-confidence": [x for *_, x in sorted(rated, reverse=True)] + [x for _, x in sorted(others, reverse=True)],
+    }
+    assert set(expected) == set(SORTS) | set(ADMIN_SORTS)
+    for sort, order in expected.items():
+        pages = [ids(get(admin_client, dataset, sort=sort, page=str(k))) for k in range(1, (n + 3) // 2)]
+        assert [x for page in pages for x in page] == order, sort
+
+
+def test_a_reviewers_disagreement_filter_reads_only_their_own_verdict(
+    reviewer_client: Client, admin_client: Client, reviewer
+) -> None:  # type: ignore[no-untyped-def]
+    """People's disagreement with the critic is kept on its verdict for administrators' filter: the reviewer's
+    filter must not read it, or an item they agree on would be listed because someone else disagrees."""
+    critic, dataset = CheckpointFactory(is_active=True), DatasetFactory()
+    shared = ItemFactory(dataset=dataset, external_id="shared")
+    CriticVerdict.objects.create(item=shared, checkpoint=critic, profile="pointwise", status="done", score=80)
+    HumanVerdict.objects.create(item=shared, reviewer=reviewer, profile="pointwise", score=78)
+    HumanVerdict.objects.create(item=shared, reviewer=UserFactory(), profile="pointwise", score=5)
+    summarized(dataset)
+    assert ids(get(admin_client, dataset, critic="disagree")) == ["shared"]
+    mine = get(reviewer_client, dataset, critic="disagree")
+    assert ids(mine) == []
+    assert "0 items" in mine

@@ -13,7 +13,7 @@ BEFORE = [("annotations", "0023_item_images_in_order")]
 AFTER = [("annotations", "0024_probes")]
 
 
-def test_swap_checks_become_swap_probes() -> None:
+def test_swap_checks_become_swap_probes(latest_migrations_after: None) -> None:
     executor = MigrationExecutor(connection)
     executor.migrate(BEFORE)
     old = executor.loader.project_state(BEFORE).apps
