@@ -217,10 +217,10 @@ def build(n: int, seed: int = 0) -> int:
 def fetch_verdicts(dataset) -> None:  # type: ignore[no-untyped-def]
     """The selector's fetches alone (the same queries), to tell the database's share from the statistics'."""
     from annotations.models import CriticCheckpoint
-    from annotations.selectors.metrics import _verdicts
+    from annotations.selectors.metrics.fetch import verdicts_fetch
 
     checkpoint = CriticCheckpoint.objects.filter(is_active=True).first()
-    _verdicts(dataset, checkpoint, {"split": None, "profile": None, "response_model": None})
+    verdicts_fetch(dataset, checkpoint, {"split": None, "profile": None, "response_model": None})
 
 
 def timed(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
@@ -265,8 +265,8 @@ def main() -> None:
     from django.test import Client
 
     from annotations.models import CriticVerdict, Dataset, HumanVerdict
-    from annotations.selectors import metrics as metrics_module
     from annotations.selectors.metrics import agreement_for_dataset
+    from annotations.selectors.metrics import dashboard as metrics_module
 
     trust_seconds: list[float] = []
     with_trust = metrics_module.trust_section
