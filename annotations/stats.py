@@ -76,17 +76,46 @@ def _rng(salt: int = 0) -> np.random.Generator:
     return np.random.default_rng(SEED + salt)
 
 
+SPAN_PER_VALUE = 4  # integers over a range up to this many times their count are coded by counting, not sorting
+
+
+def unique_codes(values: ArrayLike) -> tuple[NDArray[Any], NDArray[np.int64]]:
+    """np.unique(values, return_inverse=True) for a 1-D array: the sorted distinct values and each value's index
+    among them. Integers (or whole-number floats) over a range not much wider than their count, such as ids,
+    scores and codes, are coded by counting in O(n) instead of sorting; anything else goes to np.unique."""
+    arr = np.asarray(values)
+    if arr.ndim == 1 and arr.size and arr.dtype.kind in "iuf":
+        lo, hi = arr.min(), arr.max()
+        if np.isfinite(lo) and np.isfinite(hi) and float(hi) - float(lo) <= SPAN_PER_VALUE * arr.size + 1024:
+            offset = arr - lo
+            whole = offset.astype(np.int64)
+            if arr.dtype.kind != "f" or np.array_equal(whole, offset):
+                present = np.bincount(whole) > 0
+                code = np.cumsum(present) - 1
+                return (np.flatnonzero(present) + lo).astype(arr.dtype), code[whole]
+    uniq, inverse = np.unique(arr, return_inverse=True)
+    return uniq, inverse.ravel().astype(np.int64)
+
+
 def _distinct(*columns: ArrayLike) -> tuple[list[NDArray[Any]], NDArray[np.int64]]:
     """The distinct rows of these columns and how often each occurs (each column coded to integers, the codes
-    combined into one key: much faster than sorting structured rows)."""
+    combined into one key: much faster than sorting structured rows; counted rather than sorted when the key's
+    range is small)."""
     arrays = [np.asarray(col) for col in columns]
     key = np.zeros(arrays[0].size, dtype=np.int64)
-    uniques = []
+    span = 1
     for col in arrays:
-        values, code = np.unique(col, return_inverse=True)
-        uniques.append(values)
-        key = key * values.size + code.ravel()
-    _keys, first, counts = np.unique(key, return_index=True, return_counts=True)
+        values, code = unique_codes(col)
+        key = key * values.size + code
+        span *= values.size
+    if key.size > 0 and span <= SPAN_PER_VALUE * key.size + 1024:
+        counts = np.bincount(key, minlength=span)
+        first = np.full(span, key.size)
+        np.minimum.at(first, key, np.arange(key.size))
+        first = first[counts > 0]
+        counts = counts[counts > 0]
+    else:
+        _keys, first, counts = np.unique(key, return_index=True, return_counts=True)
     return [col[first] for col in arrays], counts.astype(np.int64)
 
 
@@ -138,57 +167,69 @@ def weighted_pearson(w: Floats, x: Floats, y: Floats) -> Floats:
     return np.where((vx > 1e-12 * scale) & (vy > 1e-12 * scale), _safe_div(cov, den), np.nan)
 
 
-def _midranks(w: Floats, values: Floats) -> Floats:
-    """Each observation's mid-rank within its replicate (ties share the mean of their ranks)."""
-    uniq, group = np.unique(values, return_inverse=True)
-    onehot = np.zeros((values.size, uniq.size))
-    onehot[np.arange(values.size), group] = 1
-    per_value = w @ onehot
-    cum = np.cumsum(per_value, axis=1)
-    mid = cum - (per_value - 1) / 2
-    return np.asarray(mid[:, group], dtype=np.float64)
+def _value_groups(values: Floats) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Each observation's value code, the observations ordered by it, and where each value's run starts."""
+    uniq, group = unique_codes(values)
+    order = np.argsort(group, kind="stable")
+    return group, order, np.searchsorted(group[order], np.arange(uniq.size))
+
+
+def _per_value(w: Floats, order: NDArray[np.int64], starts: NDArray[np.int64]) -> Floats:
+    """Per replicate, the weight on each distinct value (replicates x values): sums of runs, no one-hot product."""
+    runs = w if bool((order[1:] > order[:-1]).all()) else w[:, order]
+    return np.asarray(np.add.reduceat(runs, starts, axis=1), dtype=np.float64)
 
 
 def weighted_spearman(w: Floats, x: Floats, y: Floats) -> Floats:
-    rx, ry = _midranks(w, x), _midranks(w, y)
+    """Spearman's rho per replicate: Pearson's r of the mid-ranks (ties share the mean of their ranks). The ranks
+    are a value's, so the sums run over the distinct values; only the cross term needs the observations."""
+    _gx, order_x, starts_x = _value_groups(x)
+    gy, order_y, starts_y = _value_groups(y)
+    px, py = _per_value(w, order_x, starts_x), _per_value(w, order_y, starts_y)
+    rx = np.cumsum(px, axis=1) - (px - 1) / 2
+    ry = np.cumsum(py, axis=1) - (py - 1) / 2
     n = w.sum(axis=1)
-    mx, my = (w * rx).sum(1) / n, (w * ry).sum(1) / n
-    cov = (w * rx * ry).sum(1) / n - mx * my
-    vx = (w * rx * rx).sum(1) / n - mx * mx
-    vy = (w * ry * ry).sum(1) / n - my * my
+    mx, my = (px * rx).sum(1) / n, (py * ry).sum(1) / n
+    # The sum of w rx ry: per x value, the weight times y rank of its observations, times its own rank.
+    cov = (_per_value(w * ry[:, gy], order_x, starts_x) * rx).sum(1) / n - mx * my
+    vx = (px * rx * rx).sum(1) / n - mx * mx
+    vy = (py * ry * ry).sum(1) / n - my * my
     return np.where((vx > 1e-9) & (vy > 1e-9), _safe_div(cov, np.sqrt(np.abs(vx * vy))), np.nan)
 
 
-def weighted_kendall_tau_b(w: Floats, x: Floats, y: Floats, *, chunk_cells: int = 4_000_000) -> Floats:
+def weighted_kendall_tau_b(w: Floats, x: Floats, y: Floats, *, chunk_cells: int = 65_536) -> Floats:
     """Kendall's tau-b per replicate: concordant minus discordant pairs, from the pairs of distinct observations
-    (a K x K sign matrix) when there are few, else from each replicate's contingency table."""
-    ux, gx = np.unique(x, return_inverse=True)
-    uy, gy = np.unique(y, return_inverse=True)
+    (a K x K sign matrix) when there are few, else from each replicate's contingency table (in chunks of
+    replicates that stay in cache; integer tables when the weights are counts, as cumulative sums of integers
+    are several times faster and exact)."""
+    ux, gx = unique_codes(x)
+    uy, gy = unique_codes(y)
     if x.size**2 <= 40 * ux.size * uy.size:  # a matrix product is far cheaper per cell than the cumsums
         return _kendall_from_pairs(w, x, y, gx, gy, ux.size, uy.size)
     out = np.empty(w.shape[0])
+    cell = gx * uy.size + gy  # each distinct observation is one (x value, y value) cell
+    dtype = np.int64 if np.array_equal(w, np.round(w)) else np.float64
     step = max(1, chunk_cells // max(1, ux.size * uy.size))
     for start in range(0, w.shape[0], step):
         wb = w[start : start + step]
-        table = np.zeros((wb.shape[0], ux.size, uy.size))
-        table[:, gx, gy] = wb  # each distinct observation is one (x value, y value) cell
-        # One inclusive 2-D cumulative sum gives, for each cell, the observations with both coordinates greater
-        # (concordant with it) and those with x greater and y smaller (discordant).
-        cum = table.cumsum(1).cumsum(2)
-        total = cum[:, -1:, -1:]
-        rows_upto = cum[:, :, -1:]
-        cols_upto = cum[:, -1:, :]
-        after = total - rows_upto - cols_upto + cum
-        lower = np.zeros_like(table)
-        lower[:, :, 1:] = cols_upto[:, :, :-1] - cum[:, :, :-1]
-        concordant = (table * after).sum((1, 2))
-        discordant = (table * lower).sum((1, 2))
-        n = table.sum((1, 2))
-        rows, cols = table.sum(2), table.sum(1)
+        flat = np.zeros((wb.shape[0], ux.size * uy.size), dtype=dtype)
+        flat[:, cell] = wb
+        table = flat.reshape(-1, ux.size, uy.size)
+        # For each cell, `later` counts the observations in its column with a greater x; summed along the row up
+        # to the cell, those with a greater x and a y no greater. Concordant minus discordant pairs is then
+        # sum T (later's row total - 2 x that running sum + later), with no second pass for the discordant.
+        later = table.cumsum(1)
+        np.subtract(later[:, -1:, :], later, out=later)
+        rows = table.sum(2)
+        s = (rows * later.sum(2)).sum(1) + np.einsum("bij,bij->b", table, later)
+        later.cumsum(2, out=later)
+        s -= 2 * np.einsum("bij,bij->b", table, later)
+        n = rows.sum(1).astype(np.float64)
+        rows_f, cols = rows.astype(np.float64), table.sum(1).astype(np.float64)
         n0 = n * (n - 1) / 2
-        n1 = (rows * (rows - 1) / 2).sum(1)
+        n1 = (rows_f * (rows_f - 1) / 2).sum(1)
         n2 = (cols * (cols - 1) / 2).sum(1)
-        out[start : start + step] = _safe_div(concordant - discordant, np.sqrt(np.clip((n0 - n1) * (n0 - n2), 0, None)))
+        out[start : start + step] = _safe_div(s.astype(np.float64), np.sqrt(np.clip((n0 - n1) * (n0 - n2), 0, None)))
     return out
 
 
@@ -461,11 +502,10 @@ def krippendorff_alpha(units: ArrayLike, values: ArrayLike, *, level: Level) -> 
     """Agreement among reviewers: `values[i]` is one reviewer's value on item `units[i]`; items with fewer than
     two values cannot be compared and are left out. `interval` for scores, `nominal` for preferences.
     n is the number of items with at least two values."""
-    unit_code = np.unique(np.asarray(units), return_inverse=True)[1].ravel()
+    unit_code = unique_codes(units)[1]
     pairable = np.bincount(unit_code)[unit_code] >= 2 if unit_code.size else np.zeros(0, dtype=bool)
-    unit_code = np.unique(unit_code[pairable], return_inverse=True)[1].ravel()
-    domain_raw, value_code = np.unique(np.asarray(values)[pairable], return_inverse=True)
-    value_code = value_code.ravel()
+    unit_code = unique_codes(unit_code[pairable])[1]
+    domain_raw, value_code = unique_codes(np.asarray(values)[pairable])
     counts = np.zeros((int(unit_code.max()) + 1 if unit_code.size else 0, domain_raw.size))
     np.add.at(counts, (unit_code, value_code), 1)
     n = int(counts.shape[0])
