@@ -22,7 +22,7 @@ from annotations.permissions import is_admin
 from annotations.selectors.metrics.agreement import pairwise_section, pointwise_section, reviewers_section
 from annotations.selectors.metrics.bias import anchoring_section, position_bias_section
 from annotations.selectors.metrics.calibration import calibration_section
-from annotations.selectors.metrics.fetch import CriticColumns, HumanColumns, aligned, verdicts_fetch
+from annotations.selectors.metrics.fetch import CriticColumns, HumanColumns, aligned, distinct_count, verdicts_fetch
 from annotations.selectors.metrics.leaderboard import leaderboard_section
 from annotations.selectors.metrics.scales import scaled, spans
 from annotations.selectors.probes import PROBES, probes_section
@@ -68,23 +68,26 @@ def metrics_forget(*, dataset: Dataset) -> None:
 
 def _fingerprint(dataset: Dataset, checkpoint: CriticCheckpoint | None) -> str:
     """Changes whenever a verdict that the metrics read is added, finished, re-run or revised (or the dataset's
-    metrics are forgotten). Read over the range of the dataset's item ids when they are dense (an index range
-    instead of joining 100k items; the few other items in it can only make it change more often), else exactly."""
+    metrics are forgotten). Read over the range of the dataset's item ids when they are dense (a range instead of
+    joining 100k items; the few other items in it can only make it change more often), else exactly. The range is
+    read first and sent as values, so that the planner sees how much of the verdict tables it covers (a scan for
+    most of the table, the index for a small dataset)."""
     items = Item._meta.db_table
-    # Table names come from the models, values travel as parameters.
-    in_dataset = (
-        "v.item_id BETWEEN r.lo AND r.hi "  # noqa: S608
-        f"AND (r.hi - r.lo < 2 * r.n OR v.item_id IN (SELECT id FROM {items} WHERE dataset_id = %s))"
-    )
-    sql = (
-        f"WITH r AS (SELECT MIN(id) AS lo, MAX(id) AS hi, COUNT(*) AS n FROM {items} WHERE dataset_id = %s) "  # noqa: S608
-        "SELECT 0, COUNT(*), MAX(v.id), MAX(v.finished_at), MAX(v.queued_at) "
-        f"FROM {CriticVerdict._meta.db_table} v, r WHERE v.checkpoint_id = %s AND {in_dataset} "
-        "UNION ALL SELECT 1, COUNT(*), MAX(v.id), MAX(v.revised_at), NULL "
-        f"FROM {HumanVerdict._meta.db_table} v, r WHERE {in_dataset} ORDER BY 1"
-    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [dataset.pk, checkpoint.pk if checkpoint else None, dataset.pk, dataset.pk])
+        cursor.execute(f"SELECT MIN(id), MAX(id), COUNT(*) FROM {items} WHERE dataset_id = %s", [dataset.pk])  # noqa: S608
+        lo, hi, n = cursor.fetchone()
+        if lo is None or hi - lo < 2 * n:
+            in_dataset, params = "v.item_id BETWEEN %s AND %s", [lo, hi]
+        else:
+            in_dataset, params = f"v.item_id IN (SELECT id FROM {items} WHERE dataset_id = %s)", [dataset.pk]  # noqa: S608
+        # Table names come from the models, values travel as parameters.
+        sql = (
+            "SELECT 0, COUNT(*), MAX(v.id), MAX(v.finished_at), MAX(v.queued_at) "  # noqa: S608
+            f"FROM {CriticVerdict._meta.db_table} v WHERE v.checkpoint_id = %s AND {in_dataset} "
+            "UNION ALL SELECT 1, COUNT(*), MAX(v.id), MAX(v.revised_at), NULL "
+            f"FROM {HumanVerdict._meta.db_table} v WHERE {in_dataset} ORDER BY 1"
+        )
+        cursor.execute(sql, [checkpoint.pk if checkpoint else None, *params, *params])
         seen = cursor.fetchall()
     generation = cache.get(f"metrics-generation:{dataset.pk}")
     return hashlib.sha256(json.dumps([seen, generation], default=str).encode()).hexdigest()[:24]
@@ -172,7 +175,7 @@ def _compute(
 ) -> dict[str, Any]:
     c, h = verdicts_fetch(dataset, checkpoint, filters, judged_by)
     # Under judged_by every fetched item carries the viewer's verdict, so these are exactly the items they judged.
-    seen_items = int(np.union1d(h["item"], c["item"]).size)
+    seen_items = distinct_count(h["item"], c["item"])
     all_critic = CriticColumns(**c)
     critic = all_critic.take(all_critic.probe == 0)
     probes = all_critic.take(all_critic.probe != 0)

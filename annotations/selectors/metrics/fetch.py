@@ -32,7 +32,23 @@ class Columns:
     preference: NDArray[np.int8]
 
     def take(self, mask: NDArray[np.bool_]) -> Self:
-        return type(self)(**{k: v if k == "names" else v[mask] for k, v in vars(self).items()})
+        """The rows where `mask` is true. A column is selected when it is first read: a section reads a few of
+        the twenty, and copying them all for each section cost more than the statistics of several."""
+        out = object.__new__(type(self))
+        out.__dict__["_taken_from"] = (self, mask)
+        return out
+
+    def __getattr__(self, name: str) -> NDArray[Any]:
+        # Runs only for a column this take() has not selected yet (a set attribute is found before it).
+        source = self.__dict__.get("_taken_from")
+        if source is None or name not in self.__dataclass_fields__:
+            raise AttributeError(name)
+        parent, mask = source
+        value = getattr(parent, name)
+        if name != "names":
+            value = value[mask]
+        self.__dict__[name] = value
+        return value
 
     def code(self, name: str) -> int:
         """The code of a name (-1 when no row has it)."""
@@ -62,6 +78,19 @@ class HumanColumns(Columns):
 def present(codes: NDArray[np.int8]) -> NDArray[np.bool_]:
     """Where a preference code stands for a preference (-1: none)."""
     return np.asarray(codes >= 0)
+
+
+def distinct_count(*ids: NDArray[np.int64]) -> int:
+    """How many distinct ids the columns hold together: a bitmap over their range when it is dense (a dataset's
+    items are), else a sort (numpy's hashing unique takes ~60 ms over 100k distinct ids, a sort ~3)."""
+    every = np.concatenate(ids)
+    if not every.size:
+        return 0
+    lo, hi = int(every.min()), int(every.max())
+    if hi - lo < 4 * every.size:
+        return int(np.count_nonzero(np.bincount(every - lo)))
+    ordered = np.sort(every)
+    return int(np.count_nonzero(ordered[1:] != ordered[:-1])) + 1
 
 
 def aligned(values: NDArray[Any], pos: NDArray[Any], has: NDArray[np.bool_], fill: Any) -> NDArray[Any]:
