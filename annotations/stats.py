@@ -97,6 +97,28 @@ def unique_codes(values: ArrayLike) -> tuple[NDArray[Any], NDArray[np.int64]]:
     return uniq, inverse.ravel().astype(np.int64)
 
 
+def first_rows(ids: ArrayLike, wanted: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """For each id in `wanted`, the first row of `ids` holding it (0 where none) and whether there is one: how the
+    metrics line a verdict up with the critic's verdict on the same item. Ids over a range not much wider than their
+    count (a dataset's items) are looked up in a table in O(n); others by a stable sort and a binary search."""
+    have = np.asarray(ids, dtype=np.int64)
+    want = np.asarray(wanted, dtype=np.int64)
+    if not have.size:
+        return np.zeros(want.size, dtype=np.int64), np.zeros(want.size, dtype=bool)
+    lo, hi = int(have.min()), int(have.max())
+    if hi - lo <= SPAN_PER_VALUE * have.size + 1024:
+        table = np.full(hi - lo + 1, have.size, dtype=np.int64)
+        np.minimum.at(table, have - lo, np.arange(have.size))
+        inside = (want >= lo) & (want <= hi)
+        pos = np.zeros(want.size, dtype=np.int64)
+        pos[inside] = table[want[inside] - lo]
+        found = inside & (pos < have.size)
+        return np.where(found, pos, 0), found
+    order = np.argsort(have, kind="stable")
+    pos = order[np.searchsorted(have[order], want).clip(0, have.size - 1)]
+    return pos, have[pos] == want
+
+
 def _distinct(*columns: ArrayLike) -> tuple[list[NDArray[Any]], NDArray[np.int64]]:
     """The distinct rows of these columns and how often each occurs (each column coded to integers, the codes
     combined into one key: much faster than sorting structured rows; counted rather than sorted when the key's

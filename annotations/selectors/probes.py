@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from annotations import stats
 from annotations.models import Dataset, Kind, Probe
 from annotations.trust import probes as effects
 
@@ -41,12 +42,7 @@ def probe_code_sql(column: str) -> str:
 
 def _paired(critic: CriticColumns, probed: CriticColumns) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
     """For each probe verdict, the row of the item's own verdict in `critic`, and whether there is one."""
-    if not critic.item.size:
-        return np.zeros(probed.item.size, dtype=np.int64), np.zeros(probed.item.size, dtype=bool)
-    order = np.argsort(critic.item, kind="stable")
-    at = np.searchsorted(critic.item[order], probed.item).clip(0, critic.item.size - 1)
-    pos = order[at]
-    return pos, critic.item[pos] == probed.item
+    return stats.first_rows(critic.item, probed.item)
 
 
 def probes_section(

@@ -12,11 +12,9 @@ from annotations.selectors.metrics.fetch import CriticColumns, HumanColumns, pre
 
 
 def position_bias_section(critic: CriticColumns, swapped: CriticColumns) -> dict[str, Any]:
-    order = np.argsort(critic.item, kind="stable")
-    at = np.searchsorted(critic.item[order], swapped.item).clip(0, max(critic.item.size - 1, 0))
     if critic.item.size:
-        pos = order[at]
-        found = (critic.item[pos] == swapped.item) & present(critic.preference[pos]) & present(swapped.preference)
+        pos, found = stats.first_rows(critic.item, swapped.item)
+        found &= present(critic.preference[pos]) & present(swapped.preference)
         shown_pref, swapped_pref = critic.preference[pos][found], swapped.preference[found]
     else:
         shown_pref = swapped_pref = np.array([], dtype=np.int8)

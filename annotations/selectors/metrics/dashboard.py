@@ -180,11 +180,7 @@ def _compute(
     critic = all_critic.take(all_critic.probe == 0)
     probes = all_critic.take(all_critic.probe != 0)
     swapped = probes.take(probes.probe == PROBES.index("swap"))
-    h_item = h["item"]
-    order = np.argsort(critic.item, kind="stable")
-    at = np.searchsorted(critic.item[order], h_item).clip(0, max(critic.item.size - 1, 0))
-    pos = order[at] if critic.item.size else at
-    has = (critic.item[pos] == h_item) if critic.item.size else np.zeros(h_item.size, dtype=bool)
+    pos, has = stats.first_rows(critic.item, h["item"])
     humans = HumanColumns(
         **h,
         critic_score=aligned(critic.score, pos, has, np.nan),

@@ -169,14 +169,26 @@ def _items(where: str, params: list[Any]) -> dict[str, Any]:
             groups = list(lookup)
             item = np.array([row[4] for row in rows], dtype=np.int64)
             which = np.array(codes, dtype=np.int64)
-    order = np.argsort(item, kind="stable")
+    item, which = _by_id(item, which)
     names = sorted({str(x) for g in groups for x in g})
     index = {name: i for i, name in enumerate(names)}
     table = np.array([[index[str(x)] for x in g] for g in groups], dtype=np.int32).reshape(-1, 4)
-    out: dict[str, Any] = {"names": np.array(names, dtype=str), "id": item[order]}
+    out: dict[str, Any] = {"names": np.array(names, dtype=str), "id": item}
     for j, key in enumerate(_DESCRIPTOR):
-        out[key] = table[which[order], j]
+        out[key] = table[which, j]
     return out
+
+
+def _by_id(item: NDArray[np.int64], which: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The item ids (unique) in order, with each one's group: placed by id when the ids are dense, else sorted."""
+    if item.size and int(item.max()) - int(item.min()) <= 4 * item.size:
+        lo = int(item.min())
+        slot = np.full(int(item.max()) - lo + 1, -1, dtype=np.int64)
+        slot[item - lo] = which
+        held = slot >= 0
+        return np.flatnonzero(held) + lo, slot[held]
+    order = np.argsort(item, kind="stable")
+    return item[order], which[order]
 
 
 def _rows(
@@ -203,8 +215,7 @@ def _rows(
             out = _decode(_binary_columns(cursor, sql, params, columns), columns, 0)
         else:
             out = _plain_columns(cursor, sql, params, columns)
-    at = np.searchsorted(ids, out["item"]).clip(0, max(ids.size - 1, 0))
-    mine = ids[at] == out["item"] if ids.size else np.zeros(out["item"].size, dtype=bool)
+    at, mine = stats.first_rows(ids, out["item"])
     out = {name: col[mine] for name, col in out.items()}
     at = at[mine]
     out["names"] = items["names"]
