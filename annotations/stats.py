@@ -338,6 +338,12 @@ def model_means(models: ArrayLike, human: ArrayLike, critic: ArrayLike) -> dict[
     h = np.asarray(human, dtype=float)
     c = np.asarray(critic, dtype=float)
     uniq, code = np.unique(np.asarray(models, dtype=str), return_inverse=True)
+    return _means_by_code(uniq, code.ravel(), h, c)
+
+
+def _means_by_code(
+    uniq: NDArray[np.str_], code: NDArray[np.int64], h: Floats, c: Floats
+) -> dict[str, tuple[float, float, int]]:
     k = np.bincount(code, minlength=uniq.size)
     sh = np.bincount(code, weights=h, minlength=uniq.size)
     sc = np.bincount(code, weights=c, minlength=uniq.size)
@@ -350,7 +356,9 @@ def model_level_kendall_tau(human: ArrayLike, critic: ArrayLike, models: ArrayLi
     names = np.asarray(models, dtype=str)
     if h.size == 0:
         return undefined(0, "no pairs")
-    means = model_means(names, h, c)
+    uniq, model_code = np.unique(names, return_inverse=True)  # one sort of the names, for the means and the draws
+    model_code = model_code.ravel()
+    means = _means_by_code(uniq, model_code, h, c)
     m = len(means)
     if m < MIN_N:
         return undefined(m, f"fewer than {MIN_N} response models")
@@ -358,8 +366,6 @@ def model_level_kendall_tau(human: ArrayLike, critic: ArrayLike, models: ArrayLi
     cm = np.array([v[1] for v in means.values()])
     if np.ptp(hm) == 0 or np.ptp(cm) == 0:
         return undefined(m, "every model has the same mean score")
-    _, model_code = np.unique(names, return_inverse=True)  # the same order as model_means
-    model_code = model_code.ravel()
     (ms, xs, ys), counts = _distinct(model_code, h, c)
     if counts.size * B <= MAX_DRAWS:
         w = replicate_weights(counts, salt=2)

@@ -3,6 +3,7 @@ changes, per viewer scope."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
@@ -14,7 +15,7 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from numpy.typing import NDArray
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from annotations import stats
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item, Split
@@ -46,6 +47,13 @@ def metrics_scope(*, viewer: User | AnonymousUser | None) -> int | None:
     if not (viewer.is_authenticated and viewer.is_active):
         raise PermissionDenied("Log in to see Critic Desk data.")
     return int(viewer.pk)
+
+
+@functools.cache
+def _threadpools() -> ThreadpoolController:
+    """The BLAS and OpenMP pools loaded with numpy, scipy and scikit-learn (imported with annotations.stats), found
+    once: looking them up again cost ~6 ms a computation."""
+    return ThreadpoolController()
 
 
 def _checkpoint_info(checkpoint: CriticCheckpoint | None) -> dict[str, Any] | None:
@@ -160,7 +168,7 @@ def agreement_for_dataset(
     if cached is not None:
         return cached
     # Small matrices, many of them: BLAS threads only contend (measured ~2x slower with them on 2 cores).
-    with threadpool_limits(limits=1):
+    with _threadpools().limit(limits=1):
         result = _compute(dataset, checkpoint, filters, include_plots, judged_by)
     cache.set(key, result, CACHE_SECONDS)
     return result
