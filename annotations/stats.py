@@ -217,15 +217,38 @@ def weighted_spearman(w: Floats, x: Floats, y: Floats) -> Floats:
     _gx, order_x, starts_x = _value_groups(x)
     gy, order_y, starts_y = _value_groups(y)
     px, py = _per_value(w, order_x, starts_x), _per_value(w, order_y, starts_y)
-    rx = np.cumsum(px, axis=1) - (px - 1) / 2
-    ry = np.cumsum(py, axis=1) - (py - 1) / 2
-    n = w.sum(axis=1)
-    mx, my = (px * rx).sum(1) / n, (py * ry).sum(1) / n
+    rx, ry = _midranks(px), _midranks(py)
     # The sum of w rx ry: per x value, the weight times y rank of its observations, times its own rank.
-    cov = (_per_value(w * ry[:, gy], order_x, starts_x) * rx).sum(1) / n - mx * my
+    cross = (_per_value(w * ry[:, gy], order_x, starts_x) * rx).sum(1)
+    return _spearman(px, py, rx, ry, w.sum(axis=1), cross)
+
+
+def _midranks(per_value: Floats) -> Floats:
+    """Each value's mid-rank in its replicate (replicates x values): ties share the mean of their ranks."""
+    return np.asarray(np.cumsum(per_value, axis=1) - (per_value - 1) / 2, dtype=np.float64)
+
+
+def _spearman(px: Floats, py: Floats, rx: Floats, ry: Floats, n: Floats, cross: Floats) -> Floats:
+    """Pearson's r of the mid-ranks from each value's weight and rank and the sum of w rx ry over observations."""
+    mx, my = (px * rx).sum(1) / n, (py * ry).sum(1) / n
+    cov = cross / n - mx * my
     vx = (px * rx * rx).sum(1) / n - mx * mx
     vy = (py * ry * ry).sum(1) / n - my * my
     return np.where((vx > 1e-9) & (vy > 1e-9), _safe_div(cov, np.sqrt(np.abs(vx * vy))), np.nan)
+
+
+def weighted_rank_correlations(w: Floats, x: Floats, y: Floats) -> tuple[Floats, Floats]:
+    """Spearman's rho and Kendall's tau-b per replicate, as weighted_spearman and weighted_kendall_tau_b give them:
+    when Kendall's contingency tables are drawn, Spearman's sums come from the same tables (its ranks from their
+    margins, its cross term one more pass while each chunk is in cache)."""
+    ux, gx = unique_codes(x)
+    uy, gy = unique_codes(y)
+    if x.size**2 <= 40 * ux.size * uy.size:
+        return weighted_spearman(w, x, y), _kendall_from_pairs(w, x, y, gx, gy, ux.size, uy.size)
+    if 2 * x.size < ux.size * uy.size:  # tables mostly empty: Spearman is cheaper over the observations
+        return weighted_spearman(w, x, y), _kendall_from_tables(w, gx, gy, ux.size, uy.size)[0]
+    kendall, spearman = _kendall_from_tables(w, gx, gy, ux.size, uy.size, with_spearman=True)
+    return spearman, kendall
 
 
 def weighted_kendall_tau_b(w: Floats, x: Floats, y: Floats, *, chunk_cells: int = 65_536) -> Floats:
@@ -237,31 +260,44 @@ def weighted_kendall_tau_b(w: Floats, x: Floats, y: Floats, *, chunk_cells: int 
     uy, gy = unique_codes(y)
     if x.size**2 <= 40 * ux.size * uy.size:  # a matrix product is far cheaper per cell than the cumsums
         return _kendall_from_pairs(w, x, y, gx, gy, ux.size, uy.size)
+    return _kendall_from_tables(w, gx, gy, ux.size, uy.size, chunk_cells=chunk_cells)[0]
+
+
+def _kendall_from_tables(
+    w: Floats, gx: NDArray[np.int64], gy: NDArray[np.int64], nx: int, ny: int, *, chunk_cells: int = 65_536,
+    with_spearman: bool = False,
+) -> tuple[Floats, Floats]:  # fmt: skip
+    """Kendall's tau-b per replicate from its contingency table (nx x values, ny y values; gx, gy each
+    observation's), and with_spearman Spearman's rho from the same table (else an empty array)."""
     out = np.empty(w.shape[0])
-    cell = gx * uy.size + gy  # each distinct observation is one (x value, y value) cell
+    rho = np.empty(w.shape[0] if with_spearman else 0)
+    cell = gx * ny + gy  # each distinct observation is one (x value, y value) cell
     dtype = np.int64 if np.array_equal(w, np.round(w)) else np.float64
-    step = max(1, chunk_cells // max(1, ux.size * uy.size))
+    step = max(1, chunk_cells // max(1, nx * ny))
     for start in range(0, w.shape[0], step):
         wb = w[start : start + step]
-        flat = np.zeros((wb.shape[0], ux.size * uy.size), dtype=dtype)
+        flat = np.zeros((wb.shape[0], nx * ny), dtype=dtype)
         flat[:, cell] = wb
-        table = flat.reshape(-1, ux.size, uy.size)
+        table = flat.reshape(-1, nx, ny)
+        rows = table.sum(2)
+        rows_f, cols = rows.astype(np.float64), table.sum(1).astype(np.float64)
+        n = rows.sum(1).astype(np.float64)
+        if with_spearman:
+            rx, ry = _midranks(rows_f), _midranks(cols)
+            rho[start : start + step] = _spearman(rows_f, cols, rx, ry, n, np.einsum("bi,bij,bj->b", rx, table, ry))
         # For each cell, `later` counts the observations in its column with a greater x; summed along the row up
         # to the cell, those with a greater x and a y no greater. Concordant minus discordant pairs is then
         # sum T (later's row total - 2 x that running sum + later), with no second pass for the discordant.
         later = table.cumsum(1)
         np.subtract(later[:, -1:, :], later, out=later)
-        rows = table.sum(2)
         s = (rows * later.sum(2)).sum(1) + np.einsum("bij,bij->b", table, later)
         later.cumsum(2, out=later)
         s -= 2 * np.einsum("bij,bij->b", table, later)
-        n = rows.sum(1).astype(np.float64)
-        rows_f, cols = rows.astype(np.float64), table.sum(1).astype(np.float64)
         n0 = n * (n - 1) / 2
         n1 = (rows_f * (rows_f - 1) / 2).sum(1)
         n2 = (cols * (cols - 1) / 2).sum(1)
         out[start : start + step] = _safe_div(s.astype(np.float64), np.sqrt(np.clip((n0 - n1) * (n0 - n2), 0, None)))
-    return out
+    return out, rho
 
 
 def _kendall_from_pairs(
@@ -327,8 +363,9 @@ def pointwise_agreement(human: ArrayLike, critic: ArrayLike, models: ArrayLike |
                 out[key] = undefined(n, reason)
         else:
             out["pearson"] = stat(stats.pearsonr(h, c).statistic, weighted_pearson(w, xs, ys), n)
-            out["spearman"] = stat(stats.spearmanr(h, c).statistic, weighted_spearman(w, xs, ys), n)
-            out["kendall_tau"] = stat(stats.kendalltau(h, c).statistic, weighted_kendall_tau_b(w, xs, ys), n)
+            spearman, kendall = weighted_rank_correlations(w, xs, ys)
+            out["spearman"] = stat(stats.spearmanr(h, c).statistic, spearman, n)
+            out["kendall_tau"] = stat(stats.kendalltau(h, c).statistic, kendall, n)
     out["model_level_kendall_tau"] = model_level_kendall_tau(h, c, models if models is not None else [""] * n)
     return {key: out[key] for key in ("pearson", "spearman", "kendall_tau", "mae", "model_level_kendall_tau")}
 

@@ -406,3 +406,14 @@ def test_first_rows_finds_the_first_row_holding_each_id(span: int) -> None:
     none, nothing = stats.first_rows(np.array([], dtype=np.int64), wanted)
     assert not nothing.any()
     assert not none.any()
+
+
+@pytest.mark.parametrize(("levels", "n"), [(11, 300), (101, 300), (101, 5000), (101, 40000)])
+def test_rank_correlations_together_are_the_separate_ones(levels: int, n: int) -> None:
+    """The dashboard draws Spearman's and Kendall's replicates from shared tables: the same numbers as each alone."""
+    h, c = scores(7, n, levels=levels)
+    (xs, ys), counts = stats._distinct(h, c)
+    w = stats.replicate_weights(counts, salt=1)
+    spearman, kendall = stats.weighted_rank_correlations(w, xs, ys)
+    np.testing.assert_allclose(spearman, stats.weighted_spearman(w, xs, ys), rtol=1e-12)
+    np.testing.assert_allclose(kendall, stats.weighted_kendall_tau_b(w, xs, ys), rtol=1e-12)
