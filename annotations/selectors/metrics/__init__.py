@@ -13,8 +13,9 @@ from annotations.selectors.metrics.dashboard import (
     agreement_for_dataset,
     metrics_forget,
     metrics_scope,
+    scoped_items,
 )
-from annotations.selectors.metrics.fetch import Columns, CriticColumns, HumanColumns
+from annotations.selectors.metrics.fetch import Columns, CriticColumns, HumanColumns, ScopedItems
 from annotations.selectors.metrics.filters import metric_filter_options, metrics_checkpoint
 from annotations.selectors.metrics.tables import PROBE_STATISTICS, STATISTICS, metric_tables, shown
 
@@ -26,11 +27,13 @@ __all__ = [
     "Columns",
     "CriticColumns",
     "HumanColumns",
+    "ScopedItems",
     "agreement_for_dataset",
     "metric_filter_options",
     "metric_tables",
     "metrics_checkpoint",
     "metrics_forget",
     "metrics_scope",
+    "scoped_items",
     "shown",
 ]

@@ -23,7 +23,14 @@ from annotations.permissions import is_admin
 from annotations.selectors.metrics.agreement import pairwise_section, pointwise_section, reviewers_section
 from annotations.selectors.metrics.bias import anchoring_section, position_bias_section
 from annotations.selectors.metrics.calibration import calibration_section
-from annotations.selectors.metrics.fetch import CriticColumns, HumanColumns, aligned, distinct_count, verdicts_fetch
+from annotations.selectors.metrics.fetch import (
+    CriticColumns,
+    HumanColumns,
+    ScopedItems,
+    aligned,
+    distinct_count,
+    verdicts_fetch,
+)
 from annotations.selectors.metrics.leaderboard import leaderboard_section
 from annotations.selectors.metrics.scales import scaled, spans
 from annotations.selectors.probes import PROBES, probes_section
@@ -74,7 +81,13 @@ def metrics_forget(*, dataset: Dataset) -> None:
     cache.set(f"metrics-generation:{dataset.pk}", secrets.token_hex(8), None)
 
 
-def _fingerprint(dataset: Dataset, checkpoint: CriticCheckpoint | None) -> str:
+def scoped_items(*, dataset: Dataset, viewer: User | AnonymousUser | None) -> ScopedItems:
+    """The viewer's items of the dataset (see metrics_scope), to be read once by a view that asks for both the
+    filter lists and the metrics. Raises PermissionDenied for anyone not logged in."""
+    return ScopedItems(dataset=dataset, judged_by=metrics_scope(viewer=viewer))
+
+
+def _fingerprint(dataset: Dataset, checkpoint: CriticCheckpoint | None, scoped: ScopedItems | None = None) -> str:
     """Changes whenever a verdict that the metrics read is added, finished, re-run or revised (or the dataset's
     metrics are forgotten). Read over the range of the dataset's item ids when they are dense (a range instead of
     joining 100k items; the few other items in it can only make it change more often), else exactly. The range is
@@ -82,9 +95,15 @@ def _fingerprint(dataset: Dataset, checkpoint: CriticCheckpoint | None) -> str:
     most of the table, the index for a small dataset)."""
     items = Item._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT MIN(id), MAX(id), COUNT(*) FROM {items} WHERE dataset_id = %s", [dataset.pk])  # noqa: S608
-        lo, hi, n = cursor.fetchone()
-        if lo is None or hi - lo < 2 * n:
+        lo: int | None
+        hi: int | None
+        if scoped is not None and scoped.read and scoped.serves(dataset, None):  # all the dataset's items, read
+            ids = scoped.items()["id"]
+            lo, hi, n = (int(ids[0]), int(ids[-1]), int(ids.size)) if ids.size else (None, None, 0)
+        else:
+            cursor.execute(f"SELECT MIN(id), MAX(id), COUNT(*) FROM {items} WHERE dataset_id = %s", [dataset.pk])  # noqa: S608
+            lo, hi, n = cursor.fetchone()
+        if lo is None or hi is None or hi - lo < 2 * n:
             in_dataset, params = "v.item_id BETWEEN %s AND %s", [lo, hi]
         else:
             in_dataset, params = f"v.item_id IN (SELECT id FROM {items} WHERE dataset_id = %s)", [dataset.pk]  # noqa: S608
@@ -111,6 +130,7 @@ def agreement_for_dataset(
     response_model: str | None = None,
     include_plots: bool = False,
     viewer: User | AnonymousUser | None = None,
+    scoped: ScopedItems | None = None,
 ) -> dict[str, Any]:
     """Agreement between `checkpoint` (default: the active one; an external judge works the same) and the
     reviewers on `dataset`, restricted to a split (`pool`/`gold`), a prompt profile, one reviewer (by username)
@@ -141,7 +161,8 @@ def agreement_for_dataset(
 
     `viewer`: who asks (see metrics_scope): a reviewer's figures come only from the items they have judged.
     With include_plots, "plots" adds the points of the human-vs-critic scatter (at most SCATTER_MAX).
-    Results are cached until a verdict changes, per scope: one viewer's result never serves another."""
+    Results are cached until a verdict changes, per scope: one viewer's result never serves another. `scoped`:
+    the viewer's items when the view has them (scoped_items), read once for this and the filter lists."""
     if split and split not in Split.values:
         raise ValidationError(f"Unknown split {split!r}: choose {' or '.join(Split.values)}.")
     if checkpoint is None:
@@ -159,7 +180,7 @@ def agreement_for_dataset(
                     filters,
                     include_plots,
                     judged_by,
-                    _fingerprint(dataset, checkpoint),
+                    _fingerprint(dataset, checkpoint, scoped),
                 ]
             ).encode()
         ).hexdigest()
@@ -169,7 +190,7 @@ def agreement_for_dataset(
         return cached
     # Small matrices, many of them: BLAS threads only contend (measured ~2x slower with them on 2 cores).
     with _threadpools().limit(limits=1):
-        result = _compute(dataset, checkpoint, filters, include_plots, judged_by)
+        result = _compute(dataset, checkpoint, filters, include_plots, judged_by, scoped)
     cache.set(key, result, CACHE_SECONDS)
     return result
 
@@ -180,8 +201,9 @@ def _compute(
     filters: dict[str, str | None],
     include_plots: bool,
     judged_by: int | None = None,
+    scoped: ScopedItems | None = None,
 ) -> dict[str, Any]:
-    c, h = verdicts_fetch(dataset, checkpoint, filters, judged_by)
+    c, h = verdicts_fetch(dataset, checkpoint, filters, judged_by, scoped)
     # Under judged_by every fetched item carries the viewer's verdict, so these are exactly the items they judged.
     seen_items = distinct_count(h["item"], c["item"])
     all_critic = CriticColumns(**c)
