@@ -361,9 +361,10 @@ def main() -> None:
         "",
         "These machines have 2 cores, often shared with other runs: the last column is the load average "
         "when each size was measured, and the figures move by 2x with it between runs. Repeat views are served "
-        "from the cache (a fingerprint of the dataset's verdicts: one aggregate statement over the range of its item "
-        "ids) until a verdict changes. The verdicts are fetched as typed columns (PostgreSQL sends each column as one "
-        "binary string; kinds, profiles and model names as codes).",
+        "from the cache (a fingerprint of the dataset's verdicts: the range of its item ids, then one aggregate "
+        "statement over that range) until a verdict changes. The verdicts are fetched as typed columns (PostgreSQL "
+        "sends each column as one binary string; kinds, profiles and model names as codes, preferences, probes and "
+        "revisions in the low bits of the item id).",
     ]
     from bench.report import write_section
 
