@@ -63,6 +63,7 @@ def fit(
     tol = GRAD_TOL * np.maximum(1.0, w.sum(1))
     ridge = 2 * BT_RIDGE * np.eye(m)
     active = np.arange(w.shape[0])
+    loss: Floats | None = None  # the loss at s of each row, when the last step has computed it
     for _ in range(MAX_ITER):
         grad, p = _gradient(w[active], design, y, s[active])
         still = np.abs(grad).max(1) >= tol[active]
@@ -73,13 +74,17 @@ def fit(
         hess = ((wa * p * (1 - p)) @ outer).reshape(-1, m, m) + ridge
         step = np.linalg.solve(hess, grad[..., None])[..., 0]
         step *= np.minimum(1.0, MAX_STEP / np.maximum(np.abs(step).max(1), 1e-300))[:, None]
-        before = _loss(wa, design, y, s[active])
+        before = _loss(wa, design, y, s[active]) if loss is None else loss[still]
         scale = np.ones(active.size)
+        trial_loss = before
+        loss = None
         for _halving in range(40):
             trial = s[active] - scale[:, None] * step
+            trial_loss = _loss(wa, design, y, trial)
             # Near the optimum the decrease is below the loss's round-off: only a real increase is refused.
-            worse = ~(_loss(wa, design, y, trial) <= before + 1e-12 * np.maximum(1.0, np.abs(before)))
+            worse = ~(trial_loss <= before + 1e-12 * np.maximum(1.0, np.abs(before)))
             if not worse.any():
+                loss = trial_loss  # the accepted step's loss is the next iteration's starting loss
                 break
             scale[worse] /= 2
         s[active] = s[active] - scale[:, None] * step

@@ -76,17 +76,68 @@ def _rng(salt: int = 0) -> np.random.Generator:
     return np.random.default_rng(SEED + salt)
 
 
+SPAN_PER_VALUE = 4  # integers over a range up to this many times their count are coded by counting, not sorting
+
+
+def unique_codes(values: ArrayLike) -> tuple[NDArray[Any], NDArray[np.int64]]:
+    """np.unique(values, return_inverse=True) for a 1-D array: the sorted distinct values and each value's index
+    among them. Integers (or whole-number floats) over a range not much wider than their count, such as ids,
+    scores and codes, are coded by counting in O(n) instead of sorting; anything else goes to np.unique."""
+    arr = np.asarray(values)
+    if arr.ndim == 1 and arr.size and arr.dtype.kind in "iuf":
+        lo, hi = arr.min(), arr.max()
+        if np.isfinite(lo) and np.isfinite(hi) and float(hi) - float(lo) <= SPAN_PER_VALUE * arr.size + 1024:
+            offset = arr - lo
+            whole = offset.astype(np.int64)
+            if arr.dtype.kind != "f" or np.array_equal(whole, offset):
+                present = np.bincount(whole) > 0
+                code = np.cumsum(present) - 1
+                return (np.flatnonzero(present) + lo).astype(arr.dtype), code[whole]
+    uniq, inverse = np.unique(arr, return_inverse=True)
+    return uniq, inverse.ravel().astype(np.int64)
+
+
+def first_rows(ids: ArrayLike, wanted: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """For each id in `wanted`, the first row of `ids` holding it (0 where none) and whether there is one: how the
+    metrics line a verdict up with the critic's verdict on the same item. Ids over a range not much wider than their
+    count (a dataset's items) are looked up in a table in O(n); others by a stable sort and a binary search."""
+    have = np.asarray(ids, dtype=np.int64)
+    want = np.asarray(wanted, dtype=np.int64)
+    if not have.size:
+        return np.zeros(want.size, dtype=np.int64), np.zeros(want.size, dtype=bool)
+    lo, hi = int(have.min()), int(have.max())
+    if hi - lo <= SPAN_PER_VALUE * have.size + 1024:
+        table = np.full(hi - lo + 1, have.size, dtype=np.int64)
+        np.minimum.at(table, have - lo, np.arange(have.size))
+        inside = (want >= lo) & (want <= hi)
+        pos = np.zeros(want.size, dtype=np.int64)
+        pos[inside] = table[want[inside] - lo]
+        found = inside & (pos < have.size)
+        return np.where(found, pos, 0), found
+    order = np.argsort(have, kind="stable")
+    pos = order[np.searchsorted(have[order], want).clip(0, have.size - 1)]
+    return pos, have[pos] == want
+
+
 def _distinct(*columns: ArrayLike) -> tuple[list[NDArray[Any]], NDArray[np.int64]]:
     """The distinct rows of these columns and how often each occurs (each column coded to integers, the codes
-    combined into one key: much faster than sorting structured rows)."""
+    combined into one key: much faster than sorting structured rows; counted rather than sorted when the key's
+    range is small)."""
     arrays = [np.asarray(col) for col in columns]
     key = np.zeros(arrays[0].size, dtype=np.int64)
-    uniques = []
+    span = 1
     for col in arrays:
-        values, code = np.unique(col, return_inverse=True)
-        uniques.append(values)
-        key = key * values.size + code.ravel()
-    _keys, first, counts = np.unique(key, return_index=True, return_counts=True)
+        values, code = unique_codes(col)
+        key = key * values.size + code
+        span *= values.size
+    if key.size > 0 and span <= SPAN_PER_VALUE * key.size + 1024:
+        counts = np.bincount(key, minlength=span)
+        first = np.full(span, key.size)
+        np.minimum.at(first, key, np.arange(key.size))
+        first = first[counts > 0]
+        counts = counts[counts > 0]
+    else:
+        _keys, first, counts = np.unique(key, return_index=True, return_counts=True)
     return [col[first] for col in arrays], counts.astype(np.int64)
 
 
@@ -99,6 +150,7 @@ def replicates_for(k: int) -> int:
     return max(MIN_B, min(B, MAX_DRAWS // max(1, k)))
 
 
+DRAWS_PER_BLOCK = 1 << 18  # rows resampled per block of replicates (2 MiB of indices: stays in cache)
 ROWS_PER_OBSERVATION = 16  # below, drawing rows beats one binomial per cell (measured ~5 ns a row, ~100 a cell)
 
 
@@ -110,10 +162,18 @@ def replicate_weights(counts: NDArray[np.int64], *, salt: int = 0) -> Floats:
     b, rng = replicates_for(k), _rng(salt)
     if n >= ROWS_PER_OBSERVATION * k:
         return rng.multinomial(n, counts / n, size=b).astype(np.float64)
-    owner = np.repeat(np.arange(k), counts)  # the distinct observation of each row
+    # The distinct observation of each row; 32-bit codes halve the memory the block's counting pass walks.
+    code: type[np.signedinteger[Any]] = np.int32 if b * k < 2**31 else np.int64
+    owner: NDArray[np.signedinteger[Any]] = np.repeat(np.arange(k, dtype=code), counts)
     out = np.empty((b, k))
-    for r in range(b):
-        out[r] = np.bincount(owner[rng.integers(0, n, n)], minlength=k)
+    # Several replicates per call: the generator gives the same stream as one call per replicate, and one counting
+    # pass over a block (each replicate's observations offset by k) replaces a Python loop of small bincounts.
+    step = max(1, DRAWS_PER_BLOCK // n)
+    for start in range(0, b, step):
+        m = min(step, b - start)
+        rows = owner[rng.integers(0, n, (m, n))]
+        rows += (np.arange(m, dtype=code) * k)[:, None]
+        out[start : start + m] = np.bincount(rows.ravel(), minlength=m * k).reshape(m, k)
     return out
 
 
@@ -138,58 +198,106 @@ def weighted_pearson(w: Floats, x: Floats, y: Floats) -> Floats:
     return np.where((vx > 1e-12 * scale) & (vy > 1e-12 * scale), _safe_div(cov, den), np.nan)
 
 
-def _midranks(w: Floats, values: Floats) -> Floats:
-    """Each observation's mid-rank within its replicate (ties share the mean of their ranks)."""
-    uniq, group = np.unique(values, return_inverse=True)
-    onehot = np.zeros((values.size, uniq.size))
-    onehot[np.arange(values.size), group] = 1
-    per_value = w @ onehot
-    cum = np.cumsum(per_value, axis=1)
-    mid = cum - (per_value - 1) / 2
-    return np.asarray(mid[:, group], dtype=np.float64)
+def _value_groups(values: Floats) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Each observation's value code, the observations ordered by it, and where each value's run starts."""
+    uniq, group = unique_codes(values)
+    order = np.argsort(group, kind="stable")
+    return group, order, np.searchsorted(group[order], np.arange(uniq.size))
+
+
+def _per_value(w: Floats, order: NDArray[np.int64], starts: NDArray[np.int64]) -> Floats:
+    """Per replicate, the weight on each distinct value (replicates x values): sums of runs, no one-hot product."""
+    runs = w if bool((order[1:] > order[:-1]).all()) else w[:, order]
+    return np.asarray(np.add.reduceat(runs, starts, axis=1), dtype=np.float64)
 
 
 def weighted_spearman(w: Floats, x: Floats, y: Floats) -> Floats:
-    rx, ry = _midranks(w, x), _midranks(w, y)
-    n = w.sum(axis=1)
-    mx, my = (w * rx).sum(1) / n, (w * ry).sum(1) / n
-    cov = (w * rx * ry).sum(1) / n - mx * my
-    vx = (w * rx * rx).sum(1) / n - mx * mx
-    vy = (w * ry * ry).sum(1) / n - my * my
+    """Spearman's rho per replicate: Pearson's r of the mid-ranks (ties share the mean of their ranks). The ranks
+    are a value's, so the sums run over the distinct values; only the cross term needs the observations."""
+    _gx, order_x, starts_x = _value_groups(x)
+    gy, order_y, starts_y = _value_groups(y)
+    px, py = _per_value(w, order_x, starts_x), _per_value(w, order_y, starts_y)
+    rx, ry = _midranks(px), _midranks(py)
+    # The sum of w rx ry: per x value, the weight times y rank of its observations, times its own rank.
+    cross = (_per_value(w * ry[:, gy], order_x, starts_x) * rx).sum(1)
+    return _spearman(px, py, rx, ry, w.sum(axis=1), cross)
+
+
+def _midranks(per_value: Floats) -> Floats:
+    """Each value's mid-rank in its replicate (replicates x values): ties share the mean of their ranks."""
+    return np.asarray(np.cumsum(per_value, axis=1) - (per_value - 1) / 2, dtype=np.float64)
+
+
+def _spearman(px: Floats, py: Floats, rx: Floats, ry: Floats, n: Floats, cross: Floats) -> Floats:
+    """Pearson's r of the mid-ranks from each value's weight and rank and the sum of w rx ry over observations."""
+    mx, my = (px * rx).sum(1) / n, (py * ry).sum(1) / n
+    cov = cross / n - mx * my
+    vx = (px * rx * rx).sum(1) / n - mx * mx
+    vy = (py * ry * ry).sum(1) / n - my * my
     return np.where((vx > 1e-9) & (vy > 1e-9), _safe_div(cov, np.sqrt(np.abs(vx * vy))), np.nan)
 
 
-def weighted_kendall_tau_b(w: Floats, x: Floats, y: Floats, *, chunk_cells: int = 4_000_000) -> Floats:
+def weighted_rank_correlations(w: Floats, x: Floats, y: Floats) -> tuple[Floats, Floats]:
+    """Spearman's rho and Kendall's tau-b per replicate, as weighted_spearman and weighted_kendall_tau_b give them:
+    when Kendall's contingency tables are drawn, Spearman's sums come from the same tables (its ranks from their
+    margins, its cross term one more pass while each chunk is in cache)."""
+    ux, gx = unique_codes(x)
+    uy, gy = unique_codes(y)
+    if x.size**2 <= 40 * ux.size * uy.size:
+        return weighted_spearman(w, x, y), _kendall_from_pairs(w, x, y, gx, gy, ux.size, uy.size)
+    if 2 * x.size < ux.size * uy.size:  # tables mostly empty: Spearman is cheaper over the observations
+        return weighted_spearman(w, x, y), _kendall_from_tables(w, gx, gy, ux.size, uy.size)[0]
+    kendall, spearman = _kendall_from_tables(w, gx, gy, ux.size, uy.size, with_spearman=True)
+    return spearman, kendall
+
+
+def weighted_kendall_tau_b(w: Floats, x: Floats, y: Floats, *, chunk_cells: int = 65_536) -> Floats:
     """Kendall's tau-b per replicate: concordant minus discordant pairs, from the pairs of distinct observations
-    (a K x K sign matrix) when there are few, else from each replicate's contingency table."""
-    ux, gx = np.unique(x, return_inverse=True)
-    uy, gy = np.unique(y, return_inverse=True)
+    (a K x K sign matrix) when there are few, else from each replicate's contingency table (in chunks of
+    replicates that stay in cache; integer tables when the weights are counts, as cumulative sums of integers
+    are several times faster and exact)."""
+    ux, gx = unique_codes(x)
+    uy, gy = unique_codes(y)
     if x.size**2 <= 40 * ux.size * uy.size:  # a matrix product is far cheaper per cell than the cumsums
         return _kendall_from_pairs(w, x, y, gx, gy, ux.size, uy.size)
+    return _kendall_from_tables(w, gx, gy, ux.size, uy.size, chunk_cells=chunk_cells)[0]
+
+
+def _kendall_from_tables(
+    w: Floats, gx: NDArray[np.int64], gy: NDArray[np.int64], nx: int, ny: int, *, chunk_cells: int = 65_536,
+    with_spearman: bool = False,
+) -> tuple[Floats, Floats]:  # fmt: skip
+    """Kendall's tau-b per replicate from its contingency table (nx x values, ny y values; gx, gy each
+    observation's), and with_spearman Spearman's rho from the same table (else an empty array)."""
     out = np.empty(w.shape[0])
-    step = max(1, chunk_cells // max(1, ux.size * uy.size))
+    rho = np.empty(w.shape[0] if with_spearman else 0)
+    cell = gx * ny + gy  # each distinct observation is one (x value, y value) cell
+    dtype = np.int64 if np.array_equal(w, np.round(w)) else np.float64
+    step = max(1, chunk_cells // max(1, nx * ny))
     for start in range(0, w.shape[0], step):
         wb = w[start : start + step]
-        table = np.zeros((wb.shape[0], ux.size, uy.size))
-        table[:, gx, gy] = wb  # each distinct observation is one (x value, y value) cell
-        # One inclusive 2-D cumulative sum gives, for each cell, the observations with both coordinates greater
-        # (concordant with it) and those with x greater and y smaller (discordant).
-        cum = table.cumsum(1).cumsum(2)
-        total = cum[:, -1:, -1:]
-        rows_upto = cum[:, :, -1:]
-        cols_upto = cum[:, -1:, :]
-        after = total - rows_upto - cols_upto + cum
-        lower = np.zeros_like(table)
-        lower[:, :, 1:] = cols_upto[:, :, :-1] - cum[:, :, :-1]
-        concordant = (table * after).sum((1, 2))
-        discordant = (table * lower).sum((1, 2))
-        n = table.sum((1, 2))
-        rows, cols = table.sum(2), table.sum(1)
+        flat = np.zeros((wb.shape[0], nx * ny), dtype=dtype)
+        flat[:, cell] = wb
+        table = flat.reshape(-1, nx, ny)
+        rows = table.sum(2)
+        rows_f, cols = rows.astype(np.float64), table.sum(1).astype(np.float64)
+        n = rows.sum(1).astype(np.float64)
+        if with_spearman:
+            rx, ry = _midranks(rows_f), _midranks(cols)
+            rho[start : start + step] = _spearman(rows_f, cols, rx, ry, n, np.einsum("bi,bij,bj->b", rx, table, ry))
+        # For each cell, `later` counts the observations in its column with a greater x; summed along the row up
+        # to the cell, those with a greater x and a y no greater. Concordant minus discordant pairs is then
+        # sum T (later's row total - 2 x that running sum + later), with no second pass for the discordant.
+        later = table.cumsum(1)
+        np.subtract(later[:, -1:, :], later, out=later)
+        s = (rows * later.sum(2)).sum(1) + np.einsum("bij,bij->b", table, later)
+        later.cumsum(2, out=later)
+        s -= 2 * np.einsum("bij,bij->b", table, later)
         n0 = n * (n - 1) / 2
-        n1 = (rows * (rows - 1) / 2).sum(1)
+        n1 = (rows_f * (rows_f - 1) / 2).sum(1)
         n2 = (cols * (cols - 1) / 2).sum(1)
-        out[start : start + step] = _safe_div(concordant - discordant, np.sqrt(np.clip((n0 - n1) * (n0 - n2), 0, None)))
-    return out
+        out[start : start + step] = _safe_div(s.astype(np.float64), np.sqrt(np.clip((n0 - n1) * (n0 - n2), 0, None)))
+    return out, rho
 
 
 def _kendall_from_pairs(
@@ -255,8 +363,9 @@ def pointwise_agreement(human: ArrayLike, critic: ArrayLike, models: ArrayLike |
                 out[key] = undefined(n, reason)
         else:
             out["pearson"] = stat(stats.pearsonr(h, c).statistic, weighted_pearson(w, xs, ys), n)
-            out["spearman"] = stat(stats.spearmanr(h, c).statistic, weighted_spearman(w, xs, ys), n)
-            out["kendall_tau"] = stat(stats.kendalltau(h, c).statistic, weighted_kendall_tau_b(w, xs, ys), n)
+            spearman, kendall = weighted_rank_correlations(w, xs, ys)
+            out["spearman"] = stat(stats.spearmanr(h, c).statistic, spearman, n)
+            out["kendall_tau"] = stat(stats.kendalltau(h, c).statistic, kendall, n)
     out["model_level_kendall_tau"] = model_level_kendall_tau(h, c, models if models is not None else [""] * n)
     return {key: out[key] for key in ("pearson", "spearman", "kendall_tau", "mae", "model_level_kendall_tau")}
 
@@ -266,6 +375,12 @@ def model_means(models: ArrayLike, human: ArrayLike, critic: ArrayLike) -> dict[
     h = np.asarray(human, dtype=float)
     c = np.asarray(critic, dtype=float)
     uniq, code = np.unique(np.asarray(models, dtype=str), return_inverse=True)
+    return _means_by_code(uniq, code.ravel(), h, c)
+
+
+def _means_by_code(
+    uniq: NDArray[np.str_], code: NDArray[np.int64], h: Floats, c: Floats
+) -> dict[str, tuple[float, float, int]]:
     k = np.bincount(code, minlength=uniq.size)
     sh = np.bincount(code, weights=h, minlength=uniq.size)
     sc = np.bincount(code, weights=c, minlength=uniq.size)
@@ -278,7 +393,9 @@ def model_level_kendall_tau(human: ArrayLike, critic: ArrayLike, models: ArrayLi
     names = np.asarray(models, dtype=str)
     if h.size == 0:
         return undefined(0, "no pairs")
-    means = model_means(names, h, c)
+    uniq, model_code = np.unique(names, return_inverse=True)  # one sort of the names, for the means and the draws
+    model_code = model_code.ravel()
+    means = _means_by_code(uniq, model_code, h, c)
     m = len(means)
     if m < MIN_N:
         return undefined(m, f"fewer than {MIN_N} response models")
@@ -286,8 +403,6 @@ def model_level_kendall_tau(human: ArrayLike, critic: ArrayLike, models: ArrayLi
     cm = np.array([v[1] for v in means.values()])
     if np.ptp(hm) == 0 or np.ptp(cm) == 0:
         return undefined(m, "every model has the same mean score")
-    _, model_code = np.unique(names, return_inverse=True)  # the same order as model_means
-    model_code = model_code.ravel()
     (ms, xs, ys), counts = _distinct(model_code, h, c)
     if counts.size * B <= MAX_DRAWS:
         w = replicate_weights(counts, salt=2)
@@ -461,11 +576,10 @@ def krippendorff_alpha(units: ArrayLike, values: ArrayLike, *, level: Level) -> 
     """Agreement among reviewers: `values[i]` is one reviewer's value on item `units[i]`; items with fewer than
     two values cannot be compared and are left out. `interval` for scores, `nominal` for preferences.
     n is the number of items with at least two values."""
-    unit_code = np.unique(np.asarray(units), return_inverse=True)[1].ravel()
+    unit_code = unique_codes(units)[1]
     pairable = np.bincount(unit_code)[unit_code] >= 2 if unit_code.size else np.zeros(0, dtype=bool)
-    unit_code = np.unique(unit_code[pairable], return_inverse=True)[1].ravel()
-    domain_raw, value_code = np.unique(np.asarray(values)[pairable], return_inverse=True)
-    value_code = value_code.ravel()
+    unit_code = unique_codes(unit_code[pairable])[1]
+    domain_raw, value_code = unique_codes(np.asarray(values)[pairable])
     counts = np.zeros((int(unit_code.max()) + 1 if unit_code.size else 0, domain_raw.size))
     np.add.at(counts, (unit_code, value_code), 1)
     n = int(counts.shape[0])

@@ -22,6 +22,7 @@ from annotations.selectors.metrics import (
     metric_filter_options,
     metric_tables,
     metrics_checkpoint,
+    scoped_items,
 )
 from annotations.services.judging import checkpoint_resolve, swap_checks_queue
 from annotations.services.probes import probes_queue
@@ -60,7 +61,8 @@ def dataset_metrics(request: HttpRequest, pk: int) -> HttpResponse:
     reviewer's figures, tables and filter options come only from the items they have judged (blind review)."""
     dataset = selectors.dataset_get(user=request.user, pk=pk)
     filters = {key: request.GET.get(key, "").strip() for key in FILTERS}
-    options = metric_filter_options(dataset=dataset, viewer=request.user)
+    scoped = scoped_items(dataset=dataset, viewer=request.user)  # read at most once, for the lists and the metrics
+    options = metric_filter_options(dataset=dataset, viewer=request.user, scoped=scoped)
     errors = []
     if filters["split"] and filters["split"] not in Split.values:
         errors.append(f"Unknown split {filters['split']!r}: choose pool or gold.")
@@ -84,6 +86,7 @@ def dataset_metrics(request: HttpRequest, pk: int) -> HttpResponse:
         response_model=filters["response_model"],
         include_plots=fmt in ("", "svg"),
         viewer=request.user,
+        scoped=scoped,
     )
     tables = metric_tables(metrics)
     slug = f"metrics-{dataset.pk}"

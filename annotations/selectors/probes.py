@@ -1,6 +1,6 @@
 """The metrics' `probes` section (the dashboard's bias card): for each probe kind, how the critic's verdicts moved
-from its verdict on the item to its verdict under the probe. Drawn from the verdict columns selectors/metrics.py has
-fetched, so a reviewer's card covers only the items they have judged, as every other card. The statistics are in
+from its verdict on the item to its verdict under the probe. Drawn from the verdict columns selectors/metrics/fetch.py
+has fetched, so a reviewer's card covers only the items they have judged, as every other card. The statistics are in
 annotations/trust/probes.py; the probes themselves are queued by annotations/services/probes.py."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from annotations import stats
 from annotations.models import Dataset, Kind, Probe
 from annotations.trust import probes as effects
 
@@ -41,12 +42,7 @@ def probe_code_sql(column: str) -> str:
 
 def _paired(critic: CriticColumns, probed: CriticColumns) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
     """For each probe verdict, the row of the item's own verdict in `critic`, and whether there is one."""
-    if not critic.item.size:
-        return np.zeros(probed.item.size, dtype=np.int64), np.zeros(probed.item.size, dtype=bool)
-    order = np.argsort(critic.item, kind="stable")
-    at = np.searchsorted(critic.item[order], probed.item).clip(0, critic.item.size - 1)
-    pos = order[at]
-    return pos, critic.item[pos] == probed.item
+    return stats.first_rows(critic.item, probed.item)
 
 
 def probes_section(
@@ -55,7 +51,7 @@ def probes_section(
     """{kind: {"label", "how_to_read", "verdicts": finished probe verdicts in view, "pointwise": {n, flip_rate,
     mean_score_shift, mean_abs_score_shift, score_scale, flip_rule}, "pairwise": {n, flip_rate, table, flip_rule}}}
     for swap (pairwise only), blank-image and other-image. `critic`: the items' own verdicts, `probes`: the probe
-    verdicts (CriticColumns with a `probe` code column); `spans` and `scaled` as in selectors/metrics."""
+    verdicts (CriticColumns with a `probe` code column); `spans` and `scaled` as in selectors/metrics/scales.py."""
     out: dict[str, Any] = {}
     for kind in Probe:
         mine = probes.take(probes.probe == PROBES.index(kind.value))

@@ -1,5 +1,5 @@
 """The metrics' `trust` section: the alt-test, the human ceiling, PPI estimates and label planning, from the verdict
-columns selectors/metrics.py has already fetched (no query of its own but the reviewers' names). The statistics
+columns selectors/metrics/fetch.py has already fetched (no query of its own but the reviewers' names). The statistics
 are in annotations/trust/ (no Django); this module lines the columns up for them."""
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def trust_section(
 ) -> dict[str, Any]:
     """The `trust` key of the metrics: {"alt_test", "human_ceiling", "ppi": {"pointwise", "pairwise"},
     "planning", "reviewer_pairs", "references"}. `spans(names, profiles)` gives each row's score range (from
-    selectors/metrics.py); `sections`, the metrics computed so far, whose headline agreement figures are planned
+    selectors/metrics/scales.py); `sections`, the metrics computed so far, whose headline agreement figures are planned
     too. Pointwise PPI is in the profile's units, or in fractions of the range when profiles
     with different ranges are mixed (as the pointwise section)."""
     names = reviewer_names(everyone.reviewer)

@@ -66,8 +66,7 @@ def leave_one_out(v: Verdicts) -> tuple[NDArray[np.int64], Floats, Floats]:
     """For every verdict: how many other reviewers judged its item, its reviewer's alignment S(j) with them and the
     critic's alignment S(critic) with the same others (NaN where there are no others or no critic value).
     Vectorised with per-item sums: the sum over the others is the item's sum minus the verdict's own term."""
-    _, code = np.unique(v.item, return_inverse=True)
-    code = code.ravel()
+    code = stats.unique_codes(v.item)[1]
     count = np.bincount(code)[code]
     others = count - 1
     s1 = np.bincount(code, weights=v.value)[code]

@@ -370,3 +370,50 @@ def test_replicates_resample_the_rows(rows_each: int) -> None:
     assert np.all(np.abs(w.mean(axis=0) - n * p) < 5 * mean_se)
     assert abs(w.var(axis=0).sum() / (n * p * (1 - p)).sum() - 1) < 0.1
     assert stats.replicate_weights(counts, salt=11).tolist() == w.tolist()  # seeded: the same replicates again
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.arange(1000, 2000)[::-1],  # dense ids
+        np.random.default_rng(1).integers(0, 101, 5000).astype(float),  # whole-number scores, counted
+        np.random.default_rng(2).integers(0, 10**9, 300),  # sparse ids, sorted
+        np.random.default_rng(3).normal(size=200),  # fractions, sorted
+        np.array([3.0, np.nan, 1.0, np.nan]),
+        np.array([], dtype=np.int64),
+    ],
+)
+def test_unique_codes_are_numpys_unique_with_its_inverse(values: np.ndarray) -> None:
+    got, codes = stats.unique_codes(values)
+    want, inverse = np.unique(values, return_inverse=True)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(codes, inverse.ravel())
+    assert got.dtype == want.dtype
+
+
+@pytest.mark.parametrize("span", [50, 10**9])  # dense ids (a table) and sparse ones (a sort)
+def test_first_rows_finds_the_first_row_holding_each_id(span: int) -> None:
+    rng = np.random.default_rng(5)
+    ids = rng.integers(0, span, 400)
+    ids[::7] = ids[0]  # repeated ids: the first of them counts
+    wanted = np.concatenate([ids, rng.integers(-5, span + 5, 300)])
+    pos, found = stats.first_rows(ids, wanted)
+    for w, p, f in zip(wanted.tolist(), pos.tolist(), found.tolist(), strict=True):
+        rows = np.flatnonzero(ids == w)
+        assert f == bool(rows.size)
+        if f:
+            assert p == rows[0]
+    none, nothing = stats.first_rows(np.array([], dtype=np.int64), wanted)
+    assert not nothing.any()
+    assert not none.any()
+
+
+@pytest.mark.parametrize(("levels", "n"), [(11, 300), (101, 300), (101, 5000), (101, 40000)])
+def test_rank_correlations_together_are_the_separate_ones(levels: int, n: int) -> None:
+    """The dashboard draws Spearman's and Kendall's replicates from shared tables: the same numbers as each alone."""
+    h, c = scores(7, n, levels=levels)
+    (xs, ys), counts = stats._distinct(h, c)
+    w = stats.replicate_weights(counts, salt=1)
+    spearman, kendall = stats.weighted_rank_correlations(w, xs, ys)
+    np.testing.assert_allclose(spearman, stats.weighted_spearman(w, xs, ys), rtol=1e-12)
+    np.testing.assert_allclose(kendall, stats.weighted_kendall_tau_b(w, xs, ys), rtol=1e-12)
