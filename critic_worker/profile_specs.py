@@ -7,17 +7,27 @@ A spec's verdict reader is either a built-in family's (``reader`` = "pointwise",
 ``verdict_pattern``, a regular expression with a named group ``score`` (pointwise) or ``preference`` (pairwise),
 whose last match in the text is the verdict, ``value_map`` mapping what the preference group matched to A / B / tie,
 and ``verdict_line``, the canonical line with ``{score}`` or ``{preference}`` that renders a verdict (for a
-preference, the first value-map key that maps to it). Every check below must pass before a spec becomes a profile,
-including that every verdict the profile can give is rendered and read back as itself.
+preference, the first value-map key that maps to it). Every check below must pass before a spec is saved, including
+that every verdict the profile can give is rendered and read back as itself.
+
+A team's pattern must not hang a web or critic worker (a pattern like ``(a+)+$`` backtracks for hours on 40
+characters in Python's ``re``). Patterns run on the ``regex`` module, whose matcher is ``re``'s syntax with a time
+limit: one reading stops after READ_TIME_LIMIT_S and the text is unreadable, saying so. When saved, a pattern must
+also read a few texts made to make it backtrack (runs of each character it or its verdict lines use, its verdict lines
+run together) within that limit, so that the usual culprits (nested or overlapping repeats) are refused with a clear
+error rather than found one slow verdict at a time.
 """
 
 from __future__ import annotations
 
 import re
 import string
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+
+import regex
 
 from critic_worker.profiles import FAMILIES, PREFERENCES, SYSTEM_PROMPT, Kind, Profile, Reading, Verdict, format_score
 from critic_worker.verdicts import unreadable
@@ -25,6 +35,9 @@ from critic_worker.verdicts import unreadable
 MAX_VERDICTS = 1001  # the engine scores every verdict line: 0-100 in halves is 201, 0-1000 in ones the most
 PLACEHOLDERS = {"question", "response", "response_a", "response_b", "reference"}
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
+READ_TIME_LIMIT_S = 0.25  # one reading of one text by a pattern; a linear pattern reads 100,000 characters in ~1 ms
+CHECK_TIME_LIMIT_S = 2.0  # when a spec is saved: reading its verdict lines back, then its probes, each all together
+PROBE_CHARS = 10_000  # the length of each text made to make a pattern backtrack: a long critic output
 
 
 class ProfileError(ValueError):
@@ -103,11 +116,11 @@ def _check_scale(spec: ProfileSpec, errors: dict[str, str]) -> None:
         errors["score_step"] = "scores carry at most two decimals"
 
 
-def _check_pattern(spec: ProfileSpec, errors: dict[str, str]) -> re.Pattern[str] | None:
+def _check_pattern(spec: ProfileSpec, errors: dict[str, str]) -> Any:
     group = "score" if spec.kind == "pointwise" else "preference"
     try:
-        pattern = re.compile(spec.verdict_pattern)
-    except re.error as exc:
+        pattern = regex.compile(spec.verdict_pattern, regex.V0)
+    except (regex.error, ValueError) as exc:
         errors["verdict_pattern"] = f"not a regular expression: {exc}"
         return None
     if group not in pattern.groupindex:
@@ -128,11 +141,22 @@ def _check_pattern(spec: ProfileSpec, errors: dict[str, str]) -> re.Pattern[str]
     return pattern
 
 
-def _pattern_reader(pattern: re.Pattern[str], value_map: dict[str, str]) -> Any:
+def too_slow(text: str) -> str:
+    """The reason a pattern's reading was stopped at the time limit."""
+    return (
+        f"the profile's verdict pattern was stopped after {READ_TIME_LIMIT_S:g} s on this text "
+        f"({len(text):,} characters): it backtracks too much; write it without nested or overlapping repeats"
+    )
+
+
+def _pattern_reader(pattern: Any, value_map: dict[str, str]) -> Any:
     folded = {k.strip().casefold(): v for k, v in value_map.items()}
 
     def read(profile: Profile, text: str) -> Reading:
-        last = deque(pattern.finditer(text), maxlen=1)  # the last match is the critic's conclusion
+        try:  # the last match is the critic's conclusion
+            last = deque(pattern.finditer(text, timeout=READ_TIME_LIMIT_S), maxlen=1)
+        except TimeoutError:
+            return unreadable(too_slow(text))
         if not last:
             return unreadable("the profile's verdict pattern does not match the text")
         match = last[0]
@@ -169,8 +193,59 @@ def _pattern_line(value_map: dict[str, str], template: str) -> Any:
     return line
 
 
-def profile_from_spec(spec: ProfileSpec) -> Profile:
-    """The Profile a spec describes. ProfileError (field -> message) when it cannot be one."""
+def _backtracking_probes(spec: ProfileSpec, lines: list[str]) -> list[str]:
+    """Texts that make a backtracking pattern slow and a linear one no slower: a run of each character the pattern or
+    its verdict lines use, and the verdict lines run together, each ended by a character none of them uses."""
+    end = "\x00"
+    chars = sorted(set("".join(lines) + spec.verdict_pattern + " a1.,\n"))
+    probes = [char * PROBE_CHARS + end for char in chars]
+    probes += [line * (PROBE_CHARS // max(1, len(line))) + end for line in lines]
+    return [*probes, " ".join(["word"] * (PROBE_CHARS // 5)) + end]
+
+
+def _check_reading(spec: ProfileSpec, profile: Profile, pattern: Any) -> None:
+    """Every verdict line reads back as its verdict, all within CHECK_TIME_LIMIT_S, and a pattern (when the spec has
+    one) reads each backtracking probe within READ_TIME_LIMIT_S, all within CHECK_TIME_LIMIT_S."""
+    field_name = "verdict_pattern" if pattern is not None else "reader"
+    deadline = time.monotonic() + CHECK_TIME_LIMIT_S
+    verdicts = profile.verdicts()
+    for v in verdicts:
+        line = profile.verdict_line(v)
+        reading = profile.read_free_text(line)
+        if reading.verdict is None or (reading.verdict.score, reading.verdict.preference) != (v.score, v.preference):
+            raise ProfileError(
+                {field_name: f"the verdict {v.label} is written {line!r}, which reads back as: {reading.reason}"}
+            )
+        if time.monotonic() > deadline:
+            raise ProfileError(
+                {field_name: f"reading its {len(verdicts)} verdict lines back took over {CHECK_TIME_LIMIT_S:g} s"}
+            )
+    if pattern is None:
+        return
+    deadline = time.monotonic() + CHECK_TIME_LIMIT_S
+    for probe in _backtracking_probes(spec, [profile.verdict_line(v) for v in (verdicts[0], verdicts[-1])]):
+        try:
+            deque(pattern.finditer(probe, timeout=READ_TIME_LIMIT_S), maxlen=0)
+            if time.monotonic() > deadline:
+                raise TimeoutError
+        except TimeoutError:
+            shown = probe[:12].replace("\x00", "")
+            raise ProfileError(
+                {
+                    field_name: f"it backtracks too much: reading {PROBE_CHARS:,}-character texts such as {shown!r}… "
+                    f"took it over {READ_TIME_LIMIT_S:g} s for one, or {CHECK_TIME_LIMIT_S:g} s for all (a pattern "
+                    "that does not backtrack takes milliseconds). Write it without nested or overlapping repeats such "
+                    "as (a+)+, (a|a)* or (\\w+\\s?)+"
+                }
+            ) from None
+
+
+def profile_from_spec(spec: ProfileSpec, *, check_reading: bool = True) -> Profile:
+    """The Profile a spec describes. ProfileError (field -> message) when it cannot be one.
+
+    ``check_reading`` (for a spec being saved): also read every verdict line back, and a pattern's backtracking
+    probes, within their time limits. A stored profile, checked when it was saved, is rebuilt without (False): a
+    reading's time depends on the machine's load, and a stored profile must not fail to load because of it."""
     errors: dict[str, str] = {}
     if not NAME.match(spec.name):
         errors["name"] = "1-32 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -220,12 +295,6 @@ def profile_from_spec(spec: ProfileSpec) -> Profile:
             value_map=tuple(spec.value_map.items()),
         )
     # The reader itself (not only the canonical shortcut) must read every verdict line: real outputs go through it.
-    for v in profile.verdicts():
-        line = profile.verdict_line(v)
-        reading = profile.read_free_text(line)
-        if reading.verdict is None or (reading.verdict.score, reading.verdict.preference) != (v.score, v.preference):
-            field_name = "verdict_pattern" if pattern is not None else "reader"
-            raise ProfileError(
-                {field_name: f"the verdict {v.label} is written {line!r}, which reads back as: {reading.reason}"}
-            )
+    if check_reading:
+        _check_reading(spec, profile, pattern)
     return profile

@@ -5,6 +5,7 @@ exports write its verdict line; and the database refuses what does not fit it, w
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -246,3 +247,21 @@ def test_the_desk_and_its_reveal_speak_the_profiles_scale(profiles: None, review
     done = reviewer_client.post(f"/items/{item.pk}/verdict/", {"score": "4"}, HTTP_HX_REQUEST="true")
     assert done.status_code == 200
     assert HumanVerdict.objects.get().score == 4
+
+
+def test_an_import_reads_judge_text_with_a_pattern_that_backtracks_in_bounded_time(tmp_path: Path) -> None:
+    # A row stored before patterns were checked for backtracking: each judge text is read within the time limit, and
+    # one the pattern cannot finish is a failed verdict, as unreadable text is.
+    PromptProfile.objects.create(**{**LIKERT, "verdict_pattern": r"Rating:\s*(?P<score>\d)|(a+)+$"})
+    dataset = dataset_create(created_by=None, name="mllm", pointwise_profile="likert-5")
+    rows = likert_rows(3)
+    rows[1]["judge_output"] = "Rating: 4 " + "a" * 20_000 + "!"
+    started = time.monotonic()
+    report = items_import(
+        dataset=dataset, path=write_jsonl(tmp_path / "j.jsonl", rows), images=image_folder(tmp_path, 1)
+    )
+    assert time.monotonic() - started < 30
+    assert report.ok, report.problems
+    verdicts = dict(CriticVerdict.objects.values_list("item__external_id", "status"))
+    assert verdicts == {"m0": "done", "m1": "failed", "m2": "done"}
+    assert CriticVerdict.objects.get(item__external_id="m1").raw_output == rows[1]["judge_output"]

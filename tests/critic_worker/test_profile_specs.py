@@ -3,9 +3,18 @@ they can give is written and read back as itself."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from critic_worker.profile_specs import ProfileError, ProfileSpec, profile_from_spec
+from critic_worker.profile_specs import (
+    CHECK_TIME_LIMIT_S,
+    READ_TIME_LIMIT_S,
+    ProfileError,
+    ProfileSpec,
+    profile_from_spec,
+    too_slow,
+)
 from critic_worker.profiles import PromptInput, Verdict, chat_prompt
 
 ITEM = PromptInput(question="What is shown?", response_a="A cat.", response_b="A dog.")
@@ -91,3 +100,43 @@ def test_a_spec_that_cannot_be_a_profile_says_which_field_and_why(changes: dict,
     with pytest.raises(ProfileError) as caught:
         profile_from_spec(mllm_judge_score(**changes))
     assert message in caught.value.errors[field]
+
+
+# A team's pattern must not hang a web or critic worker. Each of these reads its verdict lines back at once, but
+# backtracks on a run of letters or digits that fails at its end, the first two without end (in Python's re: hours at
+# 40 characters), the others for seconds on a long critic output.
+BACKTRACKING = [
+    (r"Judgement:\s*(?P<score>\d)|(a+)+$", "Judgement: 4 " + "a" * 5000 + "!"),
+    (r"Judgement:\s*(?P<score>\d)|(?:a|aa)+$", "Judgement: 4 " + "a" * 5000 + "!"),
+    (r"Judgement:\s*(?P<score>\d)|^(?:\w+\s?)+$", "a" * 20000 + "!"),
+    (r"(?:\d|\d\d)+!|Judgement:\s*(?P<score>\d)", "Judgement: 4 " + "1" * 5000 + "?"),
+]
+
+
+@pytest.mark.parametrize(("pattern", "slow_text"), BACKTRACKING)
+def test_a_pattern_that_backtracks_is_refused_when_saved(pattern: str, slow_text: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(ProfileError) as refused:
+        profile_from_spec(mllm_judge_score(verdict_pattern=pattern))
+    assert "backtracks too much" in refused.value.errors["verdict_pattern"]
+    assert "nested or overlapping repeats" in refused.value.errors["verdict_pattern"]
+    assert time.monotonic() - started < 4 * CHECK_TIME_LIMIT_S
+
+
+@pytest.mark.parametrize(("pattern", "slow_text"), BACKTRACKING)
+def test_a_stored_pattern_that_backtracks_is_stopped_at_the_time_limit(pattern: str, slow_text: str) -> None:
+    # Stored before the check above (or written to the table by hand): every reader stops it, never hangs.
+    profile = profile_from_spec(mllm_judge_score(verdict_pattern=pattern), check_reading=False)
+    assert profile.parse("Fine.\nJudgement: 4") == Verdict(score=4, justification="Fine.")  # the verdict line
+    started = time.monotonic()
+    reading = profile.read(slow_text)
+    assert time.monotonic() - started < 10 * READ_TIME_LIMIT_S
+    assert not reading.readable
+    assert reading.reason == too_slow(slow_text)
+    assert f"stopped after {READ_TIME_LIMIT_S:g} s on this text ({len(slow_text):,} characters)" in reading.reason
+
+
+def test_a_pattern_that_does_not_backtrack_reads_a_long_text_at_once() -> None:
+    profile = profile_from_spec(mllm_judge_score(verdict_pattern=r"(?s).*Judgement:\s*(?P<score>\d+)"))
+    text = "The answer is fine. " * 5000 + "Judgement: 3"
+    assert profile.parse(text).score == 3  # type: ignore[union-attr]
