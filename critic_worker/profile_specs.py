@@ -20,6 +20,7 @@ error rather than found one slow verdict at a time.
 
 from __future__ import annotations
 
+import math
 import re
 import string
 import time
@@ -34,7 +35,14 @@ from critic_worker.verdicts import unreadable
 
 MAX_VERDICTS = 1001  # the engine scores every verdict line: 0-100 in halves is 201, 0-1000 in ones the most
 PLACEHOLDERS = {"question", "response", "response_a", "response_b", "reference"}
-NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")  # use fullmatch: '$' alone also matches before a final newline
+# How much text a profile may hold (the database's columns, and what a prompt or a reading can afford): a rubric of a
+# few pages, placeholders filled a few times each (every one adds up to an item's 100,000 characters to the prompt).
+MAX_CHARS = {"title": 200, "template": 20_000, "system": 20_000, "verdict_pattern": 1_000, "verdict_line": 400}
+MAX_PLACEHOLDERS = 10
+MAX_VALUE_MAP = 50  # entries; each matched value at most MAX_VALUE_CHARS
+MAX_VALUE_CHARS = 100
+MAX_SCORE = 1e9  # |score_min|, |score_max|, score_step
 READ_TIME_LIMIT_S = 0.25  # one reading of one text by a pattern; a linear pattern reads 100,000 characters in ~1 ms
 CHECK_TIME_LIMIT_S = 2.0  # when a spec is saved: reading its verdict lines back, then its probes, each all together
 PROBE_CHARS = 10_000  # the length of each text made to make a pattern backtrack: a long critic output
@@ -65,26 +73,60 @@ class ProfileSpec:
     verdict_line: str = ""
 
 
-def template_fields(template: str) -> set[str]:
-    """The placeholders a template uses; ValueError for a malformed one (unbalanced braces, '{x!r}', '{x:>3}')."""
-    found = set()
+def template_placeholders(template: str) -> list[str]:
+    """The placeholders a template uses, in order, each time it uses one; ValueError for a malformed one (unbalanced
+    braces, '{x!r}', '{x:>3}', '{x.y}', '{0}')."""
+    found = []
     for _, name, spec, conversion in string.Formatter().parse(template):
         if name is None:
             continue
-        if spec or conversion or not name.isidentifier():
-            raise ValueError(f"write the placeholder as {{{name.split('!')[0].split(':')[0]}}}, nothing more")
-        found.add(name)
+        if not name.isidentifier():
+            stem = re.match(r"[A-Za-z_]\w*", name)
+            if stem is None:
+                raise ValueError(f"{{{name}}} is not a placeholder")
+            name = stem.group(0)
+            spec = spec or name  # '{question.attr}', '{question[0]}': write {question}
+        if spec or conversion:
+            raise ValueError(f"write the placeholder as {{{name}}}, nothing more")
+        found.append(name)
     return found
 
 
+def template_fields(template: str) -> set[str]:
+    """The placeholders a template uses; ValueError for a malformed one (unbalanced braces, '{x!r}', '{x:>3}')."""
+    return set(template_placeholders(template))
+
+
+def _check_text(spec: ProfileSpec, errors: dict[str, str]) -> None:
+    """Each text within its size, none holding a NUL character (which no column can store)."""
+    for name, limit in MAX_CHARS.items():
+        value = getattr(spec, name)
+        if not isinstance(value, str):
+            errors[name] = "must be text"
+        elif len(value) > limit:
+            errors[name] = f"at most {limit:,} characters (this has {len(value):,})"
+        elif "\x00" in value:
+            errors[name] = "must not contain a NUL character"
+    keys = list(spec.value_map)
+    if len(keys) > MAX_VALUE_MAP:
+        errors["value_map"] = f"at most {MAX_VALUE_MAP} values (this has {len(keys)})"
+    elif any(len(key) > MAX_VALUE_CHARS or "\x00" in key for key in keys):
+        errors["value_map"] = f"each matched value is at most {MAX_VALUE_CHARS} characters, without NUL"
+
+
 def _check_template(spec: ProfileSpec, errors: dict[str, str]) -> None:
+    if "template" in errors:
+        return
     try:
-        used = template_fields(spec.template)
+        placeholders = template_placeholders(spec.template)
     except ValueError as exc:
         errors["template"] = f"{exc} (a literal brace is written {{{{ or }}}})"
         return
+    used = set(placeholders)
     unknown = used - PLACEHOLDERS
-    if unknown:
+    if len(placeholders) > MAX_PLACEHOLDERS:
+        errors["template"] = f"at most {MAX_PLACEHOLDERS} placeholders in all (this has {len(placeholders)})"
+    elif unknown:
         errors["template"] = (
             f"unknown placeholder(s) {', '.join(sorted(unknown))}; use {', '.join(sorted(PLACEHOLDERS))}"
         )
@@ -106,7 +148,13 @@ def _check_scale(spec: ProfileSpec, errors: dict[str, str]) -> None:
     lo, hi, step = spec.score_min, spec.score_max, spec.score_step
     if lo is None or hi is None or step is None:
         errors["score_min"] = "a pointwise profile needs score_min, score_max and score_step"
-    elif not lo < hi:
+        return
+    for name, value in (("score_min", lo), ("score_max", hi), ("score_step", step)):
+        if not math.isfinite(value) or abs(value) > MAX_SCORE:
+            errors[name] = f"{name} must be a number from {-MAX_SCORE:,.0f} to {MAX_SCORE:,.0f}"
+    if errors.keys() & {"score_min", "score_max", "score_step"}:
+        return
+    if not lo < hi:
         errors["score_max"] = f"score_max ({format_score(hi)}) must be above score_min ({format_score(lo)})"
     elif step <= 0 or abs((hi - lo) / step - round((hi - lo) / step)) > 1e-9:
         errors["score_step"] = f"score_step must be positive and divide {format_score(hi - lo)} into whole steps"
@@ -118,6 +166,8 @@ def _check_scale(spec: ProfileSpec, errors: dict[str, str]) -> None:
 
 def _check_pattern(spec: ProfileSpec, errors: dict[str, str]) -> Any:
     group = "score" if spec.kind == "pointwise" else "preference"
+    if "verdict_pattern" in errors:
+        return None
     try:
         pattern = regex.compile(spec.verdict_pattern, regex.V0)
     except (regex.error, ValueError) as exc:
@@ -247,12 +297,13 @@ def profile_from_spec(spec: ProfileSpec, *, check_reading: bool = True) -> Profi
     probes, within their time limits. A stored profile, checked when it was saved, is rebuilt without (False): a
     reading's time depends on the machine's load, and a stored profile must not fail to load because of it."""
     errors: dict[str, str] = {}
-    if not NAME.match(spec.name):
+    if not isinstance(spec.name, str) or not NAME.fullmatch(spec.name):
         errors["name"] = "1-32 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
     if spec.kind not in ("pointwise", "pairwise"):
         errors["kind"] = "kind is pointwise or pairwise"
         raise ProfileError(errors)
     kind: Kind = "pointwise" if spec.kind == "pointwise" else "pairwise"
+    _check_text(spec, errors)
     _check_template(spec, errors)
     _check_scale(spec, errors)
     family = FAMILIES.get(spec.reader)

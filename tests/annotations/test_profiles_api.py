@@ -75,6 +75,11 @@ def test_reviewers_and_strangers_cannot_create_profiles(reviewer: Any) -> None:
         ({"verdict_pattern": r"Judgement: (\d+)"}, "verdict_pattern"),
         ({"score_step": 0.3}, "score_step"),
         ({"kind": "pairwise"}, "score_min"),
+        ({"title": "t" * 201}, "title"),  # more than its column holds: a 422, not a database error
+        ({"verdict_line": "Judgement: {score}" + "!" * 400}, "verdict_line"),
+        ({"score_max": float("inf")}, "score_max"),  # JSON's Infinity, as Python's json writes it
+        ({"score_step": float("nan")}, "score_step"),
+        ({"value_map": {f"v{n}": "A" for n in range(51)}}, "value_map"),
     ],
 )
 def test_a_bad_profile_is_refused_by_field_and_nothing_is_stored(admin: Any, changes: dict, field: str) -> None:

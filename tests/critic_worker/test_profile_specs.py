@@ -94,6 +94,21 @@ def test_a_built_in_familys_reader_on_a_teams_own_range() -> None:
         ({"verdict_line": "Score {score}"}, "verdict_pattern", "reads back"),
         ({"reader": "pairwise"}, "reader", "reads pairwise verdicts"),
         ({"reader": "nope"}, "reader", "built-in family"),
+        # What a hostile or careless administrator may send: each refused on its field, never an exception.
+        ({"name": "likert\n"}, "name", "lower-case"),
+        ({"template": "Rate {question.__class__} {response}."}, "template", "write the placeholder as {question}"),
+        ({"template": "Rate {0} {question} {response}."}, "template", "{0} is not a placeholder"),
+        ({"template": "{question}{response}" * 6}, "template", "at most 10 placeholders"),
+        ({"template": RUBRIC + " " * 20_000}, "template", "at most 20,000 characters"),
+        ({"system": "Be strict. " * 2_001}, "system", "at most 20,000 characters"),
+        ({"title": "t" * 201}, "title", "at most 200 characters"),
+        ({"title": "a\x00b"}, "title", "NUL"),
+        ({"verdict_line": "Judgement: {score}" + "!" * 400}, "verdict_line", "at most 400 characters"),
+        ({"verdict_pattern": r"Judgement:\s*(?P<score>\d+)" + "(?:x)?" * 200}, "verdict_pattern", "at most 1,000"),
+        ({"score_max": float("inf")}, "score_max", "a number from -1,000,000,000 to 1,000,000,000"),
+        ({"score_min": float("nan")}, "score_min", "a number from"),
+        ({"score_step": float("nan")}, "score_step", "a number from"),
+        ({"score_min": -1e308, "score_max": 1e308, "score_step": 1e306}, "score_max", "a number from"),
     ],
 )
 def test_a_spec_that_cannot_be_a_profile_says_which_field_and_why(changes: dict, field: str, message: str) -> None:
