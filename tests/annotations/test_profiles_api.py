@@ -20,6 +20,7 @@ from annotations.models import PromptProfile
 from annotations.services.profiles import prompt_profile_create, prompt_profile_update
 from annotations.services.tokens import api_token_create
 from critic_worker.profiles import PROFILES, get_profile
+from tests.factories import DatasetFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 MLLM_JUDGE = {
@@ -146,3 +147,15 @@ def test_administrators_define_a_profile_on_the_admin_page(admin_client: Client)
     saved = admin_client.post(url, form)
     assert saved.status_code == 302, saved.content.decode()[:2000]
     assert get_profile("mllm-judge-1to5").system == "You grade."
+
+
+@pytest.mark.django_db
+def test_the_admin_page_refuses_to_change_a_profile_in_use_and_says_why(admin_client: Client) -> None:
+    profile = prompt_profile_create(**MLLM_JUDGE)
+    DatasetFactory(pointwise_profile="mllm-judge-1to5")
+    form = {**MLLM_JUDGE, "title": "", "system": "You grade.", "allow_tie": "on", "reader": "pattern"}
+    form["value_map"] = "{}"
+    refused = admin_client.post(f"/admin/annotations/promptprofile/{profile.pk}/change/", {**form, "score_max": 7})
+    assert refused.status_code == 200
+    assert "is in use (1 dataset): create a new profile for a changed rubric" in refused.content.decode()
+    assert get_profile("mllm-judge-1to5").score_max == 5
