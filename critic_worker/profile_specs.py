@@ -110,8 +110,8 @@ def _check_text(spec: ProfileSpec, errors: dict[str, str]) -> None:
     keys = list(spec.value_map)
     if len(keys) > MAX_VALUE_MAP:
         errors["value_map"] = f"at most {MAX_VALUE_MAP} values (this has {len(keys)})"
-    elif any(len(key) > MAX_VALUE_CHARS or "\x00" in key for key in keys):
-        errors["value_map"] = f"each matched value is at most {MAX_VALUE_CHARS} characters, without NUL"
+    elif any(not key.strip() or len(key) > MAX_VALUE_CHARS or "\x00" in key for key in keys):
+        errors["value_map"] = f"each matched value is 1-{MAX_VALUE_CHARS} characters (not blank, no NUL)"
 
 
 def _check_template(spec: ProfileSpec, errors: dict[str, str]) -> None:

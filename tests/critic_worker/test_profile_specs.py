@@ -96,6 +96,10 @@ def test_a_built_in_familys_reader_on_a_teams_own_range() -> None:
         ({"reader": "nope"}, "reader", "built-in family"),
         # What a hostile or careless administrator may send: each refused on its field, never an exception.
         ({"name": "likert\n"}, "name", "lower-case"),
+        ({"name": "Pointwise"}, "name", "lower-case"),
+        ({"name": " pointwise"}, "name", "lower-case"),
+        ({"name": "p\u043eintwise"}, "name", "lower-case"),  # a Cyrillic o: not the built-in, not a name either
+        ({"verdict_pattern": r"(?P<score>\d*)"}, "verdict_pattern", "reads back"),  # its last match is empty
         ({"template": "Rate {question.__class__} {response}."}, "template", "write the placeholder as {question}"),
         ({"template": "Rate {0} {question} {response}."}, "template", "{0} is not a placeholder"),
         ({"template": "{question}{response}" * 6}, "template", "at most 10 placeholders"),
@@ -155,3 +159,26 @@ def test_a_pattern_that_does_not_backtrack_reads_a_long_text_at_once() -> None:
     profile = profile_from_spec(mllm_judge_score(verdict_pattern=r"(?s).*Judgement:\s*(?P<score>\d+)"))
     text = "The answer is fine. " * 5000 + "Judgement: 3"
     assert profile.parse(text).score == 3  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("value_map", "message"),
+    [
+        ({"A": "A", "B": "B", "C": "maybe"}, "map each matched value to A, B or tie"),
+        ({"A": "A", "B": "B"}, "the value map must give A, B and tie"),
+        ({"A": "A", "a": "B", "C": "tie"}, "reads back"),  # case is ignored: 'A' would read as B
+        ({"": "A", "B": "B", "C": "tie"}, "not blank"),  # an empty [[]] read as A: the form refuses it too
+    ],
+)
+def test_a_value_map_that_cannot_give_each_verdict_is_refused(value_map: dict[str, str], message: str) -> None:
+    spec = ProfileSpec(
+        name="pair",
+        kind="pairwise",
+        template="{question} {response_a} {response_b}",
+        verdict_pattern=r"\[\[(?P<preference>\w*)\]\]",
+        value_map=value_map,
+        verdict_line="[[{preference}]]",
+    )
+    with pytest.raises(ProfileError) as refused:
+        profile_from_spec(spec)
+    assert message in " ".join(refused.value.errors.values())
