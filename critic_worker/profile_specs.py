@@ -43,6 +43,11 @@ MAX_PLACEHOLDERS = 10
 MAX_VALUE_MAP = 50  # entries; each matched value at most MAX_VALUE_CHARS
 MAX_VALUE_CHARS = 100
 MAX_SCORE = 1e9  # |score_min|, |score_max|, score_step
+# The regex module compiles a counted repeat by writing its item out that many times: a{10000000} takes seconds and
+# gigabytes before any text is read (Python's re does not). The bounds of a pattern's counted repeats multiply to at
+# most this; \d{1,3}(?:\.\d{1,2})? gives 6.
+MAX_REPEATS = 10_000
+COUNTED_REPEAT = re.compile(r"\{(\d*),?(\d*)\}")
 READ_TIME_LIMIT_S = 0.25  # one reading of one text by a pattern; a linear pattern reads 100,000 characters in ~1 ms
 CHECK_TIME_LIMIT_S = 2.0  # when a spec is saved: reading its verdict lines back, then its probes, each all together
 PROBE_CHARS = 10_000  # the length of each text made to make a pattern backtrack: a long critic output
@@ -98,7 +103,8 @@ def template_fields(template: str) -> set[str]:
 
 
 def _check_text(spec: ProfileSpec, errors: dict[str, str]) -> None:
-    """Each text within its size, none holding a NUL character (which no column can store)."""
+    """Each text within its size, none holding a NUL character (which no column can store), a template's
+    placeholders and a value map's entries within their numbers."""
     for name, limit in MAX_CHARS.items():
         value = getattr(spec, name)
         if not isinstance(value, str):
@@ -107,6 +113,13 @@ def _check_text(spec: ProfileSpec, errors: dict[str, str]) -> None:
             errors[name] = f"at most {limit:,} characters (this has {len(value):,})"
         elif "\x00" in value:
             errors[name] = "must not contain a NUL character"
+    if "template" not in errors:
+        try:
+            placeholders = template_placeholders(spec.template)
+        except ValueError:
+            placeholders = []  # malformed: _check_template says how
+        if len(placeholders) > MAX_PLACEHOLDERS:
+            errors["template"] = f"at most {MAX_PLACEHOLDERS} placeholders in all (this has {len(placeholders)})"
     keys = list(spec.value_map)
     if len(keys) > MAX_VALUE_MAP:
         errors["value_map"] = f"at most {MAX_VALUE_MAP} values (this has {len(keys)})"
@@ -124,9 +137,7 @@ def _check_template(spec: ProfileSpec, errors: dict[str, str]) -> None:
         return
     used = set(placeholders)
     unknown = used - PLACEHOLDERS
-    if len(placeholders) > MAX_PLACEHOLDERS:
-        errors["template"] = f"at most {MAX_PLACEHOLDERS} placeholders in all (this has {len(placeholders)})"
-    elif unknown:
+    if unknown:
         errors["template"] = (
             f"unknown placeholder(s) {', '.join(sorted(unknown))}; use {', '.join(sorted(PLACEHOLDERS))}"
         )
@@ -164,9 +175,27 @@ def _check_scale(spec: ProfileSpec, errors: dict[str, str]) -> None:
         errors["score_step"] = "scores carry at most two decimals"
 
 
+def counted_repeats(pattern: str) -> int:
+    """The product of the largest bound of every counted repeat ({m}, {m,}, {,n}, {m,n}) written in a pattern, each
+    brace pair counted whether it is a repeat or a literal (escaped, in a class): an upper bound of what compiling
+    writes out."""
+    product = 1
+    for low, high in COUNTED_REPEAT.findall(pattern):
+        product *= max(int(low or 0), int(high or 0), 1)
+        if product > MAX_REPEATS:
+            break
+    return product
+
+
 def _check_pattern(spec: ProfileSpec, errors: dict[str, str]) -> Any:
     group = "score" if spec.kind == "pointwise" else "preference"
     if "verdict_pattern" in errors:
+        return None
+    if counted_repeats(spec.verdict_pattern) > MAX_REPEATS:
+        errors["verdict_pattern"] = (
+            f"its counted repeats ({{n}}, {{m,n}}) multiply to more than {MAX_REPEATS:,}: write a smaller count, "
+            "or + and * for 'any number'"
+        )
         return None
     try:
         pattern = regex.compile(spec.verdict_pattern, regex.V0)
@@ -290,12 +319,13 @@ def _check_reading(spec: ProfileSpec, profile: Profile, pattern: Any) -> None:
             ) from None
 
 
-def profile_from_spec(spec: ProfileSpec, *, check_reading: bool = True) -> Profile:
+def profile_from_spec(spec: ProfileSpec, *, being_saved: bool = True) -> Profile:
     """The Profile a spec describes. ProfileError (field -> message) when it cannot be one.
 
-    ``check_reading`` (for a spec being saved): also read every verdict line back, and a pattern's backtracking
-    probes, within their time limits. A stored profile, checked when it was saved, is rebuilt without (False): a
-    reading's time depends on the machine's load, and a stored profile must not fail to load because of it."""
+    ``being_saved``: also hold its texts to their sizes (MAX_CHARS, ...) and read every verdict line back, and a
+    pattern's backtracking probes, within their time limits. A stored profile, checked when it was saved, is rebuilt
+    without (False): a reading's time depends on the machine's load, and a profile stored under other limits must
+    not fail to load. The checks that guard the process itself (a pattern's counted repeats) run either way."""
     errors: dict[str, str] = {}
     if not isinstance(spec.name, str) or not NAME.fullmatch(spec.name):
         errors["name"] = "1-32 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -303,7 +333,8 @@ def profile_from_spec(spec: ProfileSpec, *, check_reading: bool = True) -> Profi
         errors["kind"] = "kind is pointwise or pairwise"
         raise ProfileError(errors)
     kind: Kind = "pointwise" if spec.kind == "pointwise" else "pairwise"
-    _check_text(spec, errors)
+    if being_saved:
+        _check_text(spec, errors)
     _check_template(spec, errors)
     _check_scale(spec, errors)
     family = FAMILIES.get(spec.reader)
@@ -346,6 +377,6 @@ def profile_from_spec(spec: ProfileSpec, *, check_reading: bool = True) -> Profi
             value_map=tuple(spec.value_map.items()),
         )
     # The reader itself (not only the canonical shortcut) must read every verdict line: real outputs go through it.
-    if check_reading:
+    if being_saved:
         _check_reading(spec, profile, pattern)
     return profile

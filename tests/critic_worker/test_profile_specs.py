@@ -3,7 +3,10 @@ they can give is written and read back as itself."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +20,7 @@ from critic_worker.profile_specs import (
 )
 from critic_worker.profiles import PromptInput, Verdict, chat_prompt
 
+ROOT = Path(__file__).resolve().parents[2]
 ITEM = PromptInput(question="What is shown?", response_a="A cat.", response_b="A dog.")
 RUBRIC = "Rate the answer to {question} from 1 to 5.\nAnswer: {response}\nReply 'Judgement: N'."
 
@@ -145,7 +149,7 @@ def test_a_pattern_that_backtracks_is_refused_when_saved(pattern: str, slow_text
 @pytest.mark.parametrize(("pattern", "slow_text"), BACKTRACKING)
 def test_a_stored_pattern_that_backtracks_is_stopped_at_the_time_limit(pattern: str, slow_text: str) -> None:
     # Stored before the check above (or written to the table by hand): every reader stops it, never hangs.
-    profile = profile_from_spec(mllm_judge_score(verdict_pattern=pattern), check_reading=False)
+    profile = profile_from_spec(mllm_judge_score(verdict_pattern=pattern), being_saved=False)
     assert profile.parse("Fine.\nJudgement: 4") == Verdict(score=4, justification="Fine.")  # the verdict line
     started = time.monotonic()
     reading = profile.read(slow_text)
@@ -182,3 +186,45 @@ def test_a_value_map_that_cannot_give_each_verdict_is_refused(value_map: dict[st
     with pytest.raises(ProfileError) as refused:
         profile_from_spec(spec)
     assert message in " ".join(refused.value.errors.values())
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"Judgement:\s*(?P<score>\d)a{10000000}",  # compiled by writing 'a' out ten million times: 2.6 GB
+        r"Judgement:\s*(?P<score>\d)(?:(?:(?:x{100}){100}){100}){100}",
+        r"Judgement:\s*(?P<score>\d)(?:x{0,4294967294})?",
+    ],
+)
+def test_a_pattern_whose_counted_repeats_blow_up_is_refused_before_it_is_compiled(pattern: str) -> None:
+    # In a process of its own: before this check, compiling the first held its process for seconds and gigabytes.
+    code = (
+        "import sys; from tests.critic_worker.test_profile_specs import mllm_judge_score\n"
+        "from critic_worker.profile_specs import ProfileError, profile_from_spec\n"
+        "for being_saved in (True, False):\n"
+        "    try:\n"
+        "        profile_from_spec(mllm_judge_score(verdict_pattern=sys.argv[1]), being_saved=being_saved)\n"
+        "    except ProfileError as exc:\n"
+        "        print(exc.errors['verdict_pattern'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, pattern], capture_output=True, text=True, cwd=ROOT, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    said = done.stdout.splitlines()
+    assert len(said) == 2  # refused when saved, and when a stored one is loaded
+    assert all("counted repeats ({n}, {m,n}) multiply to more than 10,000" in line for line in said)
+
+
+def test_counted_repeats_a_rubric_needs_are_kept() -> None:
+    pattern = r"Judgement:\s*(?P<score>\d{1,3}(?:\.\d{1,2})?)/\d{1,3}\s{0,5}"
+    profile = profile_from_spec(mllm_judge_score(verdict_pattern=pattern, verdict_line="Judgement: {score}/5"))
+    assert profile.parse("Judgement: 4/5").score == 4  # type: ignore[union-attr]
+
+
+def test_a_stored_profile_outside_todays_sizes_still_loads() -> None:
+    # Stored before the limits on sizes (or under other limits): readable, its verdicts stay usable.
+    big = mllm_judge_score(template=RUBRIC + " {question}" * 12, title="t" * 300)
+    with pytest.raises(ProfileError):
+        profile_from_spec(big)
+    assert profile_from_spec(big, being_saved=False).parse("Judgement: 3").score == 3  # type: ignore[union-attr]
