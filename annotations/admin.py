@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -238,7 +238,7 @@ class PromptProfileForm(forms.ModelForm):
                 prompt_profile_check(fields=values, instance=self.instance if self.instance.pk else None)
             except ValidationError as exc:
                 raise ValidationError(
-                    {k if k in PROFILE_FIELDS else None: v for k, v in exc.message_dict.items()}  # type: ignore[misc]
+                    {k if k in PROFILE_FIELDS else NON_FIELD_ERRORS: v for k, v in exc.message_dict.items()}
                 ) from None
         return cleaned
 

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils.html import escape
 
 from annotations.services.profiles import FIELDS
-from critic_worker.profile_specs import NAME
+from critic_worker.profile_specs import MAX_CHARS, NAME
 from critic_worker.profiles import FAMILIES, PREFERENCES, SYSTEM_PROMPT, find_profile
 
 READERS = [
@@ -63,7 +63,9 @@ class ProfileForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     title = forms.CharField(
-        required=False, max_length=200, help_text="Shown beside the name where a profile is chosen; the name if empty."
+        required=False,
+        max_length=MAX_CHARS["title"],
+        help_text="Shown beside the name where a profile is chosen; the name if empty.",
     )
     kind = forms.ChoiceField(
         choices=[("pointwise", "Pointwise: one response, a score"), ("pairwise", "Pairwise: two responses, A / B")],
@@ -116,7 +118,7 @@ class ProfileForm(forms.Form):
     )
     verdict_line = forms.CharField(
         required=False,
-        max_length=400,
+        max_length=MAX_CHARS["verdict_line"],
         strip=False,
         label="Verdict line",
         help_text="How a verdict is written back (exports, the critic's confidence): with {score} or {preference}. "
@@ -190,6 +192,6 @@ def free_name(name: str) -> str:
     for n in range(2, 1000):
         suffix = f"-{n}"
         candidate = name[: 32 - len(suffix)] + suffix
-        if NAME.match(candidate) and find_profile(candidate) is None:
+        if NAME.fullmatch(candidate) and find_profile(candidate) is None:
             return candidate
     return ""

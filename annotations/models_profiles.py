@@ -9,14 +9,14 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models
 from django.db.models import Q
 
-from critic_worker.profile_specs import ProfileSpec
+from critic_worker.profile_specs import MAX_CHARS, ProfileSpec
 from critic_worker.profiles import SYSTEM_PROMPT
 
 
 class PromptProfile(models.Model):
     name = models.CharField(max_length=32, unique=True)
     kind = models.CharField(max_length=9, choices=[("pointwise", "pointwise"), ("pairwise", "pairwise")])
-    title = models.CharField(max_length=200, blank=True)
+    title = models.CharField(max_length=MAX_CHARS["title"], blank=True)
     template = models.TextField(validators=[ProhibitNullCharactersValidator()])
     system = models.TextField(default=SYSTEM_PROMPT, blank=True, validators=[ProhibitNullCharactersValidator()])
     score_min = models.FloatField(null=True, blank=True)
@@ -26,7 +26,7 @@ class PromptProfile(models.Model):
     reader = models.CharField(max_length=16, default="pattern", help_text="'pattern' or a built-in family's reader.")
     verdict_pattern = models.TextField(blank=True)
     value_map = models.JSONField(default=dict, blank=True)
-    verdict_line = models.CharField(max_length=400, blank=True)
+    verdict_line = models.CharField(max_length=MAX_CHARS["verdict_line"], blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

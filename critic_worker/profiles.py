@@ -110,6 +110,14 @@ class Profile:
         count = round((self.score_max - self.score_min) / self.score_step)
         return [Verdict(score=self.score_min + k * self.score_step) for k in range(count + 1)]
 
+    def distribution_key(self, score: float | None, preference: str | None) -> str:
+        """A verdict's key in the critic's verdict distribution (a verdict's ``probabilities``): the preference, or
+        the score of the nearest verdict line, as ``format_score`` writes it: the score itself on a profile with a
+        step (its readers give only scores on it), else the nearest whole point (LLaVA-Bench's 6.5 takes 6's)."""
+        if preference is not None:
+            return preference
+        return format_score(score or 0.0) if self.score_step is not None else format_score(round(score or 0.0))
+
     def on_grid(self, score: float) -> bool:
         """Whether a score is one this profile can give: in range, and on its step when it has one."""
         if not self.in_range(score):

@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 from transformers import DynamicCache
 
-from critic_worker.profiles import Profile, Verdict, format_score
+from critic_worker.profiles import Profile, Verdict
 
 CANDIDATE_CHUNK = 32  # verdict lines scored per forward pass; bounds the memory of the repeated context cache
 
@@ -260,8 +260,7 @@ def verdict_reading(profile: Profile, text: str, parsed: Verdict | None, dist: d
         top = max(by_label, key=lambda k: by_label[k])
         best = max((v for v in dist if label(v) == top), key=lambda v: dist[v])
         parsed = Verdict(score=best.score, preference=best.preference, strong=best.strong, justification=text)
-    # A parsed score off the integer grid (LLaVA-Bench's 6.5) takes the probability of its nearest grid point.
-    key = parsed.preference if parsed.preference is not None else format_score(round(parsed.score or 0.0))
+    key = profile.distribution_key(parsed.score, parsed.preference)
     expected = sum((v.score or 0.0) * p for v, p in dist.items()) if profile.is_pointwise else None
     return Reading(
         verdict=parsed,

@@ -22,7 +22,7 @@ class StoredProfiles:
 
     def profile(self, name: str) -> Profile | None:
         row = PromptProfile.objects.filter(name=name).first()
-        return profile_from_spec(row.spec()) if row is not None else None
+        return profile_from_spec(row.spec(), being_saved=False) if row is not None else None
 
     def catalogue(self) -> list[tuple[str, Kind, str]]:
         rows = PromptProfile.objects.values_list("name", "kind", "title")
@@ -89,7 +89,7 @@ def _described(profile: Profile, row: PromptProfile | None) -> dict[str, Any]:
 def _every_profile() -> list[tuple[Profile, PromptProfile | None]]:
     """Every profile, built-ins first, each with its stored row (None for a built-in)."""
     rows = list(PromptProfile.objects.all())
-    return [(p, None) for p in PROFILES.values()] + [(profile_from_spec(r.spec()), r) for r in rows]
+    return [(p, None) for p in PROFILES.values()] + [(profile_from_spec(r.spec(), being_saved=False), r) for r in rows]
 
 
 def profile_list() -> list[dict[str, Any]]:

@@ -41,8 +41,9 @@ __all__ = ["ImportReport", "Problem", "items_import"]
 Progress = Callable[[str, int, int], None]
 # The judge a conversation's gpt turn is credited to when the import names none.
 RACED = (
-    "Another upload or import added some of these items meanwhile (after this file's ids were checked, before they "
-    "were written); nothing was imported. Import the file again: the ids already there are then named."
+    "Another upload, import or profile change came in meanwhile (after this file was checked, before its items were "
+    "written: some of its ids added, or a profile it names changed or deleted); nothing was imported. Import the file "
+    "again: what is in the way is then named."
 )
 DEFAULT_JUDGES = {"llava-critic-parquet": "gpt-4o", "llava-json": "llava-json-gpt"}
 

@@ -17,6 +17,8 @@ from annotations.services.images import CheckedImage, image_check, image_discard
 from annotations.services.judging import verdicts_queue_new_items
 from critic_worker.profiles import find_profile, profile_names
 
+CHECK_VIOLATION = "23514"  # PostgreSQL's SQLSTATE for a check that refused a row
+
 MAX_TEXT_CHARS = 100_000
 MAX_NAME_CHARS = 200
 GOLD_FOR_ADMINS = "Only administrators put items in the gold split."
@@ -185,8 +187,16 @@ def item_create(
             )
             verdicts_queue_new_items(dataset=dataset)
             return item
-    except IntegrityError:
+    except IntegrityError as exc:
         _discard_new(stored)
+        if getattr(exc.__cause__, "sqlstate", "") == CHECK_VIOLATION:  # the profile triggers (migrations 0021, 0026)
+            raise ValidationError(
+                {
+                    "profile": [
+                        f"Profile {profile!r} was changed or deleted while the item was saved; nothing was stored."
+                    ]
+                }
+            ) from None
         # The checks above passed, so the row lost a race for its id.
         raise ValidationError(
             {"external_id": [f"Dataset {dataset.name!r} already has an item with id {external_id!r}."]}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from annotations.models import PromptProfile
 from annotations.selectors.profiles import profile_uses_in_words
@@ -49,6 +49,30 @@ def _refuse_if_used(name: str) -> None:
         raise ValidationError({"__all__": f"{name!r} is in use ({said}): create a new profile for a changed rubric"})
 
 
+PROFILE_LOCK = 1_640_021  # the first key of a profile name's advisory lock (migration 0026, whose triggers take it)
+
+
+def _locked(profile: PromptProfile) -> PromptProfile:
+    """The profile's row, locked for a change, with its name's lock held exclusively; ValidationError at once when a
+    transaction that names the profile is running (a dataset being saved, an import writing items: the triggers of
+    migration 0026 hold the name's lock, shared, until they commit), rather than a request held for as long as an
+    import runs. Inside a transaction."""
+    locked = PromptProfile.objects.select_for_update().get(pk=profile.pk)
+    if connection.vendor != "postgresql":  # the demo's SQLite: one writer at a time, no triggers
+        return locked
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [PROFILE_LOCK, locked.name])
+        (free,) = cursor.fetchone()
+    if not free:
+        raise ValidationError(
+            {
+                "__all__": f"{locked.name!r} is being put to use right now (a dataset or an import is naming it): "
+                "it cannot change while that runs; try again when it has finished"
+            }
+        )
+    return locked
+
+
 def prompt_profile_create(*, created_by: Any = None, **fields: Any) -> PromptProfile:
     """A new profile from its fields (see critic_worker.profile_specs); ValidationError by field when it cannot be
     one, or when the name is taken. Nothing is stored on error."""
@@ -64,7 +88,7 @@ def prompt_profile_update(*, profile: PromptProfile, **fields: Any) -> PromptPro
     """Change a profile that nothing uses yet; ValidationError when something does (say what), when the new
     fields cannot make a profile, or when its new name is taken. Nothing is changed on error."""
     with transaction.atomic():
-        locked = PromptProfile.objects.select_for_update().get(pk=profile.pk)
+        locked = _locked(profile)
         old_name = locked.name
         _refuse_if_used(old_name)
         current = {name: getattr(locked, name) for name in FIELDS}
@@ -84,7 +108,7 @@ def prompt_profile_delete(*, profile: PromptProfile) -> None:
     """Delete a profile that nothing uses yet; ValidationError (saying what uses it) when something does. The
     database refuses the deletion of a profile in use too, whichever code asks."""
     with transaction.atomic():
-        locked = PromptProfile.objects.select_for_update().get(pk=profile.pk)
+        locked = _locked(profile)
         _refuse_if_used(locked.name)
         try:
             with transaction.atomic():

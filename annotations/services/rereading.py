@@ -30,7 +30,7 @@ from django.db.models import Q, QuerySet
 from annotations.models import CriticVerdict, Dataset, JobStatus, VerdictReread, VerdictRereadChange
 from annotations.selectors.metrics import metrics_forget
 from annotations.services.verdict_summary import critic_disagreement_refresh
-from critic_worker.profiles import Reading, Verdict, format_score, get_profile
+from critic_worker.profiles import Reading, Verdict, get_profile
 
 SWAP = {"A": "B", "B": "A"}
 CHANGE_KINDS = [c.value for c in VerdictRereadChange.Change]
@@ -89,11 +89,6 @@ def _in_item_order(verdict: Verdict, swapped: bool) -> Verdict:
     return Verdict(preference=SWAP.get(verdict.preference, verdict.preference), justification=verdict.justification)
 
 
-def _key(score: float | None, preference: str | None) -> str:
-    """The key of a verdict in a stored probabilities map (as the engine writes it)."""
-    return preference if preference is not None else format_score(round(score or 0.0))
-
-
 def _forced(v: CriticVerdict, pointwise: bool) -> dict[str, Any] | None:
     """The most probable verdict in the stored probabilities, as the worker forces one; None without them."""
     probabilities = {k: float(p) for k, p in (v.probabilities or {}).items()}
@@ -113,7 +108,8 @@ def _forced(v: CriticVerdict, pointwise: bool) -> dict[str, Any] | None:
 
 def _plan(v: CriticVerdict, reading: Reading) -> tuple[str, dict[str, Any]] | None:
     """The change a reading makes to a stored verdict: (kind, new fields), or None when it makes none."""
-    pointwise = get_profile(v.profile).is_pointwise
+    profile = get_profile(v.profile)
+    pointwise = profile.is_pointwise
     readable_before = v.status == JobStatus.DONE and not v.forced
     if reading.verdict is None:
         if not readable_before:
@@ -134,7 +130,7 @@ def _plan(v: CriticVerdict, reading: Reading) -> tuple[str, dict[str, Any]] | No
     if readable_before and (verdict.score, verdict.preference) == (v.score, v.preference):
         return None
     probabilities = v.probabilities or {}
-    key = _key(verdict.score, verdict.preference)
+    key = profile.distribution_key(verdict.score, verdict.preference)
     current = {
         "status": JobStatus.DONE,
         "score": verdict.score,

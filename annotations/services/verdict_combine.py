@@ -2,9 +2,10 @@
 training row states as the people's verdict (annotations.services.exports).
 
 Scores: the median of the reviewers' scores (robust to one reviewer far off), put on the profile's scale by rounding
-half up to its step (integers for every profile today: `Profile.verdicts()`), so two reviewers' 85 and 90 give 88,
-never 87.5. Preferences: the choice of a strict majority of the reviewers; without one (one A and one B, or A, B and
-tie) there is no combined preference and the item is left out."""
+half up to its step (whole points for the built-ins; a team's profile has its own: halves, hundredths, hundreds), so
+two reviewers' 85 and 90 give 88, never 87.5, and one reviewer's 4.5 on a 1-5 scale in halves stays 4.5.
+Preferences: the choice of a strict majority of the reviewers; without one (one A and one B, or A, B and tie) there is
+no combined preference and the item is left out."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 
 from critic_worker.profiles import Profile
 
-SCORE_STEP = 1.0  # every built-in and team profile today scores in whole points (Profile.verdicts)
+WHOLE_POINTS = 1.0  # the step of a profile that names none: the built-ins (Profile.verdicts)
 
 
 def combine_rule(*, threshold: float) -> dict[str, str]:
@@ -23,7 +24,8 @@ def combine_rule(*, threshold: float) -> dict[str, str]:
     return {
         "scores": (
             "the median of the reviewers' scores, rounded half up to the profile's step "
-            f"({SCORE_STEP:g}) and kept within its range; a single reviewer's score is rounded the same way"
+            "(whole points unless the profile has its own) and kept within its range; a single reviewer's score is "
+            "rounded the same way"
         ),
         "preferences": "the preference of a strict majority of the reviewers",
         "left_out_as_reviewers_disagree": (
@@ -34,12 +36,15 @@ def combine_rule(*, threshold: float) -> dict[str, str]:
 
 
 def score_on_scale(*, score: float, profile: Profile) -> float:
-    """The nearest score the profile can produce: rounded half up to SCORE_STEP from its minimum, within its range.
-    Raises ValueError for a profile without a score range."""
+    """The nearest score the profile can produce: rounded half up to the profile's step (WHOLE_POINTS when it names
+    none) from its minimum, within its range. Raises ValueError for a profile without a score range."""
     if profile.score_min is None or profile.score_max is None:
         raise ValueError(f"the profile {profile.name!r} gives preferences, not scores")
-    steps = math.floor((score - profile.score_min) / SCORE_STEP + 0.5)
-    return float(min(profile.score_max, max(profile.score_min, profile.score_min + steps * SCORE_STEP)))
+    step = profile.score_step or WHOLE_POINTS
+    # a score on the grid lands on itself: (score - min) / step is a whole number give or take the float's last bits
+    steps = math.floor(round((score - profile.score_min) / step, 9) + 0.5)
+    on_scale = round(profile.score_min + steps * step, 2)  # scores carry two decimals (Verdict rounds them so)
+    return float(min(profile.score_max, max(profile.score_min, on_scale)))
 
 
 def scores_combine(*, scores: Sequence[float], profile: Profile) -> float:

@@ -5,13 +5,15 @@ exports write its verdict line; and the database refuses what does not fit it, w
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -20,12 +22,14 @@ from annotations.selectors.metrics import agreement_for_dataset
 from annotations.selectors.review import verdict_values_agree
 from annotations.services.datasets import dataset_create
 from annotations.services.imports import items_import
-from annotations.services.profiles import prompt_profile_create
+from annotations.services.items import item_create
+from annotations.services.profiles import prompt_profile_create, prompt_profile_update
 from annotations.services.review import human_verdict_submit, review_next
 from annotations.services.tokens import api_token_create
 from critic_worker.profiles import get_profile, profile_names
 from tests.annotations.services.import_files import image_folder, write_jsonl
 from tests.factories import AdminFactory, DatasetFactory, ItemFactory, UserFactory
+from tests.images import png_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -246,3 +250,111 @@ def test_the_desk_and_its_reveal_speak_the_profiles_scale(profiles: None, review
     done = reviewer_client.post(f"/items/{item.pk}/verdict/", {"score": "4"}, HTTP_HX_REQUEST="true")
     assert done.status_code == 200
     assert HumanVerdict.objects.get().score == 4
+
+
+def test_an_import_reads_judge_text_with_a_pattern_that_backtracks_in_bounded_time(tmp_path: Path) -> None:
+    # A row stored before patterns were checked for backtracking: each judge text is read within the time limit, and
+    # one the pattern cannot finish is a failed verdict, as unreadable text is.
+    PromptProfile.objects.create(**{**LIKERT, "verdict_pattern": r"Rating:\s*(?P<score>\d)|(a+)+$"})
+    dataset = dataset_create(created_by=None, name="mllm", pointwise_profile="likert-5")
+    rows = likert_rows(3)
+    rows[1]["judge_output"] = "Rating: 4 " + "a" * 20_000 + "!"
+    started = time.monotonic()
+    report = items_import(
+        dataset=dataset, path=write_jsonl(tmp_path / "j.jsonl", rows), images=image_folder(tmp_path, 1)
+    )
+    assert time.monotonic() - started < 30
+    assert report.ok, report.problems
+    verdicts = dict(CriticVerdict.objects.values_list("item__external_id", "status"))
+    assert verdicts == {"m0": "done", "m1": "failed", "m2": "done"}
+    assert CriticVerdict.objects.get(item__external_id="m1").raw_output == rows[1]["judge_output"]
+
+
+# -- races: a dataset or an import naming a profile while an edit of it is saved ---------------------------------------
+
+
+def _in_thread(work: Any) -> tuple[threading.Thread, dict[str, Any]]:
+    """Run work() on its own database connection; what it returned or raised lands in the dict."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except Exception as exc:
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def _while_an_edit_is_saved(name_it: Any) -> dict[str, Any]:
+    """name_it() run while an edit of likert-5 (renamed likert-7, on 1-7) is saved: its outcome."""
+    edited = threading.Event()
+    go = threading.Event()
+
+    def edit() -> None:
+        with transaction.atomic():  # the edit's transaction, committed only after the other was tried
+            prompt_profile_update(profile=PromptProfile.objects.get(name="likert-5"), name="likert-7", score_max=7)
+            edited.set()
+            go.wait(10)
+
+    editor, _ = _in_thread(edit)
+    assert edited.wait(10)
+    naming, outcome = _in_thread(name_it)
+    naming.join(1.5)  # it waits for the edit rather than naming the profile as it was before
+    go.set()
+    editor.join(10)
+    naming.join(10)
+    assert list(PromptProfile.objects.values_list("name", "score_max")) == [("likert-7", 7)]
+    return outcome
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dataset_named_while_an_edit_is_saved_never_names_a_changed_rubric() -> None:
+    prompt_profile_create(**LIKERT)
+    created = _while_an_edit_is_saved(lambda: dataset_create(created_by=None, name="d", pointwise_profile="likert-5"))
+    assert isinstance(created.get("error"), ValidationError), created
+    assert "Unknown profile 'likert-5'" in str(created["error"])
+    assert not Dataset.objects.filter(name="d").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_item_uploaded_while_an_edit_is_saved_never_names_a_changed_rubric() -> None:
+    prompt_profile_create(**LIKERT)
+    dataset = DatasetFactory()
+    uploaded = _while_an_edit_is_saved(
+        lambda: item_create(dataset=dataset, image_data=png_bytes(), question="Q?", response_a="A.", profile="likert-5")
+    )
+    assert isinstance(uploaded.get("error"), ValidationError), uploaded
+    assert "was changed or deleted while the item was saved" in str(uploaded["error"])
+    assert not Item.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_edit_saved_while_a_dataset_names_the_profile_is_refused() -> None:
+    prompt_profile_create(**LIKERT)
+    named = threading.Event()
+    go = threading.Event()
+
+    def name_it() -> None:
+        with transaction.atomic():  # the dataset's transaction, committed only after the edit was tried
+            dataset_create(created_by=None, name="d", pointwise_profile="likert-5")
+            named.set()
+            go.wait(10)
+
+    creator, _ = _in_thread(name_it)
+    assert named.wait(10)
+    editor, edited = _in_thread(
+        lambda: prompt_profile_update(profile=PromptProfile.objects.get(name="likert-5"), score_max=7)
+    )
+    editor.join(1.5)
+    go.set()
+    creator.join(10)
+    editor.join(10)
+    assert isinstance(edited.get("error"), ValidationError), edited
+    assert "in use" in str(edited["error"]) or "being put to use" in str(edited["error"])
+    assert Dataset.objects.get(name="d").pointwise_profile == "likert-5"
+    assert get_profile("likert-5").score_max == 5

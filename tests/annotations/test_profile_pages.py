@@ -6,6 +6,7 @@ get 403 everywhere."""
 from __future__ import annotations
 
 import json
+import time
 from io import StringIO
 from typing import Any
 
@@ -19,6 +20,7 @@ from annotations.models import PromptProfile
 from annotations.services.datasets import dataset_create
 from annotations.services.profiles import prompt_profile_create
 from annotations.services.tokens import api_token_create
+from critic_worker.profile_specs import READ_TIME_LIMIT_S, too_slow
 from critic_worker.profiles import PROFILES, get_profile
 from tests.factories import DatasetFactory, ItemFactory
 
@@ -331,3 +333,25 @@ def test_the_reader_box_refuses_a_text_too_long_and_escapes_what_it_shows(admin_
     hostile = admin_client.post(reverse("profile-read", args=["pointwise"]), {"text": "<script>alert(1)</script>"})
     assert "<script>alert(1)</script>" not in hostile.content.decode()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in hostile.content.decode()
+
+
+def test_the_reader_box_stops_a_pattern_that_backtracks_and_says_so(admin_client: Client) -> None:
+    # A row stored before patterns were checked for backtracking (or by hand): the web worker is not held.
+    PromptProfile.objects.create(**{**LIKERT, "verdict_pattern": r"Rating:\s*(?P<score>\d)|(a+)+$"})
+    text = "Rating: 4 " + "a" * 50_000 + "!"
+    started = time.monotonic()
+    page = admin_client.post(reverse("profile-read", args=["likert-5"]), {"text": text})
+    assert time.monotonic() - started < 10 * READ_TIME_LIMIT_S
+    assert page.status_code == 200
+    assert page.context["reading"]["readable"] is False
+    assert "Unreadable." in page.content.decode()
+    assert escape(too_slow(text)) in page.content.decode()
+
+
+def test_a_pattern_that_backtracks_is_refused_on_the_form_and_nothing_is_saved(admin_client: Client) -> None:
+    refused = admin_client.post(
+        reverse("profile-new"), form_data({**LIKERT, "verdict_pattern": r"Rating:\s*(?P<score>\d)|(a|aa)+$"})
+    )
+    assert refused.status_code == 400
+    assert "backtracks too much" in refused.context["form"].errors["verdict_pattern"][0]
+    assert not PromptProfile.objects.exists()

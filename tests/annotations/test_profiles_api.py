@@ -20,6 +20,7 @@ from annotations.models import PromptProfile
 from annotations.services.profiles import prompt_profile_create, prompt_profile_update
 from annotations.services.tokens import api_token_create
 from critic_worker.profiles import PROFILES, get_profile
+from tests.factories import DatasetFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 MLLM_JUDGE = {
@@ -75,6 +76,11 @@ def test_reviewers_and_strangers_cannot_create_profiles(reviewer: Any) -> None:
         ({"verdict_pattern": r"Judgement: (\d+)"}, "verdict_pattern"),
         ({"score_step": 0.3}, "score_step"),
         ({"kind": "pairwise"}, "score_min"),
+        ({"title": "t" * 201}, "title"),  # more than its column holds: a 422, not a database error
+        ({"verdict_line": "Judgement: {score}" + "!" * 400}, "verdict_line"),
+        ({"score_max": float("inf")}, "score_max"),  # JSON's Infinity, as Python's json writes it
+        ({"score_step": float("nan")}, "score_step"),
+        ({"value_map": {f"v{n}": "A" for n in range(51)}}, "value_map"),
     ],
 )
 def test_a_bad_profile_is_refused_by_field_and_nothing_is_stored(admin: Any, changes: dict, field: str) -> None:
@@ -141,3 +147,15 @@ def test_administrators_define_a_profile_on_the_admin_page(admin_client: Client)
     saved = admin_client.post(url, form)
     assert saved.status_code == 302, saved.content.decode()[:2000]
     assert get_profile("mllm-judge-1to5").system == "You grade."
+
+
+@pytest.mark.django_db
+def test_the_admin_page_refuses_to_change_a_profile_in_use_and_says_why(admin_client: Client) -> None:
+    profile = prompt_profile_create(**MLLM_JUDGE)
+    DatasetFactory(pointwise_profile="mllm-judge-1to5")
+    form = {**MLLM_JUDGE, "title": "", "system": "You grade.", "allow_tie": "on", "reader": "pattern"}
+    form["value_map"] = "{}"
+    refused = admin_client.post(f"/admin/annotations/promptprofile/{profile.pk}/change/", {**form, "score_max": 7})
+    assert refused.status_code == 200
+    assert "is in use (1 dataset): create a new profile for a changed rubric" in refused.content.decode()
+    assert get_profile("mllm-judge-1to5").score_max == 5

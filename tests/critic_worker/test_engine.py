@@ -12,6 +12,7 @@ import torch
 
 from critic_worker.checkpoint_info import is_random_weight_critic
 from critic_worker.engine import CriticEngine, JudgeRequest, open_image
+from critic_worker.profile_specs import ProfileSpec, profile_from_spec
 from critic_worker.profiles import PROFILES, Verdict, get_profile
 from critic_worker.scoring import (
     Generated,
@@ -201,6 +202,31 @@ def test_a_parsed_verdict_keeps_its_label_and_reports_its_probability() -> None:
     reading = verdict_reading(profile, "Good answer. Score: 70/100", parsed, dist)
     assert (reading.verdict, reading.forced, reading.confidence) == (parsed, False, 0.5)
     assert reading.expected_score == pytest.approx(sum((v.score or 0) * p for v, p in dist.items()))
+
+
+@pytest.mark.parametrize(("lo", "hi", "step", "said"), [(1, 5, 0.5, 4.5), (0, 1, 0.01, 0.37), (-2, 2, 0.25, -1.75)])
+def test_a_parsed_score_on_a_teams_step_reports_its_own_probability(
+    lo: float, hi: float, step: float, said: float
+) -> None:
+    profile = profile_from_spec(
+        ProfileSpec(
+            name="team-scale",
+            kind="pointwise",
+            template="{question} {response}",
+            score_min=lo,
+            score_max=hi,
+            score_step=step,
+            verdict_pattern=r"Rating: (?P<score>-?\d+(?:\.\d+)?)",
+            verdict_line="Rating: {score}",
+        )
+    )
+    verdicts = profile.verdicts()
+    dist = {v: (0.6 if v.score == said else 0.4 / (len(verdicts) - 1)) for v in verdicts}
+    parsed = profile.parse(f"Rating: {said}")
+    assert parsed is not None
+    assert parsed.score == said
+    reading = verdict_reading(profile, f"Rating: {said}", parsed, dist)
+    assert reading.confidence == pytest.approx(0.6)  # not the probability of a neighbouring whole point
 
 
 @pytest.mark.parametrize("arch", ARCHES)

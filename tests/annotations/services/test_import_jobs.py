@@ -93,5 +93,6 @@ def test_an_import_racing_another_upload_of_the_same_ids_fails_with_the_reason(m
     finished = import_jobs.import_job_run(job_id=job.pk)
     assert finished is not None
     assert finished.status == "failed"
-    assert "added some of these items meanwhile" in finished.error
+    assert "came in meanwhile" in finished.error
+    assert "some of its ids added" in finished.error
     assert list(Item.objects.filter(dataset=dataset).values_list("external_id", flat=True)) == ["q-race"]

@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from annotations.models import CriticVerdict, JobStatus, VerdictReread, VerdictRereadChange
+from annotations.services.profiles import prompt_profile_create
 from annotations.services.rereading import FIELDS, verdicts_for_reread, verdicts_reread
 from tests.factories import CheckpointFactory, DatasetFactory, ItemFactory, PairwiseItemFactory
 
@@ -154,3 +155,33 @@ def test_a_judges_verdict_given_as_a_value_has_no_text_to_reread_and_stays() -> 
     assert report.as_json()["totals"] == {"changed": 0, "unreadable": 0, "readable": 0}
     assert (_state(scored)["status"], _state(scored)["score"]) == (JobStatus.DONE, 80)
     assert (_state(preferred)["status"], _state(preferred)["preference"]) == (JobStatus.DONE, "A")
+
+
+def test_a_reread_score_on_a_teams_step_takes_its_own_probability() -> None:
+    prompt_profile_create(
+        name="halves",
+        kind="pointwise",
+        template="Rate {question}: {response}",
+        score_min=1,
+        score_max=5,
+        score_step=0.5,
+        verdict_pattern=r"Rating:\s*(?P<score>\d+(?:\.\d+)?)",
+        verdict_line="Rating: {score}",
+    )
+    dataset = DatasetFactory(name="halves", pointwise_profile="halves")
+    item = ItemFactory(dataset=dataset, profile="halves")
+    # forced to 4 by the worker, whose reader then could not read the text; 4.5 is what it says, at 0.7
+    verdict = CriticVerdict.objects.create(
+        item=item,
+        checkpoint=CheckpointFactory(),
+        profile="halves",
+        status=JobStatus.DONE,
+        score=4,
+        forced=True,
+        raw_output="Close to right. Rating: 4.5",
+        probabilities={"4": 0.3, "4.5": 0.7},
+        confidence=0.3,
+    )
+    verdicts_reread(verdicts=verdicts_for_reread(dataset=dataset), apply=True)
+    verdict.refresh_from_db()
+    assert (verdict.score, verdict.forced, verdict.confidence) == (4.5, False, 0.7)

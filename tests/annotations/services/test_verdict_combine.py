@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from annotations.models import JobStatus
 from annotations.services.exports import training_export_create, training_export_run
 from annotations.services.verdict_combine import preferences_combine, scores_combine
-from critic_worker.profiles import PROFILES, Verdict
+from critic_worker.profile_specs import ProfileSpec, profile_from_spec
+from critic_worker.profiles import PROFILES, Profile, Verdict
 from tests.export_world import critic, human
 from tests.factories import (
     AdminFactory,
@@ -43,6 +44,44 @@ def test_combined_scores_are_scores_the_profile_can_produce(profile, data) -> No
     median = float(np.median(scores))
     assert abs(combined - median) <= 0.5 + 1e-9
     assert combined == math.floor(median + 0.5)
+
+
+def _team_scale(lo: float, hi: float, step: float) -> Profile:
+    return profile_from_spec(
+        ProfileSpec(
+            name=f"scale-{lo}-{hi}-{step}",
+            kind="pointwise",
+            template="{question} {response}",
+            score_min=lo,
+            score_max=hi,
+            score_step=step,
+            verdict_pattern=r"Rating: (?P<score>-?\d+(?:\.\d+)?)",
+            verdict_line="Rating: {score}",
+        )
+    )
+
+
+# Team-defined scales whose step is not one point: halves, hundredths, hundreds, and one below zero.
+TEAM_SCALES = [
+    _team_scale(1, 5, 0.5),
+    _team_scale(0, 1, 0.01),
+    _team_scale(0, 10000, 100),
+    _team_scale(-2.5, 2.5, 0.25),
+]
+
+
+@given(st.sampled_from(TEAM_SCALES), st.data())
+def test_combined_scores_on_a_teams_scale_are_on_its_step(profile, data) -> None:  # type: ignore[no-untyped-def]
+    assert profile.score_min is not None
+    assert profile.score_max is not None
+    assert profile.score_step is not None
+    given_ = data.draw(st.lists(st.sampled_from(profile.verdicts()), min_size=1, max_size=7))
+    scores = [v.score for v in given_]
+    combined = scores_combine(scores=scores, profile=profile)
+    assert Verdict(score=combined) in profile.verdicts()
+    assert abs(combined - float(np.median(scores))) <= profile.score_step / 2 + 1e-9
+    if len(scores) == 1:
+        assert combined == scores[0]  # one reviewer's verdict is exported as given
 
 
 @pytest.mark.parametrize(
