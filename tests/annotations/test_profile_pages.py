@@ -22,29 +22,10 @@ from annotations.services.profiles import prompt_profile_create
 from annotations.services.tokens import api_token_create
 from critic_worker.profile_specs import READ_TIME_LIMIT_S, too_slow
 from critic_worker.profiles import PROFILES, get_profile
+from tests.annotations.test_defined_profiles import LIKERT, NO_TIE
 from tests.factories import DatasetFactory, ItemFactory
 
 pytestmark = pytest.mark.django_db
-
-LIKERT = {
-    "name": "likert-5",
-    "kind": "pointwise",
-    "template": "Rate the answer to {question} from 1 to 5.\nAnswer: {response}\nEnd with 'Rating: N'.",
-    "score_min": 1,
-    "score_max": 5,
-    "score_step": 1,
-    "verdict_pattern": r"Rating:\s*(?P<score>\d+(?:\.\d+)?)",
-    "verdict_line": "Rating: {score}",
-}
-NO_TIE = {
-    "name": "a-or-b",
-    "kind": "pairwise",
-    "template": "Which answer to {question} is better?\n1: {response_a}\n2: {response_b}",
-    "allow_tie": False,
-    "verdict_pattern": r"Better:\s*(?P<preference>[12])",
-    "value_map": {"1": "A", "2": "B"},
-    "verdict_line": "Better: {preference}",
-}
 
 
 def form_data(fields: dict[str, Any]) -> dict[str, str]:
