@@ -16,3 +16,7 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
 fi
 pg_isready -h 127.0.0.1 -p 5432 >/dev/null || { echo "PostgreSQL does not answer on 127.0.0.1:5432" >&2; exit 1; }
 redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { echo "Redis does not answer on 127.0.0.1:6379" >&2; exit 1; }
+# The test settings' own database (the suite makes test_critic_desk beside it): `makemigrations --check` in the
+# lint step checks the migration history against it, and warns when it is missing.
+psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'critic_desk'" | grep -q 1 ||
+  createdb -h 127.0.0.1 -U postgres critic_desk
