@@ -102,7 +102,7 @@ def bradley_terry(
     With `names`, model_a and model_b are integer codes into it (no string work per verdict). Also returns
     "bootstrap_failures": replicates that did not converge (dropped, counted)."""
     a_code, b_code, vocabulary = _model_codes(model_a, model_b, names)
-    o = stats._codes(outcome) if np.size(outcome) else np.zeros(0, dtype=np.int64)
+    o = stats.preference_codes(outcome) if np.size(outcome) else np.zeros(0, dtype=np.int64)
     if not a_code.size == b_code.size == o.size:
         raise ValueError("model_a, model_b and outcome must have one entry per verdict")
     y = np.array([1.0, 0.0, 0.5])[o]
@@ -113,7 +113,7 @@ def bradley_terry(
     compared = [str(vocabulary[i]) for i in used.tolist()]
     if len(compared) < 2:
         return {"models": [], "n": int(keep.sum()), "reason": "fewer than 2 response models compared"}
-    (ia, ib, ys), counts = stats._distinct(np.searchsorted(used, a_code), np.searchsorted(used, b_code), y)
+    (ia, ib, ys), counts = stats.distinct(np.searchsorted(used, a_code), np.searchsorted(used, b_code), y)
     ia, ib = ia.astype(np.int64), ib.astype(np.int64)
     m = len(compared)
     point, ok = fit(counts.astype(float)[None, :], ia, ib, ys, m)

@@ -61,7 +61,7 @@ def pairs(
     if not left:
         return []
     li, ri = np.concatenate(left), np.concatenate(right)
-    (ra, rb), counts = stats._distinct(rv[li], rv[ri])
+    (ra, rb), counts = stats.distinct(rv[li], rv[ri])
     top = np.argsort(-counts, kind="stable")[:MAX_PAIRS]
     out = []
     for k in top.tolist():
@@ -79,7 +79,7 @@ def pairs(
 
 def _kappa_stat(x: Floats, y: Floats, *, weighted: bool) -> stats.Stat:
     n = int(x.size)
-    (xs, ys), c = stats._distinct(x, y)
+    (xs, ys), c = stats.distinct(x, y)
     counts = c.astype(float)
     value = kappa_rows(counts[None, :], xs, ys, weighted=weighted)[0]
     if np.isnan(value):

@@ -58,7 +58,7 @@ def board_against_scipy(a: list[str], b: list[str], o: list[str]) -> float:
     vocabulary, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
     ia, ib = inverse[: len(a)], inverse[len(a) :]
     y = np.array([{"A": 1.0, "B": 0.0, "tie": 0.5}[x] for x in o])
-    (da, db, dy), counts = stats._distinct(ia, ib, y)
+    (da, db, dy), counts = stats.distinct(ia, ib, y)
     want = bt.BT_BASE + bt.BT_SCALE * scipy_fit(
         counts.astype(float), da.astype(int), db.astype(int), dy, vocabulary.size
     )
@@ -90,7 +90,7 @@ def test_the_fit_converges_from_a_far_start_with_bounded_steps() -> None:
     a = rng.integers(0, 6, 500)
     b = (a + rng.integers(1, 6, 500)) % 6
     y = (a < b).astype(float)  # a strict order: every game won by the lower index
-    (da, db, dy), counts = stats._distinct(a, b, y)
+    (da, db, dy), counts = stats.distinct(a, b, y)
     start = np.array([40.0, -40, 30, -30, 20, -20])  # e^80 odds: an unbounded Newton step would overflow
     s, ok = bt.fit(counts[None, :].astype(float), da.astype(int), db.astype(int), dy, 6, start=start)
     assert ok.all()

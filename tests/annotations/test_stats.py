@@ -81,7 +81,7 @@ def test_pointwise_values_are_scipys(seed: int, n: int) -> None:
 @pytest.mark.parametrize(("levels", "n"), [(11, 300), (101, 300), (101, 5000)])
 def test_weighted_formulas_equal_scipy_on_the_rows_each_replicate_stands_for(levels: int, n: int) -> None:
     h, c = scores(3, n, levels=levels)
-    (xs, ys), counts = stats._distinct(h, c)
+    (xs, ys), counts = stats.distinct(h, c)
     w = stats.replicate_weights(counts, salt=1)[:5]
     pearson = stats.weighted_pearson(w, xs, ys)
     spearman = stats.weighted_spearman(w, xs, ys)
@@ -146,7 +146,7 @@ def test_weighted_kappa_equals_sklearn_per_replicate() -> None:
     h, c = preferences(5, 200)
     table = np.asarray(stats.confusion(h, c), dtype=float)
     w = stats.replicate_weights(table.ravel().astype(np.int64), salt=3)[:5].reshape(-1, 3, 3)
-    kappas = stats._kappa_from_tables(w)
+    kappas = stats.kappa_from_tables(w)
     cells = np.array([(i, j) for i in range(3) for j in range(3)])
     for b in range(5):
         hx, cx = expanded(w[b].ravel(), cells[:, 0], cells[:, 1])
@@ -337,7 +337,7 @@ def test_model_level_tau_with_very_many_distinct_scores_uses_the_normal_approxim
     offset = np.array([int(m[1]) * 5 for m in models], dtype=float)
     h = np.clip(np.round(rng.uniform(0, 80, 20_000) + offset), 0, 100)
     c = np.clip(np.round(h + rng.normal(0, 20, 20_000)), 0, 100)
-    assert len(stats._distinct(models, h, c)[1]) * stats.B > stats.MAX_DRAWS  # the approximate path
+    assert len(stats.distinct(models, h, c)[1]) * stats.B > stats.MAX_DRAWS  # the approximate path
     out = stats.model_level_kendall_tau(h, c, models)
     means = stats.model_means(models, h, c)
     want = sps.kendalltau([v[0] for v in means.values()], [v[1] for v in means.values()]).statistic
@@ -412,7 +412,7 @@ def test_first_rows_finds_the_first_row_holding_each_id(span: int) -> None:
 def test_rank_correlations_together_are_the_separate_ones(levels: int, n: int) -> None:
     """The dashboard draws Spearman's and Kendall's replicates from shared tables: the same numbers as each alone."""
     h, c = scores(7, n, levels=levels)
-    (xs, ys), counts = stats._distinct(h, c)
+    (xs, ys), counts = stats.distinct(h, c)
     w = stats.replicate_weights(counts, salt=1)
     spearman, kendall = stats.weighted_rank_correlations(w, xs, ys)
     np.testing.assert_allclose(spearman, stats.weighted_spearman(w, xs, ys), rtol=1e-12)

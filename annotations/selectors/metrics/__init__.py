@@ -1,6 +1,6 @@
 """How far the critic can be trusted on a dataset: agreement with the reviewers, the reviewers' own agreement,
 calibration, position bias, anchoring, and the response models' leaderboards. The statistics live in
-annotations/stats.py (no Django); this package fetches the verdicts with a few queries (fetch), computes each
+annotations/stats/ (no Django); this package fetches the verdicts with a few queries (fetch), computes each
 section from those columns (agreement, calibration, bias, leaderboard; the probes and trust sections in
 selectors/probes.py and selectors/trust.py) and shapes the JSON that the dashboard, `critic_metrics --json` and
 the API all return (dashboard); tables flattens it, filters lists what the dashboard can filter by."""

@@ -66,7 +66,7 @@ def _combos_read(items: dict[str, Any]) -> tuple[set[tuple[str, ...]], int, int,
     ids, names = items["id"], items["names"]
     if not ids.size:
         return set(), 0, -1, 0
-    (p, a, b), _counts = stats._distinct(items["profile"], items["model_a"], items["model_b"])
+    (p, a, b), _counts = stats.distinct(items["profile"], items["model_a"], items["model_b"])
     combos = {tuple(str(names[code]) for code in row) for row in zip(p.tolist(), a.tolist(), b.tolist(), strict=True)}
     return combos, int(ids[0]), int(ids[-1]), int(ids.size)
 
