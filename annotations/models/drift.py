@@ -1,8 +1,7 @@
 """Drift audits: a sample of a dataset's items judged by one checkpoint at several quantizations (nf4, int8, full
 precision), so that what quantization changes is measured rather than taken for the critic's own error.
 
-Their verdicts live in their own table, never in CriticVerdict: no metric, export, reveal or desk query reads them.
-Imported by annotations.models."""
+Their verdicts live in their own table, never in CriticVerdict: no metric, export, reveal or desk query reads them."""
 
 from __future__ import annotations
 

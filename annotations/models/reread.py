@@ -1,5 +1,5 @@
 """Records of re-reading stored critic verdicts with the current verdict reader: one run, and one row per verdict it
-changed with the values before and after, so that no earlier reading is ever lost. Imported by annotations.models."""
+changed with the values before and after, so that no earlier reading is ever lost."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""An item's images after its first, in order. Imported by annotations.models.
+"""An item's images after its first, in order.
 
 `Item.image` stays the item's first image (every page, query and export that shows one picture keeps working);
 an item with several images holds its second, third, ... here, one row each, at positions 2, 3, ... The database

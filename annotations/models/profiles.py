@@ -1,6 +1,6 @@
 """Prompt profiles a team defines (issue 16): stored here, checked and turned into the plain critic_worker Profile by
 critic_worker.profile_specs at the edge. The five built-in families stay in code (critic_worker.profiles) and are
-listed beside these; a stored profile cannot take a built-in's name. Imported by annotations.models."""
+listed beside these; a stored profile cannot take a built-in's name."""
 
 from __future__ import annotations
 
