@@ -2,18 +2,22 @@
 than Response 1 because ...", "The better response: [1]") and WildVision's five-way labels ([[A>>B]] ... [[B>>A]]).
 
 How a preference is read:
-1. Statements are found. Labelled: "[[B>A]]", "[[A]]"/"[[B]]"/"[[C]]" (MLLM-as-a-Judge, C a tie),
-   "The better response: [second]", "Verdict: Response B", "Winner: Answer 1", "Final verdict: tie", and any
-   statement said as a conclusion ("Overall, Response 2 is better", "Response 2 is better overall"). In prose:
-   "<response> is (clearly/slightly/...) better/superior/preferred [than <other>]", "<response> is worse" (the other
-   one wins), "I prefer <response>", "<response> outperforms ...", and ties ("both are equally good", "it's a tie",
-   "neither is better", "no clear winner"). Weaker: a comparison on one aspect ("Response 1 is more accurate",
-   "Response 2 is better at naming colours", "both are equally detailed").
-   Responses are named as first/second, Response/Answer/Assistant/Output 1/2, A/B, one/two.
-2. Statements that are not verdicts are dropped: negated ("I cannot say Response 1 is better"), hypothetical
-   ("if Response 1 were longer it would be better", "we must decide whether ..."), conceded ("Although Response 1
-   is more accurate, ..."), taken back ("Response 1 is better than... no, ..."), and the label list a critic copies
-   from its instructions (three or more different five-way labels on one line).
+1. Statements are found. Labelled: "[[B>A]]", "[[A]]"/"[[B]]"/"[[C]]" (MLLM-as-a-Judge, C a tie), "The better
+   response: [second]", "Verdict: Response B", "Winner: Answer 1", "Final verdict: tie", and any statement said as a
+   conclusion ("Overall, Response 2 is better", "Response 2 is better overall"). In prose: "<response> is
+   (clearly/slightly/...) better/superior/preferred [than <other>]", "<response> is worse" (the other one wins), "I
+   prefer <response>", "<response> outperforms ...", and ties ("both are equally good", "it's a tie", "neither is
+   better", "no clear winner"). Weaker: a comparison on one aspect ("Response 1 is more accurate", "Response 2 is
+   better at naming colours", "both are equally detailed"). Also: "<response> performs better / does a better job",
+   "I would rate <response> as better", "Preferred: B", "Better: Response A", Prometheus's "[RESULT] B", "A > B"
+   alone, and per-response scores ("Score for Response 1: 7/10", '"score_B": 8'). Responses are named as
+   first/second, Response/Answer/Assistant/Output 1/2 (also "(a)", "#2"), A/B, one/two. Only the answer is read:
+   after a reasoning judge's "</think>" (none when its reasoning never ends).
+2. Statements that are not verdicts are dropped: negated ("I cannot say Response 1 is better"), hypothetical ("if
+   Response 1 were longer it would be better", "we must decide whether ...", "Response 1 is better if the user wants
+   detail"; but not a forced choice, "if I had to choose, I'd pick Response 1"), conceded ("Although Response 1 is
+   more accurate, ..."), taken back ("Response 1 is better than... no, ..."), and the label list a critic copies from
+   its instructions (three or more different five-way labels on one line).
 3. The most explicit kind wins, the last of them (the conclusion); two different ones on its line make the text
    ambiguous. Only hedges ("hard to say which is better") read as unreadable.
 """
@@ -21,12 +25,14 @@ How a preference is read:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from critic_worker.reading.decide import decide
 from critic_worker.reading.text import (
     HEDGE,
     Sentence,
     Statement,
+    answer_after_reasoning,
     before,
     clean,
     conceded,
@@ -46,7 +52,7 @@ _NOUN = r"(?:response|answer|assistant|output|model|candidate|option|caption|des
 # A response named: "the first response", "Response 2", "Assistant B's answer", "answer [1]", "B" before "is".
 _REF = (
     r"(?:the\s+)?(?:(?P<ord{n}>first|second|former|latter)(?:\s+(?:" + _NOUN + r"|one))?"
-    r"|" + _NOUN + r"\s*\[?\s*(?P<id{n}>[12AB]|one|two)\b\s*\]?(?:'s\s+(?:answer|response))?"
+    r"|" + _NOUN + r"\s*(?:\[|\(|\#|no\.)?\s*(?P<id{n}>[12AB]|one|two)\b\s*[\])]?(?:'s\s+(?:answer|response))?"
     r"|(?P<bare{n}>\b[AB]\b)(?=\s+is\b))"
 )
 REF = _REF.format(n="")
@@ -54,7 +60,8 @@ REF2 = _REF.format(n="2")
 _DEGREE = (
     r"(?:(?:clearly|slightly|much|significantly|far|marginally|somewhat|definitely|substantially|considerably|"
     r"a\s+bit|a\s+little|noticeably|vastly|certainly|generally|overall|the|still|indeed|evidently|obviously|way|"
-    r"a\s+lot|by\s+far|arguably|just|only|overwhelmingly|a\s+tad|measurably|markedly)\s+)*"
+    r"a\s+lot|by\s+far|arguably|just|only|overwhelmingly|a\s+tad|measurably|markedly|actually|really|truly|"
+    r"in\s+fact|ultimately|honestly|simply|also|even|probably|likely|now|thus|therefore|hence|so|indeed)\s+)*"
 )
 _STRONG = re.compile(
     r"\b(?:significantly|much|far|substantially|vastly|considerably|clearly|way|a\s+lot|overwhelmingly)\b", re.I
@@ -67,9 +74,15 @@ _WORSE = r"(?P<worse>worse|inferior|weaker|the\s+(?:worse|weaker)(?:\s+(?:one|re
 _ASPECT_MORE = (
     r"(?P<more>more|less)\s+(?:accurate|helpful|detailed|complete|correct|relevant|precise|informative|"
     r"comprehensive|faithful|concise|thorough|grounded|specific|fluent|coherent|readable|clear|natural|engaging)"
+    r"|(?P<closer>closer)\b"  # "Neither is correct, but Response 1 is closer"
+)
+# "The second response, while shorter, is more accurate": a concession set off between the name and its verb.
+# So is a note in brackets: "Response 1 (2 sentences) is better".
+_SET_OFF = (
+    r"(?:\s*,\s*(?:while|although|though|despite|albeit|even\s+if|whereas)\b[^,.;!?]{1,60},|\s*\([^()\n]{1,40}\))?"
 )
 _COMPARE = re.compile(
-    REF + r"\s+(?:is|was|remains|'s|stands\s+out\s+as|seems|appears)\s+" + _DEGREE
+    REF + _SET_OFF + r"\s+(?:is|was|remains|'s|stands\s+out\s+as|seems|appears)\s+" + _DEGREE
     + r"(?:" + _BETTER + r"|" + _WORSE + r"|" + _ASPECT_MORE + r")(?P<after>\s+(?:overall|at|in|for|regarding|"
     r"when|with\s+respect|about|on)\b)?",
     re.I,
@@ -77,6 +90,35 @@ _COMPARE = re.compile(
 _VERB = re.compile(
     r"\b(?:i\s+)?(?:would\s+)?(?:prefer|choose|pick|select|favou?r|recommend|go\s+with)\s+" + REF
     + r"|" + REF2 + r"\s+(?:outperforms|wins|beats|is\s+preferred|edges\s+out|surpasses|excels)\b",
+    re.I,
+)  # fmt: skip
+# "Response 2 performs better", "Response 1 does a worse job": how a response did, said with a verb.
+_DOES = re.compile(
+    REF + r"\s+(?:performs|performed|does|did|fares|fared|works|worked)\s+" + _DEGREE
+    + r"(?:a\s+)?(?:(?P<better>better)|(?P<worse>worse))(?:\s+job)?(?P<after>\s+(?:at|in|on|when|regarding|for)\b)?",
+    re.I,
+)  # fmt: skip
+# "I would rate Response 1 as better", "I consider the second response to be superior".
+_RATE_AS = re.compile(
+    r"\b(?:rate|rank|consider|find|judge|deem|regard|see)\s+" + REF + r"\s+(?:as\s+|to\s+be\s+)?" + _DEGREE
+    + r"(?:better|superior|stronger|preferable|the\s+(?:better|stronger|superior|winner)"
+    r"(?:\s+(?:one|response|answer|choice|option))?)\b",
+    re.I,
+)  # fmt: skip
+# A sentence that is only a comparison of the two letters: "A > B", "Verdict: 2 > 1", "[B > A]".
+_BARE_SYMBOLS = re.compile(
+    r"(?:(?:final\s+)?(?:verdict|answer|result|ranking|judge?ment|preference|decision|comparison)\s*[:=-]?\s*)?"
+    r"[\[(]?\s*(?P<left>[AB12])\s*(?P<op>>>|>|<<|<|=)\s*(?P<right>[AB12])\s*[\])]?\s*\.?",
+    re.I,
+)
+# A label that opens its sentence, its value after a colon or "is": "Preferred: B", "Chosen: Response 2",
+# "Better: Response A", Prometheus's "[RESULT] B". The value ends there: "Preferred: 2 dogs" is no choice. "Answer"
+# is no such label: "The answer is B." is as often the answer to the question the responses were given.
+_OPENING_LABEL = re.compile(
+    r"^\W{0,4}(?:the\s+)?(?:final\s+)?(?:preferred|chosen|selected|better|best|pick|selection)"
+    r"(?:\s+(?:one|choice))?\s*(?:[:=]|\bis\b)\s*(?:\[\s*)?(?:" + REF + r"(?!\s*(?:is|was)\b)"
+    r"|\[?\s*(?P<code>[12AB])\s*\]?(?=\s*(?:$|[.,;!)]))|(?P<tie>tie|draw|neither|equal)(?=\s*(?:$|[.,;!)])))"
+    r"|\[RESULT\]\s*[:=-]?\s*(?P<result>[AB])\b",
     re.I,
 )  # fmt: skip
 # "..., making it the better response", "so it is better": "it" is the response named last before it.
@@ -99,6 +141,12 @@ _SCORED = re.compile(
     re.I,
 )
 _FOR_REASONS = re.compile(r"\s*(?:the\s+following|these|several|many|a\s+few|two|three|some)\s+reasons", re.I)
+# Scores labelled with the response they are for: "Score for Response 1: 7/10", '"score_B": 8'.
+_SCORE_FOR = re.compile(
+    r"\b(?:score|rating)s?\s*(?:for|of)?\s*(?:" + REF + r"|(?P<letter>\b[AB12]\b))\s*[:=-]\s*"
+    r"(?P<num>\d{1,3}(?:\.\d+)?)\s*(?:/\s*(?P<top>\d{1,3}))?(?=\s*(?:$|[.,;)]))",
+    re.I,
+)
 # "Response B > Response A", "Answer 1 >> Answer 2": a comparison written as symbols.
 _SYMBOLS = re.compile(REF + r"\s*(?P<op>>>|>|<<|<|=)\s*" + REF2, re.I)
 _TIE_WORDS = r"(?:tie|tied|draw|equal|equally\s+good|neither|both|none|same|a\s*=\s*b|c)"
@@ -132,12 +180,18 @@ _TIE = re.compile(
     r"|\bequally\s+(?P<what2>\w+)"
     r"|\b(?:it'?s|it\s+is|this\s+is|that\s+is|result\s+is)\s+(?:a\s+)?(?:tie|draw)\b"
     r"|\bneither\s+(?:" + _NOUN + r"|one)?\s*is\s+(?:clearly\s+|significantly\s+|really\s+)?better"
-    r"|\bno\s+(?:clear\s+)?winner\b|\bthey\s+are\s+(?:equally\s+good|equal|comparable|equivalent|on\s+par|tied)",
+    r"|\bno\s+(?:clear\s+)?winner\b|\bthey\s+are\s+(?:equally\s+good|equal|comparable|equivalent|on\s+par|tied)"
+    r"|\b(?:is|are)\s+(?:just\s+|about\s+|roughly\s+|every\s+bit\s+)?as\s+(?:good|strong|helpful|accurate|useful)\s+as\b"
+    r"|\bno\s+(?:significant\s+|real\s+|meaningful\s+|notable\s+|clear\s+|major\s+|discernible\s+)?difference\s+"
+    r"(?:in\s+(?:overall\s+)?quality\s+)?between\s+(?:the\s+two|them|both|the\s+(?:responses|answers|outputs))",
     re.I,
 )
 # An answer that is nothing but the choice ("A", "[B].", "Response 2", "... the dining table. A"); C is
 # MLLM-as-a-Judge's tie, as in [[C]].
-_ALONE = re.compile(r"[\[(]?\s*(?:(?P<code>[ABC12])|(?P<tie>tie)|" + REF + r")\s*[\])]?\s*\.?", re.I)
+_ALONE = re.compile(
+    r"[\[(]?\s*(?:(?P<code>[ABC12])|(?P<tie>tie)|" + REF + r")\s*[\])]?\s*\.?",
+    re.I,
+)
 _TIE_OVERALL = {"good", "bad", "well", "poor", "strong", "weak", "helpful", "valid", "matched", "preferable", "fine"}
 
 
@@ -151,7 +205,12 @@ def _side(m: re.Match[str], n: str = "") -> str | None:
     return "A" if word in _FIRST else "B"
 
 
-_AFTER_HYPOTHETICAL = re.compile(r"^\s*(?:would|could|might)\b", re.I)
+# Said under a condition that follows it: "Response 1 is better if the user wants detail" (not "..., if only just").
+_AFTER_HYPOTHETICAL = re.compile(
+    r"^\s*(?:would|could|might)\b"
+    r"|^\s*,?\s*(?:if|unless|provided|as\s+long\s+as)\b(?!\s+(?:only|anything|not|slightly|marginally|barely|at\s+all))",
+    re.I,
+)
 
 
 def _drop(s: Sentence, start: int, end: int) -> bool:
@@ -217,9 +276,9 @@ def _statements(cleaned: str, five_way: bool, alone: Sentence | None = None) -> 
             after = (m["after"] or "").strip().lower()
             if after == "for" and _FOR_REASONS.match(s.text[m.end() : m.end() + 40]):
                 after = ""  # "better for the following reasons" says why, not in what
-            if m["more"]:
+            if m["more"] or m["closer"]:
                 tier = 2 if concluding(s.text, m.start()) else 1
-                wins = side if m["more"].lower() == "more" else {"A": "B", "B": "A"}[side]
+                wins = side if m["closer"] or m["more"].lower() == "more" else {"A": "B", "B": "A"}[side]
             else:
                 tier = 1 if after and after != "overall" else 2
                 if after == "overall" or (tier == 2 and concluding(s.text, m.start())):
@@ -241,6 +300,7 @@ def _statements(cleaned: str, five_way: bool, alone: Sentence | None = None) -> 
             if side is None or _drop(s, m.start(), m.end()):
                 continue
             add(s, m, 3 if concluding(s.text, m.start()) else 2, side)
+        _said_otherwise(s, add)
         for m in last_matches(_TIE, s.text):
             if _drop(s, m.start(), m.end()):
                 continue
@@ -252,6 +312,34 @@ def _statements(cleaned: str, five_way: bool, alone: Sentence | None = None) -> 
     return [st for st in found if st.line not in copied_lines]
 
 
+def _said_otherwise(s: Sentence, add: Callable[[Sentence, re.Match[str], int, str], None]) -> None:
+    """The less common shapes of a preference: a verb ("Response 2 performs better"), a rating ("I would rate
+    Response 1 as better"), a label that opens the sentence ("Preferred: B") and the letters alone ("A > B")."""
+    for m in last_matches(_DOES, s.text):
+        if (side := _side(m)) is None or _drop(s, m.start(), m.end()):
+            continue
+        wins = side if m["better"] else {"A": "B", "B": "A"}[side]
+        add(s, m, 1 if m["after"] else 3 if concluding(s.text, m.start()) else 2, wins)
+    for m in last_matches(_RATE_AS, s.text):
+        if (side := _side(m)) is not None and not _drop(s, m.start(), m.end()):
+            add(s, m, 3 if concluding(s.text, m.start()) else 2, side)
+    for m in last_matches(_OPENING_LABEL, s.text):
+        if _drop(s, m.start(), m.end()):
+            continue
+        code = (m["code"] or m["result"] or "").upper()
+        value = "tie" if m["tie"] else {"A": "A", "1": "A", "B": "B", "2": "B"}.get(code) or _side(m)
+        if value is not None:
+            add(s, m, 3, value)
+    if (bare := _BARE_SYMBOLS.fullmatch(s.text)) is not None:
+        left, right = _letter_side(bare["left"]), _letter_side(bare["right"])
+        if left != right:
+            add(s, bare, 3, "tie" if bare["op"] == "=" else left if bare["op"].startswith(">") else right)
+
+
+def _letter_side(code: str) -> str:
+    return "A" if code.upper() in ("A", "1") else "B"
+
+
 def _from_scores(cleaned: str) -> list[Statement]:
     """One weakest statement from per-response scores: the last score of each response, on one scale."""
     last: dict[str, tuple[float, str | None, re.Match[str], Sentence]] = {}
@@ -259,6 +347,10 @@ def _from_scores(cleaned: str) -> list[Statement]:
         for m in last_matches(_SCORED, s.text):
             side = _side(m)
             if side is not None and (m["top"] or m["label"]) and not _drop(s, m.start(), m.end()):
+                last[side] = (float(m["num"]), m["top"], m, s)
+        for m in last_matches(_SCORE_FOR, s.text):
+            side = _letter_side(m["letter"]) if m["letter"] else _side(m)
+            if side is not None and not _drop(s, m.start(), m.end()):
                 last[side] = (float(m["num"]), m["top"], m, s)
     if set(last) != {"A", "B"} or last["A"][1] != last["B"][1]:
         return []
@@ -270,8 +362,11 @@ def _from_scores(cleaned: str) -> list[Statement]:
 def read_preference(text: str, *, five_way: bool = False, allow_tie: bool = True) -> Reading:
     """Read a pairwise verdict out of free text (the module docstring says how). With five_way, the verdict keeps
     WildVision's strength (A>>B is strong); without allow_tie, a tie is unreadable."""
-    cleaned = clean(text)
-    statements = _statements(cleaned, five_way, lone_answer(text, cleaned))
+    answer, problem = answer_after_reasoning(text)
+    if problem:
+        return unreadable(problem)
+    cleaned = clean(answer)
+    statements = _statements(cleaned, five_way, lone_answer(answer, cleaned))
     winner, why = decide(statements, what="preference", text=cleaned)
     if winner is None:
         if not statements and (hedge := HEDGE.search(cleaned)):

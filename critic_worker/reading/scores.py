@@ -2,21 +2,25 @@
 LLaVA-Bench's two numbers on the first line).
 
 How a score is read, in order:
+0. Only the answer is read: after a reasoning judge's "</think>" (none when its reasoning never ends). Scores written
+   in words, stars or with a decimal comma are put in digits (critic_worker.reading.numbers).
 1. Statements are found: labelled ("Score: 85", "Final Score: 8.5/10", "Rating: 4/5", "Overall score - 7",
-   "Judgement: 4", "[[8]]", "Overall: 40/100"), in prose ("I would rate it 7 out of 10", "deserves a score of 85"),
-   and bare numbers on a stated scale ("8/10."). A labelled aspect ("Accuracy: 8/10", "Helpfulness score: 9") is
-   a per-aspect score, never the verdict. Prose said as a conclusion ("Overall, I'd give it 80") counts as labelled.
-2. Mentions that are not verdicts are dropped: negated ("I would not give it 90"), hypothetical or for reference
-   ("a perfect score of 100 would require ...", "if it were complete it would get 90", "the maximum is 10"),
-   conceded, or taken back.
+   "Judgement: 4", "[[8]]", "Overall: 40/100", Prometheus's "[RESULT] 4", a number alone on the first or the last
+   line), in prose ("I would rate it 7 out of 10", "deserves a score of 85"), and bare numbers on a stated scale
+   ("8/10."). A labelled aspect ("Accuracy: 8/10", "Helpfulness score: 9") is a per-aspect score, never the verdict,
+   as is "Accuracy (4/5): ...". Prose said as a conclusion ("Overall, I'd give it 80") counts as labelled.
+2. Mentions that are not verdicts are dropped: negated ("I would not give it 90"), hypothetical or for reference ("a
+   perfect score of 100 would require ...", "if it were complete it would get 90", "the maximum is 10", "the
+   reference answer, which would score 10, ..."), conceded, or taken back.
 3. The most explicit kind wins; among equals, the last one (the critic's conclusion). Two different ones on the
-   winner's line, a range ("70-80", "7 or 8") or only per-aspect scores leave the text unreadable.
-4. The value is put on the profile's range. A stated scale ("8.5/10", "7 out of 10", "4/5", "85/100", "85%",
-   "8 on a scale of 1 to 10", or one scale named once anywhere in the text) is mapped linearly, its ends onto the
-   profile's ends ("N/M" and "N out of M" state the scale 0..M): 8.5/10 on 0-100 is 85, 4/5 on 1-10 is 8.2. A stated
-   scale whose top is the profile's top is the profile's own scale, used as is (7/10 on LLaVA-Bench's 1-10 is 7).
-   A number outside its stated scale, or outside the profile's range with no scale stated, is unreadable: never
-   clamped, never stored as is.
+   winner's line, a range ("70-80", "7 or 8", "4 out of 5, maybe 4.5") or only per-aspect scores leave the text
+   unreadable.
+4. The value is put on the profile's range. A stated scale ("8.5/10", "7 out of 10", "4/5", "85/100", "85%", "8 on a
+   scale of 1 to 10", or one scale named once anywhere in the text, "max_score: 5" too) is mapped linearly, its ends
+   onto the profile's ends ("N/M" and "N out of M" state the scale 0..M): 8.5/10 on 0-100 is 85, 4/5 on 1-10 is 8.2.
+   A stated scale whose top is the profile's top is the profile's own scale, used as is (7/10 on LLaVA-Bench's 1-10
+   is 7). A number outside its stated scale, or outside the profile's range with no scale stated, is unreadable:
+   never clamped, never stored as is.
 """
 
 from __future__ import annotations
@@ -24,12 +28,15 @@ from __future__ import annotations
 import re
 
 from critic_worker.reading.decide import decide
+from critic_worker.reading.numbers import digits
 from critic_worker.reading.text import (
     WINDOW,
     Sentence,
     Statement,
+    answer_after_reasoning,
     before,
     clause_before,
+    clauses_before,
     clean,
     conceded,
     concluding,
@@ -43,7 +50,8 @@ from critic_worker.reading.text import (
 )
 from critic_worker.verdicts import Reading, Verdict, format_score, unreadable
 
-NUM = r"(?<![\w.])(?P<num>-?\d{1,4}(?:\.\d+)?)(?![\w]|\.\d)"
+# (not "1" of "1,000": a thousands separator goes on with the number)
+NUM = r"(?<![\w.])(?P<num>-?\d{1,4}(?:\.\d+)?)(?![\w]|\.\d|,\d{3}(?!\d))"
 # What may follow a verdict's number: punctuation, a scale, or a word that goes on to reasons, not a noun it counts.
 _FOLLOW = (
     r"(?=\s*(?:$|[.,;:!?)\]\n]|/|out\b|points?\b|%|on\b|\(|and\b|because\b|since\b|as\b|for\b|given\b|due\b|"
@@ -54,10 +62,17 @@ _LABEL = re.compile(
     r"(?:\b(?P<qual>[A-Za-z][A-Za-z'-]*)\s+)?\b" + _VERDICT_WORD + r"s?\b"
     r"(?:\s*\((?P<paren>[^()\n]{0,40})\))?"
     r"(?:\s+(?:for|of)\s+(?:the|this)\s+(?:response|answer|caption|description|output))?"
-    r"\s*(?::|=|\bis\b|\bwould\s+be\b|-)\s*(?:\[\s*)?(?:approximately|about|around|roughly|~)?\s*" + NUM + _FOLLOW,
+    r"(?:\s+(?:i|we)(?:\s+would)?\s+(?:give|assign|award)(?:\s+(?:it|this|the\s+response))?)?"
+    r"\s*(?:(?::|=|\bis\b|\bwould\s+be\b|-)\s*(?:\[\s*)?(?:approximately|about|around|roughly|~)?"
+    # a score worked out on its line: "Average score: (8 + 7 + 9) / 3 = 8"
+    r"|:\s*[(\d][\d\s+*/x\u00d7().-]{0,80}=)\s*" + NUM + _FOLLOW,
     re.I,
 )
-_SHORT_LABEL = re.compile(r"\b(?P<qual>final|overall|total|final\s+answer)\s*[:=-]\s*" + NUM + _FOLLOW, re.I)
+_SHORT_LABEL = re.compile(
+    r"(?:\b(?P<qual>final|overall|total|final\s+answer|overall\s+quality)\s*[:=-]"
+    r"|\[RESULT\]\s*[:=-]?)\s*" + NUM + _FOLLOW,  # Prometheus: "Feedback: ... [RESULT] 4"
+    re.I,
+)
 _DOUBLE_BRACKETS = re.compile(r"\[\[\s*" + NUM + r"\s*(?:/\s*\d{1,4}\s*)?\]\]")
 _PROSE = re.compile(
     r"\b(?:rate|rated|rating|score|scored|scores|scoring|grade|graded|give|gives|giving|gave|assign|assigns|"
@@ -97,7 +112,12 @@ _AFTER_SCALE = re.compile(
     r"overall\b|here\b|is\b|would\b|with\b|stars?\b|points?\b|\(|from\b|in\s+(?:my|our|total)\b|on\b|to\b|"
     r"(?:i|we)\b|this\b|it\b|[A-Z])",
 )
-_RANGE_AFTER = re.compile(r"^\s*(?:-|to|or|and)\s*(?P<other>-?\d{1,4}(?:\.\d+)?)(?![\w])", re.I)
+# "70-80", "7 or 8", "6, maybe 7", "a 6 or maybe a 7": two scores offered, not one.
+_RANGE_AFTER = re.compile(
+    r"^\s*,?\s*(?:-|to|or|and|maybe|perhaps|possibly)(?:\s+(?:maybe|perhaps|possibly|even|a|an))*\s*"
+    r"(?P<other>-?\d{1,4}(?:\.\d+)?)(?![\w])",
+    re.I,
+)
 _SCALE_AFTER = re.compile(
     r"^\s*(?:points?\s*)?(?:"
     r"/\s*(?P<slash>\d{1,4}(?:\.\d+)?)(?!\d|\.\d)"
@@ -113,7 +133,10 @@ _SCALE_MENTION = re.compile(
     r"(?:scale|range)\s*(?:of|from|:|=)\s*(?P<a>-?\d{1,4})\s*(?:to|-)\s*(?P<b>\d{1,4})"
     r"|(?P<a2>-?\d{1,4})\s*(?:-|to)\s*(?P<b2>\d{1,4})(?:-point)?\s+scale"
     r"|(?P<n>\d{1,4})-point\s+scale"
-    r"|(?<![\d.])(?<!\d\s)(?<!points\s)(?<!point\s)\bout\s+of\s+(?P<outof>\d{1,4})\b",
+    r"|(?<![\d.])(?<!\d\s)(?<!points\s)(?<!point\s)\bout\s+of\s+(?P<outof>\d{1,4})\b"
+    # the top stated as a value of its own: '"max_score": 5', "The maximum score is 100"
+    r"|\b(?:max(?:imum)?|top|highest\s+possible)\s*(?:possible\s+)?(?:score|rating|points|mark)?\s*(?:[:=]|\bis\b)\s*"
+    r"(?P<top>\d{1,4})\b(?![.,]\d)",
     re.I,
 )
 _PAREN_SCALE = re.compile(r"(?:out\s+of\s+|/\s*)(?P<top>\d{1,4})|(?P<a>-?\d{1,4})\s*(?:-|to)\s*(?P<b>\d{1,4})", re.I)
@@ -139,8 +162,8 @@ def _mentions(text: str) -> set[Scale]:
     for m in _SCALE_MENTION.finditer(text):
         if m["n"]:
             found.add((1.0, float(m["n"])))
-        elif m["outof"]:
-            found.add((0.0, float(m["outof"])))
+        elif m["outof"] or m["top"]:
+            found.add((0.0, float(m["outof"] or m["top"])))
         else:
             found.add((float(m["a"] or m["a2"]), float(m["b"] or m["b2"])))
     return found
@@ -175,9 +198,16 @@ def on_profile(value: float, scale: Scale | None, lo: float, hi: float) -> tuple
     return round(lo + (value - s_lo) * (hi - lo) / (s_hi - s_lo), 2), ""
 
 
-def _is_aspect_label(before: str) -> bool:
-    """'Accuracy: 8/10' or 'Helpfulness - 9/10': a number labelled by something other than a verdict word."""
-    m = re.search(r"([A-Za-z][A-Za-z /&'()-]{0,40}?)\s*[:=-]\s*$", before)
+_ASPECT_LABEL = re.compile(r"([A-Za-z][A-Za-z /&'()-]{0,40}?)\s*[:=-]\s*$")
+# "Accuracy (4/5): names the dog": the score in brackets after a label that opens its line, a colon or dash after.
+_ASPECT_HEADING = re.compile(r"^\W{0,4}([A-Za-z][A-Za-z /&'-]{0,40}?)\s*\(\s*$")
+_HEADING_END = re.compile(r"^\s*\)\s*(?:[:=-]|$)")
+
+
+def _is_aspect_label(before: str, after: str) -> bool:
+    """'Accuracy: 8/10', 'Helpfulness - 9/10' or 'Accuracy (4/5): ...': a number labelled by something other than a
+    verdict word. ``after``: the text after the number's scale."""
+    m = _ASPECT_LABEL.search(before[-60:]) or (_HEADING_END.match(after) and _ASPECT_HEADING.search(before))
     if m is None:
         return False
     label = m.group(1).strip().lower()
@@ -198,6 +228,8 @@ def _statement(
         return None
     if _REFERENCE.search(clause_before(s.text, start) + " " + s.text[start : m.start("num")]):
         return None
+    if _about_another_answer(s.text, start):
+        return None
     rest = s.text[num_end : num_end + WINDOW]
     after, used = _scale_after(rest)
     scale = after or scale
@@ -210,7 +242,7 @@ def _statement(
         tier = 3
     value = float(m["num"])
     said = s.text[start : num_end + used].strip()
-    if (other := _RANGE_AFTER.match(rest)) and after is None:
+    if (other := _RANGE_AFTER.match(rest) if after is None else _HEDGE_AFTER.match(tail)) is not None:
         return Statement(tier, s.offset + start, s.line, said, value, problem=_range(said, value, other["other"]))
     if scale is None:
         sentence_scales = _mentions(before(s.text, start) + " " + tail)
@@ -219,13 +251,48 @@ def _statement(
     return Statement(tier, s.offset + start, s.line, said, converted, problem=problem)
 
 
+_RELATIVE = re.compile(r"^\s*(?:which|that|who)\b", re.I)
+_ANOTHER_ANSWER = re.compile(
+    r"\b(?:reference|ideal|gold|model\s+answer|ground[\s-]truth|perfect|other|assistant\s+1|first\s+assistant)\b", re.I
+)
+
+
+def _about_another_answer(sentence: str, start: int) -> bool:
+    """'Compared to the reference answer, which would score 10, ...': the score of the answer the relative clause
+    is about, not of the judged response."""
+    clauses = clauses_before(sentence, start)
+    return len(clauses) >= 2 and bool(_RELATIVE.match(clauses[-1]) and _ANOTHER_ANSWER.search(clauses[-2]))
+
+
+# "4 out of 5, maybe a 4.5": a second score offered after the first one's scale.
+_HEDGE_AFTER = re.compile(
+    r"^\s*,?\s*(?:or|maybe|perhaps|possibly)(?:\s+(?:maybe|perhaps|possibly|even|a|an))*\s*(?P<other>-?\d{1,4}(?:\.\d+)?)(?![\w])",
+    re.I,
+)
+
+
 def _range(said: str, value: float, other: str) -> str:
     return f"a range, not one score: {quote(said)} ({format_score(value)} to {other})"
 
 
-def score_statements(cleaned: str, lo: float, hi: float, *, alone: Sentence | None = None) -> list[Statement]:
+def _opening(cleaned: str) -> Sentence | None:
+    """The first line when it is a sentence of its own and the next line does not go on counting ("85\n\nThe
+    response ..."): a score given first, alone, as LLaVA-Bench's first line is, read as labelled if only a number."""
+    lines = [line for line in cleaned.split("\n") if line.strip()]
+    first = next(sentences(cleaned), None)
+    if first is None or first.text.strip() != lines[0].strip():
+        return None
+    if len(lines) >= 2 and lines[1].lstrip()[:1].isdigit():
+        return None
+    return first
+
+
+def score_statements(
+    cleaned: str, lo: float, hi: float, *, alone: Sentence | None = None, opening: Sentence | None = None
+) -> list[Statement]:
     """Every statement of a score in the cleaned text, its value already on [lo, hi] (or with its problem).
-    ``alone``: the sentence that ends the text by itself (text.lone_answer), read as labelled if it is only a number."""
+    ``alone``: the sentence that ends the text by itself (text.lone_answer), read as labelled if it is only a number;
+    ``opening``: the same for the text's first line (_opening)."""
     mentions = _mentions(cleaned)
     doc_scale = next(iter(mentions)) if len(mentions) == 1 else None
     found: dict[int, Statement] = {}  # by the number's position: the first (most explicit) pattern that read it
@@ -250,17 +317,22 @@ def score_statements(cleaned: str, lo: float, hi: float, *, alone: Sentence | No
         for m in last_matches(_PROSE, s.text):
             keep(_statement(s, m, 2, lo, hi, doc_scale), s.offset + m.start("num"))
         for m in last_matches(_BARE, s.text):
-            tier = 0 if _is_aspect_label(before(s.text, m.start())[-60:]) else 1
+            rest = s.text[m.end("num") : m.end("num") + 80]
+            tier = 0 if _is_aspect_label(before(s.text, m.start()), rest[_scale_after(rest)[1] :]) else 1
             keep(_statement(s, m, tier, lo, hi, doc_scale), s.offset + m.start("num"))
-    if alone is not None and (answer := _ALONE.fullmatch(alone.text)):
-        keep(_statement(alone, answer, 3, lo, hi, doc_scale), alone.offset + answer.start("num"))
+    for lone in (opening, alone):
+        if lone is not None and (answer := _ALONE.fullmatch(lone.text)):
+            keep(_statement(lone, answer, 3, lo, hi, doc_scale), lone.offset + answer.start("num"))
     return sorted(found.values(), key=lambda st: st.position)
 
 
 def read_score(text: str, *, lo: float, hi: float) -> Reading:
     """Read a pointwise verdict on the range [lo, hi] out of free text (the module docstring says how)."""
-    cleaned = clean(text)
-    statements = score_statements(cleaned, lo, hi, alone=lone_answer(text, cleaned))
+    answer, problem = answer_after_reasoning(text)
+    if problem:
+        return unreadable(problem)
+    cleaned = digits(clean(answer))
+    statements = score_statements(cleaned, lo, hi, alone=lone_answer(answer, cleaned), opening=_opening(cleaned))
     if statements and all(st.tier == 0 for st in statements):
         return unreadable(f"only per-aspect scores ({quote(statements[-1].quote)}), no overall score")
     winner, why = decide([st for st in statements if st.tier > 0], what="score", text=cleaned)
@@ -288,7 +360,10 @@ _NAMED_SECOND = re.compile(
 def read_two_scores(text: str, *, lo: float, hi: float) -> Reading:
     """LLaVA-Bench: the first line holds two scores (the reference assistant's, then the judged response's).
     Without that line, a statement naming Assistant 2's score ("Assistant 2: 7/10"), the last one, is read."""
-    cleaned = clean(text)
+    answer, problem = answer_after_reasoning(text)
+    if problem:
+        return unreadable(problem)
+    cleaned = clean(answer)
     first = next((line for line in cleaned.split("\n") if line.strip()), "")
     if m := _TWO_SCORES.match(first.strip()):
         scale = (0.0, float(m["sb"])) if m["sb"] else None

@@ -23,7 +23,12 @@ _BOXED = re.compile(r"\\boxed\{\s*([^{}]{0,40}?)\s*\}")  # a boxed answer is the
 _MATH_DELIMS = re.compile(r"\\[()\[\]]|\$+")
 # JSON as judges answer it ({"overall_score": 8, "better_response": "Response 2"}): keys as labels, no quotes.
 _JSON_KEY = re.compile(r'"([A-Za-z][A-Za-z0-9_ ]{0,40})"\s*:')
-_QUOTES = re.compile(r'["\u201c\u201d{}]')
+_QUOTES = re.compile(r'["\u201c\u201d\u201e\u00ab\u00bb{}]')
+# Apostrophes as typesetting writes them ("don\u2019t", "it\u2019s"): the plain one, so negations and ties still read.
+_APOSTROPHES = re.compile("[\u2018\u2019\u201a\u201b\u02bc\u2032\uff07]")
+# Characters that show nothing (zero-width spaces and joiners, a byte-order mark, a soft hyphen): a reader sees
+# "Score:\u200b85" as "Score: 85".
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
 _SPACES = re.compile(r"[ \t\u00a0]+")
 # A line that is only a label ("### Final Score", "**Verdict:**"), its value on the next line.
 _BARE_LABEL = re.compile(
@@ -36,7 +41,9 @@ _BARE_LABEL = re.compile(
 # Special tokens a judge's decoding left in its text: end of sequence or turn, and the like (LLaMA's </s>, ChatML's
 # <|im_end|>, Llama 3's <|eot_id|>, Gemma's <end_of_turn>, DeepSeek's end of sentence once NFKC folds its bars).
 _SPECIAL_TOKEN = re.compile(
-    r"</?s>|<(?:eos|bos|pad|unk|end_of_turn|start_of_turn)>|<\|[A-Za-z0-9_▁]{1,40}\|>|\[/?INST\]", re.I
+    r"</?s>|<(?:eos|bos|pad|unk|end_of_turn|start_of_turn|end_of_utterance|eot|eod|eom|sep|cls|endoftext)>|"
+    r"<\|[A-Za-z0-9_▁]{1,40}\|>|\[/?INST\]",
+    re.I,
 )
 # A number run into the label of the next part, its line break lost: "Judgement: 4Explanation: ...".
 _GLUED_LABEL = re.compile(r"(?<=\d)(?=[A-Z][a-z]{2,20}(?:\s[A-Za-z]{2,20})?\s?:)")
@@ -47,7 +54,9 @@ def clean(text: str) -> str:
     width punctuation folded (NFKC), one line per line; a label alone on its line is joined to its value. A model's
     special tokens left in by its decoding ("</s>", "<|im_end|>") end a line, and a number glued to the next
     section's label ("Judgement: 4Explanation: ...") is parted from it."""
+    text = _VULGAR_FRACTION.sub(_decimal_fraction, text)
     text = unicodedata.normalize("NFKC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = _APOSTROPHES.sub("'", _INVISIBLE.sub("", text))
     text = _SPECIAL_TOKEN.sub("\n", text)
     text = _GLUED_LABEL.sub("\n", text)
     text = _BOXED.sub(r"[[\1]]", text)
@@ -76,6 +85,15 @@ def clean(text: str) -> str:
     return "\n".join(joined)
 
 
+# "4\u00bd/5": NFKC would write "41\u20442/5", and "2/5" would be read; the fraction is a decimal part instead.
+_VULGAR_FRACTION = re.compile("(\\d*)([\u00bc-\u00be\u2150-\u215e])")
+
+
+def _decimal_fraction(m: re.Match[str]) -> str:
+    part = f"{unicodedata.numeric(m[2]):.2f}".rstrip("0")  # "0.5"
+    return (m[1] or "0") + part[1:]
+
+
 def _table_row(line: str) -> str:
     """A markdown table row of two cells ('| Overall | 7/10 |') as 'Overall: 7/10'; a rule row ('|---|') as nothing."""
     if not line.startswith("|"):
@@ -84,6 +102,26 @@ def _table_row(line: str) -> str:
     if all(set(c) <= set("-: ") for c in cells):
         return ""
     return f"{cells[0]}: {cells[1]}." if len(cells) == 2 else " ".join(f"{c}." for c in cells if c)
+
+
+# A reasoning judge (DeepSeek-R1 style, LLaVA-Critic-R1, QwQ, Kimi-VL) thinks before it answers: drafts in there
+# ("Draft: Score: 8 ... lower") are not its verdict. Some decodes drop the opening tag and keep only the closing one.
+_REASONING_END = re.compile(r"</think(?:ing)?>|</reasoning>|\u25c1/think\u25b7", re.I)
+_REASONING_START = re.compile(r"<think(?:ing)?>|<reasoning>|\u25c1think\u25b7", re.I)
+
+
+def answer_after_reasoning(text: str) -> tuple[str, str]:
+    """The part of a judge's text that is its answer: after its reasoning's last closing tag, the whole text when
+    it has none. ("", why) when the reasoning was opened and never closed: the output stopped before any answer."""
+    end = deque(_REASONING_END.finditer(text), maxlen=1)
+    if end:
+        answer = text[end[0].end() :]
+        if not _SPECIAL_TOKEN.sub("", answer).strip():
+            return "", "the critic's reasoning (<think>) ends with no answer after it"
+        return answer, ""
+    if _REASONING_START.search(text):
+        return "", "the reasoning (<think>) never ends, so the critic gave no answer after it"
+    return text, ""
 
 
 @dataclass(frozen=True)
@@ -119,9 +157,15 @@ def lone_answer(text: str, cleaned: str) -> Sentence | None:
     last = ends[0] if ends else None
     if last is None or last.line != cleaned.rstrip().count("\n"):
         return None
-    lines = [line for line in text.replace("\r", "\n").split("\n") if line.strip()]
-    if len(lines) >= 2 and _LIST_ITEM.match(lines[-2]) and lines[-1].strip().rstrip(".").isdigit():
-        return None
+    lines = [
+        line
+        for line in _SPECIAL_TOKEN.sub("", unicodedata.normalize("NFKC", text)).replace("\r", "\n").split("\n")
+        if line.strip()
+    ]
+    if len(lines) >= 2 and lines[-1].strip().rstrip(".").isdigit():
+        previous = lines[-2].strip().rstrip(".")
+        if _LIST_ITEM.match(lines[-2]) or previous.isdigit():  # a list cut short, or a column of numbers
+            return None
     return last
 
 
@@ -139,6 +183,12 @@ _HYPOTHETICAL = re.compile(
     re.I,
 )
 _CONDITION = re.compile(r"(?<!even\s)(?<!as\s)\b(?:if|unless)\b", re.I)
+# "If I had to choose, I'd pick Response 1": a forced choice is still the critic's choice, not a hypothesis.
+_FORCED_CHOICE = re.compile(
+    r"\bif\s+(?:(?:i|we|one)\s+(?:(?:had|have|were|was|need(?:ed)?)\s+to|must)|forced\s+to|pressed\s+to|made\s+to)\s+"
+    r"(?:choose|pick|decide|select)(?:\s+(?:one|between\s+(?:them|the\s+two)))?",
+    re.I,
+)
 _CONCESSION = re.compile(r"\b(?:although|though|even\s+though|even\s+if|while|whereas|despite|albeit|granted)\b", re.I)
 _CONCLUSION = re.compile(
     r"\b(?:overall|in\s+conclusion|in\s+summary|to\s+conclude|to\s+sum\s+up|in\s+sum|all\s+in\s+all|"
@@ -177,9 +227,14 @@ def before(sentence: str, start: int) -> str:
     return sentence[max(0, start - WINDOW) : start]
 
 
+def clauses_before(sentence: str, start: int) -> list[str]:
+    """The clauses of the sentence before a statement (split at commas, 'but', 'however', ...), its own last."""
+    return _CLAUSE_BREAK.split(before(sentence, start))
+
+
 def clause_before(sentence: str, start: int) -> str:
     """The words of the statement's own clause before it (after the last comma, 'but', 'however', ...)."""
-    return _CLAUSE_BREAK.split(before(sentence, start))[-1]
+    return clauses_before(sentence, start)[-1]
 
 
 def negated(sentence: str, start: int) -> bool:
@@ -191,7 +246,8 @@ def negated(sentence: str, start: int) -> bool:
 def hypothetical(sentence: str, start: int) -> bool:
     """'if it were more detailed it would be better', 'we must decide whether Response 1 is better', and the
     consequence of a condition earlier in the sentence ('If it had named the breed, it would get 95')."""
-    return bool(_HYPOTHETICAL.search(clause_before(sentence, start)) or _CONDITION.search(before(sentence, start)))
+    prefix = _FORCED_CHOICE.sub(" ", before(sentence, start))
+    return bool(_HYPOTHETICAL.search(_CLAUSE_BREAK.split(prefix)[-1]) or _CONDITION.search(prefix))
 
 
 def conceded(sentence: str, start: int) -> bool:

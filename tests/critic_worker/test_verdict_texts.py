@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from critic_worker.profiles import get_profile
-from tests.critic_worker.verdict_texts import ALL, Expected
+from tests.critic_worker.verdict_texts import ALL, DEFINED, Expected, profile_for
 
 
 def test_the_table_is_large_and_covers_every_family() -> None:
     assert len(ALL) >= 150
-    assert {profile for profile, _, _ in ALL} == {"pointwise", "caption", "llava-bench", "pairwise", "wildvision"}
+    built_in = {"pointwise", "caption", "llava-bench", "pairwise", "wildvision"}
+    assert {profile for profile, _, _ in ALL} == built_in | set(DEFINED)
     assert sum(expected is None for _, _, expected in ALL) >= 30
 
 
 @pytest.mark.parametrize(("profile", "text", "expected"), ALL, ids=[f"{p}-{i}" for i, (p, _, _) in enumerate(ALL)])
 def test_reads_each_verdict_text(profile: str, text: str, expected: Expected) -> None:
-    reading = get_profile(profile).read(text)
+    reading = profile_for(profile).read(text)
     assert reading.reason
     if expected is None:
         assert not reading.readable, f"read {reading.verdict} ({reading.reason})"

@@ -3,10 +3,18 @@ the reading a careful person gives it. Written for this table; they drive tests/
 
 Each row: (profile, text, expected). expected is a score on the profile's range, "A" / "B" / "tie", ("A", True)
 for WildVision's strong preference, or None when a careful reader cannot tell (the reason is then checked to be
-specific).
+specific). A profile is a built-in one's name or one of DEFINED, a team's profiles as profile_for builds them; more
+judges' texts, each read by several profiles, are in verdict_texts_scores.py and verdict_texts_preferences.py.
 """
 
 from __future__ import annotations
+
+from functools import cache
+
+from critic_worker.profile_specs import ProfileSpec, profile_from_spec
+from critic_worker.profiles import Profile, get_profile
+from tests.critic_worker.verdict_texts_preferences import PREFERENCE_TEXTS
+from tests.critic_worker.verdict_texts_scores import SCORE_TEXTS
 
 Expected = float | str | tuple[str, bool] | None
 
@@ -312,4 +320,38 @@ PAIRWISE: list[tuple[str, str, Expected]] = [
     ("pointwise", "Good answer, 9/10.", 90),
 ]
 
-ALL = POINTWISE + PAIRWISE
+# A team's profiles, read by the built-in families' careful readers on their own range / without ties.
+DEFINED = {
+    "defined-1-5": ProfileSpec(
+        name="defined-1-5", kind="pointwise", template="Rate 1-5.\n{question}\n{response}", score_min=1,
+        score_max=5, score_step=1, reader="pointwise",
+    ),
+    "defined-1-10": ProfileSpec(
+        name="defined-1-10", kind="pointwise", template="Rate 1-10.\n{question}\n{response}", score_min=1,
+        score_max=10, score_step=1, reader="pointwise",
+    ),
+    "defined-pairwise-no-tie": ProfileSpec(
+        name="defined-pairwise-no-tie", kind="pairwise", template="{question}\nA: {response_a}\nB: {response_b}",
+        reader="pairwise", allow_tie=False,
+    ),
+}  # fmt: skip
+
+
+@cache
+def profile_for(name: str) -> Profile:
+    """A built-in profile by name, or a team's profile of DEFINED."""
+    spec = DEFINED.get(name)
+    return get_profile(name) if spec is None else profile_from_spec(spec)
+
+
+JUDGES: list[tuple[str, str, Expected]] = [
+    (profile, text, expected)
+    for text, *readings in SCORE_TEXTS
+    for profile, expected in zip(("pointwise", "defined-1-5", "defined-1-10"), readings, strict=True)
+] + [
+    (profile, text, expected)
+    for text, *readings in PREFERENCE_TEXTS
+    for profile, expected in zip(("pairwise", "defined-pairwise-no-tie", "wildvision"), readings, strict=True)
+]
+
+ALL = POINTWISE + PAIRWISE + JUDGES

@@ -8,7 +8,7 @@ import pytest
 
 from critic_worker.profile_specs import ProfileSpec, profile_from_spec
 from critic_worker.profiles import Profile, get_profile
-from tests.critic_worker.verdict_texts import ALL
+from tests.critic_worker.verdict_texts import ALL, profile_for
 
 # The end-of-sequence and end-of-turn markers of the models judges run on (LLaMA/Vicuna/CogVLM, Qwen's ChatML,
 # GPT-2 style, Llama 3, Gemma, DeepSeek, Phi), as a decode that keeps special tokens leaves them.
@@ -60,7 +60,7 @@ def verdict_of(profile: Profile, text: str) -> float | str | None:
 @pytest.mark.parametrize("token", END_TOKENS)
 def test_an_end_of_turn_token_after_the_verdict_changes_no_reading(token: str) -> None:
     for profile_name, text, _ in ALL:
-        profile = get_profile(profile_name)
+        profile = profile_for(profile_name)
         plain = profile.read(text)
         for ended in (text + token, text + token + "\n", text + " " + token):
             glued = profile.read(ended)
