@@ -141,6 +141,10 @@ def test_an_srgb_profile_changes_nothing() -> None:
         (png_bomb_bytes(), "pixels"),
         (png_bytes((300, 300))[:200], "truncated or corrupt"),
         (encode(Image.new("RGB", (8, 8)), "ICO"), "not accepted"),
+        # What phones, drawing tools and scanners hand people, which Pillow cannot open here: named, not a shrug.
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64), "HEIC/HEIF photo, not an image"),
+        (b'\xef\xbb\xbf<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>', "SVG drawing, not an"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "PDF document, not an image"),
     ],
 )
 def test_the_checks_before_decoding_still_refuse(data: bytes, reason: str) -> None:
