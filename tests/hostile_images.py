@@ -183,6 +183,12 @@ def icc_cases() -> list[Hostile]:
     misnamed = linear_light_icc("sRGB-elle-V2-g10.icc")
     srgb_table = display_icc("IEC 61966-2-1 tone curve as a 1024-entry table (test)", srgb_curve())
     grey_linear = grey_icc("Grey, gamma 1.0 (test)", gamma_curve(1.0))
+    # PNG spec 11.3.3: gAMA 100000 is gamma 1.0 (linear light); cHRM here names sRGB's own white and primaries.
+    linear_chunks, gamma_alone = PngImagePlugin.PngInfo(), PngImagePlugin.PngInfo()
+    for info in (linear_chunks, gamma_alone):
+        info.add(b"gAMA", struct.pack(">I", 100000))
+    srgb_xy = (0.3127, 0.3290, 0.64, 0.33, 0.30, 0.60, 0.15, 0.06)
+    linear_chunks.add(b"cHRM", struct.pack(">8I", *(round(v * 100000) for v in srgb_xy)))
     return [
         Hostile("png-icc-linear-light", encode(image, "PNG", icc_profile=linear_light_icc()), expected, 0.5, "ICC"),
         Hostile("png-icc-linear-named-srgb", encode(image, "PNG", icc_profile=misnamed), expected, 0.5, "sRGB-elle"),
@@ -194,6 +200,9 @@ def icc_cases() -> list[Hostile]:
             0.5,
             "Grey, gamma 1.0 (test)",
         ),
+        Hostile("png-gama-chrm-linear", encode(image, "PNG", pnginfo=linear_chunks), expected, 0.5, "gAMA 1 and cHRM"),
+        # Browsers (Blink, and Firefox and Safari by its account) apply no gAMA without a cHRM.
+        Hostile("png-gama-alone", encode(image, "PNG", pnginfo=gamma_alone), np.asarray(image), 0, ""),
     ]
 
 

@@ -13,7 +13,8 @@ The rule, in order (README, "How images are normalised"):
    they fit in it and else by their own minimum and maximum, floats by 0.0-1.0 when they fit in it and else by their
    own minimum and maximum (Pillow's own conversion saturates them to white);
 4. an embedded ICC profile converted to sRGB (as a colour-managed browser shows it) unless it leaves every sample
-   as it is (whatever its name says), CMYK, YCbCr, LAB and HSV converted to RGB;
+   as it is (whatever its name says), else a PNG's gAMA and cHRM pair; CMYK, YCbCr, LAB and HSV converted to RGB
+   (annotations.services.image_colour);
 5. alpha, and palette or single-colour transparency (PNG tRNS, compared with the full 16-bit samples), composited
    on white; the part of a GIF's screen its first frame leaves uncovered is transparent, and a BMP's alpha channel
    that is zero everywhere is ignored, as browsers do.
@@ -21,14 +22,15 @@ The rule, in order (README, "How images are normalised"):
 
 from __future__ import annotations
 
-import functools
 import io
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageCms, ImageFile
+from PIL import Image, ImageFile
+
+from annotations.services.image_colour import colours_in_srgb, png_chromaticity
 
 WHITE = (255, 255, 255)
 PNG_COMPRESS_LEVEL = (
@@ -57,9 +59,7 @@ _ORIENTATION = 0x0112
 _XMP_KEYS = ("xmp", "XML:com.adobe.xmp")
 _BAND_PIXELS = 1 << 20  # samples wider than 8 bits are scaled a band of rows of this many pixels at a time
 _HIGH_BIT = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
-_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 _SEVERAL = {"TIFF": ("multi-page TIFF", "pages"), "MPO": ("multi-picture JPEG (MPO)", "pictures")}
-_ICC_SPACES = {"RGB ": ("RGB", "RGBA"), "GRAY": ("L", "LA"), "CMYK": ("CMYK",)}
 
 
 @dataclass(frozen=True)
@@ -84,11 +84,11 @@ def image_normalize(*, image: Image.Image) -> NormalizedImage:
     low_bytes = _sixteen_bit_low_bytes(image)
     frame_box = _gif_frame_box(image)
     image.load()
-    icc = image.info.get("icc_profile")
+    icc, chromaticity = image.info.get("icc_profile"), png_chromaticity(image)
     picture = _transparent_parts(image, low_bytes, frame_box, notes)
     picture = _upright(picture, _orientation(image, tiff_orientation), notes)
     picture = _eight_bit(picture, notes)
-    picture = _colour_managed(picture, icc, notes)
+    picture = colours_in_srgb(picture, icc=icc, chromaticity=chromaticity, notes=notes)
     picture = _on_white(picture, notes)
     picture.info = {}  # no profile, gamma or EXIF in the PNG: a browser must show its samples as they are
     out = io.BytesIO()
@@ -289,66 +289,6 @@ def _finite_range(bands: Iterator[np.ndarray]) -> tuple[float, float]:
         if finite.size:
             low, high = min(low, float(finite.min())), max(high, float(finite.max()))
     return (low, high) if low <= high else (0.0, 0.0)
-
-
-def _colour_managed(image: Image.Image, icc: bytes | None, notes: list[str]) -> Image.Image:
-    """Colours in sRGB: through the embedded ICC profile when there is one, else Pillow's conversion for CMYK."""
-    if icc:
-        try:
-            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            name = ImageCms.getProfileDescription(source).strip() or "unnamed"
-            space = source.profile.xcolor_space
-        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-            notes.append("ICC profile unreadable: colours taken as sRGB")
-        else:
-            if image.mode not in _ICC_SPACES.get(space, ()):
-                notes.append(f"ICC profile {name!r} does not fit a {image.mode} image: ignored")
-            elif not _is_srgb(icc, image.mode):
-                try:
-                    converted = _to_srgb(image, source)
-                except ImageCms.PyCMSError as exc:
-                    notes.append(f"ICC profile {name!r} could not be applied ({exc}): colours taken as sRGB")
-                else:
-                    notes.append(f"colours converted from ICC profile {name!r} to sRGB")
-                    return converted
-    if image.mode == "CMYK":
-        notes.append("CMYK converted to RGB")
-        return image.convert("RGB")
-    return image
-
-
-@functools.lru_cache(maxsize=32)
-def _is_srgb(icc: bytes, mode: str) -> bool:
-    """Whether the profile leaves every sample as it is within 2 of 255 when converted to sRGB: then the samples are
-    kept exactly. Decided by what the profile does, never by its name ("sRGB-elle-V2-g10" is linear light)."""
-    if mode not in {"L", "LA", "RGB", "RGBA"}:
-        return False
-    levels = np.arange(0, 256, 17, dtype=np.uint8)
-    if mode in {"L", "LA"}:
-        probe = Image.fromarray(np.arange(256, dtype=np.uint8)[None, :], mode="L")
-        expected = np.repeat(np.asarray(probe)[..., None], 3, axis=2)
-    else:
-        cube = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(1, -1, 3)
-        probe = Image.fromarray(np.ascontiguousarray(cube), mode="RGB")
-        expected = cube
-    try:
-        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        seen = ImageCms.profileToProfile(probe, source, _SRGB, outputMode="RGB")
-    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-        return False
-    assert seen is not None  # inPlace=False returns the new image
-    return int(np.abs(np.asarray(seen).astype(np.int16) - expected.astype(np.int16)).max()) <= 2
-
-
-def _to_srgb(image: Image.Image, source: ImageCms.ImageCmsProfile) -> Image.Image:
-    alpha = image.getchannel("A") if image.mode in {"LA", "RGBA"} else None
-    colour = image.convert(image.mode.rstrip("A")) if alpha is not None else image
-    intent = ImageCms.Intent(ImageCms.getDefaultIntent(source))
-    converted = ImageCms.profileToProfile(colour, source, _SRGB, renderingIntent=intent, outputMode="RGB")
-    assert converted is not None  # inPlace=False returns the new image
-    if alpha is not None:
-        converted.putalpha(alpha)
-    return converted
 
 
 def _on_white(image: Image.Image, notes: list[str]) -> Image.Image:
