@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from tests.icc_profiles import display_icc, gamma_curve, grey_icc, linear_light_icc, srgb_curve, srgb_encoded
+from tests.icc_profiles import cmyk_icc, display_icc, gamma_curve, grey_icc, linear_light_icc, srgb_curve, srgb_encoded
 
 W, H = 48, 32
 RED, GREEN, BLUE, YELLOW = (220, 30, 30), (30, 160, 60), (40, 60, 200), (240, 200, 40)
@@ -175,6 +175,26 @@ def colour_cases() -> list[Hostile]:
     ]
 
 
+def cmyk_with_profile() -> Hostile:
+    """A CMYK JPEG (Adobe-inverted, as Pillow and Photoshop write it) with a press profile whose inks are not the
+    textbook ones: a plain CMYK conversion would show cyan as 0, 255, 255."""
+    inks = {
+        (1, 0, 0, 0): (0, 160, 220),
+        (0, 1, 0, 0): (220, 0, 130),
+        (0, 0, 1, 0): (255, 230, 0),
+        (0, 0, 0, 1): (30, 30, 30),
+        (0, 0, 0, 0): WHITE,
+    }
+    samples = np.zeros((16, 16 * len(inks), 4), np.uint8)
+    expected = np.zeros((16, 16 * len(inks), 3), np.uint8)
+    for i, (ink, rgb) in enumerate(inks.items()):
+        samples[:, 16 * i : 16 * (i + 1)] = np.array(ink) * 255
+        expected[:, 16 * i : 16 * (i + 1)] = rgb
+    profile = cmyk_icc("Press inks (test)", inks)
+    data = encode(Image.fromarray(samples, "CMYK"), "JPEG", quality=95, icc_profile=profile)
+    return Hostile("jpeg-cmyk-icc", data, expected, 2.0, "Press inks (test)")
+
+
 def icc_cases() -> list[Hostile]:
     ramp = np.tile(np.arange(256, dtype=np.uint8), (4, 1))
     image = Image.fromarray(np.dstack([ramp, ramp[:, ::-1], np.full_like(ramp, 128)]))
@@ -201,6 +221,7 @@ def icc_cases() -> list[Hostile]:
             "Grey, gamma 1.0 (test)",
         ),
         Hostile("png-gama-chrm-linear", encode(image, "PNG", pnginfo=linear_chunks), expected, 0.5, "gAMA 1 and cHRM"),
+        cmyk_with_profile(),
         # Browsers (Blink, and Firefox and Safari by its account) apply no gAMA without a cHRM.
         Hostile("png-gama-alone", encode(image, "PNG", pnginfo=gamma_alone), np.asarray(image), 0, ""),
     ]

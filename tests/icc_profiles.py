@@ -72,3 +72,32 @@ def srgb_encoded(linear: np.ndarray) -> np.ndarray:
     """IEC 61966-2-1: the sRGB transfer function, from light (0-1) to 8-bit samples."""
     x = linear.astype(np.float64)
     return np.rint(np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055) * 255).astype(np.uint8)
+
+
+def _srgb_light(rgb: tuple[int, int, int]) -> np.ndarray:
+    """An 8-bit sRGB colour as linear light (IEC 61966-2-1's transfer function)."""
+    c = np.asarray(rgb) / 255
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def cmyk_icc(name: str, inks: dict[tuple[int, int, int, int], tuple[int, int, int]]) -> bytes:
+    """A CMYK output profile whose A2B0 (an ICC v2 lut16Type, 2 grid points an ink, PCS XYZ) shows each solid ink
+    (1, 0, 0, 0), ... and bare paper (0, 0, 0, 0) as the given sRGB colour; overprints multiply the inks' light."""
+    to_xyz = np.array([xyz for _, xyz in SRGB_COLORANTS]).T  # sRGB's primaries, D50
+
+    def corner(ink: tuple[int, ...]) -> np.ndarray:
+        if ink in inks:
+            return to_xyz @ _srgb_light(inks[ink])
+        light = np.ones(3)
+        for i in (i for i, on in enumerate(ink) if on):
+            light = light * _srgb_light(inks[tuple(int(j == i) for j in range(4))])
+        return to_xyz @ light
+
+    grid = [tuple(int(b) for b in f"{n:04b}") for n in range(16)]  # the first ink varies slowest
+    clut = b"".join(struct.pack(">3H", *(min(65535, round(v * 32768)) for v in corner(ink))) for ink in grid)
+    identity = b"".join(map(_s15, (1, 0, 0, 0, 1, 0, 0, 0, 1)))
+    ramp = struct.pack(">2H", 0, 65535)
+    lut = b"mft2" + bytes(4) + bytes([4, 3, 2, 0]) + identity + struct.pack(">HH", 2, 2) + ramp * 4 + clut + ramp * 3
+    profile = bytearray(_profile(name, b"CMYK", [(b"A2B0", lut)]))
+    profile[12:16] = b"prtr"  # an output device
+    return bytes(profile)
