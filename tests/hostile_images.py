@@ -25,7 +25,7 @@ class Hostile:
     data: bytes
     expected: np.ndarray  # (height, width, 3) uint8: the upright picture on white
     tolerance: float  # largest mean absolute difference per sample allowed (lossy encodings), 0 for exact
-    note: str  # a part of the note the item page shows; "" when the original needs nothing said
+    note: str = ""  # a part of the note the item page shows; "" when the original needs nothing said
 
 
 def upright() -> np.ndarray:
@@ -336,6 +336,7 @@ def decoder_cases() -> list[Hostile]:
             "jpeg-xmp-orientation-only", encode(stored, "JPEG", quality=95, xmp=XMP_ORIENTATION_6), as_stored, 4, ""
         ),
         Hostile("png-raw-profile-exif", encode(stored, "PNG", pnginfo=text), as_stored, 0, ""),
+        Hostile("tiff-xmp-orientation-only", encode(stored, "TIFF", tiffinfo={700: XMP_ORIENTATION_6}), as_stored, 0),
         Hostile("tiff-orientation-6", encode(stored, "TIFF", tiffinfo={0x0112: 6}), upright(), 0, "EXIF orientation 6"),
         Hostile("apng-default-image", apng, red, 0, "animated PNG: first of 2 frames"),
         Hostile("gif-first-frame-in-part", gif_first_frame_in_part(), gif_expected, 0, "covers part of the picture"),
