@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import io
 import struct
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
+
+from tests.icc_profiles import cmyk_icc, display_icc, gamma_curve, grey_icc, linear_light_icc, srgb_curve, srgb_encoded
 
 W, H = 48, 32
 RED, GREEN, BLUE, YELLOW = (220, 30, 30), (30, 160, 60), (40, 60, 200), (240, 200, 40)
@@ -22,7 +25,7 @@ class Hostile:
     data: bytes
     expected: np.ndarray  # (height, width, 3) uint8: the upright picture on white
     tolerance: float  # largest mean absolute difference per sample allowed (lossy encodings), 0 for exact
-    note: str  # a part of the note the item page shows; "" when the original needs nothing said
+    note: str = ""  # a part of the note the item page shows; "" when the original needs nothing said
 
 
 def upright() -> np.ndarray:
@@ -172,53 +175,56 @@ def colour_cases() -> list[Hostile]:
     ]
 
 
-def _s15(value: float) -> bytes:
-    return struct.pack(">i", round(value * 65536))
-
-
-def _xyz(x: float, y: float, z: float) -> bytes:
-    return b"XYZ " + bytes(4) + _s15(x) + _s15(y) + _s15(z)
-
-
-def linear_light_icc(name: str = "Linear light, sRGB primaries (test)") -> bytes:
-    """An ICC v2 matrix/TRC display profile (ICC.1:2001-04): sRGB's primaries adapted to D50 (IEC 61966-2-1 with the
-    Bradford transform) and a gamma 1.0 tone curve, i.e. samples proportional to light."""
-    text = name.encode("ascii") + b"\0"
-    desc = b"desc" + bytes(4) + struct.pack(">I", len(text)) + text + bytes(8) + bytes(3) + bytes(67)
-    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, 0x0100) + bytes(2)  # one u8Fixed8 gamma: 1.0
-    tags = [
-        (b"desc", desc),
-        (b"wtpt", _xyz(0.9642, 1.0, 0.8249)),
-        (b"rXYZ", _xyz(0.4360747, 0.2225045, 0.0139322)),
-        (b"gXYZ", _xyz(0.3850649, 0.7168786, 0.0971045)),
-        (b"bXYZ", _xyz(0.1430804, 0.0606169, 0.7141733)),
-        (b"rTRC", curve),
-        (b"gTRC", curve),
-        (b"bTRC", curve),
-    ]
-    offset = 128 + 4 + 12 * len(tags)
-    table, body = struct.pack(">I", len(tags)), b""
-    for signature, data in tags:
-        data += bytes(-len(data) % 4)
-        table += signature + struct.pack(">II", offset + len(body), len(data))
-        body += data
-    header = struct.pack(">I", offset + len(body)) + bytes(4) + struct.pack(">I", 0x02100000)
-    header += b"mntrRGB XYZ " + bytes(12) + b"acsp" + bytes(28) + _s15(0.9642) + _s15(1.0) + _s15(0.8249) + bytes(48)
-    return header + table + body
-
-
-def srgb_encoded(linear: np.ndarray) -> np.ndarray:
-    """IEC 61966-2-1: the sRGB transfer function, from light (0-1) to 8-bit samples."""
-    x = linear.astype(np.float64)
-    return np.rint(np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055) * 255).astype(np.uint8)
+def cmyk_with_profile() -> Hostile:
+    """A CMYK JPEG (Adobe-inverted, as Pillow and Photoshop write it) with a press profile whose inks are not the
+    textbook ones: a plain CMYK conversion would show cyan as 0, 255, 255."""
+    inks = {
+        (1, 0, 0, 0): (0, 160, 220),
+        (0, 1, 0, 0): (220, 0, 130),
+        (0, 0, 1, 0): (255, 230, 0),
+        (0, 0, 0, 1): (30, 30, 30),
+        (0, 0, 0, 0): WHITE,
+    }
+    samples = np.zeros((16, 16 * len(inks), 4), np.uint8)
+    expected = np.zeros((16, 16 * len(inks), 3), np.uint8)
+    for i, (ink, rgb) in enumerate(inks.items()):
+        samples[:, 16 * i : 16 * (i + 1)] = np.array(ink) * 255
+        expected[:, 16 * i : 16 * (i + 1)] = rgb
+    profile = cmyk_icc("Press inks (test)", inks)
+    data = encode(Image.fromarray(samples, "CMYK"), "JPEG", quality=95, icc_profile=profile)
+    return Hostile("jpeg-cmyk-icc", data, expected, 2.0, "Press inks (test)")
 
 
 def icc_cases() -> list[Hostile]:
     ramp = np.tile(np.arange(256, dtype=np.uint8), (4, 1))
     image = Image.fromarray(np.dstack([ramp, ramp[:, ::-1], np.full_like(ramp, 128)]))
     expected = srgb_encoded(np.asarray(image) / 255)
-    data = encode(image, "PNG", icc_profile=linear_light_icc())
-    return [Hostile("png-icc-linear-light", data, expected, 0.5, "converted from ICC profile")]
+    # Krita ships this linear-light profile under this name: a profile is known by what it does, not what it says.
+    misnamed = linear_light_icc("sRGB-elle-V2-g10.icc")
+    srgb_table = display_icc("IEC 61966-2-1 tone curve as a 1024-entry table (test)", srgb_curve())
+    grey_linear = grey_icc("Grey, gamma 1.0 (test)", gamma_curve(1.0))
+    # PNG spec 11.3.3: gAMA 100000 is gamma 1.0 (linear light); cHRM here names sRGB's own white and primaries.
+    linear_chunks, gamma_alone = PngImagePlugin.PngInfo(), PngImagePlugin.PngInfo()
+    for info in (linear_chunks, gamma_alone):
+        info.add(b"gAMA", struct.pack(">I", 100000))
+    srgb_xy = (0.3127, 0.3290, 0.64, 0.33, 0.30, 0.60, 0.15, 0.06)
+    linear_chunks.add(b"cHRM", struct.pack(">8I", *(round(v * 100000) for v in srgb_xy)))
+    return [
+        Hostile("png-icc-linear-light", encode(image, "PNG", icc_profile=linear_light_icc()), expected, 0.5, "ICC"),
+        Hostile("png-icc-linear-named-srgb", encode(image, "PNG", icc_profile=misnamed), expected, 0.5, "sRGB-elle"),
+        Hostile("png-icc-srgb-as-a-table", encode(image, "PNG", icc_profile=srgb_table), np.asarray(image), 0, ""),
+        Hostile(
+            "png-grey-icc-linear",
+            encode(Image.fromarray(ramp), "PNG", icc_profile=grey_linear),
+            grey(srgb_encoded(ramp / 255)),
+            0.5,
+            "Grey, gamma 1.0 (test)",
+        ),
+        Hostile("png-gama-chrm-linear", encode(image, "PNG", pnginfo=linear_chunks), expected, 0.5, "gAMA 1 and cHRM"),
+        cmyk_with_profile(),
+        # Browsers (Blink, and Firefox and Safari by its account) apply no gAMA without a cHRM.
+        Hostile("png-gama-alone", encode(image, "PNG", pnginfo=gamma_alone), np.asarray(image), 0, ""),
+    ]
 
 
 def animated_cases() -> list[Hostile]:
@@ -258,9 +264,91 @@ def animated_cases() -> list[Hostile]:
     ]
 
 
+XMP_ORIENTATION_6 = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>'
+)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def png_rgb16(samples: np.ndarray, trns: tuple[int, int, int]) -> bytes:
+    """A 16-bit RGB PNG (PNG spec 11.2.2, filter type 0 on every row) with a tRNS colour of 16-bit samples."""
+    height, width = samples.shape[:2]
+    rows = b"".join(b"\0" + samples[y].astype(">u2").tobytes() for y in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
+        + _png_chunk(b"tRNS", struct.pack(">HHH", *trns))
+        + _png_chunk(b"IDAT", zlib.compress(rows))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def bmp_v5(rgba: np.ndarray) -> bytes:
+    """A 32-bit BMP with a BITMAPV5HEADER whose bit fields name an alpha channel (BGRA, bottom-up rows)."""
+    height, width = rgba.shape[:2]
+    rows = np.ascontiguousarray(rgba[::-1][..., [2, 1, 0, 3]]).tobytes()
+    header = struct.pack("<IiiHHIIiiII", 124, width, height, 1, 32, 3, len(rows), 2835, 2835, 0, 0)
+    header += struct.pack("<IIII", 0xFF0000, 0xFF00, 0xFF, 0xFF000000) + b"sRGB" + bytes(48)
+    header += struct.pack("<IIII", 4, 0, 0, 0)  # LCS_GM_IMAGES, no profile
+    return b"BM" + struct.pack("<IHHI", 14 + len(header) + len(rows), 0, 0, 14 + len(header)) + header + rows
+
+
+def gif_first_frame_in_part() -> bytes:
+    """A GIF whose only frame, 16x8 of blue at (4, 4), covers part of its 48x32 screen; the background index names
+    black. Browsers leave the rest transparent (they ignore the background colour)."""
+    frame = Image.new("P", (16, 8), 1)
+    frame.putpalette([*BLACK, *BLUE])
+    data = bytearray(encode(frame, "GIF", optimize=False))
+    data[6:10] = struct.pack("<HH", W, H)  # the logical screen
+    data[11] = 0  # background colour index: black
+    descriptor = data.index(b",", 13)
+    data[descriptor + 1 : descriptor + 5] = struct.pack("<HH", 4, 4)
+    return bytes(data)
+
+
+def decoder_cases() -> list[Hostile]:
+    """Where Pillow's decoding itself differs from a browser's."""
+    stored = Image.fromarray(np.ascontiguousarray(STORED_FOR_ORIENTATION[6](upright())))
+    raw_exif = _exif(6).tobytes()
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Raw profile type exif", f"\nexif\n{len(raw_exif):8}\n{raw_exif.hex()}\n")
+    as_stored = np.asarray(stored)
+    frames = [Image.new("RGB", (W, H), colour) for colour in (GREEN, RED, BLUE)]
+    apng = encode(frames[0], "PNG", save_all=True, append_images=frames[1:], default_image=True, duration=100)
+    red, white = np.zeros((H, W, 3), np.uint8), np.full((H, W, 3), 255, np.uint8)
+    red[:] = RED
+    gif_expected = white.copy()
+    gif_expected[4:12, 4:20] = BLUE
+    zero_alpha = np.dstack([upright(), np.zeros((H, W), np.uint8)])
+    # 16-bit samples: (0, 0, 0) exactly is the tRNS colour; (100, 100, 100) is black too at 8 bits, yet opaque.
+    deep = upright().astype(np.uint16) * 257
+    deep[: H // 2, : W // 2] = 0
+    deep[H // 2 :, : W // 2] = 100
+    deep_expected = upright().copy()
+    deep_expected[: H // 2, : W // 2] = WHITE
+    deep_expected[H // 2 :, : W // 2] = BLACK
+    return [
+        Hostile(
+            "jpeg-xmp-orientation-only", encode(stored, "JPEG", quality=95, xmp=XMP_ORIENTATION_6), as_stored, 4, ""
+        ),
+        Hostile("png-raw-profile-exif", encode(stored, "PNG", pnginfo=text), as_stored, 0, ""),
+        Hostile("tiff-xmp-orientation-only", encode(stored, "TIFF", tiffinfo={700: XMP_ORIENTATION_6}), as_stored, 0),
+        Hostile("tiff-orientation-6", encode(stored, "TIFF", tiffinfo={0x0112: 6}), upright(), 0, "EXIF orientation 6"),
+        Hostile("apng-default-image", apng, red, 0, "animated PNG: first of 2 frames"),
+        Hostile("gif-first-frame-in-part", gif_first_frame_in_part(), gif_expected, 0, "covers part of the picture"),
+        Hostile("bmp-alpha-all-zero", bmp_v5(zero_alpha), upright(), 0, "BMP alpha channel all zero"),
+        Hostile("png-rgb16-trns", png_rgb16(deep, (0, 0, 0)), deep_expected, 0, "composited on white"),
+    ]
+
+
 def hostile_images() -> list[Hostile]:
     """Every kind, as files of the formats Critic Desk accepts."""
-    return exif_cases() + transparency_cases() + depth_cases() + colour_cases() + icc_cases() + animated_cases()
+    cases = exif_cases() + transparency_cases() + depth_cases() + colour_cases() + icc_cases() + animated_cases()
+    return cases + decoder_cases()
 
 
 def pixels(data: bytes) -> np.ndarray:

@@ -22,6 +22,9 @@ from annotations.services.image_rendition import NormalizedImage, image_normaliz
 # MPO is how Pillow names a JPEG that carries more pictures (phones add depth and gain maps): a JPEG to everyone else.
 ALLOWED_FORMATS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
 THUMBNAIL_SIZE = (320, 320)
+# ISO base media file brands (ISO/IEC 23008-12, AV1 image file format): what a phone's photo or an AVIF is.
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,13 @@ def image_check(*, data: bytes) -> CheckedImage:
                 f"The image has more pixels than the limit of {settings.IMAGE_MAX_PIXELS:,}.", code="too_many_pixels"
             ) from None
         except UnidentifiedImageError:
-            raise ValidationError("The file is not an image Critic Desk can read.", code="not_image") from None
+            kind = _unreadable_kind(data)
+            raise ValidationError(
+                f"The file is {kind}, not an image Critic Desk can read; use JPEG, PNG, WebP, GIF, BMP or TIFF."
+                if kind
+                else "The file is not an image Critic Desk can read.",
+                code="not_image",
+            ) from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise ValidationError(f"The image is truncated or corrupt ({exc}).", code="corrupt") from None
     return CheckedImage(
@@ -89,6 +98,23 @@ def image_check(*, data: bytes) -> CheckedImage:
         height=height,
         normalized=normalized,
     )
+
+
+def _unreadable_kind(data: bytes) -> str:
+    """The kind of a file Pillow cannot open that people upload as images (an iPhone's HEIC photo, an SVG drawing,
+    a PDF), named so the refusal says what to do; "" for anything else."""
+    if data[4:8] == b"ftyp":
+        brands = {data[i : i + 4] for i in range(8, min(len(data), 64), 4)}
+        if brands & _HEIF_BRANDS:
+            return "a HEIC/HEIF photo"
+        if brands & _AVIF_BRANDS:
+            return "an AVIF file"
+    if data.startswith(b"%PDF"):
+        return "a PDF document"
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<?xml", b"<svg", b"<!--", b"<!doctype svg")) and b"<svg" in head:
+        return "an SVG drawing"
+    return ""
 
 
 def image_store(*, checked: CheckedImage) -> tuple[Image, bool]:
