@@ -10,6 +10,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from annotations.models import Kind, Split
+from annotations.params import whole_number
 from annotations.permissions import admin_required, is_admin
 from annotations.selectors import datasets as selectors
 from annotations.selectors.item_table import (
@@ -82,7 +83,7 @@ def item_bulk(request: HttpRequest, pk: int) -> HttpResponse:
     back = redirect(f"{request.path.removesuffix('bulk/')}?{urlencode(query.params())}")
     items = item_table_queryset(user=request.user, dataset=dataset, query=query, checkpoint=checkpoint_from_settings())
     if request.POST.get("all") != "1":
-        ids = [int(v) for v in request.POST.getlist("ids") if v.isdigit()]
+        ids = [n for n in map(whole_number, request.POST.getlist("ids")) if n is not None]
         items = items.filter(pk__in=ids)
     action = request.POST.get("action", "")
     if action not in BULK_ACTIONS:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotations import charts
 from annotations.models import Probe, Split
+from annotations.params import whole_number
 from annotations.permissions import admin_required
 from annotations.selectors import datasets as selectors
 from annotations.selectors.metrics import (
@@ -148,9 +149,9 @@ def dataset_probe(request: HttpRequest, pk: int) -> HttpResponse:
     dataset = selectors.dataset_get(user=request.user, pk=pk)
     kind, sample_text = request.POST.get("kind", ""), request.POST.get("sample", "").strip()
     try:
-        if sample_text and not sample_text.isdigit():
-            raise ValidationError(f"The sample must be a whole number of items, not {sample_text!r}.")
-        sample = int(sample_text) if sample_text else None
+        sample = whole_number(sample_text)
+        if sample_text and sample is None:
+            raise ValidationError(f"The sample must be a whole number of items, not {sample_text[:40]!r}.")
         result = probes_queue(dataset=dataset, checkpoint=checkpoint_resolve(), kind=kind, sample=sample)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
