@@ -5,13 +5,17 @@ redirects. A test that passes documents an attack that held; those that failed c
 
 from __future__ import annotations
 
+import io
+import zipfile
+from email.message import Message
+
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
-from annotations.models import CriticVerdict, HumanVerdict, Item
+from annotations.models import CriticVerdict, Dataset, HumanVerdict, Item
 from annotations.services.tokens import api_token_create
 from tests.annotations import test_blind_rule
 from tests.annotations.test_attack_blind import _stable
@@ -166,6 +170,30 @@ def test_a_probe_sample_larger_than_the_dataset_takes_every_item(world: World) -
     assert response.status_code == 302
     queued = "Queued the swap probe (Responses swapped (A and B exchanged)) of 1 item for the-critic."
     assert _messages(response) == [queued]
+
+
+# -- a name in a download's header -----------------------------------------------------------------------------------
+
+
+def test_a_dataset_named_with_quotes_line_breaks_and_accents_still_exports_its_items(world: World) -> None:  # noqa: F811
+    """An administrator may name a dataset anything the form takes, a line break and a quote included; the
+    selection's export put the name raw into its Content-Disposition header (a server error for the line break, a
+    broken file name for the quote)."""
+    admin = _admin(world)
+    name = 'Rätsel "B"\r\nzweite Zeile'
+    fields = {"name": name, "review_overlap": "1", "disagreement_threshold": "0.1", "gold_fraction": "0"}
+    fields |= {"pointwise_profile": "pointwise", "pairwise_profile": "pairwise", "alt_test_epsilon": "0.1"}
+    assert admin.post(reverse("dataset-new"), fields).status_code == 302
+    dataset = Dataset.objects.get(name=name)
+    ItemFactory(dataset=dataset, external_id="only-item")
+    response = admin.post(reverse("item-bulk", args=[dataset.pk]), {"all": "1", "action": "export"})
+    assert response.status_code == 200
+    header = Message()
+    header["Content-Disposition"] = response["Content-Disposition"]
+    assert header.get_content_disposition() == "attachment"
+    assert header.get_filename() == 'Rätsel "B"  zweite Zeile-items.zip'
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert '"id": "only-item"' in archive.read("items.jsonl").decode()
 
 
 # -- requests from elsewhere -----------------------------------------------------------------------------------------
