@@ -20,6 +20,7 @@ from annotations.permissions import admin_required
 from annotations.selectors import datasets as selectors
 from annotations.selectors.metrics import (
     agreement_for_dataset,
+    metric_checkpoints_known,
     metric_filter_options,
     metric_tables,
     metrics_checkpoint,
@@ -68,7 +69,10 @@ def dataset_metrics(request: HttpRequest, pk: int) -> HttpResponse:
     if filters["split"] and filters["split"] not in Split.values:
         errors.append(f"Unknown split {filters['split']!r}: choose pool or gold.")
     try:
-        checkpoint = metrics_checkpoint(name=filters["checkpoint"])
+        # A reviewer is told only of the checkpoints the dashboard lists to them (and the active one).
+        named = filters["checkpoint"]
+        known = metric_checkpoints_known(dataset=dataset, viewer=request.user, options=options) if named else None
+        checkpoint = metrics_checkpoint(name=named, known=known)
     except ValidationError as exc:
         errors.extend(exc.messages)
         checkpoint = None

@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
-from annotations.models import CriticVerdict, Dataset, HumanVerdict, Item
+from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item
 from annotations.services.tokens import api_token_create
 from tests.annotations import test_blind_rule
 from tests.annotations.test_attack_blind import _stable
@@ -78,6 +78,58 @@ def test_a_critic_verdict_failing_or_missing_on_unjudged_items_changes_nothing_a
         if before[asked] != _stable(body) and not asked.startswith(("GET /account/", *public))
     ]
     assert not changed, "\n".join(changed[:20])
+
+
+# -- the metrics' checkpoint filter -----------------------------------------------------------------------------------
+
+
+def _external_judge(world: World) -> None:  # noqa: F811
+    """An external judge (its verdicts imported by an administrator) on every item: its name is seen, as its
+    verdicts are, only on items one has judged (the dashboard's list of critics says so)."""
+    judge = CriticCheckpoint.objects.create(name="judge-hidden-zq", is_external=True)
+    for item in world.items:
+        pairwise = item.kind == "pairwise"
+        CriticVerdict.objects.create(
+            item=item,
+            checkpoint=judge,
+            profile=item.profile,
+            status="done",
+            score=None if pairwise else 50.0,
+            preference="A" if pairwise else None,
+        )
+
+
+def _metrics_answers(world: World, name: str) -> list[tuple[int, str]]:  # noqa: F811
+    """What the reviewer gets naming `name` as the checkpoint: the dashboard, its fragment, its JSON, the API's."""
+    client = _client(world.newcomer)
+    url = reverse("dataset-metrics", args=[world.dataset.pk])
+    auth = {"Authorization": f"Bearer {api_token_create(user=world.newcomer)}"}
+    answers = [
+        client.get(url, {"checkpoint": name}),
+        client.get(url, {"checkpoint": name}, headers={"HX-Request": "true"}),
+        client.get(url, {"checkpoint": name, "format": "json"}),
+        client.get(url, {"checkpoint": name, "table": "statistics", "format": "csv"}),
+        Client().get(f"/api/datasets/{world.dataset.pk}/metrics", {"checkpoint": name}, headers=auth),
+    ]
+    return [(r.status_code, _stable(r.content.decode()).replace(name, "<asked>")) for r in answers]
+
+
+def test_a_checkpoint_filter_tells_a_reviewer_no_judge_they_have_not_met(world: World) -> None:  # noqa: F811
+    """The dashboard lists, to a reviewer, the critics with a verdict on an item they judged; naming another
+    answered with an error listing every checkpoint (an external judge's name among them), and naming the hidden
+    judge answered differently from naming no judge at all."""
+    _external_judge(world)
+    unknown = _metrics_answers(world, "no-such-judge")
+    assert [status for status, _ in unknown] == [400, 400, 400, 400, 404]
+    assert not [body for _, body in unknown if "judge-hidden-zq" in body]
+    assert all("the-critic" in body for _, body in unknown)  # the active critic: every page names it
+    assert _metrics_answers(world, "judge-hidden-zq") == unknown
+    assert [status for status, _ in _metrics_answers(world, "the-critic")] == [200] * 5
+
+    _judge_first(world)  # the judge has a verdict on the first item: now it is one of theirs to choose
+    assert [status for status, _ in _metrics_answers(world, "judge-hidden-zq")] == [200] * 5
+    admin = _admin(world).get(reverse("dataset-metrics", args=[world.dataset.pk]), {"checkpoint": "nope"})
+    assert "judge-hidden-zq" in admin.content.decode()  # administrators are told of every checkpoint
 
 
 # -- the desk's forms ------------------------------------------------------------------------------------------------
