@@ -287,3 +287,42 @@ def test_bulk_actions_never_reach_another_datasets_items(world: World) -> None: 
     assert response.status_code == 302
     elsewhere.refresh_from_db()
     assert elsewhere.split == "pool"
+
+
+# -- a careless administrator in the Django admin --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"profile": "no-such-profile"}, "Unknown profile &#x27;no-such-profile&#x27;; pointwise ones: "),
+        ({"profile": "pairwise"}, "Profile &#x27;pairwise&#x27; judges pairwise items, but this item is pointwise."),
+        ({"kind": "pairwise"}, "An item with one response is pointwise."),
+        ({"model_b": "second-model"}, "A second model is named, but there is no second response."),
+        ({"context": '"earlier"'}, "must be a list of {&quot;role&quot;: &quot;user&quot;"),
+        ({"context": "[1, 2]"}, "turn 1 must be {&quot;role&quot;: ..., &quot;text&quot;: ...}"),
+        ({"context": '[{"role": "narrator", "text": "x"}]'}, "turn 1: role must be one of user, assistant, context"),
+    ],
+    ids=["unknown-profile", "profile-of-the-other-kind", "kind", "model-b", "context-text", "context-numbers", "role"],
+)
+def test_an_items_admin_form_refuses_what_uploads_and_imports_refuse(admin: User, change: dict, said: str) -> None:  # type: ignore[type-arg]
+    """An unjudged item, edited in the Django admin: a profile the database does not know (or of the other kind)
+    was a server error from its trigger; a context that is not a list of turns was saved, and then broke the API's
+    item, the desk and the critic's prompt for the item. Now each is a message on its field and nothing changes."""
+    item = ItemFactory(external_id="edited")
+    client = _client(admin)
+    url = reverse("admin:annotations_item_change", args=[item.pk])
+    form = {
+        "dataset": item.dataset_id, "external_id": item.external_id, "image": item.image_id, "question": "Q?",
+        "kind": item.kind, "profile": item.profile, "response_a": "R", "split": "pool", "context": "[]",
+        **{f"more_images-{n}_FORMS": v for n, v in (("TOTAL", 0), ("INITIAL", 0), ("MIN_NUM", 0), ("MAX_NUM", 16))},
+    }  # fmt: skip
+    response = client.post(url, {**form, **change})
+    assert response.status_code == 200
+    assert said in response.content.decode()
+    assert Item.objects.filter(pk=item.pk).values_list("profile", "kind", "model_b", "context").get() == (
+        item.profile, item.kind, "", []
+    )  # fmt: skip
+    saved = client.post(url, {**form, "question": "A better question?"})  # the same form, nothing wrong: saved
+    assert saved.status_code == 302
+    assert Item.objects.get(pk=item.pk).question == "A better question?"
