@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import zipfile
 from email.message import Message
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -20,7 +21,9 @@ from annotations.services.tokens import api_token_create
 from tests.annotations import test_blind_rule
 from tests.annotations.test_attack_blind import _stable
 from tests.annotations.test_blind_rule import World, everything_seen, world  # noqa: F401  (the fixture)
-from tests.factories import ItemFactory
+from tests.annotations.services.test_import_rights import imported
+from tests.annotations.services.test_imports import rows
+from tests.factories import DatasetFactory, ItemFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -326,3 +329,31 @@ def test_an_items_admin_form_refuses_what_uploads_and_imports_refuse(admin: User
     saved = client.post(url, {**form, "question": "A better question?"})  # the same form, nothing wrong: saved
     assert saved.status_code == 302
     assert Item.objects.get(pk=item.pk).question == "A better question?"
+
+
+def test_a_judged_items_earlier_conversation_is_its_content_too(tmp_path: Path, admin: User) -> None:
+    """The desk shows an item's earlier turns (its context) above the question, and the critic's prompt carries
+    them: verdicts were given on them. An administrator's import update and the admin's item form both changed
+    them on a judged item, where every other part of what it shows was locked."""
+    dataset = DatasetFactory()
+    before = [{"role": "user", "text": "Look at the left side."}]
+    first = rows(1)
+    first[0]["context"] = before
+    assert imported(tmp_path, first, by=admin, dataset=dataset).ok
+    item = Item.objects.get(external_id="q0")
+    HumanVerdict.objects.create(item=item, reviewer=UserFactory(), profile=item.profile, score=50)
+    changed = rows(1)
+    changed[0]["context"] = [{"role": "user", "text": "Look at the right side."}]
+    report = imported(tmp_path, changed, by=admin, update=True, dataset=dataset)
+    assert not report.ok
+    assert "item 'q0' has verdicts, so its context cannot change" in str(report.problems[0])
+    dropped = rows(1)  # no context at all: a change too
+    assert not imported(tmp_path, dropped, by=admin, update=True, dataset=dataset).ok
+    same = rows(1)
+    same[0] |= {"context": before, "split": "gold"}  # the same turns, another split: goes through
+    assert imported(tmp_path, same, by=admin, update=True, dataset=dataset).ok
+    item.refresh_from_db()
+    assert (item.context, item.split) == (before, "gold")
+    page = _client(admin).get(reverse("admin:annotations_item_change", args=[item.pk])).content.decode()
+    assert 'name="context"' not in page
+    assert "Look at the left side." in page  # shown, read-only
