@@ -34,6 +34,7 @@ def dataset_metrics(
     response_model: str = Query("", max_length=200, description="The model that wrote a response."),
 ) -> Any:
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
+    chosen: CriticCheckpoint | None
     if checkpoint:  # a reviewer is told only of the checkpoints the dashboard lists to them
         chosen = checkpoint_or_404(checkpoint, metric_checkpoints_known(dataset=dataset, viewer=request.user))
     else:

@@ -106,8 +106,8 @@ def locked_content_check(
             continue
         kind = Kind.PAIRWISE if row.response_b.strip() else Kind.POINTWISE
         default = dataset.pairwise_profile if kind == Kind.PAIRWISE else dataset.pointwise_profile
-        new = [",".join(shas), row.question, row.reference, kind, row.profile or profile or default, row.response_a]
-        new += [row.model_a.strip(), row.response_b, row.model_b.strip(), row.context]
+        new: list[object] = [",".join(shas), row.question, row.reference, kind, row.profile or profile or default]
+        new += [row.response_a, row.model_a.strip(), row.response_b, row.model_b.strip(), row.context]
         pairs = zip(CONTENT_FIELDS, locked[row_id], new, strict=True)
         changed = [name for name, old, value in pairs if old != _digest(value)]
         if changed:

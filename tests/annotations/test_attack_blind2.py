@@ -19,10 +19,10 @@ from django.urls import reverse
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item
 from annotations.services.tokens import api_token_create
 from tests.annotations import test_blind_rule
-from tests.annotations.test_attack_blind import _stable
-from tests.annotations.test_blind_rule import World, everything_seen, world  # noqa: F401  (the fixture)
 from tests.annotations.services.test_import_rights import imported
 from tests.annotations.services.test_imports import rows
+from tests.annotations.test_attack_blind import _stable
+from tests.annotations.test_blind_rule import World, everything_seen, world  # noqa: F401  (the fixture)
 from tests.factories import DatasetFactory, ItemFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
