@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from annotations.importers.fields import context_problems
 from annotations.models import (
     ApiToken,
     CriticCheckpoint,
@@ -20,6 +21,7 @@ from annotations.models import (
     ImportJob,
     Item,
     ItemImage,
+    Kind,
     PromptProfile,
     RetrainingJob,
     TrainingExport,
@@ -29,6 +31,7 @@ from annotations.models import (
 from annotations.selectors.profiles import profile_uses
 from annotations.services.exports import training_export_queue
 from annotations.services.import_rights import CONTENT_FIELDS, item_content_locked
+from annotations.services.items import item_shape
 from annotations.services.profiles import FIELDS as PROFILE_FIELDS
 from annotations.services.profiles import prompt_profile_check
 from annotations.services.rereading import RereadReport, verdicts_reread
@@ -121,8 +124,38 @@ class ItemImageInline(admin.TabularInline):
         return format_html('<img src="{}" alt="" height="48">', reverse("image-thumbnail", args=[obj.image.sha256]))
 
 
+class ItemAdminForm(forms.ModelForm):
+    """An item's change, checked as uploads and imports check an item (services.items.item_shape, the importers'
+    context rule), each problem on its field: the database refuses a profile it does not know or of the other kind
+    (a server error), and a context that is not a list of turns broke every page and prompt that read it."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        item = self.instance
+
+        def value(name: str) -> Any:  # a locked item's content fields are read-only: not in the form
+            return cleaned[name] if name in cleaned else getattr(item, name)
+
+        texts = ("question", "response_a", "response_b", "model_a", "model_b", "reference", "external_id")
+        shape = item_shape(
+            dataset=value("dataset"), profile=value("profile"), split=value("split"), **{n: value(n) for n in texts}
+        )
+        problems = dict(shape.problems)
+        if value("kind") != shape.kind:
+            responses = "two responses" if shape.kind == Kind.PAIRWISE else "one response"
+            problems.setdefault("kind", []).append(f"An item with {responses} is {shape.kind}.")
+        if context := context_problems(value("context")):
+            problems["context"] = context
+        if problems:
+            raise ValidationError({n if n in self.fields else NON_FIELD_ERRORS: p for n, p in problems.items()})
+        return cleaned
+
+
 @admin.register(Item)
 class ItemAdmin(MadeByTheApp, admin.ModelAdmin):
+    form = ItemAdminForm
     inlines = [ItemImageInline]
     list_display = ["external_id", "dataset", "kind", "profile", "model_a", "model_b", "split", "created_at"]
     list_filter = ["dataset", "kind", "profile", "split"]

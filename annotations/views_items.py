@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import urlencode
+from django.utils.http import content_disposition_header, urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from annotations.models import Kind, Split
+from annotations.params import whole_number
 from annotations.permissions import admin_required, is_admin
 from annotations.selectors import datasets as selectors
 from annotations.selectors.item_table import (
@@ -64,6 +67,7 @@ def item_table_view(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, template, context)
 
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 BULK_ACTIONS = {
     "judge": "Send to the critic",
     "to-gold": "Move to gold",
@@ -82,7 +86,7 @@ def item_bulk(request: HttpRequest, pk: int) -> HttpResponse:
     back = redirect(f"{request.path.removesuffix('bulk/')}?{urlencode(query.params())}")
     items = item_table_queryset(user=request.user, dataset=dataset, query=query, checkpoint=checkpoint_from_settings())
     if request.POST.get("all") != "1":
-        ids = [int(v) for v in request.POST.getlist("ids") if v.isdigit()]
+        ids = [n for n in map(whole_number, request.POST.getlist("ids")) if n is not None]
         items = items.filter(pk__in=ids)
     action = request.POST.get("action", "")
     if action not in BULK_ACTIONS:
@@ -94,7 +98,10 @@ def item_bulk(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         if action == "export":
             response = HttpResponse(items_export_zip(items=items), content_type="application/zip")
-            response["Content-Disposition"] = f'attachment; filename="{dataset.name[:60]}-items.zip"'
+            # The name as the administrator typed it, quotes and accents included (encoded by Django's helper);
+            # a control character (a line break: the form takes it) would be a server error in a header.
+            name = CONTROL_CHARACTERS.sub(" ", dataset.name[:60])
+            response["Content-Disposition"] = content_disposition_header(True, f"{name}-items.zip")
             return response
         if action == "judge":
             result = items_send_to_critic(dataset=dataset, items=items, checkpoint=checkpoint_resolve())

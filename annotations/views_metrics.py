@@ -15,10 +15,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotations import charts
 from annotations.models import Probe, Split
+from annotations.params import whole_number
 from annotations.permissions import admin_required
 from annotations.selectors import datasets as selectors
 from annotations.selectors.metrics import (
     agreement_for_dataset,
+    metric_checkpoints_known,
     metric_filter_options,
     metric_tables,
     metrics_checkpoint,
@@ -67,7 +69,10 @@ def dataset_metrics(request: HttpRequest, pk: int) -> HttpResponse:
     if filters["split"] and filters["split"] not in Split.values:
         errors.append(f"Unknown split {filters['split']!r}: choose pool or gold.")
     try:
-        checkpoint = metrics_checkpoint(name=filters["checkpoint"])
+        # A reviewer is told only of the checkpoints the dashboard lists to them (and the active one).
+        named = filters["checkpoint"]
+        known = metric_checkpoints_known(dataset=dataset, viewer=request.user, options=options) if named else None
+        checkpoint = metrics_checkpoint(name=named, known=known)
     except ValidationError as exc:
         errors.extend(exc.messages)
         checkpoint = None
@@ -148,9 +153,9 @@ def dataset_probe(request: HttpRequest, pk: int) -> HttpResponse:
     dataset = selectors.dataset_get(user=request.user, pk=pk)
     kind, sample_text = request.POST.get("kind", ""), request.POST.get("sample", "").strip()
     try:
-        if sample_text and not sample_text.isdigit():
-            raise ValidationError(f"The sample must be a whole number of items, not {sample_text!r}.")
-        sample = int(sample_text) if sample_text else None
+        sample = whole_number(sample_text)
+        if sample_text and sample is None:
+            raise ValidationError(f"The sample must be a whole number of items, not {sample_text[:40]!r}.")
         result = probes_queue(dataset=dataset, checkpoint=checkpoint_resolve(), kind=kind, sample=sample)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from annotations.models import HumanVerdict, Item
+from annotations.params import whole_number
 from annotations.selectors import datasets as selectors
 from annotations.selectors.review import review_history, review_item, review_progress, review_reveal
 from annotations.services import review
@@ -166,9 +167,9 @@ def review_previous(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     selectors.require_active(user)
     verdicts = HumanVerdict.objects.filter(reviewer=user, item__dataset_id=pk)
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        verdicts = verdicts.filter(pk__lt=int(before))
+    before = whole_number(request.GET.get("before"))
+    if before is not None:
+        verdicts = verdicts.filter(pk__lt=before)
     last = verdicts.order_by("-pk").values_list("item_id", flat=True).first()
     if last is None:
         messages.info(request, "No earlier verdict of yours in this dataset.")

@@ -6,6 +6,7 @@ validation or a service's rule."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -94,9 +95,10 @@ def permission_denied(request: HttpRequest, exc: PermissionDenied) -> Any:
     return api.create_response(request, {"detail": str(exc) or "Forbidden."}, status=403)
 
 
-def checkpoint_or_404(name: str) -> CriticCheckpoint:
-    """The checkpoint a request names; a 404 that lists the known ones otherwise."""
+def checkpoint_or_404(name: str, known: Collection[str] | None = None) -> CriticCheckpoint:
+    """The checkpoint a request names; a 404 that lists the known ones otherwise (`known`: those the caller may be
+    told of, None for all)."""
     try:
-        return checkpoint_named(name=name)
+        return checkpoint_named(name=name, known=known)
     except ValidationError as exc:
         raise HttpError(404, " ".join(exc.messages)) from None

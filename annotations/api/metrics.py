@@ -12,7 +12,7 @@ from annotations.api.base import api, checkpoint_or_404, responses
 from annotations.api.schemas import Id, ProbeIn, ProbeOut, ProfileName, SplitName, SwapCheckOut
 from annotations.models import CriticCheckpoint
 from annotations.selectors import datasets as selectors
-from annotations.selectors.metrics import agreement_for_dataset
+from annotations.selectors.metrics import agreement_for_dataset, metric_checkpoints_known
 from annotations.services.judging import checkpoint_resolve, swap_checks_queue
 from annotations.services.probes import probes_queue
 
@@ -34,7 +34,11 @@ def dataset_metrics(
     response_model: str = Query("", max_length=200, description="The model that wrote a response."),
 ) -> Any:
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
-    chosen = checkpoint_or_404(checkpoint) if checkpoint else CriticCheckpoint.objects.filter(is_active=True).first()
+    chosen: CriticCheckpoint | None
+    if checkpoint:  # a reviewer is told only of the checkpoints the dashboard lists to them
+        chosen = checkpoint_or_404(checkpoint, metric_checkpoints_known(dataset=dataset, viewer=request.user))
+    else:
+        chosen = CriticCheckpoint.objects.filter(is_active=True).first()
     return agreement_for_dataset(
         dataset=dataset,
         checkpoint=chosen,

@@ -152,20 +152,29 @@ def _images(row: Row, data: dict[str, Any]) -> None:
 def _context(row: Row, data: dict[str, Any]) -> None:
     """`context`: the conversation's earlier turns, a list of {"role": "user" | "assistant" | "context", "text"}."""
     turns = _json_list(row, data, "context")
+    problems = context_problems(turns)
+    for problem in problems:
+        row.problem("context", problem)
+    if turns and not problems:
+        row.context.extend({"role": turn["role"], "text": turn["text"]} for turn in turns)
+
+
+def context_problems(turns: Any) -> list[str]:
+    """What is wrong with `turns` as an item's earlier conversation: a list (or nothing) of {"role": one of
+    CONTEXT_ROLES, "text": non-empty text}, as the prompts and pages read it. Imports and the admin's item form."""
     if turns in (None, "", []):
-        return
+        return []
     if not isinstance(turns, list):
-        row.problem("context", 'must be a list of {"role": "user" | "assistant", "text": ...}')
-        return
+        return ['must be a list of {"role": "user" | "assistant", "text": ...}']
+    problems = []
     for i, turn in enumerate(turns, start=1):
         if not isinstance(turn, dict) or set(turn) != {"role", "text"}:
-            row.problem("context", f'turn {i} must be {{"role": ..., "text": ...}}')
+            problems.append(f'turn {i} must be {{"role": ..., "text": ...}}')
         elif turn["role"] not in CONTEXT_ROLES:
-            row.problem("context", f"turn {i}: role must be one of {', '.join(CONTEXT_ROLES)}, not {turn['role']!r}")
+            problems.append(f"turn {i}: role must be one of {', '.join(CONTEXT_ROLES)}, not {turn['role']!r}")
         elif not isinstance(turn["text"], str) or not turn["text"].strip():
-            row.problem("context", f"turn {i}: text must be non-empty text")
-        else:
-            row.context.append({"role": turn["role"], "text": turn["text"]})
+            problems.append(f"turn {i}: text must be non-empty text")
+    return problems
 
 
 def _labels(row: Row, data: dict[str, Any]) -> None:

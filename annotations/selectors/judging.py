@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,12 +26,14 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 
-def checkpoint_named(*, name: str) -> CriticCheckpoint:
-    """The checkpoint (or external judge) called `name`; a ValidationError that lists the known ones otherwise."""
-    found = CriticCheckpoint.objects.filter(name=name).first()
+def checkpoint_named(*, name: str, known: Collection[str] | None = None) -> CriticCheckpoint:
+    """The checkpoint (or external judge) called `name`; a ValidationError that lists the known ones otherwise.
+    `known`: the names the asker may be told of (None: all); one outside them is not found either, so that neither
+    the list nor a different answer tells that it exists."""
+    found = CriticCheckpoint.objects.filter(name=name).first() if known is None or name in known else None
     if found is None:
-        known = ", ".join(CriticCheckpoint.objects.values_list("name", flat=True)) or "none yet"
-        raise ValidationError(f"No checkpoint named {name!r} (known: {known}).")
+        names = CriticCheckpoint.objects.values_list("name", flat=True) if known is None else sorted(known)
+        raise ValidationError(f"No checkpoint named {name!r} (known: {', '.join(names) or 'none yet'}).")
     return found
 
 

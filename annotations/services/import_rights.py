@@ -4,11 +4,13 @@ Importing verdicts (human labels, a judge's output) and updating existing items 
 committed at the desk is never changed by an import, an administrator's included: the label is left out and counted
 (`desk_verdicts_kept`), so re-importing a file after the desk has worked on it still goes through. An item that
 has a verdict (human or critic) keeps its content: the verdict was given on what it shows, so an update that
-would change its question, responses, image, reference, models, kind or profile is refused with the reason."""
+would change its question, responses, image, reference, models, kind, profile or earlier turns (context) is
+refused with the reason."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +30,12 @@ if TYPE_CHECKING:
 
 UPDATE_FOR_ADMINS = "Only administrators update existing items (update)."
 VERDICTS_FOR_ADMINS = "Only administrators import verdicts"
-# What a verdict was given on; the split may still move (an administrator's call).
-CONTENT_FIELDS = ("image", "question", "reference", "kind", "profile", "response_a", "model_a", "response_b", "model_b")
+# What a verdict was given on (the context: the earlier turns the desk shows and the critic's prompt carries); the
+# split may still move (an administrator's call).
+CONTENT_FIELDS = (
+    *("image", "question", "reference", "kind", "profile", "response_a", "model_a", "response_b", "model_b"),
+    "context",
+)
 
 
 def import_request_check(*, user: User | None, update: bool, judge: str = "") -> None:
@@ -62,7 +68,8 @@ def item_content_locked(*, item: Item) -> bool:
 
 
 def _digest(value: object) -> bytes:
-    return hashlib.blake2b(str(value).encode(), digest_size=8).digest()
+    text = json.dumps(value, sort_keys=True) if isinstance(value, list | dict) else str(value)  # the context's turns
+    return hashlib.blake2b(text.encode(), digest_size=8).digest()
 
 
 def locked_content_check(
@@ -99,8 +106,8 @@ def locked_content_check(
             continue
         kind = Kind.PAIRWISE if row.response_b.strip() else Kind.POINTWISE
         default = dataset.pairwise_profile if kind == Kind.PAIRWISE else dataset.pointwise_profile
-        new = [",".join(shas), row.question, row.reference, kind, row.profile or profile or default, row.response_a]
-        new += [row.model_a.strip(), row.response_b, row.model_b.strip()]
+        new: list[object] = [",".join(shas), row.question, row.reference, kind, row.profile or profile or default]
+        new += [row.response_a, row.model_a.strip(), row.response_b, row.model_b.strip(), row.context]
         pairs = zip(CONTENT_FIELDS, locked[row_id], new, strict=True)
         changed = [name for name, old, value in pairs if old != _digest(value)]
         if changed:

@@ -303,10 +303,12 @@ def test_the_api_returns_the_same_json(scene: Scene) -> None:
     assert response.status_code == 200
     assert response.json() == json.loads(json.dumps(agreement_for_dataset(dataset=scene.dataset, checkpoint=scene.gpt)))
     assert response.json()["view"]["scope"] == "all"
-    blind = api_token_create(user=UserFactory(username="api-newcomer"))
-    mine = Client().get(url + "?checkpoint=gpt-4o", headers={"Authorization": f"Bearer {blind}"}).json()
+    blind = {"Authorization": f"Bearer {api_token_create(user=UserFactory(username='api-newcomer'))}"}
+    mine = Client().get(url, headers=blind).json()
     assert mine["view"] == {"scope": "judged", "items": 0}
     assert mine["counts"] == {"critic_verdicts": 0, "human_verdicts": 0, "swap_checks": 0}
+    # An external judge with no verdict on an item they judged is not one a reviewer is told of (test_attack_blind2).
+    assert Client().get(url + "?checkpoint=gpt-4o", headers=blind).status_code == 404
     bad = Client().get(url + "?checkpoint=ghost", headers={"Authorization": f"Bearer {token}"})
     assert bad.status_code == 404  # no such checkpoint (documented)
     assert "ghost" in bad.content.decode()

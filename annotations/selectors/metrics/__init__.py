@@ -16,7 +16,7 @@ from annotations.selectors.metrics.dashboard import (
     scoped_items,
 )
 from annotations.selectors.metrics.fetch import Columns, CriticColumns, HumanColumns, ScopedItems
-from annotations.selectors.metrics.filters import metric_filter_options, metrics_checkpoint
+from annotations.selectors.metrics.filters import metric_checkpoints_known, metric_filter_options, metrics_checkpoint
 from annotations.selectors.metrics.tables import PROBE_STATISTICS, STATISTICS, metric_tables, shown
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "HumanColumns",
     "ScopedItems",
     "agreement_for_dataset",
+    "metric_checkpoints_known",
     "metric_filter_options",
     "metric_tables",
     "metrics_checkpoint",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -71,9 +72,25 @@ def _combos_read(items: dict[str, Any]) -> tuple[set[tuple[str, ...]], int, int,
     return combos, int(ids[0]), int(ids[-1]), int(ids.size)
 
 
-def metrics_checkpoint(*, name: str = "") -> CriticCheckpoint | None:
+def metrics_checkpoint(*, name: str = "", known: Collection[str] | None = None) -> CriticCheckpoint | None:
     """The checkpoint (or external judge) called `name`; with no name, the active one (None if there is none).
-    An unknown name is a ValidationError that lists the known ones."""
+    An unknown name is a ValidationError that lists the known ones; `known` (metric_checkpoints_known): the names
+    the viewer may be told of, None for all."""
     if not name:
         return CriticCheckpoint.objects.filter(is_active=True).first()
-    return checkpoint_named(name=name)
+    return checkpoint_named(name=name, known=known)
+
+
+def metric_checkpoints_known(
+    *, dataset: Dataset, viewer: User | AnonymousUser | None, options: dict[str, list[str]] | None = None
+) -> list[str] | None:
+    """The checkpoints a viewer may name on the dashboard, and be told of when they name another: every one (None)
+    for administrators; for a reviewer, the active one (every page names it) and those with a verdict on an item
+    they have judged (the dashboard's list). A judge met only on items they have not judged stays unnamed, as its
+    verdicts stay unseen. `options`: the viewer's metric_filter_options, when the caller has them."""
+    if metrics_scope(viewer=viewer) is None:
+        return None
+    if options is None:
+        options = metric_filter_options(dataset=dataset, viewer=viewer)
+    active = CriticCheckpoint.objects.filter(is_active=True).values_list("name", flat=True).first()
+    return sorted({*options["checkpoints"], *([active] if active else [])})
