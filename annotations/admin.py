@@ -166,6 +166,8 @@ class ItemAdmin(MadeByTheApp, admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Item | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:  # an item never moves: its verdicts, slots and metrics belong to its dataset
+            fields.append("dataset")
         if obj is not None and item_content_locked(item=obj):  # verdicts were given on what it shows
             fields += CONTENT_FIELDS
         return fields

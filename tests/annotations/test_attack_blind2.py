@@ -357,3 +357,23 @@ def test_a_judged_items_earlier_conversation_is_its_content_too(tmp_path: Path, 
     page = _client(admin).get(reverse("admin:annotations_item_change", args=[item.pk])).content.decode()
     assert 'name="context"' not in page
     assert "Look at the left side." in page  # shown, read-only
+
+
+def test_an_item_stays_in_its_dataset(admin: User) -> None:
+    """The admin's item form offered the dataset as a choice: a judged item moved to another dataset took its
+    verdicts into that dataset's metrics and out of the reviewers' progress in its own. The dataset is shown, not
+    offered, and a posted one is ignored."""
+    item = ItemFactory(external_id="stays")
+    home = item.dataset_id
+    HumanVerdict.objects.create(item=item, reviewer=UserFactory(), profile=item.profile, score=50)
+    elsewhere = DatasetFactory()
+    client = _client(admin)
+    url = reverse("admin:annotations_item_change", args=[item.pk])
+    assert 'name="dataset"' not in client.get(url).content.decode()
+    form = {
+        "dataset": elsewhere.pk, "external_id": item.external_id, "split": "gold",
+        **{f"more_images-{n}_FORMS": v for n, v in (("TOTAL", 0), ("INITIAL", 0), ("MIN_NUM", 0), ("MAX_NUM", 16))},
+    }  # fmt: skip
+    assert client.post(url, form).status_code == 302
+    item.refresh_from_db()
+    assert (item.dataset_id, item.split) == (home, "gold")  # the rest of the form is saved
