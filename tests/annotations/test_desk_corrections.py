@@ -35,7 +35,8 @@ def judged_item(critic_says: str = "A"):  # type: ignore[no-untyped-def]
 def test_before_the_verdict_no_correction_is_offered_or_taken(reviewer_client: Client) -> None:
     item = judged_item()
     page = reviewer_client.get(reverse("review-next", args=[item.dataset_id])).content.decode()
-    assert "corrected_justification" not in page and "A is longer." not in page
+    assert "corrected_justification" not in page
+    assert "A is longer." not in page
     response = reviewer_client.post(reverse("review-correct", args=[item.pk]), {"corrected_justification": RIGHT})
     assert response.status_code == 404  # no verdict of theirs yet: nothing to correct, nothing revealed
     assert not HumanVerdict.objects.exists()
@@ -66,7 +67,8 @@ def test_an_agreement_with_a_corrected_justification_is_exported_as_a_pair(
 
     export = training_export_create(dataset=item.dataset, fmt="dpo-jsonl", user=AdminFactory(), include_agreements=True)
     done = training_export_run(export_id=export.pk)
-    assert done is not None and done.status == JobStatus.DONE, done and done.error
+    assert done is not None
+    assert done.status == JobStatus.DONE, done.error
     lines = (media_root / done.path / done.manifest["data_file"]).read_text().splitlines()
     rows = [json.loads(line) for line in lines]
     assert len(rows) == 1
