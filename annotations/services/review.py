@@ -35,7 +35,7 @@ from annotations.services.verdict_summary import (
     desk_verdict_disagreement_mark,
     items_recount,
 )
-from critic_worker.profiles import PREFERENCES, get_profile
+from critic_worker.profiles import PREFERENCES, Profile, get_profile
 
 LEASE = timedelta(minutes=30)
 CANDIDATES = 8
@@ -97,6 +97,11 @@ class ReviewScope:
 
     def __bool__(self) -> bool:
         return any(vars(self).values())
+
+    def parts(self) -> list[tuple[str, str]]:
+        """The filters set, as (what, value) in the order the desk names them: profile, split, kind, search."""
+        named = [("profile", self.profile), ("split", self.split), ("kind", self.kind), ("matching", self.q)]
+        return [(what, value) for what, value in named if value]
 
 
 def _candidates(
@@ -209,16 +214,31 @@ def review_next(
     return None
 
 
+def score_steps(spec: Profile, *, shown: int = 7) -> str:
+    """The scores a profile can give, as a reviewer reads them: "1, 2, 3, 4, 5", or "0, 1, 2, …, 100" when long."""
+    scores = [f"{v.score:g}" for v in spec.verdicts()]
+    return ", ".join(scores if len(scores) <= shown else [*scores[:3], "…", scores[-1]])
+
+
+def score_refusal(spec: Profile, score: float) -> str:
+    """What is wrong with a score the profile cannot give ("" when it can): above or below its range, or off its
+    steps. The desk says the same as the reviewer types (review.js)."""
+    if spec.score_max is not None and score > spec.score_max:
+        return f"{score:g} is above the highest score, {spec.score_max:g}."
+    if spec.score_min is not None and score < spec.score_min:
+        return f"{score:g} is below the lowest score, {spec.score_min:g}."
+    if not spec.on_grid(score):
+        return f"{score:g} is not on this rubric's steps ({score_steps(spec)})."
+    return ""
+
+
 def _verdict_fields(item: Item, score: float | None, preference: str | None) -> dict[str, object]:
     spec = get_profile(item.profile)
     if spec.is_pointwise:
         if score is None:
             raise ValidationError({"score": [f"Give a score from {spec.score_min:g} to {spec.score_max:g}."]})
-        if not spec.in_range(score):
-            raise ValidationError({"score": [f"The score must be from {spec.score_min:g} to {spec.score_max:g}."]})
-        if not spec.on_grid(score):
-            step = f"The score moves in steps of {spec.score_step:g} from {spec.score_min:g}."
-            raise ValidationError({"score": [step]})
+        if refusal := score_refusal(spec, score):
+            raise ValidationError({"score": [refusal]})
         return {"score": score, "preference": None}
     if preference not in PREFERENCES or (preference == "tie" and not spec.allow_tie):
         raise ValidationError({"preference": ["Choose A, B or tie." if spec.allow_tie else "Choose A or B (no ties)."]})

@@ -288,7 +288,7 @@ def test_with_htmx_a_refused_submit_replaces_the_desk_with_the_reason(reviewer, 
     bad = reviewer_client.post(reverse("review-submit", args=[first.pk]), {"score": "140"}, headers=htmx)
     assert bad.status_code == 200  # htmx swaps only 2xx answers; the error is in the form it swaps in
     assert (bad["HX-Retarget"], bad["HX-Reswap"]) == ("#desk", "outerHTML")
-    assert "The score must be from 0 to 100" in bad.content.decode()
+    assert "140 is above the highest score, 100." in bad.content.decode()
 
     # The lease lapsed and another reviewer took the item: say so, and offer the next one.
     ReviewSlot.objects.update(leased_until=timezone.now() - timedelta(seconds=1))

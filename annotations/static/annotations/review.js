@@ -24,12 +24,27 @@
     var radio = document.querySelector('#verdict input[name="preference"][value="' + value + '"]');
     if (radio) { radio.checked = true; radio.focus(); missing(""); }
   }
+  // What is wrong with the score in the box ("" when nothing is), worded as the server refuses it
+  // (annotations/services/review.py, score_refusal): the slider stops at the ends, so the box's number is said.
+  function stepsOf(box) {
+    var min = Number(box.min), step = stepOf(box), count = Math.round((Number(box.max) - min) / step), all = [];
+    for (var k = 0; k <= count; k++) all.push(String(Number((min + k * step).toFixed(decimalsOf(step) + decimalsOf(min)))));
+    return (all.length <= 7 ? all : all.slice(0, 3).concat(["…", all[all.length - 1]])).join(", ");
+  }
+  function refusal(box) {
+    if (box.value === "") return "";
+    var value = Number(box.value);
+    if (value > Number(box.max)) return value + " is above the highest score, " + Number(box.max) + ".";
+    if (value < Number(box.min)) return value + " is below the lowest score, " + Number(box.min) + ".";
+    if (onGrid(box, value) !== value) return value + " is not on this rubric's steps (" + stepsOf(box) + ").";
+    return "";
+  }
   function setScore(value) {
     var box = score();
     box.value = value;
     var range = document.getElementById("score-range");
     if (range) range.value = value;
-    missing("");
+    missing(refusal(box));
   }
   function typeDigit(digit, extend) {
     var box = score(), max = Number(box.max);
@@ -60,7 +75,8 @@
   function submit(f) {
     if (!chosen(f)) {
       var source = f.querySelector("[data-missing]");
-      missing(source ? source.getAttribute("data-missing") : "Give your verdict first.");
+      var box = score();
+      missing((box && refusal(box)) || (source ? source.getAttribute("data-missing") : "Give your verdict first."));
       return;
     }
     missing("");
@@ -74,11 +90,18 @@
 
   document.addEventListener("input", function (event) {
     if (event.target.id === "score-range") { score().value = event.target.value; missing(""); typedDigits = false; }
-    if (event.target.id === "score") {
-      var range = document.getElementById("score-range");
+    if (event.target.id === "score") {  // typed in the box: the slider follows (stopping at its ends), and a
+      var range = document.getElementById("score-range");  // score the rubric cannot give is said at once
       if (range) range.value = event.target.value;
+      missing(refusal(event.target));
     }
   });
+  // The Submit button's own check (the browser's) found the box invalid: say why, as Enter does.
+  document.addEventListener("invalid", function (event) {
+    if (event.target.id !== "score") return;
+    event.preventDefault();  // our message, not the browser's bubble
+    missing(refusal(event.target) || event.target.form.querySelector("[data-missing]").getAttribute("data-missing"));
+  }, true);
   document.addEventListener("change", function (event) {
     if (event.target.id === "order") event.target.form.submit();  // the order applies when chosen
   });
