@@ -10,10 +10,26 @@ from annotations.charts.frame import CHAR_PX, CRITIC, HUMAN, frame, scales, x_ti
 
 ROW, HEADER = 18, 24  # px
 NAME_CHARS = 26
+NOTE_PX = CHAR_PX * 10 / 11  # one character of a 10 px note
+NOTE_ROOM = 420  # px a note may reach past the plot's right edge (the chart widens for it); longer ones are shortened
 
 
 def _short(name: str) -> str:
     return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…"
+
+
+def _place_notes(chart: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """Fit each row's note ("no rating: ...", "no interval: ...") in the chart: it starts at note_x, the chart widens
+    to hold it up to NOTE_ROOM past the plot, and beyond that it is shortened to `note_shown` with an ellipsis (the
+    row's <title> keeps it whole)."""
+    limit = chart["right"] + NOTE_ROOM
+    for row in rows:
+        if "note" not in row:
+            continue
+        room = int((limit - row["note_x"]) / NOTE_PX)
+        shown = row["note"] if len(row["note"]) <= room else row["note"][: max(room - 1, 0)].rstrip() + "…"
+        row["note_shown"] = shown
+        chart["width"] = max(chart["width"], int(row["note_x"] + NOTE_PX * len(shown)) + 8)
 
 
 def leaderboard(board: dict[str, Any]) -> dict[str, Any] | None:
@@ -59,15 +75,17 @@ def leaderboard(board: dict[str, Any]) -> dict[str, Any] | None:
             row: dict[str, Any] = {"label": _short(r["model"]), "model": r["model"], "y": top + ROW / 2}
             row["colour"] = colour
             if rating["value"] is None:
-                row["note"] = f"no rating: {rating.get('reason') or 'too few games'}"
+                row.update(note=f"no rating: {rating.get('reason') or 'too few games'}", note_x=chart["left"] + 6)
             else:
                 ci = rating["ci95"]
                 row.update({"x": x(rating["value"]), "value": f"{rating['value']:.0f}"})
                 if ci:
                     row.update({"x1": x(ci[0]), "x2": x(ci[1]), "interval": f"{ci[0]:.0f} to {ci[1]:.0f}"})
                 else:
-                    row["interval"] = f"no interval: {rating.get('ci_reason') or 'too few games'}"
+                    row["interval"] = row["note"] = f"no interval: {rating.get('ci_reason') or 'too few games'}"
+                    row["note_x"] = row["x"] + 8
             rows_out.append(row)
             top += ROW
+    _place_notes(chart, rows_out)
     chart["rows"] = rows_out
     return chart

@@ -10,6 +10,7 @@ from django.utils.safestring import mark_safe
 
 from annotations.charts.axes import nice_range, nice_ticks
 from annotations.charts.frame import ACCENT, CRITIC, FIT, HUMAN, frame, scales, x_ticks, y_ticks
+from annotations.wording import counted
 
 R_MAX = 11.0  # px: the dot of the most frequent (human, critic) pair
 R_MIN = 2.6
@@ -37,7 +38,8 @@ def scatter(
         key="scatter",
         template="scatter",
         title="Human against critic scores",
-        desc=f"{len(points)} items with a human and a critic score, {len(counts)} distinct pairs; "
+        desc=f"{counted(len(points), 'item')} with a human and a critic score, "
+        f"{counted(len(counts), 'distinct pair')}; "
         f"scores in {unit}. Dot area: how many items share the pair.",
         plot_width=300,
         plot_height=300,
@@ -61,7 +63,10 @@ def scatter(
         f"<title>human {h:g}, critic {c:g}: {n} item{'' if n == 1 else 's'}</title></circle>"
         for (h, c), n in sorted(counts.items(), key=lambda kv: -kv[1])
     )
-    sample = f"{len(points)} of {n} items, a seeded sample" if len(points) < n else f"all {n} items"
+    if len(points) < n:
+        sample = f"{len(points):,} of {n:,} items, a seeded sample"
+    else:
+        sample = "the only item" if n == 1 else f"all {n:,} items"
     chart["caption"] = f"One dot per (human, critic) pair of scores, its area the number of items with it; {sample}."
     chart["dots_svg"] = mark_safe(dots)  # noqa: S308 - only numbers formatted here
     chart["accent"] = ACCENT
