@@ -56,6 +56,17 @@ class MultilineField(forms.CharField):
         return str(super().to_python(value)).replace("\r\n", "\n").replace("\r", "\n")
 
 
+class ReaderSelect(forms.Select):
+    """The reader's choices, each family's marked with the kind it reads (data-kind): the page offers only those of
+    the chosen kind (app.js, data-options-follow)."""
+
+    def create_option(self, name: str, value: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(name, value, *args, **kwargs)
+        if value in FAMILIES:
+            option["attrs"]["data-kind"] = FAMILIES[value].kind
+        return option
+
+
 class ProfileForm(forms.Form):
     name = forms.CharField(
         help_text="1-32 lower-case letters, digits, '.', '_' or '-'. Items, imports and the API name the profile by "
@@ -95,6 +106,7 @@ class ProfileForm(forms.Form):
     )
     reader = forms.ChoiceField(
         choices=READERS,
+        widget=ReaderSelect(attrs={"data-options-follow": "kind"}),
         label="Verdict reader",
         help_text="How a verdict is read out of the critic's text. A family's reader reads as a careful person does "
         "(labels, scales, negations), on this profile's own range and step.",
@@ -112,7 +124,7 @@ class ProfileForm(forms.Form):
     value_map = MultilineField(
         rows=3,
         required=False,
-        label="Value map (pairwise)",
+        label="Value map",
         help_text="One line per value the preference group can match: 'matched = A', '= B' or '= tie' (case is "
         "ignored). The first value of each is how a verdict is written back.",
     )
@@ -125,8 +137,9 @@ class ProfileForm(forms.Form):
         "Its pattern must read every verdict line back as the same verdict.",
     )
 
-    # The fieldsets: legend, fields, and the value of another field they apply to ("" for always). The page hides
-    # those that do not apply (app.js, data-show-if); profile_fields() leaves out their values either way.
+    # The fieldsets: legend, fields, and the value of another field they apply to ("" for always); a field within
+    # one may apply to fewer (FIELD_RULES). The page hides those that do not apply (app.js, data-show-if);
+    # profile_fields() leaves out their values either way.
     GROUPS = [
         ("The prompt", ["name", "title", "kind", "template", "system"], ""),
         ("The scale (pointwise)", ["score_min", "score_max", "score_step"], "kind=pointwise"),
@@ -134,11 +147,13 @@ class ProfileForm(forms.Form):
         ("Reading the verdict", ["reader"], ""),
         ("The pattern", ["verdict_pattern", "value_map", "verdict_line"], "reader=pattern"),
     ]
+    FIELD_RULES = {"value_map": "kind=pairwise"}
 
-    def groups(self) -> Iterator[tuple[str, list[forms.BoundField], str]]:
-        """The fields in their fieldsets, for the template: (legend, bound fields, the data-show-if rule)."""
+    def groups(self) -> Iterator[tuple[str, list[tuple[forms.BoundField, str]], str]]:
+        """The fields in their fieldsets, for the template: (legend, [(bound field, its data-show-if rule)], the
+        fieldset's rule)."""
         for legend, names, rule in self.GROUPS:
-            yield legend, [self[name] for name in names], rule
+            yield legend, [(self[name], self.FIELD_RULES.get(name, "")) for name in names], rule
 
     def clean_value_map(self) -> dict[str, str]:
         mapping: dict[str, str] = {}
@@ -158,7 +173,7 @@ class ProfileForm(forms.Form):
         if fields["kind"] == "pairwise":
             fields.update(score_min=None, score_max=None, score_step=None)
         else:
-            fields["allow_tie"] = True
+            fields.update(allow_tie=True, value_map={})
         if fields["reader"] != "pattern":
             fields.update(verdict_pattern="", value_map={}, verdict_line="")
         return fields

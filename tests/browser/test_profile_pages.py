@@ -3,6 +3,8 @@ offered when creating a dataset."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from annotations.models import Dataset, PromptProfile
@@ -69,3 +71,35 @@ def test_define_a_one_to_five_profile_and_create_a_dataset_with_it(page: Page, l
     page.get_by_role("link", name="likert-1to5").click()  # the dataset page links its profile; now in use
     expect(page.get_by_text("1 dataset")).to_be_visible()
     expect(page.get_by_role("link", name="Edit")).to_have_count(0)
+
+
+def test_the_form_offers_only_what_applies_to_the_kind(page: Page, live_server, transactional_db) -> None:  # type: ignore[no-untyped-def]
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    AdminFactory(username="ada")
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill("pass-for-tests")
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{live_server.url}/profiles/new/")
+    reader = page.get_by_label("Verdict reader:")
+    offered = reader.locator("option:not([disabled])")
+
+    expect(page.get_by_label("Value map:")).to_be_hidden()  # pointwise: no value map, no pairwise readers
+    expect(offered).to_have_count(4)
+    expect(reader.locator("option[disabled]")).to_have_text([re.compile("'pairwise'"), re.compile("'wildvision'")])
+
+    page.get_by_label("Kind:").select_option("pairwise")
+    expect(page.get_by_label("Value map:")).to_be_visible()
+    expect(page.get_by_label("Lowest score:")).to_be_hidden()
+    expect(offered).to_have_count(3)
+    reader.select_option("wildvision")
+    expect(page.get_by_label("Value map:")).to_be_hidden()  # a family's reader: no pattern fields
+
+    page.get_by_label("Kind:").select_option("pointwise")  # the wildvision reader does not read scores
+    expect(reader).to_have_value("pattern")
+    expect(page.get_by_label("Verdict pattern:")).to_be_visible()
+    expect(page.get_by_label("Value map:")).to_be_hidden()
+    expect(page.get_by_label("Step:")).to_be_visible()
+    assert errors == []

@@ -30,9 +30,27 @@
       if (field) el.hidden = field.value !== rule[1];
     });
   }
+  // -- a select's options that apply to one value of another field only (data-options-follow="FIELD" on the
+  // select, data-kind="VALUE" on such options): the others are hidden, and one chosen that no longer applies is
+  // replaced by the first that does (the server refuses it either way) ------------------------------------------
+  function applyOptionsFollow(root) {
+    root.querySelectorAll("select[data-options-follow]").forEach(function (select) {
+      var field = select.form && select.form.elements.namedItem(select.getAttribute("data-options-follow"));
+      if (!field) return;
+      Array.prototype.forEach.call(select.options, function (option) {
+        var off = option.hasAttribute("data-kind") && option.getAttribute("data-kind") !== field.value;
+        option.hidden = off;
+        option.disabled = off;
+      });
+      if (select.selectedOptions.length && select.selectedOptions[0].disabled) {
+        var first = Array.prototype.find.call(select.options, function (option) { return !option.disabled; });
+        if (first) select.value = first.value;
+      }
+    });
+  }
   document.addEventListener("change", function (event) {
     var form = event.target.form;
-    if (form) applyShowIf(form);
+    if (form) { applyOptionsFollow(form); applyShowIf(form); }
   });
 
   // -- unsent work: a form marked data-keep-unsent="KEY" is kept in sessionStorage until it is submitted --------
@@ -175,6 +193,7 @@
   // -- on load, and on each htmx swap ---------------------------------------------------------------------------
   function init(root) {
     applyStyles(root);
+    applyOptionsFollow(root);
     applyShowIf(root);
     restore(root);
   }
