@@ -50,7 +50,7 @@ def test_slider_and_box_move_in_the_profiles_step(
 
     box.fill("4.2")  # off the grid: said, and nothing sent
     page.keyboard.press("Enter")
-    expect(page.locator("#verdict-missing")).to_contain_text("in steps of 0.5")
+    expect(page.locator("#verdict-missing")).to_have_text("4.2 is not on this rubric's steps (1, 1.5, 2, …, 10).")
     assert not HumanVerdict.objects.exists()
 
     box.fill("8.5")
