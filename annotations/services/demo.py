@@ -81,6 +81,7 @@ def demo_reviews(*, dataset: Dataset, seed: int = 7) -> int:
         if i % 3 == 2:
             continue
         for k, person in enumerate(people):
+            verdict: dict[str, str | float]
             if item.kind == "pairwise":
                 verdict = {"preference": ("A", "B", "A", "tie")[(i + k) % 4]}
             else:
