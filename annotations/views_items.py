@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -67,7 +68,8 @@ def item_table_view(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, template, context)
 
 
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# What a file name cannot hold on some system (Windows forbids these; a browser turns them into "_").
+NOT_IN_FILE_NAMES = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
 BULK_ACTIONS = {
     "judge": "Send to the critic",
     "to-gold": "Move to gold",
@@ -98,14 +100,21 @@ def item_bulk(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         if action == "export":
             response = HttpResponse(items_export_zip(items=items), content_type="application/zip")
-            # The name as the administrator typed it, quotes and accents included (encoded by Django's helper);
-            # a control character (a line break: the form takes it) would be a server error in a header.
-            name = CONTROL_CHARACTERS.sub(" ", dataset.name[:60])
+            # The name as the administrator typed it, accents included (encoded by Django's helper), less what a
+            # file name cannot hold; a control character (a line break) would also be a server error in a header.
+            name = " ".join(NOT_IN_FILE_NAMES.sub(" ", dataset.name[:60]).split()) or "dataset"
             response["Content-Disposition"] = content_disposition_header(True, f"{name}-items.zip")
             return response
         if action == "judge":
             result = items_send_to_critic(dataset=dataset, items=items, checkpoint=checkpoint_resolve())
-            messages.success(request, f"Queued {counted(result.done, 'item')} for the critic.")
+            left = f" Left: {result.reason}." if result.skipped else ""
+            again = (
+                f" To judge every item of the dataset again (its verdicts replaced): manage.py judge --dataset"
+                f" {shlex.quote(dataset.name)}."
+                if result.judged
+                else ""
+            )
+            messages.success(request, f"Queued {counted(result.done, 'item')} for the critic.{left}{again}")
         elif action in ("to-gold", "to-pool"):
             split = Split.GOLD if action == "to-gold" else Split.POOL
             result = items_move_split(dataset=dataset, items=items, split=split)

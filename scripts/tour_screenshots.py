@@ -4,8 +4,8 @@ plots, taken with headless Chromium from a live server over a demo database buil
     .venv/bin/python scripts/tour_screenshots.py [--out docs/img]
 
 Needs PostgreSQL on localhost (a database `critic_desk_tour`, dropped and made again) and /usr/bin/chromium. The data:
-the demo dataset from fixtures/demo with critic verdicts and some reviewers' verdicts, and bench/metrics.py's
-builder for a dashboard with 800 items (seeded: the pictures are the same on every run).
+the demo dataset from fixtures/demo with its reviewers' verdicts (as `make demo` holds it) and critic verdicts,
+and bench/metrics.py's builder for a dashboard with 800 items (seeded: the pictures are the same on every run).
 """
 
 from __future__ import annotations
@@ -37,35 +37,24 @@ def environment(work: Path) -> None:
 
 
 def demo_with_verdicts() -> int:
-    """The demo dataset, every item judged by a critic and two thirds by two reviewers; returns its pk."""
+    """The demo dataset (with its reviewers' verdicts, annotations/services/demo.py), every item judged by a critic;
+    returns its pk."""
     import numpy as np
-    from django.contrib.auth.models import User
 
-    from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict
+    from annotations.models import CriticCheckpoint, CriticVerdict
     from annotations.services.demo import demo_load
-    from annotations.services.verdict_summary import critic_disagreement_refresh, items_recount
+    from annotations.services.verdict_summary import critic_disagreement_refresh
 
     rng = np.random.default_rng(7)
     dataset = demo_load().dataset
     critic = CriticCheckpoint.objects.create(name="llava-critic-7b [nf4]", model="/models/critic", is_active=True)
-    people = [User.objects.get_or_create(username=name)[0] for name in ("maria", "kenji")]
     for i, item in enumerate(dataset.items.order_by("external_id")):
         if item.kind == "pairwise":
             verdict = {"preference": ("A", "B", "tie")[i % 3], "confidence": float(rng.uniform(0.4, 1))}
         else:
             verdict = {"score": float(rng.integers(20, 95)), "confidence": float(rng.uniform(0.05, 0.3))}
         CriticVerdict.objects.create(item=item, checkpoint=critic, profile=item.profile, status="done", **verdict)
-        if i % 3 == 2:
-            continue
-        for person in people:
-            if item.kind == "pairwise":
-                HumanVerdict.objects.create(item=item, reviewer=person, profile=item.profile,
-                                            preference=("A", "B", "A", "tie")[(i + person.pk) % 4])  # fmt: skip
-            else:
-                HumanVerdict.objects.create(item=item, reviewer=person, profile=item.profile,
-                                            score=float(rng.integers(10, 100)))  # fmt: skip
-    items_recount(dataset=dataset)  # written past the services: what they keep on the rows, filled
-    critic_disagreement_refresh(dataset=dataset)
+    critic_disagreement_refresh(dataset=dataset)  # written past the services: the marks they keep, filled
     return dataset.pk
 
 

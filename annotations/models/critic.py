@@ -46,6 +46,11 @@ class CriticCheckpoint(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def quantization_shown(self) -> str:
+        """The quantization as pages show it: an external judge's verdicts are imported, it has none ("—")."""
+        return "—" if self.is_external else self.quantization
+
 
 class CriticVerdict(models.Model):
     """One checkpoint's verdict on one item. Its status is the job's state; the broker only wakes workers."""

@@ -80,16 +80,18 @@ class ImportReport:
     def summary(self) -> str:
         if not self.ok:
             if self.rows == 0:
-                return "The file has no rows; nothing was imported"
+                return "Nothing was imported: the file has no rows"
             more = self.problem_count - len(self.problems)
             refused = ", ".join(f"{n} {reason}" for reason, n in sorted(self.refused.items()))
             return (
-                f"{self.problem_count} problems in {self.rows} rows; nothing was imported"
+                f"Nothing was imported: {counted(self.problem_count, 'problem')} in {counted(self.rows, 'row')}"
                 + (f" (rows refused: {refused})" if refused else "")
                 + (f" (the first {len(self.problems)} are listed, {more} more)" if more else "")
             )
         by_profile = ", ".join(
-            f"{kind} {profile} {n}" for kind, profiles in sorted(self.items.items()) for profile, n in profiles.items()
+            f"{n:,} {kind}" + (f" ({profile})" if profile != kind else "")
+            for kind, profiles in sorted(self.items.items())
+            for profile, n in profiles.items()
         )
         by_judge = ", ".join(
             f"{name} {c.get('verdicts', 0)} ({c.get('unreadable', 0)} unreadable)"
@@ -106,13 +108,18 @@ class ImportReport:
             if n
         ]
         return (
-            f"{counted(self.rows, 'row')}: {counted(self.created, 'item')} created, {self.updated} updated"
+            f"{counted(self.rows, 'row')}: {counted(self.created, 'item')} created, {self.updated:,} updated"
             + (f" ({by_profile})" if by_profile else "")
             + (f"; {', '.join(extras)}" if extras else "")
-            + f"; images: {self.images_new} new, {self.images_known} already stored; {self.labels} human labels; "
-            f"{self.judge_verdicts} external verdicts ({self.judge_unreadable} unreadable)"
+            + f"; images: {self.images_new:,} new, {self.images_known:,} already stored;"
+            f" {counted(self.labels, 'human label')}; {counted(self.judge_verdicts, 'external verdict')}"
+            f" ({self.judge_unreadable:,} unreadable)"
             + (f": {by_judge}" if by_judge else "")
-            + (f"; {self.desk_verdicts_kept} labels left out: desk verdicts stand" if self.desk_verdicts_kept else "")
+            + (
+                f"; {counted(self.desk_verdicts_kept, 'label')} left out: desk verdicts stand"
+                if self.desk_verdicts_kept
+                else ""
+            )
             + (f"; {counted(self.queued, 'item')} queued for the critic {self.queued_for}" if self.queued else "")
             + (f"; fields not imported: {ignored}" if (ignored := self._ignored()) else "")
         )

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
-from annotations.models import CriticCheckpoint, Dataset, HumanVerdict, Item, Split
+from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item, JobStatus, Split
 from annotations.selectors.images import item_images, items_with_images
 from annotations.selectors.metrics import metrics_forget
 from annotations.services.judging import verdicts_queue
@@ -25,12 +25,25 @@ class BulkResult:
     done: int
     skipped: int = 0
     reason: str = ""  # why the skipped ones were left
+    judged: int = 0  # sent to the critic: left because it has judged them already
 
 
 def items_send_to_critic(*, dataset: Dataset, items: QuerySet[Item], checkpoint: CriticCheckpoint) -> BulkResult:
-    """Queue the selected items that have no verdict of the checkpoint yet, and retry its failed ones."""
-    result = verdicts_queue(dataset=dataset, checkpoint=checkpoint, item_ids=list(items.values_list("pk", flat=True)))
-    return BulkResult(done=result.queued)
+    """Queue the selected items that have no verdict of the checkpoint yet, and retry its failed ones; the others
+    are counted with why they were left (already judged by it, or already waiting for it)."""
+    ids = list(items.values_list("pk", flat=True))
+    result = verdicts_queue(dataset=dataset, checkpoint=checkpoint, item_ids=ids)
+    left = CriticVerdict.objects.filter(item_id__in=ids, checkpoint=checkpoint, probe="").exclude(
+        pk__in=result.verdict_ids
+    )
+    judged = left.filter(status=JobStatus.DONE).count()
+    waiting = left.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).count()
+    reasons = []
+    if judged:
+        reasons.append(f"{judged:,} already {'has' if judged == 1 else 'have'} a verdict from {checkpoint.name}")
+    if waiting:
+        reasons.append(f"{waiting:,} {'is' if waiting == 1 else 'are'} already waiting for it")
+    return BulkResult(done=result.queued, skipped=judged + waiting, reason="; ".join(reasons), judged=judged)
 
 
 @transaction.atomic

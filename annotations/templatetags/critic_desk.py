@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from django import template
@@ -28,6 +29,13 @@ def model_text(text: str) -> SafeString:
         f'<div class="model-text"><div class="text md">{rendered}</div>'
         f'<template class="raw"><pre class="text raw">{lead}{raw}</pre></template></div>'
     )
+
+
+@register.filter
+def shell_quote(value: Any) -> str:
+    """A value quoted for a POSIX shell (shlex.quote), for a command line shown to be copied: a dataset named
+    `Demo: shapes, counts` is one argument, not four."""
+    return shlex.quote(str(value))
 
 
 @register.filter

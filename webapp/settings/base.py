@@ -189,7 +189,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # Celery: the broker is only a wake-up call; the database holds every job's state. Queues and routes are
 # named in webapp/celery.py.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+# A host named, though the file-system transport reads none: kombu warns "No hostname was supplied" otherwise.
+EMBEDDED_BROKER_URL = "filesystem://localhost"
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", EMBEDDED_BROKER_URL)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 4 * 3600}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"

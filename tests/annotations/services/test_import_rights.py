@@ -88,7 +88,7 @@ def test_an_import_never_changes_a_desk_verdict_even_an_administrators(tmp_path:
     report = imported(tmp_path, data, by=ada, update=True, dataset=dataset)
     assert report.ok, report.problems
     assert (report.labels, report.desk_verdicts_kept) == (1, 1)
-    assert "1 labels left out: desk verdicts stand" in report.summary()
+    assert "1 label left out: desk verdicts stand" in report.summary()
     assert HumanVerdict.objects.get(item=desk_item, reviewer=rita).score == 93
     assert HumanVerdict.objects.get(item=desk_item, reviewer__username="sam").score == 40
 

@@ -38,7 +38,7 @@ def test_an_empty_file_is_an_error_not_zero_rows_imported(tmp_path: Path, name: 
     report = items_import(dataset=DatasetFactory(), path=tmp_path / name)
     assert not report.ok
     assert [str(p) for p in report.problems] == ["file: has no rows: nothing to import"]
-    assert report.summary() == "The file has no rows; nothing was imported"
+    assert report.summary() == "Nothing was imported: the file has no rows"
 
 
 def test_an_empty_parquet_file_is_an_error(tmp_path: Path) -> None:
@@ -150,7 +150,7 @@ def test_the_report_counts_items_by_kind_and_profile(tmp_path: Path) -> None:
     (tmp_path / "r.jsonl").write_text("\n".join(lines))
     report = items_import(dataset=DatasetFactory(), path=tmp_path / "r.jsonl", images=image_folder(tmp_path, 1))
     assert report.items == {"pointwise": {"pointwise": 1, "caption": 2}, "pairwise": {"pairwise": 1}}
-    assert "(pairwise pairwise 1, pointwise pointwise 1, pointwise caption 2)" in report.summary()
+    assert "(1 pairwise, 1 pointwise, 2 pointwise (caption))" in report.summary()
 
 
 def test_jsonl_and_csv_rows_may_carry_earlier_turns_as_context(tmp_path: Path) -> None:
