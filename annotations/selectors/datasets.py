@@ -53,15 +53,13 @@ class _ItemsAsSeen(ModelIterable):
 
 def _items_seen_by(user: User) -> QuerySet[Item]:
     """Items with `seen` (the response models' names may be shown): True for an administrator, else whether this
-    user has given a verdict on the item or uploaded it (they typed the names: hiding them protects nothing). Only
-    the names: another verdict stays hidden from the uploader until they commit their own."""
+    user has given a verdict on the item. The desk hides the names until then, so every page does, from the one
+    who uploaded the item too (the names may come from a file someone else prepared)."""
     items = Item.objects.all()
     if is_admin(user):
         items = items.annotate(seen=Value(True, output_field=BooleanField()))
     else:
-        judged = Exists(HumanVerdict.objects.filter(item=OuterRef("pk"), reviewer_id=user.pk))
-        uploaded = Q(created_by_id=user.pk) if user.pk is not None else Q(pk__in=[])
-        items = items.annotate(seen=judged | uploaded)
+        items = items.annotate(seen=Exists(HumanVerdict.objects.filter(item=OuterRef("pk"), reviewer_id=user.pk)))
     items._iterable_class = _ItemsAsSeen
     return items
 

@@ -6,6 +6,7 @@ reviewers, and a lease that ran out can be taken over by exactly one other revie
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -223,6 +224,8 @@ def score_steps(spec: Profile, *, shown: int = 7) -> str:
 def score_refusal(spec: Profile, score: float) -> str:
     """What is wrong with a score the profile cannot give ("" when it can): above or below its range, or off its
     steps. The desk says the same as the reviewer types (review.js)."""
+    if not math.isfinite(score):  # "nan" and "inf" parse as floats, but are no score
+        return f"Give a score from {spec.score_min:g} to {spec.score_max:g}."
     if spec.score_max is not None and score > spec.score_max:
         return f"{score:g} is above the highest score, {spec.score_max:g}."
     if spec.score_min is not None and score < spec.score_min:

@@ -47,22 +47,17 @@ def test_the_item_page_shows_verdicts_as_other_pages_do_and_the_kind_once(admin_
     assert "pointwise · <code>pointwise</code>" not in page
 
 
-def test_the_uploader_sees_the_model_names_they_typed_and_no_one_else_does(client) -> None:  # type: ignore[no-untyped-def]
-    uploader, other = UserFactory(username="uma"), UserFactory(username="otto")
+def test_the_uploader_like_everyone_sees_the_model_names_only_after_judging(client) -> None:  # type: ignore[no-untyped-def]
+    """The desk hides the response models until a reviewer commits, so every page does, from the uploader too."""
+    uploader = UserFactory(username="uma")
     item = ItemFactory(model_a="secret-model-7b", created_by=uploader)
-    CriticVerdict.objects.create(
-        item=item, checkpoint=CheckpointFactory(), profile=item.profile, status="done", score=3
-    )
     url = reverse("item-detail", args=[item.pk])
     client.force_login(uploader)
     page = client.get(url).content.decode()
-    assert "secret-model-7b" in page
-    assert "model hidden until you judge" not in page
-    assert "Verdicts" not in page  # the critic's verdict stays hidden until they commit their own
-    client.force_login(other)
-    page = client.get(url).content.decode()
     assert "secret-model-7b" not in page
     assert "model hidden until you judge" in page
+    HumanVerdict.objects.create(item=item, reviewer=uploader, profile=item.profile, score=3)
+    assert "secret-model-7b" in client.get(url).content.decode()
 
 
 def test_the_selection_export_is_named_with_what_a_file_name_can_hold(admin_client) -> None:  # type: ignore[no-untyped-def]
