@@ -146,7 +146,11 @@ def test_the_desk_holds_reviewers_to_the_range_and_step(profiles: None, tmp_path
     while (item := review_next(reviewer=reviewer, dataset_id=dataset.pk)) is not None:
         seen.append(item.profile)
         if item.profile == "likert-5":
-            for bad, reason in ((3.5, "steps of 1"), (6, "from 1 to 5"), (0, "from 1 to 5")):
+            for bad, reason in (
+                (3.5, r"not on this rubric.s steps \(1, 2, 3, 4, 5\)"),
+                (6, "above the highest score, 5"),
+                (0, "below the lowest score, 1"),
+            ):
                 with pytest.raises(ValidationError, match=reason):
                     human_verdict_submit(reviewer=reviewer, item=item, score=bad)
             human_verdict_submit(reviewer=reviewer, item=item, score=4)

@@ -114,7 +114,9 @@ def deploy_env(tmp_path: Path, media_root: Path, tiny_critic_path: Path) -> dict
         "CRITIC_QUANTIZATION": "none",  # nf4 runs on a CPU too (tests/critic_worker), but slowly
         "CRITIC_DEVICE": "cpu",
         "CRITIC_BATCH_SIZE": "2",
-        "CRITIC_MAX_NEW_TOKENS": "96",  # long enough generations that a batch is running when a worker dies
+        # Long enough generations (about 1 s a batch) that a batch is running when a worker is killed, even while a
+        # loaded machine polls the database slowly (at 96 tokens, 0.25 s a batch, every window was missed once).
+        "CRITIC_MAX_NEW_TOKENS": "384",
         "PYTHONUNBUFFERED": "1",
         "CRITIC_HEARTBEAT_EVERY": "1",  # a running batch is stamped each second, so a dead worker shows soon
         "OMP_NUM_THREADS": "1",  # two critic processes share this machine's cores: no oversubscribed torch threads

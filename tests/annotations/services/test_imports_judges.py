@@ -182,7 +182,7 @@ def test_the_cli_and_an_import_job_take_judges_from_the_file(tmp_path: Path, adm
     assert CriticVerdict.objects.get(checkpoint__name="job-judge").score == 40
     page = admin_client.get(f"/imports/{job.pk}/").content.decode()  # the result page counts them
     assert "<td>judge verdicts</td><td>job-judge</td><td>1</td>" in page
-    assert "<td>items</td><td>pointwise · pointwise</td><td>1</td>" in page
+    assert "<td>items</td><td>pointwise</td><td>1</td>" in page  # the kind, and its profile only when named otherwise
 
 
 def test_the_import_page_offers_the_whole_prompt_option(admin_client: Client) -> None:
