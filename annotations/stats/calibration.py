@@ -22,7 +22,7 @@ def calibration(confidence: ArrayLike, correct: ArrayLike, *, bins: int = RELIAB
     if n == 0:
         return {"ece": undefined(0, "no verdicts with a confidence"), "curve": [], "bins": bins}
     edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.searchsorted(edges[1:-1], p, side="right")
+    which = np.searchsorted(edges[1:-1], p)  # (lo, hi]: the first bin [0, 0.1], as calibration_curve
     curve = []
     gap = 0.0
     for b in range(bins):
@@ -36,7 +36,7 @@ def calibration(confidence: ArrayLike, correct: ArrayLike, *, bins: int = RELIAB
             )
     (ps, ys), counts = distinct(np.round(p, 2), y)
     w = replicate_weights(counts, salt=6)
-    rep_which = np.searchsorted(edges[1:-1], ps, side="right")
+    rep_which = np.searchsorted(edges[1:-1], ps)
     onehot = np.zeros((ps.size, bins))
     onehot[np.arange(ps.size), rep_which] = 1
     rep = np.abs(w @ (onehot * ys[:, None]) - w @ (onehot * ps[:, None])).sum(1) / n

@@ -41,7 +41,7 @@ def ppi_mean(labels: ArrayLike, predicted: ArrayLike, unlabeled: ArrayLike) -> d
     everything = np.concatenate([yhat, yhat_u])
     if np.ptp(everything) == 0:
         lam = 0.0
-        estimate = float(ppi_py.ppi_mean_pointestimate(y, yhat, yhat_u, lam=0.0))
+        estimate = float(np.asarray(ppi_py.ppi_mean_pointestimate(y, yhat, yhat_u, lam=0.0)).ravel()[0])
         lo, hi = ppi_py.ppi_mean_ci(y, yhat, yhat_u, alpha=ALPHA, lam=0.0)
     else:
         # The lambda ppi-python's default power tuning chooses (its own routine, on the inputs ppi_mean_ci and
