@@ -7,6 +7,8 @@ from annotations.models import CriticCheckpoint, Dataset, Item
 from annotations.services.images import image_check, image_store
 from tests.images import png_bytes
 
+PASSWORD = "pass-for-tests"  # every factory-made account's
+
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -14,7 +16,7 @@ class UserFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("username",)
 
     username = factory.Sequence(lambda n: f"reviewer{n}")
-    password = factory.django.Password("pass-for-tests")
+    password = factory.django.Password(PASSWORD)
 
 
 class AdminFactory(UserFactory):

@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from annotations.models import CriticVerdict, HumanVerdict, ReviewSkip
 from critic_worker.profiles import PROFILES
+from tests.browser.login import log_in
 from tests.factories import CheckpointFactory, DatasetFactory, ItemFactory, PairwiseItemFactory, UserFactory
 
 RIGHT = "B has four circles, A three: B is right, and length has nothing to do with it."
@@ -40,11 +41,7 @@ def open_desk(page: Page, live_server, transactional_db) -> Callable[..., list]:
                 justification="A is longer.",
                 **critic,
             )
-        page.goto(f"{live_server.url}/accounts/login/")
-        page.get_by_label("Username").fill("rita")
-        page.get_by_label("Password").fill("pass-for-tests")
-        page.get_by_role("button", name="Log in").click()
-        expect(page.get_by_role("heading", name="Datasets")).to_be_visible()
+        log_in(page, live_server.url, "rita")
         page.goto(f"{live_server.url}/datasets/{dataset.pk}/review/")
         page.wait_for_load_state("load")
         return items

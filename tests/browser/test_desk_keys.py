@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from annotations.models import CriticVerdict, HumanVerdict, Item, ReviewSkip
+from tests.browser.login import log_in
 from tests.factories import CheckpointFactory, DatasetFactory, ItemFactory, PairwiseItemFactory, UserFactory
 
 FIRST, SECOND = "First question: how many circles?", "Second question: which colour?"
@@ -42,11 +43,7 @@ def open_desk(page: Page, live_server, transactional_db):  # type: ignore[no-unt
                 justification="Because.",
                 **verdict,
             )
-        page.goto(f"{live_server.url}/accounts/login/")
-        page.get_by_label("Username").fill("rita")
-        page.get_by_label("Password").fill("pass-for-tests")
-        page.get_by_role("button", name="Log in").click()
-        expect(page.get_by_role("heading", name="Datasets")).to_be_visible()
+        log_in(page, live_server.url, "rita")
         page.goto(f"{live_server.url}/datasets/{dataset.pk}/review/")
         expect(page.get_by_text(FIRST)).to_be_visible()
         page.wait_for_load_state("load")

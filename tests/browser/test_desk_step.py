@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from annotations.models import CriticVerdict, HumanVerdict
 from critic_worker.profiles import PROFILES
+from tests.browser.login import log_in
 from tests.factories import CheckpointFactory, DatasetFactory, ItemFactory, UserFactory
 
 
@@ -21,10 +22,7 @@ def open_desk(page: Page, live_server, profile: str) -> None:  # type: ignore[no
     CriticVerdict.objects.create(
         item=item, checkpoint=CheckpointFactory(is_active=True), profile=profile, status="done", score=7
     )
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill("rita")
-    page.get_by_label("Password").fill("pass-for-tests")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, live_server.url, "rita")
     page.goto(f"{live_server.url}/datasets/{dataset.pk}/review/")
     page.wait_for_load_state("load")
 

@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 
 from annotations.models import TrainingExport
 from annotations.services.exports import training_export_run
+from tests.browser.login import log_in
 from tests.export_world import build_export_world
 
 
@@ -16,10 +17,7 @@ def test_an_admin_exports_and_the_page_follows_the_job(  # type: ignore[no-untyp
     page: Page, live_server, transactional_db, tmp_path: Path
 ) -> None:
     world = build_export_world()
-    page.goto(f"{live_server.url}/")
-    page.get_by_label("Username").fill("ada")
-    page.get_by_label("Password").fill("pass-for-tests")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, live_server.url, "ada")
 
     page.get_by_role("link", name="Exports").click()
     page.get_by_role("link", name="New export").click()

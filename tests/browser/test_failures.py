@@ -10,6 +10,7 @@ from django.core.cache import cache
 from playwright.sync_api import Page, expect
 
 from annotations.models import HumanVerdict
+from tests.browser.login import fill_login, log_in
 from tests.factories import CheckpointFactory, DatasetFactory, ItemFactory, PairwiseItemFactory, UserFactory
 
 # Collects CSP violations the page reports (the event fires on the document for blocked scripts, styles, images).
@@ -21,18 +22,10 @@ document.addEventListener("securitypolicyviolation", function (e) {
 """
 
 
-def log_in(page: Page, base: str, username: str) -> None:
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("pass-for-tests")
-    page.get_by_role("button", name="Log in").click()
-
-
 @pytest.fixture
 def reviewer_page(page: Page, live_server, transactional_db) -> Page:  # type: ignore[no-untyped-def]
     UserFactory(username="rita")
-    page.goto(f"{live_server.url}/accounts/login/")
     log_in(page, live_server.url, "rita")
-    expect(page.get_by_role("heading", name="Datasets")).to_be_visible()
     return page
 
 
@@ -56,7 +49,7 @@ def test_an_expired_session_leads_to_the_login_and_back_with_the_verdict_kept(
     assert "next=" in page.url
     assert "/review/" in page.url  # back to the desk, not to the fragment's URL
     assert page.locator("#desk").count() == 0  # a whole page, not the login form swapped into the desk
-    log_in(page, live_server.url, "rita")
+    fill_login(page, "rita")
     expect(page.locator("#rationale")).to_have_value("B names the bars correctly.")
     assert page.url.split("?")[0] == desk_url.split("?")[0]
     expect(page.locator("input[name=preference][value=B]")).to_be_checked()
@@ -78,7 +71,6 @@ def test_a_stale_csrf_token_says_so_and_offers_a_retry(reviewer_page: Page, live
     other = page.context.new_page()  # another tab: log out and in again (a new CSRF token)
     other.goto(f"{live_server.url}/")
     other.get_by_role("button", name="Log out").click()
-    other.goto(f"{live_server.url}/accounts/login/")
     log_in(other, live_server.url, "rita")
     other.close()
 
@@ -119,7 +111,7 @@ def test_the_main_pages_run_under_the_csp_without_a_violation(
     page.add_init_script(WATCH_CSP)
     page.goto(f"{live_server.url}/accounts/login/")
     assert page.evaluate("window.__cspViolations") == [], "the login page"
-    log_in(page, live_server.url, "ada")
+    fill_login(page, "ada")
     expect(page.get_by_role("heading", name="Datasets")).to_be_visible()
     for path in (
         "/",

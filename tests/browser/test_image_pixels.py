@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 
 from annotations.selectors.images import item_images_png
 from annotations.services.items import item_create
+from tests.browser.login import log_in
 from tests.factories import DatasetFactory, UserFactory
 from tests.hostile_images import difference, hostile_images, pixels
 
@@ -27,11 +28,7 @@ READ_PIXELS = """img => {
 @pytest.fixture
 def logged_in(page: Page, live_server, transactional_db) -> Page:  # type: ignore[no-untyped-def]
     UserFactory(username="rita")
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill("rita")
-    page.get_by_label("Password").fill("pass-for-tests")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Datasets")).to_be_visible()
+    log_in(page, live_server.url, "rita")
     return page
 
 

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from annotations.models import Item
+from tests.browser.login import fill_login
 from tests.factories import DatasetFactory, ItemFactory, UserFactory
 from tests.images import png_bytes
 
@@ -19,9 +20,7 @@ def logged_in(page: Page, live_server, transactional_db) -> Page:  # type: ignor
     UserFactory(username="rita")
     page.goto(f"{live_server.url}/")
     expect(page).to_have_url(f"{live_server.url}/accounts/login/?next=/")
-    page.get_by_label("Username").fill("rita")
-    page.get_by_label("Password").fill("pass-for-tests")
-    page.get_by_role("button", name="Log in").click()
+    fill_login(page, "rita")
     expect(page.get_by_role("heading", name="Datasets")).to_be_visible()
     return page
 

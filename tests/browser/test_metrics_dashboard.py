@@ -7,6 +7,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict
+from tests.browser.login import log_in
 from tests.factories import CheckpointFactory, DatasetFactory, ItemFactory, PairwiseItemFactory, UserFactory
 
 MODELS = ["llava-7b", "gpt-4v", "qwen-vl"]
@@ -38,10 +39,7 @@ def dashboard_data(transactional_db):  # type: ignore[no-untyped-def]
 
 
 def test_the_dashboard_draws_its_plots_and_the_filter_swaps_the_body(page: Page, live_server, dashboard_data) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{live_server.url}/")
-    page.get_by_label("Username").fill("rita")
-    page.get_by_label("Password").fill("pass-for-tests")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, live_server.url, "rita")
     page.get_by_role("link", name="arena votes").click()
     page.get_by_role("link", name="Metrics").click()
 
@@ -70,10 +68,7 @@ def test_the_dashboard_draws_its_plots_and_the_filter_swaps_the_body(page: Page,
 
 
 def test_each_plot_has_axes_and_downloads_as_svg_and_png(page: Page, live_server, dashboard_data, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill("rita")
-    page.get_by_label("Password").fill("pass-for-tests")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, live_server.url, "rita")
     page.goto(f"{live_server.url}/datasets/{dashboard_data.pk}/metrics/")
 
     scatter = page.locator("#figure-scatter")

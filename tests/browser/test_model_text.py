@@ -8,6 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.login import log_in
 from tests.factories import DatasetFactory, ItemFactory, UserFactory
 
 RESPONSE = "The volume is 2*3*4 = 24 and $e_{it}$ grows as \\(a^2\\).\n\n**Bold** <b>not bold</b>"
@@ -17,11 +18,7 @@ QUESTION = "What is the volume of the box?"
 @pytest.fixture
 def reviewer(page: Page, live_server, transactional_db) -> Page:  # type: ignore[no-untyped-def]
     UserFactory(username="rita")
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill("rita")
-    page.get_by_label("Password").fill("pass-for-tests")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Datasets")).to_be_visible()
+    log_in(page, live_server.url, "rita")
     return page
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser, Page, expect
 
+from tests.browser.login import fill_login, log_in
 from tests.factories import AdminFactory
 
 
@@ -12,10 +13,7 @@ def test_invite_copy_the_link_and_the_reviewer_sets_a_password(
 ) -> None:  # type: ignore[no-untyped-def]
     AdminFactory(username="ada")
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill("ada")
-    page.get_by_label("Password").fill("pass-for-tests")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, live_server.url, "ada")
     page.get_by_role("link", name="People").click()
     expect(page.get_by_role("heading", name="People")).to_be_visible()
 
@@ -34,9 +32,7 @@ def test_invite_copy_the_link_and_the_reviewer_sets_a_password(
     guest.get_by_label("New password confirmation").fill("a-fresh-pass-77")
     guest.get_by_role("button", name="Set my password").click()
     guest.get_by_role("link", name="Log in").click()
-    guest.get_by_label("Username").fill("newcomer")
-    guest.get_by_label("Password").fill("a-fresh-pass-77")
-    guest.get_by_role("button", name="Log in").click()
+    fill_login(guest, "newcomer", password="a-fresh-pass-77")
     expect(guest.get_by_role("heading", name="Datasets")).to_be_visible()
     expect(guest.get_by_role("link", name="People")).to_have_count(0)
 

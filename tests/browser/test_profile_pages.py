@@ -8,6 +8,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from annotations.models import Dataset, PromptProfile
+from tests.browser.login import log_in
 from tests.factories import AdminFactory
 
 TEMPLATE = "Rate the answer to {question} from 1 to 5.\nAnswer: {response}\nEnd with 'Rating: N'."
@@ -15,10 +16,7 @@ TEMPLATE = "Rate the answer to {question} from 1 to 5.\nAnswer: {response}\nEnd 
 
 def test_define_a_one_to_five_profile_and_create_a_dataset_with_it(page: Page, live_server, transactional_db) -> None:  # type: ignore[no-untyped-def]
     AdminFactory(username="ada")
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill("ada")
-    page.get_by_label("Password").fill("pass-for-tests")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, live_server.url, "ada")
     page.get_by_role("link", name="Profiles").click()
     expect(page.get_by_role("heading", name="Prompt profiles")).to_be_visible()
     expect(page.locator("#profile-pointwise")).to_contain_text("0-100 in steps of 1")
@@ -78,10 +76,7 @@ def test_the_form_offers_only_what_applies_to_the_kind(page: Page, live_server, 
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
     AdminFactory(username="ada")
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill("ada")
-    page.get_by_label("Password").fill("pass-for-tests")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, live_server.url, "ada")
     page.goto(f"{live_server.url}/profiles/new/")
     reader = page.get_by_label("Verdict reader:")
     offered = reader.locator("option:not([disabled])")

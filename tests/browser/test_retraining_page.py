@@ -12,6 +12,7 @@ from annotations import stats
 from annotations.models import CriticCheckpoint, CriticVerdict, HumanVerdict, RetrainingJob
 from annotations.services import retraining
 from critic_worker.profiles import Verdict
+from tests.browser.login import log_in
 from tests.factories import AdminFactory, CheckpointFactory, PairwiseItemFactory
 from tests.training_exports import export_for
 
@@ -19,11 +20,7 @@ from tests.training_exports import export_for
 @pytest.fixture
 def admin_page(page: Page, live_server, transactional_db) -> Page:  # type: ignore[no-untyped-def]
     AdminFactory(username="ada")
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill("ada")
-    page.get_by_label("Password").fill("pass-for-tests")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Datasets")).to_be_visible()
+    log_in(page, live_server.url, "ada")
     return page
 
 

@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from annotations.models import CriticVerdict, HumanVerdict
+from tests.browser.login import log_in
 from tests.factories import CheckpointFactory, DatasetFactory, ItemFactory, PairwiseItemFactory, UserFactory
 
 XSS = '<img src=x onerror="window.__owned = 1"><script>window.__owned = 1</script>'
@@ -14,11 +15,7 @@ XSS = '<img src=x onerror="window.__owned = 1"><script>window.__owned = 1</scrip
 @pytest.fixture
 def desk(page: Page, live_server, transactional_db):  # type: ignore[no-untyped-def]
     UserFactory(username="rita")
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill("rita")
-    page.get_by_label("Password").fill("pass-for-tests")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Datasets")).to_be_visible()
+    log_in(page, live_server.url, "rita")
     return page
 
 
