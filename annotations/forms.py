@@ -167,6 +167,13 @@ class ImportForm(forms.Form):
         help_text="Update items whose id exists instead of refusing them (administrators; an item that has verdicts "
         "keeps its content).",
     )
+    judge = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Judge",
+        help_text="The external judge (e.g. gpt-4o) of the verdicts in rows that name none (administrators; rows may "
+        "also name theirs in a judge field). LLaVA JSON's default is llava-json-gpt, parquet's gpt-4o.",
+    )
     whole_prompt = forms.BooleanField(
         required=False,
         label="Keep unrecognised critic prompts whole",
@@ -178,8 +185,9 @@ class ImportForm(forms.Form):
     def __init__(self, *args: Any, admin: bool = True, **kwargs: Any) -> None:
         """admin: whether to offer updating items (only administrators may; the service enforces it)."""
         super().__init__(*args, **kwargs)
-        if not admin:
+        if not admin:  # importing verdicts and updating items are for administrators
             del self.fields["update"]
+            del self.fields["judge"]
 
 
 class ExportForm(forms.Form):

@@ -187,6 +187,7 @@ def dataset_import(request: HttpRequest, pk: int) -> HttpResponse:
                 profile=form.cleaned_data["profile"],
                 update=form.cleaned_data.get("update", False),
                 whole_prompt=form.cleaned_data["whole_prompt"],
+                judge=form.cleaned_data.get("judge", ""),
             )
         except ValidationError as exc:
             form.add_error(None, exc)

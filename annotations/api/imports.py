@@ -53,6 +53,12 @@ def upload_batch(
         description="Keep LLaVA JSON / llava-critic-113k critic rows whose prompt is in an unknown shape as "
         "whole-prompt items (with their verdict) instead of refusing them.",
     ),
+    judge: str = Form(
+        "",
+        max_length=200,
+        description="The external judge of the verdicts in rows that name none (as `import_items --judge`); "
+        "importing verdicts is for administrators.",
+    ),
 ) -> Any:
     dataset = selectors.dataset_get(user=request.user, pk=dataset_id)
     job = import_job_create(
@@ -63,6 +69,7 @@ def upload_batch(
         fmt=format.value,
         profile=profile,
         whole_prompt=whole_prompt,
+        judge=judge,
         update=update,
     )
     return Status(202, _import_out(request, job))

@@ -32,6 +32,7 @@ KNOWN_FIELDS = {
     "context",
 }
 CONTEXT_ROLES = ("user", "assistant", "context")
+JUDGE_NAME_CHARS = 200  # CriticCheckpoint.name's length
 JUDGE_KEYS = ("judge", "judge_score", "judge_preference", "judge_output", "judge_confidence")
 MAX_IMAGES = 16  # images of one item
 DELIMITERS = ",;\t|"
@@ -261,8 +262,8 @@ def _judge(row: Row, entry: dict[str, Any], *, where: str) -> None:
         row.problem(where, "the judge's name must be text")
         return
     name = (name or "").strip()
-    if len(name) > 200:
-        row.problem(where, "the judge's name is longer than 200 characters")
+    if len(name) > JUDGE_NAME_CHARS:
+        row.problem(where, f"the judge's name is longer than {JUDGE_NAME_CHARS} characters")
         return
     given = [k for k in ("score", "preference", "output") if entry.get(prefix + k) not in (None, "")]
     if len(given) != 1:

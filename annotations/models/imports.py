@@ -24,6 +24,9 @@ class ImportJob(models.Model):
     whole_prompt = models.BooleanField(
         default=False, help_text="Import critic rows whose prompt cannot be split as whole-prompt items."
     )
+    judge = models.CharField(
+        max_length=200, blank=True, help_text="The external judge of the verdicts in rows that name none."
+    )
     stage = models.CharField(max_length=16, blank=True)
     rows_done = models.PositiveIntegerField(default=0)
     rows_total = models.PositiveIntegerField(default=0)

@@ -16,6 +16,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from annotations.importers.fields import JUDGE_NAME_CHARS
 from annotations.importers.formats import FORMATS
 from annotations.models import Dataset, ImportJob, JobStatus
 from annotations.services import import_rights
@@ -40,11 +41,14 @@ def import_job_create(
     profile: str = "",
     update: bool = False,
     whole_prompt: bool = False,
+    judge: str = "",
 ) -> ImportJob:
     """Keep the uploaded files and queue the import; the checks of the data itself happen in the job.
-    `whole_prompt`: critic rows whose prompt cannot be split are kept whole instead of refused. An import this
-    user may not make (update by a reviewer) is PermissionDenied before anything is kept."""
-    import_rights.import_request_check(user=user, update=update)
+    `whole_prompt`: critic rows whose prompt cannot be split are kept whole instead of refused; `judge` names the
+    external judge of verdicts in rows that name none (as `import_items --judge`). An import this user may not make
+    (update by a reviewer, a judge named as one of this app's critics) is PermissionDenied before anything is kept."""
+    judge = judge.strip()
+    import_rights.import_request_check(user=user, update=update, judge=judge)
     errors: dict[str, list[str]] = {}
     limit = settings.IMPORT_MAX_FILE_BYTES
     for field_name, upload in (("data_file", data_file), ("images_file", images_file)):
@@ -54,6 +58,8 @@ def import_job_create(
         errors["format"] = [f"Unknown format {fmt!r}."]
     if profile and find_profile(profile) is None:
         errors["profile"] = [f"Unknown profile {profile!r}; known: {', '.join(profile_names())}."]
+    if len(judge) > JUDGE_NAME_CHARS:
+        errors["judge"] = [f"A judge's name is at most {JUDGE_NAME_CHARS} characters."]
     if errors:
         raise ValidationError(errors)
     folder = uuid.uuid4().hex
@@ -64,6 +70,7 @@ def import_job_create(
         profile=profile,
         update=update,
         whole_prompt=whole_prompt,
+        judge=judge,
         data_file=_save(data_file, folder),
         images_file=_save(images_file, folder) if images_file is not None else "",
     )
@@ -98,6 +105,7 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
             profile=job.profile,
             update=job.update,
             whole_prompt=job.whole_prompt,
+            judge=job.judge,
             created_by=job.created_by,
             progress=progress,
         )

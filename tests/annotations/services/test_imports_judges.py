@@ -215,3 +215,43 @@ def test_the_api_imports_a_file_with_judges_verdicts(admin) -> None:  # type: ig
     assert body["report"]["items"] == {"pairwise": {"pairwise": 1}}
     judged = CriticVerdict.objects.get(checkpoint__name="gpt-4o")
     assert (judged.preference, judged.confidence) == ("A", 0.7)
+
+
+def _unnamed_judge_rows() -> SimpleUploadedFile:
+    """Two rows with a judge's raw output and no judge's name (a spreadsheet of one judge's outputs)."""
+    uri = "data:image/png;base64," + _png_b64().decode()
+    rows = [point(0, image=uri, judge_output="Score: 70"), point(1, image=uri, judge_output="I rate it 4 out of 5.")]
+    return SimpleUploadedFile("rows.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode())
+
+
+def test_the_import_page_and_the_api_name_the_judge_of_rows_that_name_none(admin, reviewer) -> None:  # type: ignore[no-untyped-def]
+    """As `import_items --judge`: without it such rows are refused ("names no judge"); with it their verdicts are
+    that judge's. Reviewers (who may not import verdicts) are not offered the field."""
+    dataset = DatasetFactory()
+    page = Client()
+    page.force_login(admin)
+    assert 'name="judge"' in page.get(f"/datasets/{dataset.pk}/import/").content.decode()
+    response = page.post(f"/datasets/{dataset.pk}/import/", {"data_file": _unnamed_judge_rows(), "format": "auto"})
+    unnamed = import_job_run(job_id=ImportJob.objects.get().pk)
+    assert unnamed is not None
+    assert unnamed.status == "failed"
+    assert "names no judge" in " ".join(unnamed.report["problems"])
+    response = page.post(
+        f"/datasets/{dataset.pk}/import/", {"data_file": _unnamed_judge_rows(), "format": "auto", "judge": " gpt-4v "}
+    )
+    assert response.status_code == 302
+    named = import_job_run(job_id=ImportJob.objects.latest("pk").pk)
+    assert named is not None
+    assert (named.status, named.judge) == ("done", "gpt-4v")
+    assert sorted(CriticVerdict.objects.filter(checkpoint__name="gpt-4v").values_list("score", flat=True)) == [70, 80]
+
+    headers = {"Authorization": f"Bearer {api_token_create(user=admin)}"}
+    other = DatasetFactory()
+    form = {"data_file": _unnamed_judge_rows(), "judge": "gemini-1.5"}
+    response = Client().post(f"/api/datasets/{other.pk}/imports", form, headers=headers)
+    assert response.status_code == 202, response.content
+    assert import_job_run(job_id=json.loads(response.content)["id"]).status == "done"  # type: ignore[union-attr]
+    assert CriticVerdict.objects.filter(checkpoint__name="gemini-1.5", item__dataset=other).count() == 2
+
+    page.force_login(reviewer)
+    assert 'name="judge"' not in page.get(f"/datasets/{dataset.pk}/import/").content.decode()
