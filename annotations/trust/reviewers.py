@@ -4,8 +4,8 @@ Cohen's kappa (Cohen 1960) for preferences; for scores the quadratic-weighted ka
 squared distance between the scores themselves, (x - y)^2: one minus the observed mean squared disagreement over
 the one expected by chance from the two reviewers' own distributions. Both in closed form from each bootstrap
 set of weighted pairs (tests check them against scikit-learn's cohen_kappa_score). The 95% interval is
-kappa +- 1.96 jackknife standard errors (leave one item out; Efron & Stein 1981), computed for every left-out
-item at once from the distinct pairs: a bootstrap per pair of reviewers cost seconds at 100k items."""
+kappa +- 1.96 jackknife standard errors (leave one item out; Efron & Stein 1981), cut to [-1, 1], computed for every
+left-out item at once from the distinct pairs: a bootstrap per pair of reviewers cost seconds at 100k items."""
 
 from __future__ import annotations
 
@@ -90,7 +90,8 @@ def _kappa_stat(x: Floats, y: Floats, *, weighted: bool) -> stats.Stat:
         if np.isfinite(loo).all():
             mean = float(counts @ loo / n)
             se = float(np.sqrt((n - 1) / n * (counts @ (loo - mean) ** 2)))
-            out["ci95"] = [float(value) - 1.959963984540054 * se, float(value) + 1.959963984540054 * se]
+            half = 1.959963984540054 * se  # a normal interval, cut to the values kappa can take (it exceeded 1)
+            out["ci95"] = [max(-1.0, float(value) - half), min(1.0, float(value) + half)]
         else:
             out["ci_reason"] = "leaving one item out leaves a reviewer with one value: no jackknife interval"
     return out

@@ -39,3 +39,19 @@ def test_too_few_items_in_common_say_so() -> None:
     [row] = reviewers.pairs(item, reviewer, value, names={}, weighted=False)
     assert row["cohen_kappa"]["value"] is None
     assert "2 item(s) in common" in row["cohen_kappa"]["reason"]
+
+
+def test_the_interval_of_two_reviewers_who_nearly_always_agree_stays_within_kappas_range() -> None:
+    """Twelve items, one disagreement: kappa 0.86 with a jackknife standard error wide enough that kappa + 1.96 se
+    passed 1 (the dashboard showed [0.67, 1.05]); kappa cannot, so neither can its interval."""
+    x = np.array([1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 3, 4], dtype=float)
+    y = x.copy()
+    y[0] = 2
+    item = np.concatenate([np.arange(12), np.arange(12)])
+    [row] = reviewers.pairs(item, np.repeat([1, 2], 12), np.concatenate([x, y]), names={}, weighted=True)
+    kappa = row["cohen_kappa"]
+    assert kappa["value"] == pytest.approx(cohen_kappa_score(x, y, weights="quadratic"))
+    loo = np.array([cohen_kappa_score(np.delete(x, i), np.delete(y, i), weights="quadratic") for i in range(12)])
+    se = np.sqrt(11 / 12 * ((loo - loo.mean()) ** 2).sum())
+    assert kappa["value"] + 1.96 * se > 1  # the normal interval would pass kappa's range
+    assert kappa["ci95"] == pytest.approx([kappa["value"] - 1.96 * se, 1.0], abs=1e-4)
