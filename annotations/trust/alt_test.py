@@ -147,9 +147,9 @@ def _t_test_less(d: Floats, epsilon: float) -> float:
 
 
 def mean_stat(x: ArrayLike, *, reason: str) -> stats.Stat:
-    """A mean with its CLT 95% interval (mean +- 1.96 sd / sqrt(n): for a mean the bootstrap's percentile interval
-    converges to it, at a fraction of the cost over thousands of distinct alignments), or undefined; the small-
-    sample rules of stats.stat (no interval under MIN_CI_N)."""
+    """A mean of alignments (each in [0, 1]) with its CLT 95% interval (mean +- 1.96 sd / sqrt(n): for a mean the
+    bootstrap's percentile interval converges to it, at a fraction of the cost over thousands of distinct
+    alignments), cut to [0, 1], or undefined; the small-sample rules of stats.stat (no interval under MIN_CI_N)."""
     values = np.asarray(x, dtype=float)
     values = values[~np.isnan(values)]
     n = int(values.size)
@@ -158,7 +158,7 @@ def mean_stat(x: ArrayLike, *, reason: str) -> stats.Stat:
     out = stats.stat(values.mean(), None, n)
     if out["value"] is not None and n >= stats.MIN_CI_N:
         half = 1.959963984540054 * float(values.std()) / np.sqrt(n)
-        out["ci95"] = [out["value"] - half, out["value"] + half]
+        out["ci95"] = [max(0.0, out["value"] - half), min(1.0, out["value"] + half)]
     return out
 
 

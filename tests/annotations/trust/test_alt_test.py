@@ -119,3 +119,13 @@ def test_the_human_ceiling_needs_no_critic() -> None:
     # The critic that is the reviewers' mean sits above the ceiling: closer to each reviewer's peers than they are.
     with_critic = alt_test.human_ceiling(v, names={})["pointwise"]["overall"]
     assert with_critic["critic"]["value"] > with_critic["human"]["value"]
+
+
+def test_an_alignment_near_one_keeps_its_interval_within_zero_and_one() -> None:
+    """Alignments are shares (pairwise) or 1 - RMSE / range (pointwise): in [0, 1]. Reviewers who agree on all but
+    one of twelve items have a mean of 0.958 whose normal interval passes 1; it is cut there."""
+    shares = np.array([1.0] * 11 + [0.5])
+    out = alt_test.mean_stat(shares, reason="none")
+    half = 1.959963984540054 * shares.std() / np.sqrt(shares.size)
+    assert out["value"] + half > 1
+    assert out["ci95"] == pytest.approx([out["value"] - half, 1.0])
