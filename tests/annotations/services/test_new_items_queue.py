@@ -95,6 +95,7 @@ def test_the_dataset_page_says_where_new_items_go_and_the_swap_check_state(admin
     admin_client.post(reverse("dataset-swap-check", args=[pair.dataset.pk]))
     page = admin_client.get(reverse("dataset-detail", args=[pair.dataset.pk])).content.decode()
     assert "0 of 2 pairwise items done · 2 pending" in page
+    assert "Swap probe (position bias" in page  # the probe form's swap is this line: its progress is here
     assert "Queue a swap check" not in page  # cannot be queued twice
     assert 'hx-trigger="every 2s"' in page  # follows the checks while they run
     CriticVerdict.objects.filter(probe="swap", item=other).update(status="done", preference="A")
