@@ -42,9 +42,7 @@ class Command(BaseCommand):
         path: Path = options["path"]
         if not path.is_file():
             raise CommandError(f"{path}: no such file.")
-        dataset, created = Dataset.objects.get_or_create(name=options["dataset"])
-        if created:
-            self.stdout.write(f"Created dataset {dataset.name!r}.")
+        dataset, created = Dataset.objects.get_or_create(name=options["dataset"])  # removed again if nothing comes in
         interactive = sys.stdout.isatty()
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -78,6 +76,8 @@ class Command(BaseCommand):
                 dataset.delete()
             raise CommandError(report.summary())
         seconds = time.perf_counter() - started
+        if created:
+            self.stdout.write(f"Created dataset {dataset.name!r}.")
         self.stdout.write(
             f"Imported into {dataset.name!r} in {seconds:.2f} s ({report.rows / seconds:,.0f} rows/s): "
             f"{report.summary()}."

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 from scipy import stats
 
-from annotations.models import CriticCheckpoint, CriticVerdict, ImportJob, Item
+from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, ImportJob, Item
 from annotations.services.import_jobs import import_job_create, import_job_run
 from annotations.services.imports import items_import
 from annotations.services.tokens import api_token_create
@@ -255,3 +255,17 @@ def test_the_import_page_and_the_api_name_the_judge_of_rows_that_name_none(admin
 
     page.force_login(reviewer)
     assert 'name="judge"' not in page.get(f"/datasets/{dataset.pk}/import/").content.decode()
+
+
+def test_the_command_says_it_created_a_dataset_only_when_the_dataset_is_kept(tmp_path: Path) -> None:
+    """A failed import removes the dataset it made for the file: the command said "Created dataset" all the same."""
+    images = str(image_folder(tmp_path, 1))
+    bad = write_jsonl(tmp_path / "bad.jsonl", [point(0, judge="j", judge_score=400)])  # out of the 0-100 range
+    out = StringIO()
+    with pytest.raises(CommandError, match="Nothing was imported"):
+        call_command("import_items", str(bad), "--dataset", "fresh", "--images", images, stdout=out, stderr=StringIO())
+    assert "Created dataset" not in out.getvalue()
+    assert not Dataset.objects.filter(name="fresh").exists()
+    good = write_jsonl(tmp_path / "good.jsonl", [point(0)])
+    call_command("import_items", str(good), "--dataset", "fresh", "--images", images, stdout=out)
+    assert "Created dataset 'fresh'." in out.getvalue()
