@@ -288,5 +288,8 @@ TIER_NAMES = {3: "labelled", 2: "stated", 1: "weaker", 0: "per-aspect"}
 
 
 def quote(text: str, limit: int = 80) -> str:
+    """The words a reading rests on, as the reason shows them: a bracketed verdict with its brackets closed (the
+    match stops at its number: "[[3" is shown as "[[3]]")."""
     text = text.strip()
+    text += "]" * max(0, text.count("[") - text.count("]"))
     return repr(text if len(text) <= limit else text[: limit - 1] + "\u2026")

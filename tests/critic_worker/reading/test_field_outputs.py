@@ -165,3 +165,11 @@ def test_an_answer_that_is_only_the_preference_is_that_preference(text: str, exp
 )
 def test_a_letter_inside_prose_is_no_preference(text: str) -> None:
     assert not pair_with_tie().read(text).readable
+
+
+def test_the_reason_quotes_a_bracketed_verdict_whole() -> None:
+    """MT-Bench's "[[3]]" was quoted as '[[3' in the reason parse_verdict and the profile page show."""
+    reading = get_profile("pointwise").read("Rating: [[85]]")
+    assert reading.verdict is not None
+    assert reading.verdict.score == 85
+    assert "'[[85]]'" in reading.reason
