@@ -127,6 +127,11 @@ class DatasetForm(forms.ModelForm):
             "target_interval_width",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        help_texts = {
+            "disagreement_threshold": "A human score and the critic's disagree when they differ by more than this "
+            "fraction of the profile's score range: 0.1 is 10 points on 0-100, but on a 1-5 scale (a range of 4) any "
+            "difference of a point; 0.25 lets one point on 1-5 pass, 0.1 one point on 0-10.",
+        }
 
     pointwise_profile = forms.ChoiceField(
         choices=lambda: profile_choices(kind="pointwise"),

@@ -97,7 +97,8 @@ def conversation_row(row: Row, row_id: str, turns: Any, *, every_row_is_critic: 
                 "conversations",
                 "the human turn is a critic prompt in a shape the importer does not recognise (it begins "
                 f"{human[:80]!r}{', the judge instructions in a system turn' if instructions else ''}); import with "
-                "the whole-prompt option to keep it whole with its verdict",
+                "the whole-prompt option (the import page's 'Keep unrecognised critic prompts whole', --whole-prompt, "
+                "the API's whole_prompt) to keep it whole with its verdict",
             )
             return row
         row.question = "\n\n".join([*instructions, human])

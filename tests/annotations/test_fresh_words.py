@@ -105,3 +105,9 @@ def test_the_embedded_broker_names_a_host_so_kombu_does_not_warn(caplog) -> None
     with caplog.at_level("WARNING", logger="kombu.connection"):
         Connection(base.EMBEDDED_BROKER_URL).as_uri()
     assert "No hostname was supplied" not in caplog.text
+
+
+def test_the_dataset_form_says_what_the_disagreement_threshold_means_on_a_short_scale(admin_client) -> None:  # type: ignore[no-untyped-def]
+    """On a 1-5 rubric the default 0.1 makes any one-point difference a disagreement: the form says so."""
+    page = html.unescape(admin_client.get(reverse("dataset-new")).content.decode())
+    assert "on a 1-5 scale (a range of 4) any difference of a point; 0.25 lets one point on 1-5 pass" in page
