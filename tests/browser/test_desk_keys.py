@@ -57,16 +57,16 @@ def reach(desk: Desk, state: str) -> None:
     page = desk.page
     if state == "nothing":
         return
-    if state == "arrowed":  # the score moved by the arrow keys to 51
+    if state == "arrowed":  # the score moved by the arrow keys from the slider's middle to 52
         page.keyboard.press("ArrowRight")
         page.keyboard.press("ArrowRight")
-        expect(page.locator("#score")).to_have_value("51")
+        expect(page.locator("#score")).to_have_value("52")
         return
     if state == "arrowed-in-box":  # the same, with the score box focused
         page.locator("#score").click()
         page.keyboard.press("ArrowUp")
         page.keyboard.press("ArrowUp")
-        expect(page.locator("#score")).to_have_value("51")
+        expect(page.locator("#score")).to_have_value("52")
         return
     keys = ["3"] if desk.pairwise else ["8", "5"]
     for key in keys:
@@ -165,13 +165,14 @@ TABLE = [
     # pointwise: digits type the score (a digit after another key starts anew), ← → move it
     ("pointwise", "nothing", ["8", "5"], "score:85"),
     ("pointwise", "nothing", ["1", "0", "0"], "score:100"),
-    ("pointwise", "nothing", ["ArrowRight"], "score:50"),
+    ("pointwise", "nothing", ["ArrowRight"], "score:51"),  # one step from where the slider stands
+    ("pointwise", "nothing", ["ArrowLeft"], "score:49"),
     ("pointwise", "nothing", ["Enter"], "missing"),
     ("pointwise", "nothing", ["s"], "skipped"),
     ("pointwise", "nothing", ["n"], "unchanged"),
     ("pointwise", "arrowed", ["8", "5"], "score:85"),
     ("pointwise", "arrowed-in-box", ["8", "5"], "score:85"),
-    ("pointwise", "arrowed", ["Enter"], "submitted:51"),
+    ("pointwise", "arrowed", ["Enter"], "submitted:52"),
     ("pointwise", "chosen", ["ArrowRight"], "score:86"),
     ("pointwise", "chosen", ["ArrowLeft", "7"], "score:7"),
     ("pointwise", "chosen", ["Backspace", "0"], "score:80"),

@@ -63,9 +63,10 @@
     return Number(snapped.toFixed(decimalsOf(step) + decimalsOf(min)));
   }
   function nudge(delta) {
+    // From the score, or with none yet from where the slider stands (the middle), as a slider's own keys move it.
     var box = score(), min = Number(box.min), max = Number(box.max);
-    var now = box.value === "" ? onGrid(box, (min + max) / 2) : onGrid(box, Number(box.value)) + delta * stepOf(box);
-    setScore(String(onGrid(box, now)));
+    var from = box.value === "" ? (min + max) / 2 : Number(box.value);
+    setScore(String(onGrid(box, onGrid(box, from) + delta * stepOf(box))));
   }
   function chosen(f) {
     if (f.querySelector('input[name="preference"]')) return f.querySelector('input[name="preference"]:checked') !== null;
