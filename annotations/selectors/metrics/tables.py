@@ -81,4 +81,61 @@ def metric_tables(metrics: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         "leaderboard": leaderboard,
         "models": list(metrics["pointwise"]["models"]),
         "histogram": histogram,
+        **_trust_tables(metrics["trust"]),
     }
+
+
+def _trust_tables(trust: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The trust cards' tables: the alt-test per reviewer, the human ceiling, PPI per model, reviewers' kappa."""
+    alt = trust["alt_test"]
+    alt_test = [
+        {
+            "reviewer": row["reviewer"],
+            "p_value": row["p_value"],
+            "rejected": row["rejected"],
+            "epsilon": alt.get("epsilon"),
+            "winning_rate": alt.get("winning_rate"),
+            "advantage_probability": alt.get("advantage_probability"),
+            "passed": alt.get("passed"),
+        }
+        for row in alt.get("per_reviewer", [])
+    ]
+    ceiling = []
+    for kind, block in trust["human_ceiling"].items():
+        for reviewer, pair in [("all reviewers", block["overall"]), *((r["reviewer"], r) for r in block["reviewers"])]:
+            for judge in ("human", "critic"):
+                row = _stat_row(f"human ceiling ({kind})", judge, pair[judge])
+                ceiling.append({"kind": kind, "reviewer": reviewer, "judge": judge, **_without_section(row)})
+    ppi = []
+    for kind, rows in trust["ppi"].items():
+        for r in rows:
+            ci = r.get("ci95") or [None, None]
+            human, critic = r["human_only"], r["critic_only"]
+            ppi.append(
+                {
+                    "kind": kind,
+                    "model": r["model"],
+                    "estimate": r.get("estimate"),
+                    "ci_low": ci[0],
+                    "ci_high": ci[1],
+                    "human_only": human.get("value"),
+                    "critic_only": critic.get("value"),
+                    "n_labeled": r["n_labeled"],
+                    "n_unlabeled": r["n_unlabeled"],
+                    "reason": r.get("reason", ""),
+                }
+            )
+    kappas = [
+        {
+            "kind": kind,
+            "reviewers": " · ".join(pair["reviewers"]),
+            **_without_section(_stat_row("", "", pair["cohen_kappa"])),
+        }
+        for kind, pairs in trust["reviewer_pairs"].items()
+        for pair in pairs
+    ]
+    return {"alt_test": alt_test, "human_ceiling": ceiling, "ppi": ppi, "reviewer_kappa": kappas}
+
+
+def _without_section(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in ("section", "statistic")}

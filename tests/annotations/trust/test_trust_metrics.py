@@ -3,6 +3,8 @@ rows equal ppi-python's output on the same verdicts; the desk's most-informative
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from io import StringIO
 
@@ -142,6 +144,29 @@ def test_the_dashboard_shows_the_trust_cards_with_their_references(world: dict[s
     html = client.get(reverse("dataset-metrics", args=[dataset.pk])).content.decode()
     assert "The human ceiling" in html
     assert "Krippendorff" in html
+
+
+def test_the_trust_cards_tables_download_as_csv_and_json(world: dict[str, object]) -> None:
+    """Each table of the page downloads (README): the trust cards' too, with the figures of the metrics JSON."""
+    client = Client()
+    client.force_login(AdminFactory(username="viewer"))
+    dataset = world["dataset"]
+    assert isinstance(dataset, Dataset)
+    url = reverse("dataset-metrics", args=[dataset.pk])
+    html = client.get(url).content.decode()
+    trust = agreement_for_dataset(dataset=dataset)["trust"]
+    for table in ("alt_test", "human_ceiling", "reviewer_kappa", "ppi"):
+        assert f"table={table}&amp;format=csv" in html
+        rows = list(csv.DictReader(io.StringIO(client.get(url, {"table": table, "format": "csv"}).content.decode())))
+        assert len(rows) == len(client.get(url, {"table": table, "format": "json"}).json()) > 0
+    alt = client.get(url, {"table": "alt_test", "format": "json"}).json()
+    assert [(r["reviewer"], r["p_value"]) for r in alt] == [
+        (r["reviewer"], r["p_value"]) for r in trust["alt_test"]["per_reviewer"]
+    ]
+    ppi = {(r["kind"], r["model"]): r for r in client.get(url, {"table": "ppi", "format": "json"}).json()}
+    for kind, rows in trust["ppi"].items():
+        for r in rows:
+            assert [ppi[kind, r["model"]]["ci_low"], ppi[kind, r["model"]]["ci_high"]] == (r["ci95"] or [None, None])
 
 
 def test_a_stored_verdict_carries_its_uncertainty_and_the_desk_orders_by_priority(world: dict[str, object]) -> None:
