@@ -199,6 +199,9 @@ _RETRACTION = re.compile(
     r"^[^.!?;]{0,40}?(?:\.\.\.|-|,|\s)\s*(?:no(?!\s+(?:doubt|question))\b|wait\b|actually\b|scratch\s+that|correction)",
     re.I,
 )
+# A clause giving the statement's reason or describing a part ("because no one speaks", "as it actually counts the
+# dogs", "which has no errors") uses the retraction words in their ordinary sense: what follows it takes nothing back.
+_REASON_CLAUSE = re.compile(r"\b(?:because|since|as|for|which|that|who|where|when|with|given|while|so)\b", re.I)
 # Words between two differing statements on one line that make the later one a revision, not a contradiction.
 REVISION = re.compile(
     r"\b(?:but|however|on\s+reflection|actually|after|instead|rather|in\s+fact|no|final(?:ly)?|overall|"
@@ -259,7 +262,8 @@ def conceded(sentence: str, start: int) -> bool:
 
 def retracted(sentence: str, end: int) -> bool:
     """Taken back right after it is said: 'Response 1 is better than... no, Response 2 is'."""
-    return bool(_RETRACTION.match(sentence[end : end + 60]))
+    match = _RETRACTION.match(sentence[end : end + 60])
+    return match is not None and not _REASON_CLAUSE.search(match.group())
 
 
 def concluding(sentence: str, start: int) -> bool:

@@ -159,4 +159,9 @@ PREFERENCE_TEXTS: list[tuple[str, str | None, str | None, str | tuple[str, bool]
     ("Response 1 wins on accuracy, Response 2 on detail; overall it's a draw.", "tie", None, "tie"),
     ("Response A: 8/10\nResponse B: 9/10\nFinal verdict: Response A", "A", "A", "A"),
     ("I prefer neither.", None, None, None),
+    # "no" / "actually" in the verdict's reason (LLaVA-Critic's verdict-first answers) take nothing back.
+    ("Response 2 is better than Response 1 because no one speaks in the image.", "B", "B", "B"),
+    ("The first response is better, since it has no errors.", "A", "A", "A"),
+    ("Response 1 is better as it actually counts the dogs.", "A", "A", "A"),
+    ("Response 2 is better than Response 1, which has no mention of the bus.", "B", "B", "B"),
 ]
