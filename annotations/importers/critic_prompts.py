@@ -121,6 +121,34 @@ def _key(label: str) -> str:
     return next(key for key, pattern in _KEYS if re.fullmatch(pattern, label, re.I))
 
 
+def _closes(segment: str) -> bool:
+    """Whether a bracketed value's text ends with the bracket that closes its opening one: "[See [1]" does not
+    (the "]" closes "[1"), "[See [1] here]" does."""
+    segment = segment.strip()
+    if not segment.endswith("]"):
+        return False
+    depth = 0
+    for i, char in enumerate(segment):
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if depth == 0:
+            return i == len(segment) - 1
+    return False
+
+
+def _bracketed_end(text: str, start: int, marks: list[re.Match[str]], i: int) -> int:
+    """The index of the label that ends the bracketed value starting at `start` (len(marks) for the end of the
+    text): the first label after the bracket that closes the value's own one, so that a label on a line inside the
+    value ("[See [1]\nResponse 2: ...]") is no boundary; where the value's brackets do not balance, the first label
+    after any "]"."""
+    ends = [j for j in range(i + 1, len(marks)) if text[start : marks[j].start()].rstrip().endswith("]")]
+    balanced = [j for j in ends if _closes(text[start : marks[j].start()])]
+    if balanced:
+        return balanced[0]
+    if _closes(text[start:]) or not ends:
+        return len(marks)
+    return ends[0]
+
+
 def _labelled(text: str) -> tuple[dict[str, str], bool] | None:
     """`Label: [value]` parts, and whether every value was bracketed. A label inside a bracketed value (a response
     quoting "Answer:") is not a boundary: a bracketed value ends only where its closing bracket is followed by the
@@ -134,9 +162,7 @@ def _labelled(text: str) -> tuple[dict[str, str], bool] | None:
         start = marks[i].end()
         bracketed = text[start:].lstrip().startswith("[")
         all_bracketed = all_bracketed and bracketed
-        j = i + 1
-        while bracketed and j < len(marks) and not text[start : marks[j].start()].rstrip().endswith("]"):
-            j += 1
+        j = _bracketed_end(text, start, marks, i) if bracketed else i + 1
         value = text[start : marks[j].start() if j < len(marks) else len(text)].strip()
         if bracketed:
             value = value[1 : value.rfind("]")] if value.rfind("]") > 0 else value[1:]
