@@ -24,8 +24,9 @@ from tests.annotations.services.critic_shape_rows import (
     hg,
     turns,
 )
-from tests.annotations.services.import_files import image_folder, write_llava_json
+from tests.annotations.services.import_files import image_folder, write_llava_json, write_parquet
 from tests.factories import DatasetFactory
+from tests.images import png_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -221,3 +222,28 @@ def test_each_row_is_split_and_its_verdict_read_or_refused(tmp_path: Path, name:
     judged = CriticVerdict.objects.get(item=item)
     assert judged.status == "done", judged.raw_output
     assert (judged.score if isinstance(verdict, float) else judged.preference) == verdict
+
+
+def test_113k_rows_with_system_turns_roles_and_families_are_split_and_judged(tmp_path: Path) -> None:
+    picked = {
+        "a__detail_caption": (hg("<image>\n" + CARD_POINT.format(q="Describe.", a="A dog."), "Final Score: 64"), 64.0),
+        "b": (ROWS["wildvision, system turn judge"][0], "A"),
+        "c": (ROWS["card pair, user/assistant roles"][0], "B"),
+        "d": (ROWS["card point, Response 2: after a citation"][0], 55.0),
+    }
+    data = [
+        {"id": row_id, "source": "t", "conversations": conv, "image": {"bytes": png_bytes(), "path": f"{row_id}.png"}}
+        for row_id, (conv, _) in picked.items()
+    ]
+    report = items_import(dataset=DatasetFactory(), path=write_parquet(tmp_path / "c.parquet", data))
+    assert report.ok, report.problems
+    assert {i.external_id: i.profile for i in Item.objects.all()} == {
+        "a__detail_caption": "caption",
+        "b": "wildvision",
+        "c": "pairwise",
+        "d": "pointwise",
+    }
+    assert Item.objects.get(external_id="b").context == []  # the judge's system prompt is no earlier turn
+    for row_id, (_, verdict) in picked.items():
+        judged = CriticVerdict.objects.get(item__external_id=row_id)
+        assert (judged.score if isinstance(verdict, float) else judged.preference) == verdict, row_id
