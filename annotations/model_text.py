@@ -10,10 +10,12 @@ JavaScript still shows exactly what the critic read.
 
 Two departures from CommonMark, both for text that models write: a single newline is a line break (as the critic's
 own line structure is), and a `*` after a digit opens no emphasis and one before a digit closes none ("2*3*4 = 24"
-is arithmetic, as the `_` rule already keeps "e_it_x" a name). Raw HTML is never passed through (html=False) and
-the result is cleaned once more by nh3 (an allow-list of tags and attributes; links only to http, https, mailto),
-so a fault in a render rule here cannot become markup either. Images are not rendered: a response cannot make the
-reviewer's browser fetch anything."""
+is arithmetic, as the `_` rule already keeps "e_it_x" a name). Also for model text: bare LaTeX environments
+(`\\begin{align}`..) are display math, a bare http(s) URL is text as written (no emphasis from its `*`), a `$` span
+never reaches into a code span, and entities ("&copy;") show as written. Raw HTML is never passed through
+(html=False) and the result is cleaned once more by nh3 (an allow-list of tags and attributes; links only to http,
+https, mailto), so a fault in a render rule here cannot become markup either. Images are not rendered: a response
+cannot make the reviewer's browser fetch anything."""
 
 from __future__ import annotations
 
@@ -42,6 +44,11 @@ LINK_REL = "nofollow noopener noreferrer"
 
 # (opening, closing, display) for the backslash delimiters LaTeX and most chat models use.
 BACKSLASH_MATH = (("\\(", "\\)", False), ("\\[", "\\]", True))
+# LaTeX environments models write bare, without $$ or \\[ around them; KaTeX typesets each in display mode.
+ENVIRONMENT = re.compile(
+    r"\\begin\{((?:equation|align|alignat|aligned|flalign|gather|gathered|multline|eqnarray|split|cases|array|CD|"
+    r"[pbBvV]?matrix|smallmatrix)\*?)\}"
+)
 
 
 def _math_html(*, tex: str, source: str, display: bool, block: bool) -> str:
@@ -79,11 +86,23 @@ def _backslash_inline(state: StateInline, silent: bool) -> bool:
     src, pos = state.src, state.pos
     if not src.startswith("\\", pos):
         return False
+    environment = ENVIRONMENT.match(src, pos)
+    if environment:
+        end = _closer(state.env, src, f"\\end{{{environment[1]}}}").at_or_after(environment.end())
+        if end == -1 or end >= state.posMax or "`" in src[pos:end]:
+            return False
+        end += len(environment[1]) + 6
+        if not silent:
+            token = state.push("math_environment", "math", 0)
+            token.content = src[pos:end]
+        state.pos = end
+        return True
     for opening, closing, display in BACKSLASH_MATH:
         if not src.startswith(opening, pos):
             continue
         end = _closer(state.env, src, closing).at_or_after(pos + 2)
-        if end == -1 or end >= state.posMax or end == pos + 2:
+        # A closer past a backtick is in (or past) a code span: that text is code, not math.
+        if end == -1 or end >= state.posMax or end == pos + 2 or "`" in src[pos:end]:
             return False
         if not silent:
             token = state.push("math_backslash", "math", 0)
@@ -112,6 +131,73 @@ def _backslash_block(state: StateBlock, start_line: int, end_line: int, silent: 
     return True
 
 
+def _environment_block(state: StateBlock, start_line: int, end_line: int, silent: bool) -> bool:
+    """`\\begin{align}` (or another math environment) at the start of a line, its `\\end{align}` at the end of a
+    later (or the same) line of this block: display math, its `\\\\` row breaks and `&` kept."""
+    begin = state.bMarks[start_line] + state.tShift[start_line]
+    if state.sCount[start_line] - state.blkIndent >= 4 or not state.src.startswith("\\begin{", begin):
+        return False
+    environment = ENVIRONMENT.match(state.src, begin)
+    if not environment:
+        return False
+    closing = f"\\end{{{environment[1]}}}"
+    end = _closer(state.env, state.src, closing).at_or_after(environment.end())
+    if end == -1:
+        return False
+    end += len(closing)
+    line = bisect.bisect_left(state.eMarks, end, start_line, end_line)
+    if line >= end_line or state.src[end : state.eMarks[line]].strip():
+        return False
+    if not silent:
+        token = state.push("math_environment", "math", 0)
+        token.block, token.map, token.content = True, [start_line, line + 1], state.src[begin:end]
+    state.line = line + 1
+    return True
+
+
+def _outside_code_spans(rule: Callable[[StateInline, bool], bool]) -> Callable[[StateInline, bool], bool]:
+    """dollarmath's inline rule, except that a span whose closer lies past a backtick is no math: "$5 each; use
+    `$VAR`" is a price and a code span."""
+
+    def outside(state: StateInline, silent: bool) -> bool:
+        start = state.pos
+        if not rule(state, silent):
+            return False
+        if "`" not in state.src[start : state.pos]:
+            return True
+        state.pos = start
+        if not silent:  # the math token only: the text before it, flushed by the push, stays
+            state.tokens.pop()
+        return False
+
+    return outside
+
+
+def _bare_url(state: StateInline, silent: bool) -> bool:
+    """An http(s) URL in prose is text as written: its `*`, `_` and `~` are the address's, not emphasis. Found at
+    its `:` (the text rule stops there); trailing punctuation and an unmatched `)` stay outside it."""
+    src, pos = state.src, state.pos
+    if not src.startswith("://", pos):
+        return False
+    scheme = 5 if src[max(pos - 5, 0) : pos].lower() == "https" else 4
+    if src[max(pos - scheme, 0) : pos].lower() not in ("http", "https") or pos - scheme < 0:
+        return False
+    if pos - scheme > 0 and (src[pos - scheme - 1].isalnum() or src[pos - scheme - 1] == "_"):
+        return False
+    found = URL_REST.match(src, pos, state.posMax)
+    if not found:
+        return False
+    url = found[0].rstrip(".,;:!?'*_~")
+    while url.endswith(")") and url.count(")") > url.count("("):
+        url = url[:-1].rstrip(".,;:!?'*_~")
+    if len(url) <= 3:
+        return False
+    if not silent:
+        state.pending += url
+    state.pos += len(url)
+    return True
+
+
 def _digit(char: str) -> bool:
     return "0" <= char <= "9"
 
@@ -133,6 +219,14 @@ def _arithmetic_asterisks(tokenize: Callable[[StateInline, bool], bool]) -> Call
         return True
 
     return rule
+
+
+URL_REST = re.compile(r"://[^\s<>\[\]`\"]+")
+
+
+def _render_environment(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    token = tokens[idx]
+    return _math_html(tex=token.content, source=token.content, display=True, block=token.block)
 
 
 def _render_math(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
@@ -177,9 +271,13 @@ def build_parser() -> MarkdownIt:
     """The parser every page uses (one per thread: markdown-it's state is not shared across threads)."""
     md = MarkdownIt("commonmark", {"html": False, "breaks": True, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"])
-    md.disable("image")
+    md.disable(["image", "entity"])  # "&copy;" is shown as the model wrote it, not as the character it names
     dollarmath_plugin(md, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True)
     md.inline.ruler.before("escape", "math_backslash", _backslash_inline)
+    md.inline.ruler.at(
+        "math_inline", _outside_code_spans(md.inline.ruler.__rules__[md.inline.ruler.__find__("math_inline")].fn)
+    )
+    md.inline.ruler.before("emphasis", "bare_url", _bare_url)
     md.inline.ruler.before(md.inline.ruler.get_all_rules()[0], "deadline", _inline_deadline)
     md.block.ruler.before(
         md.block.ruler.get_all_rules()[0],
@@ -188,6 +286,8 @@ def build_parser() -> MarkdownIt:
         {"alt": ["paragraph", "reference", "blockquote", "list"]},
     )
     md.block.ruler.before("fence", "math_backslash", _backslash_block, {"alt": ["paragraph", "blockquote"]})
+    md.block.ruler.before("fence", "math_environment", _environment_block, {"alt": ["paragraph", "blockquote"]})
+    md.add_render_rule("math_environment", _render_environment)
     emphasis = md.inline.ruler.__rules__[md.inline.ruler.__find__("emphasis")].fn
     md.inline.ruler.at("emphasis", _arithmetic_asterisks(emphasis))
     for name in ("math_inline", "math_inline_double", "math_block", "math_block_label", "math_backslash"):
