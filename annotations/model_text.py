@@ -295,6 +295,33 @@ def build_parser() -> MarkdownIt:
     return md
 
 
+# A table's delimiter row (GFM): dashes, with optional colons, between pipes.
+TABLE_DELIMITER = re.compile(r" {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*")
+# Math in a table row, as the math rules read it: $$..$$, $..$ (no space inside its ends, no digit after it), \(..\).
+# Each alternative stops at the next delimiter of its kind, so a row is scanned in linear time.
+ROW_MATH = re.compile(r"\$\$[^$]*\$\$|\$(?=[^\s$])(?:[^$\\]|\\.)*?(?<=[^\s\\])\$(?!\d)|\\\((?:(?!\\[()]).)*\\\)")
+
+
+def _table_math_escaped(text: str) -> str:
+    """The text with every pipe inside math in a table row written `\\|`, as GFM asks for a pipe inside a cell: the
+    table rule splits a row at its bare pipes ("$\\{x | x > 0\\}$" was cut in two, its second half lost) and takes
+    one backslash off each escaped pipe, so the math reaches KaTeX as written, norms (`\\|v\\|`) included."""
+    if "|" not in text or "-" not in text:
+        return text
+    lines = text.split("\n")
+    row = 0
+    while row < len(lines):
+        if row and "|" in lines[row - 1] and "|" in lines[row] and TABLE_DELIMITER.fullmatch(lines[row]):
+            body = row + 1
+            while body < len(lines) and "|" in lines[body] and lines[body].strip():
+                body += 1
+            for j in (row - 1, *range(row + 1, body)):
+                lines[j] = ROW_MATH.sub(lambda m: m.group(0).replace("|", "\\|"), lines[j])
+            row = body
+        row += 1
+    return "\n".join(lines)
+
+
 _local = threading.local()
 
 
@@ -324,7 +351,7 @@ def model_text_html(text: str) -> str:
     if len(text) > MAX_CHARS or text.count("\n") > MAX_LINES or max(map(len, text.split()), default=0) > MAX_WORD_CHARS:
         return plain_text_html(text)
     try:
-        html = _parser().render(text, {DEADLINE: time.perf_counter() + BUDGET_S})
+        html = _parser().render(_table_math_escaped(text), {DEADLINE: time.perf_counter() + BUDGET_S})
     except TooMuchMarkup:
         return plain_text_html(text)
     return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES, link_rel=LINK_REL)

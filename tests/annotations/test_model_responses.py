@@ -122,3 +122,27 @@ def test_markdown_the_model_meant_renders_and_keeps_its_text(text: str, element:
     # every word the model wrote is shown (list numbers are the list's, a link's address is its href)
     for word in re.findall(r"[^\W\d]\w*", re.sub(r"```python|\]\([^)]*\)", "", text)):
         assert word in visible(rendered), word
+
+
+@pytest.mark.parametrize(
+    ("text", "cells", "tex"),
+    [
+        ("| Set | Def |\n|---|---|\n| A | $\\{x | x > 0\\}$ |", ["A", "$\\{x | x > 0\\}$"], ["\\{x | x > 0\\}"]),
+        ("| v | norm |\n|:--|--:|\n| v | $\\|v\\|$ |", ["v", "$\\|v\\|$"], ["\\|v\\|"]),
+        ("| a | b |\n|---|---|\n| \\(p|q\\) | $$a|b$$ |", ["\\(p|q\\)", "$$a|b$$"], ["p|q", "a|b"]),
+        ("| a | b |\n|---|---|\n| $5 | $10 |", ["$5", "$10"], []),  # prices: no math, the cells as written
+    ],
+    ids=["set-builder", "norm", "backslash-and-display", "prices"],
+)
+def test_a_pipe_inside_math_in_a_table_cell_stays_in_its_math(text: str, cells: list[str], tex: list[str]) -> None:
+    """The table rule split rows at every pipe: "$\\{x | x > 0\\}$" was cut into two cells and the second half lost,
+    and a norm's "\\|" reached KaTeX as "|". Pipes inside math are the math's."""
+    rendered = model_text_html(text)
+    body = rendered.split("<tbody>")[1]
+    assert [visible(cell) for cell in re.findall(r"<td>(.*?)</td>", body)] == cells
+    assert math_spans(rendered) == tex
+
+
+def test_math_with_a_pipe_outside_tables_is_as_before() -> None:
+    text = "Set $\\{x | x > 0\\}$ and a line\n---"  # a heading's underline is no table's delimiter row
+    assert math_spans(model_text_html(text)) == ["\\{x | x > 0\\}"]
