@@ -112,12 +112,11 @@ _AFTER_SCALE = re.compile(
     r"overall\b|here\b|is\b|would\b|with\b|stars?\b|points?\b|\(|from\b|in\s+(?:my|our|total)\b|on\b|to\b|"
     r"(?:i|we)\b|this\b|it\b|[A-Z])",
 )
+# A second score offered after the first: "or", "maybe" and the like, then the number.
+_HEDGE = r"(?:or|maybe|perhaps|possibly)"
+_SECOND = r"(?:\s+(?:maybe|perhaps|possibly|even|a|an))*\s*(?P<other>-?\d{1,4}(?:\.\d+)?)(?![\w])"
 # "70-80", "7 or 8", "6, maybe 7", "a 6 or maybe a 7": two scores offered, not one.
-_RANGE_AFTER = re.compile(
-    r"^\s*,?\s*(?:-|to|or|and|maybe|perhaps|possibly)(?:\s+(?:maybe|perhaps|possibly|even|a|an))*\s*"
-    r"(?P<other>-?\d{1,4}(?:\.\d+)?)(?![\w])",
-    re.I,
-)
+_RANGE_AFTER = re.compile(r"^\s*,?\s*(?:-|to|and|" + _HEDGE + r")" + _SECOND, re.I)
 _SCALE_AFTER = re.compile(
     r"^\s*(?:points?\s*)?(?:"
     r"/\s*(?P<slash>\d{1,4}(?:\.\d+)?)(?!\d|\.\d)"
@@ -264,11 +263,8 @@ def _about_another_answer(sentence: str, start: int) -> bool:
     return len(clauses) >= 2 and bool(_RELATIVE.match(clauses[-1]) and _ANOTHER_ANSWER.search(clauses[-2]))
 
 
-# "4 out of 5, maybe a 4.5": a second score offered after the first one's scale.
-_HEDGE_AFTER = re.compile(
-    r"^\s*,?\s*(?:or|maybe|perhaps|possibly)(?:\s+(?:maybe|perhaps|possibly|even|a|an))*\s*(?P<other>-?\d{1,4}(?:\.\d+)?)(?![\w])",
-    re.I,
-)
+# "4 out of 5, maybe a 4.5": a second score offered after the first one's scale (a dash or "to" there is no range).
+_HEDGE_AFTER = re.compile(r"^\s*,?\s*" + _HEDGE + _SECOND, re.I)
 
 
 def _range(said: str, value: float, other: str) -> str:
