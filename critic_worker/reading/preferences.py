@@ -278,12 +278,12 @@ def _statements(cleaned: str, five_way: bool, alone: Sentence | None = None) -> 
                 after = ""  # "better for the following reasons" says why, not in what
             if m["more"] or m["closer"]:
                 tier = 2 if concluding(s.text, m.start()) else 1
-                wins = side if m["closer"] or m["more"].lower() == "more" else {"A": "B", "B": "A"}[side]
+                wins = side if m["closer"] or m["more"].lower() == "more" else _OTHER[side]
             else:
                 tier = 1 if after and after != "overall" else 2
                 if after == "overall" or (tier == 2 and concluding(s.text, m.start())):
                     tier = 3
-                wins = side if m["better"] else {"A": "B", "B": "A"}[side]
+                wins = side if m["better"] else _OTHER[side]
             add(s, m, tier, wins, bool(_STRONG.search(m.group(0))))
         for m in last_matches(_NOT_AS_GOOD, s.text):
             other = _side(m, "2")
@@ -318,7 +318,7 @@ def _said_otherwise(s: Sentence, add: Callable[[Sentence, re.Match[str], int, st
     for m in last_matches(_DOES, s.text):
         if (side := _side(m)) is None or _drop(s, m.start(), m.end()):
             continue
-        wins = side if m["better"] else {"A": "B", "B": "A"}[side]
+        wins = side if m["better"] else _OTHER[side]
         add(s, m, 1 if m["after"] else 3 if concluding(s.text, m.start()) else 2, wins)
     for m in last_matches(_RATE_AS, s.text):
         if (side := _side(m)) is not None and not _drop(s, m.start(), m.end()):
@@ -327,7 +327,7 @@ def _said_otherwise(s: Sentence, add: Callable[[Sentence, re.Match[str], int, st
         if _drop(s, m.start(), m.end()):
             continue
         code = (m["code"] or m["result"] or "").upper()
-        value = "tie" if m["tie"] else {"A": "A", "1": "A", "B": "B", "2": "B"}.get(code) or _side(m)
+        value = "tie" if m["tie"] else _letter_side(code) if code else _side(m)
         if value is not None:
             add(s, m, 3, value)
     if (bare := _BARE_SYMBOLS.fullmatch(s.text)) is not None:
@@ -336,7 +336,11 @@ def _said_otherwise(s: Sentence, add: Callable[[Sentence, re.Match[str], int, st
             add(s, bare, 3, "tie" if bare["op"] == "=" else left if bare["op"].startswith(">") else right)
 
 
+_OTHER = {"A": "B", "B": "A"}  # the response that wins when the one named is worse
+
+
 def _letter_side(code: str) -> str:
+    """The response a letter or digit names: A or 1 the first, B or 2 the second."""
     return "A" if code.upper() in ("A", "1") else "B"
 
 
