@@ -12,17 +12,20 @@ STATISTICS = {
 PROBE_STATISTICS = ("flip_rate", "mean_score_shift", "mean_abs_score_shift")
 
 
-def _stat_row(section: str, name: str, s: dict[str, Any]) -> dict[str, Any]:
+def _stat_cells(s: dict[str, Any]) -> dict[str, Any]:
+    """A statistic's columns: value, its interval's ends, n and the reason when it is undefined."""
     ci = s.get("ci95") or [None, None]
     return {
-        "section": section,
-        "statistic": name,
         "value": s.get("value"),
         "ci_low": ci[0],
         "ci_high": ci[1],
         "n": s.get("n", 0),
         "reason": s.get("reason", ""),
     }
+
+
+def _stat_row(section: str, name: str, s: dict[str, Any]) -> dict[str, Any]:
+    return {"section": section, "statistic": name, **_stat_cells(s)}
 
 
 def shown(row: dict[str, Any]) -> str:
@@ -56,19 +59,16 @@ def metric_tables(metrics: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     counts = metrics["pairwise"]["confusion_matrix"]["counts"]
     confusion = [{"human": labels[i], "critic": labels[j], "count": counts[i][j]} for i in range(3) for j in range(3)]
     reliability = [{"kind": kind, **row} for kind, block in metrics["calibration"].items() for row in block["curve"]]
-    leaderboard = []
-    for judge in ("human", "critic"):
-        for row in metrics["leaderboard"][judge]["models"]:
-            leaderboard.append(
-                {
-                    "judge": judge,
-                    "rank": row["rank"],
-                    **_stat_row("leaderboard", "rating", row["rating"]),
-                    "model": row["model"],
-                }
-            )
-    for row in leaderboard:
-        del row["section"], row["statistic"]
+    leaderboard = [
+        {
+            "judge": judge,
+            "rank": row["rank"],
+            **_stat_cells(row["rating"]),
+            "model": row["model"],
+        }
+        for judge in ("human", "critic")
+        for row in metrics["leaderboard"][judge]["models"]
+    ]
     histogram = []
     hist = metrics["pointwise"]["histogram"]
     for judge in ("human", "critic"):
@@ -104,8 +104,7 @@ def _trust_tables(trust: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     for kind, block in trust["human_ceiling"].items():
         for reviewer, pair in [("all reviewers", block["overall"]), *((r["reviewer"], r) for r in block["reviewers"])]:
             for judge in ("human", "critic"):
-                row = _stat_row(f"human ceiling ({kind})", judge, pair[judge])
-                ceiling.append({"kind": kind, "reviewer": reviewer, "judge": judge, **_without_section(row)})
+                ceiling.append({"kind": kind, "reviewer": reviewer, "judge": judge, **_stat_cells(pair[judge])})
     ppi = []
     for kind, rows in trust["ppi"].items():
         for r in rows:
@@ -129,13 +128,9 @@ def _trust_tables(trust: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         {
             "kind": kind,
             "reviewers": " · ".join(pair["reviewers"]),
-            **_without_section(_stat_row("", "", pair["cohen_kappa"])),
+            **_stat_cells(pair["cohen_kappa"]),
         }
         for kind, pairs in trust["reviewer_pairs"].items()
         for pair in pairs
     ]
     return {"alt_test": alt_test, "human_ceiling": ceiling, "ppi": ppi, "reviewer_kappa": kappas}
-
-
-def _without_section(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k not in ("section", "statistic")}
