@@ -93,10 +93,10 @@ def dataset_metrics(request: HttpRequest, pk: int) -> HttpResponse:
         viewer=request.user,
         scoped=scoped,
     )
-    tables = metric_tables(metrics)
     slug = f"metrics-{dataset.pk}"
     if fmt in ("csv", "json"):
         if table:
+            tables = metric_tables(metrics)  # downloads only: the page draws its tables from the metrics
             if table not in tables:
                 return JsonResponse({"detail": [f"Unknown table {table!r}: one of {', '.join(tables)}."]}, status=400)
             return _download(table, tables[table], fmt, slug)
@@ -117,7 +117,7 @@ def dataset_metrics(request: HttpRequest, pk: int) -> HttpResponse:
         if figure is None:
             return JsonResponse({"detail": [f"The {chart} chart has nothing to draw in this view yet."]}, status=404)
         return charts.svg_response(figure)
-    context.update({"metrics": metrics, "tables": tables, "charts": drawn, "query": urlencode(chosen)})
+    context.update({"metrics": metrics, "charts": drawn, "query": urlencode(chosen)})
     return render(request, _template(request), context)
 
 
