@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from annotations.models import CriticCheckpoint, CriticVerdict, Dataset, HumanVerdict, Item, JobStatus, Split
 from annotations.selectors.images import item_images, items_with_images
@@ -36,8 +36,9 @@ def items_send_to_critic(*, dataset: Dataset, items: QuerySet[Item], checkpoint:
     left = CriticVerdict.objects.filter(item_id__in=ids, checkpoint=checkpoint, probe="").exclude(
         pk__in=result.verdict_ids
     )
-    judged = left.filter(status=JobStatus.DONE).count()
-    waiting = left.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).count()
+    by_status = dict(left.order_by().values_list("status").annotate(n=Count("pk")))
+    judged = by_status.get(JobStatus.DONE, 0)
+    waiting = by_status.get(JobStatus.QUEUED, 0) + by_status.get(JobStatus.RUNNING, 0)
     reasons = []
     if judged:
         reasons.append(f"{judged:,} already {'has' if judged == 1 else 'have'} a verdict from {checkpoint.name}")
