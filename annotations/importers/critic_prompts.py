@@ -121,30 +121,41 @@ def _key(label: str) -> str:
     return next(key for key, pattern in _KEYS if re.fullmatch(pattern, label, re.I))
 
 
-def _closes(segment: str) -> bool:
-    """Whether a bracketed value's text ends with the bracket that closes its opening one: "[See [1]" does not
-    (the "]" closes "[1"), "[See [1] here]" does."""
-    segment = segment.strip()
-    if not segment.endswith("]"):
-        return False
+_BRACKET = re.compile(r"[\[\]]")
+
+
+def _closing_bracket(text: str, start: int) -> int | None:
+    """Just past the "]" that closes the "[" opening the bracketed value at `start` ("[See [1] here]": the last one,
+    not the one closing "[1"); None when it never closes. One pass over the brackets."""
     depth = 0
-    for i, char in enumerate(segment):
-        depth += {"[": 1, "]": -1}.get(char, 0)
+    for m in _BRACKET.finditer(text, start):
+        depth += 1 if m.group() == "[" else -1
         if depth == 0:
-            return i == len(segment) - 1
-    return False
+            return m.end()
+    return None
+
+
+def _value_end(text: str, start: int, stop: int) -> int:
+    """Where a value running from `start` to `stop` ends, its trailing spaces left out."""
+    while stop > start and text[stop - 1].isspace():
+        stop -= 1
+    return stop
 
 
 def _bracketed_end(text: str, start: int, marks: list[re.Match[str]], i: int) -> int:
     """The index of the label that ends the bracketed value starting at `start` (len(marks) for the end of the
     text): the first label after the bracket that closes the value's own one, so that a label on a line inside the
     value ("[See [1]\nResponse 2: ...]") is no boundary; where the value's brackets do not balance, the first label
-    after any "]"."""
-    ends = [j for j in range(i + 1, len(marks)) if text[start : marks[j].start()].rstrip().endswith("]")]
-    balanced = [j for j in ends if _closes(text[start : marks[j].start()])]
-    if balanced:
-        return balanced[0]
-    if _closes(text[start:]) or not ends:
+    after any "]". Linear in the text: the closing bracket is found once, each label's place looked at once."""
+    close = _closing_bracket(text, start)
+    ends = []
+    for j in range(i + 1, len(marks)):
+        end = _value_end(text, start, marks[j].start())
+        if end == close:
+            return j
+        if end > start and text[end - 1] == "]":
+            ends.append(j)
+    if _value_end(text, start, len(text)) == close or not ends:
         return len(marks)
     return ends[0]
 
